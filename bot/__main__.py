@@ -1,0 +1,90 @@
+"""Composition root: `python -m bot` builds every part, wires them and runs the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import aiohttp
+import discord
+import yarl
+from pydantic import ValidationError
+
+from bot.bot import AnimateBot
+from bot.jobs import JobService
+from bot.media import ClipDownloader
+from bot.settings import Settings
+from bot.store import SqliteStore
+from bot.vibedream import VibedreamClient
+
+log = logging.getLogger("bot")
+
+
+async def point_discord_at(settings: Settings, http: aiohttp.ClientSession) -> None:
+    """Send discord.py's REST and gateway traffic to a Discord-compatible server.
+
+    discord.py's plain Bot always connects to Discord's own gateway, so when `DISCORD_API_URL`
+    names another server the gateway comes from `DISCORD_GATEWAY_URL` or that server's
+    `GET /gateway/bot`.
+    """
+    api_url = settings.discord_api_url.rstrip("/")
+    discord.http.Route.BASE = api_url
+    gateway = settings.discord_gateway_url
+    if gateway is None:
+        headers = {"Authorization": f"Bot {settings.discord_token.get_secret_value()}"}
+        async with http.get(f"{api_url}/gateway/bot", headers=headers) as response:
+            response.raise_for_status()
+            gateway = str((await response.json(content_type=None))["url"])
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+    log.info("using Discord-compatible server %s (gateway %s)", api_url, gateway)
+
+
+async def run(settings: Settings) -> None:
+    """Run the bot until it is closed or receives SIGTERM/SIGINT."""
+    timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        await SqliteStore.open(settings.database_path) as store,
+    ):
+        if settings.uses_custom_discord:
+            await point_discord_at(settings, http)
+        api = VibedreamClient(
+            http,
+            base_url=settings.vibedream_api_url,
+            api_key=settings.vibedream_api_key,
+            timeout_s=settings.api_timeout_s,
+            max_retries=settings.api_max_retries,
+            backoff_max_s=settings.api_backoff_max_s,
+        )
+        downloader = ClipDownloader(
+            http,
+            allowed_hosts=settings.vibedream_output_hosts,
+            require_https=settings.vibedream_output_require_https,
+            max_bytes=settings.max_clip_bytes,
+            directory=settings.download_dir,
+        )
+        jobs = JobService(settings=settings, store=store, api=api, downloader=downloader, http=http)
+        async with AnimateBot(settings=settings, jobs=jobs, store=store) as bot:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+            await bot.start(settings.discord_token.get_secret_value())
+
+
+def main() -> None:
+    """Entry point of `python -m bot`."""
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # required values come from the environment
+    except ValidationError as exc:
+        # Listed by hand: pydantic's own message echoes every input value, secrets included.
+        problems = "\n".join(
+            f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"Configuration error (see .env.example):\n{problems}") from None
+    discord.utils.setup_logging(level=logging.getLevelName(settings.log_level.upper()), root=True)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

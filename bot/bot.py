@@ -1,0 +1,80 @@
+"""The Discord client: loads the cogs, syncs commands when they change, answers errors politely."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.errors import UserError
+from bot.jobs import JobService
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.animate", "cogs.usage")
+_COMMANDS_HASH_KEY = "command_tree_sha256"
+
+
+class AnimateTree(app_commands.CommandTree["AnimateBot"]):
+    """Command tree whose one error handler turns failures into ephemeral replies."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Show a UserError's message; log anything else and apologise without details."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, UserError):
+            text = cause.user_message
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command /%s failed", command, exc_info=cause)
+            text = messages.SOMETHING_WENT_WRONG
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=text, embed=None)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the user about an error: %s", exc)
+
+
+class AnimateBot(commands.Bot):
+    """The bot. Services are built by the composition root and handed in."""
+
+    def __init__(self, *, settings: Settings, jobs: JobService, store: Store) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents(guilds=True),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=AnimateTree,
+        )
+        self.settings = settings
+        self.jobs = jobs
+        self.store = store
+
+    async def setup_hook(self) -> None:
+        """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Upload the command tree only when it differs from the last upload; True if synced."""
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"{_COMMANDS_HASH_KEY}:{self.application_id}"
+        if await self.store.get_meta(key) == digest:
+            log.info("application commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync()
+        await self.store.set_meta(key, digest)
+        log.info("synced %d application commands", len(synced))
+        return True

@@ -1,0 +1,151 @@
+"""Recognising files by their own bytes, and fetching remote files safely."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import yarl
+
+from bot.errors import ClipTooLargeError, DownloadError
+
+log = logging.getLogger(__name__)
+
+IMAGE_CONTENT_TYPES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WebP",
+}
+SNIFF_BYTES = 16
+_CHUNK_BYTES = 64 * 1024
+_MAX_REDIRECTS = 3
+
+
+def sniff_image(head: bytes) -> str | None:
+    """Name the image format of a file from its first bytes: JPEG, PNG, GIF, WebP or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def is_mp4(head: bytes) -> bool:
+    """True when the bytes open with an ISO base media `ftyp` box, as every mp4 does."""
+    return len(head) >= 12 and head[4:8] == b"ftyp"
+
+
+async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BYTES) -> bytes:
+    """Read the first `n` bytes of a remote file, asking for just that range."""
+    timeout = aiohttp.ClientTimeout(total=15)
+    try:
+        async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
+            if resp.status not in (200, 206):
+                raise DownloadError(f"HTTP {resp.status}")
+            return await resp.content.read(n)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise DownloadError(type(exc).__name__) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadedClip:
+    """A clip on local disk; delete it with `discard()` once posted."""
+
+    path: Path
+    size_bytes: int
+
+    def discard(self) -> None:
+        """Remove the file, if it is still there."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class ClipDownloader:
+    """Downloads clips only from allowlisted hosts, streamed to disk under a size cap."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allowed_hosts: frozenset[str],
+        require_https: bool,
+        max_bytes: int,
+        directory: Path | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        self._session = session
+        self._allowed_hosts = allowed_hosts
+        self._require_https = require_https
+        self._max_bytes = max_bytes
+        self._directory = directory
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=30)
+
+    def check_url(self, url: str) -> yarl.URL:
+        """Return the parsed URL if clips may be fetched from it, else raise DownloadError."""
+        parsed = yarl.URL(url)
+        allowed_schemes = {"https"} if self._require_https else {"https", "http"}
+        if parsed.scheme not in allowed_schemes:
+            raise DownloadError(f"scheme {parsed.scheme!r} is not allowed")
+        if (parsed.host or "").lower() not in self._allowed_hosts:
+            raise DownloadError(f"host {parsed.host!r} is not in VIBEDREAM_OUTPUT_HOSTS")
+        return parsed
+
+    async def download(self, url: str, *, max_bytes: int | None = None) -> DownloadedClip:
+        """Fetch an mp4 to a temporary file; every redirect hop is checked against the allowlist.
+
+        Raises ClipTooLargeError as soon as the clip is known to exceed `max_bytes` (default:
+        the downloader's own cap), without keeping any of it.
+        """
+        cap = min(max_bytes or self._max_bytes, self._max_bytes)
+        target = self.check_url(url)
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with self._session.get(
+                    target, allow_redirects=False, timeout=self._timeout
+                ) as response:
+                    if response.status in (301, 302, 303, 307, 308):
+                        location = response.headers.get("Location", "")
+                        target = self.check_url(str(target.join(yarl.URL(location))))
+                        continue
+                    if response.status != 200:
+                        retryable = response.status >= 500 or response.status == 429
+                        raise DownloadError(f"HTTP {response.status}", retryable=retryable)
+                    return await self._save(response, cap)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DownloadError(f"{type(exc).__name__} while downloading", retryable=True) from exc
+        raise DownloadError("too many redirects")
+
+    async def _save(self, response: aiohttp.ClientResponse, cap: int) -> DownloadedClip:
+        declared = response.content_length
+        if declared is not None and declared > cap:
+            raise ClipTooLargeError(f"clip is {declared} bytes, over the {cap} byte cap")
+        fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp4", dir=self._directory)
+        path, size = Path(name), 0
+        try:
+            with os.fdopen(fd, "wb") as file:
+                head = b""
+                async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > cap:
+                        raise ClipTooLargeError(f"clip exceeds the {cap} byte cap")
+                    if len(head) < 12:
+                        head += chunk[:12]
+                    file.write(chunk)
+            if declared is not None and size != declared:
+                raise DownloadError(f"truncated: got {size} of {declared} bytes", retryable=True)
+            if not is_mp4(head):
+                raise DownloadError("the file is not an mp4")
+        except BaseException:
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
+            raise
+        return DownloadedClip(path=path, size_bytes=size)

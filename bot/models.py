@@ -1,0 +1,139 @@
+"""Records the job service and the store exchange: plain, frozen, Discord-free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot.api_models import AspectRatio, Resolution
+
+
+class JobState(StrEnum):
+    """Where a job is in its life. Terminal states: DELIVERED and FAILED (once notified)."""
+
+    QUEUED = "queued"  # stored, waiting for a free slot; nothing sent to the API yet
+    SUBMITTING = "submitting"  # the submit request is on its way; outcome unknown if we crash here
+    SUBMITTED = "submitted"  # the API accepted it; we poll for the result
+    COMPLETED = "completed"  # the API produced the clip; not yet posted to Discord
+    DELIVERING = "delivering"  # the post to Discord is on its way (nonce fixed, so it posts once)
+    DELIVERED = "delivered"  # the clip (or its link) is in the channel
+    FAILED = "failed"  # the API or the bot gave up; `error` says why
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """An image attachment as Discord describes it, before we trust it."""
+
+    url: str
+    filename: str
+    size_bytes: int
+    content_type: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """The model options of one job, defaults already applied."""
+
+    duration_s: int
+    resolution: Resolution
+    aspect_ratio: AspectRatio
+    camera_fixed: bool
+    seed: int
+    generate_audio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a job came from and how to answer it."""
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    application_id: int
+    interaction_token: str
+    interaction_expires_at: datetime
+    upload_limit_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """Everything needed to create a job row."""
+
+    origin: Origin
+    prompt: str
+    image_url: str
+    last_image_url: str | None
+    settings: GenerationSettings
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as stored."""
+
+    id: int
+    state: JobState
+    origin: Origin
+    prompt: str
+    image_url: str
+    last_image_url: str | None
+    settings: GenerationSettings
+    nonce: str
+    created_at: datetime
+    prediction_id: str | None = None
+    estimate_low_s: float | None = None
+    estimate_high_s: float | None = None
+    cost_cents: int = 0
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+    output_url: str | None = None
+    error: str | None = None
+    message_id: int | None = None
+    delivered_as: str | None = None
+    finished_at: datetime | None = None
+    notified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Counts and spend over one period."""
+
+    succeeded: int = 0
+    failed: int = 0
+    video_seconds: int = 0
+    cost_cents: int = 0
+
+    @property
+    def generations(self) -> int:
+        """Finished generations, successful or not."""
+        return self.succeeded + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """One line of a user's recent history."""
+
+    id: int
+    state: JobState
+    prompt: str
+    duration_s: int
+    resolution: str
+    cost_cents: int
+    created_at: datetime
+    message_id: int | None
+    channel_id: int
+    guild_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """What `/usage` shows a user."""
+
+    today: UsageTotals
+    month: UsageTotals
+    all_time: UsageTotals
+    in_progress: int
+    recent: tuple[JobSummary, ...]

@@ -1,0 +1,42 @@
+"""What the job service needs from a chat platform, without naming Discord."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot.media import DownloadedClip
+from bot.models import Job
+
+
+class ProgressGoneError(Exception):
+    """The job's progress message can no longer be edited (its interaction token expired)."""
+
+
+class UploadTooLargeError(Exception):
+    """The platform refused the clip as too large for this channel."""
+
+
+class PostFailedError(Exception):
+    """A post to the channel failed; `retryable` says whether trying again may help."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+class JobNotifier(Protocol):
+    """Shows a job's progress to its requester and posts its result in its channel."""
+
+    async def edit_progress(self, job: Job, text: str) -> None:
+        """Replace the requester's progress message; raises ProgressGoneError."""
+
+    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
+        """Post the clip as a file; returns the message id. Posting twice with the same job
+        nonce yields one message. Raises UploadTooLargeError or PostFailedError."""
+
+    async def post_link(self, job: Job, expires_at: datetime) -> int:
+        """Post the clip's URL instead of the file; returns the message id."""
+
+    async def post_failure(self, job: Job, text: str) -> None:
+        """Tell the requester in the channel that their job failed."""

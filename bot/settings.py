@@ -1,0 +1,86 @@
+"""Configuration from environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.api_models import PROMPT_MAX_CHARS, AspectRatio, Duration, Resolution
+
+DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
+
+
+class Settings(BaseSettings):
+    """Every knob the bot reads; each one is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Discord
+    discord_token: SecretStr
+    discord_api_url: str = DEFAULT_DISCORD_API_URL
+    discord_gateway_url: str | None = None
+
+    # Video API
+    vibedream_api_key: SecretStr
+    vibedream_api_url: str = "https://api.vibedream.ai/api/v1"
+    vibedream_output_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"assets.vibedream.ai"})
+    vibedream_output_require_https: bool = True
+    vibedream_output_ttl_hours: float = Field(24.0, gt=0)
+    api_timeout_s: float = Field(30.0, gt=0)
+    api_max_retries: int = Field(5, ge=0)
+    api_backoff_max_s: float = Field(30.0, gt=0)
+
+    # Storage
+    database_url: str = "sqlite:///data/bot.db"
+    download_dir: Path | None = None
+
+    # Defaults for optional /animate settings
+    default_duration_s: Duration = 5
+    default_resolution: Resolution = "720p"
+    default_aspect_ratio: AspectRatio = "auto"
+    default_camera_fixed: bool = False
+    default_generate_audio: bool = False
+
+    # Input limits
+    prompt_max_chars: int = Field(1500, ge=1, le=PROMPT_MAX_CHARS)
+    image_max_bytes: int = Field(30_000_000, gt=0)
+    image_min_side_px: int = Field(300, gt=0)
+    image_max_side_px: int = Field(6000, gt=0)
+    image_min_aspect: float = Field(0.4, gt=0)
+    image_max_aspect: float = Field(2.5, gt=0)
+
+    # Scheduling
+    max_jobs_in_flight: int = Field(10, ge=1)
+    max_jobs_in_flight_per_user: int = Field(2, ge=1)
+    max_jobs_queued_per_user: int = Field(5, ge=1)
+    poll_interval_s: float = Field(2.0, gt=0)
+    poll_max_interval_s: float = Field(10.0, gt=0)
+    job_timeout_s: float = Field(900.0, gt=0)
+    progress_edit_interval_s: float = Field(5.0, ge=0)
+    max_clip_bytes: int = Field(200 * 1024 * 1024, gt=0)
+
+    # Operations
+    log_level: str = "INFO"
+
+    @field_validator("vibedream_output_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @property
+    def database_path(self) -> Path:
+        """Filesystem path named by `DATABASE_URL` (`sqlite:///relative` or `sqlite:////absolute`)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ValueError("DATABASE_URL must look like sqlite:///path/to/bot.db")
+        return Path(self.database_url.removeprefix(prefix))
+
+    @property
+    def uses_custom_discord(self) -> bool:
+        """True when the bot talks to a Discord-compatible server other than Discord itself."""
+        return self.discord_api_url.rstrip("/") != DEFAULT_DISCORD_API_URL

@@ -1,0 +1,159 @@
+"""Async client for the VibeDream-hosted Seedance 1.5 Pro image-to-video API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import aiohttp
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from bot.api_models import MODEL_ID, GenerateRequest, Prediction, SubmitResponse
+from bot.errors import (
+    ApiAuthError,
+    ApiProtocolError,
+    ApiRejectedError,
+    ApiUnavailableError,
+    SubmitOutcomeUnknownError,
+)
+
+log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Sleep = Callable[[float], Awaitable[None]]
+
+_RETRY_AFTER_CAP_S = 300.0
+_BACKOFF_BASE_S = 1.0
+
+
+class VibedreamClient:
+    """Submits generations and reads predictions; one aiohttp session, typed in and out.
+
+    Every call goes through `_request`, which maps HTTP failures to `ApiError` subclasses and
+    retries 429 and 5xx with bounded backoff. A submit is only re-sent when the previous attempt
+    certainly did not reach the API (connection refused) or the API answered 429/5xx; if the
+    request went out and no answer came back, `SubmitOutcomeUnknownError` is raised instead.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: SecretStr,
+        timeout_s: float = 30.0,
+        max_retries: int = 5,
+        backoff_max_s: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._max_retries = max_retries
+        self._backoff_max_s = backoff_max_s
+        self._sleep = sleep
+
+    async def submit(self, request: GenerateRequest) -> SubmitResponse:
+        """Start a generation; returns the prediction id, estimate and cost."""
+        body = await self._request(
+            "POST", f"/models/{MODEL_ID}/generate", json_body=request.to_json(), idempotent=False
+        )
+        return _parse(SubmitResponse, body)
+
+    async def get_prediction(self, prediction_id: str) -> Prediction:
+        """Read a prediction's current status."""
+        body = await self._request("GET", f"/predictions/{prediction_id}", idempotent=True)
+        prediction = _parse(Prediction, body)
+        if prediction.status == "completed" and not prediction.outputs:
+            raise ApiProtocolError("completed prediction has no outputs")
+        return prediction
+
+    async def _request(
+        self, method: str, path: str, *, json_body: object = None, idempotent: bool
+    ) -> bytes:
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+        url = self._base_url + path
+        last_problem = "no attempt made"
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                log.info("retrying %s %s (attempt %d): %s", method, path, attempt + 1, last_problem)
+            try:
+                async with self._session.request(
+                    method, url, json=json_body, headers=headers, timeout=self._timeout
+                ) as response:
+                    body = await response.read()
+                    status, retry_after = response.status, response.headers.get("Retry-After")
+            except aiohttp.ClientConnectorError as exc:
+                last_problem = f"cannot connect: {exc.os_error or exc}"
+                await self._sleep(self._backoff(attempt))
+                continue
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if not idempotent:
+                    raise SubmitOutcomeUnknownError(f"{method} {path}: {exc!r}") from exc
+                last_problem = f"{type(exc).__name__}"
+                await self._sleep(self._backoff(attempt))
+                continue
+
+            if 200 <= status < 300:
+                return body
+            if status in (401, 403):
+                raise ApiAuthError(f"{method} {path} answered {status}: check VIBEDREAM_API_KEY")
+            if status == 429 or status >= 500:
+                last_problem = f"HTTP {status}"
+                await self._sleep(self._wait_s(attempt, retry_after))
+                continue
+            raise ApiRejectedError(status, _error_message(body))
+        raise ApiUnavailableError(f"{method} {path} failed after retries: {last_problem}")
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._backoff_max_s, _BACKOFF_BASE_S * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _wait_s(self, attempt: int, retry_after: str | None) -> float:
+        seconds = parse_retry_after(retry_after)
+        return self._backoff(attempt) if seconds is None else min(seconds, _RETRY_AFTER_CAP_S)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Read a `Retry-After` header given in seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _parse(model: type[ModelT], body: bytes) -> ModelT:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        problem = f"unexpected {model.__name__} payload: {exc.error_count()} errors"
+        raise ApiProtocolError(problem) from exc
+
+
+def _error_message(body: bytes) -> str:
+    """Pull a readable message out of an error body, whatever its shape."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace").strip() or "no details"
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return data[key]
+    return str(data)[:200]

@@ -1,0 +1,140 @@
+"""/animate: validate, hand the job to the service, and keep Discord out of the service."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.api_models import (
+    DURATION_MAX_S,
+    DURATION_MIN_S,
+    PROMPT_MAX_CHARS,
+    SEED_MAX,
+    SEED_MIN,
+    AspectRatio,
+    Resolution,
+)
+from bot.bot import AnimateBot
+from bot.errors import UserError
+from bot.jobs import AnimateRequest, JobService
+from bot.models import ImageInput, Origin
+from cogs.delivery import DiscordNotifier
+
+log = logging.getLogger(__name__)
+
+#: What the bot must be allowed to do in a channel to post the finished clip there.
+REQUIRED_PERMISSIONS = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "attach_files": "Attach Files",
+    "embed_links": "Embed Links",
+}
+
+
+class Animate(commands.Cog):
+    """The /animate command; owns the job service's lifetime."""
+
+    def __init__(self, bot: AnimateBot, jobs: JobService) -> None:
+        self.bot = bot
+        self.jobs = jobs
+
+    async def cog_load(self) -> None:
+        """Resume jobs a previous run left open."""
+        await self.jobs.start(DiscordNotifier(self.bot))
+
+    async def cog_unload(self) -> None:
+        """Stop background work; every job's state is already in the database."""
+        await self.jobs.stop()
+
+    @app_commands.command(name="animate", description="Turn an image into a short video clip.")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        image="The first frame: a JPEG, PNG, GIF or WebP image.",
+        prompt="What should happen: action, camera and style.",
+        last_image="Optional last frame to steer where the clip ends.",
+        duration=f"Length in seconds ({DURATION_MIN_S}-{DURATION_MAX_S}).",
+        resolution="Output resolution.",
+        aspect_ratio="Output aspect ratio; auto follows the image.",
+        camera_fixed="Keep the camera still.",
+        seed=f"Seed ({SEED_MIN}-{SEED_MAX}) to reproduce a clip; random if left out.",
+        generate_audio="Generate a soundtrack too.",
+    )
+    async def animate(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
+        last_image: discord.Attachment | None = None,
+        duration: app_commands.Range[int, DURATION_MIN_S, DURATION_MAX_S] | None = None,
+        resolution: Resolution | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        camera_fixed: bool | None = None,
+        seed: app_commands.Range[int, SEED_MIN, SEED_MAX] | None = None,
+        generate_audio: bool | None = None,
+    ) -> None:
+        """Check the request, acknowledge at once, then queue the job."""
+        request = AnimateRequest(
+            prompt=prompt,
+            image=image_input(image),
+            last_image=image_input(last_image) if last_image else None,
+            duration_s=duration,
+            resolution=resolution,
+            aspect_ratio=aspect_ratio,
+            camera_fixed=camera_fixed,
+            seed=seed,
+            generate_audio=generate_audio,
+        )
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise UserError(messages.GUILD_ONLY)
+        if missing := missing_permissions(interaction):
+            raise UserError(messages.missing_permissions(missing))
+        self.jobs.check(request)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.jobs.accept(request, origin(interaction))
+
+
+def image_input(attachment: discord.Attachment) -> ImageInput:
+    """Discord's description of an attachment, as plain values."""
+    return ImageInput(
+        url=attachment.url,
+        filename=attachment.filename,
+        size_bytes=attachment.size,
+        content_type=attachment.content_type,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
+def origin(interaction: discord.Interaction) -> Origin:
+    """Where the job came from and how to answer it."""
+    assert interaction.channel_id is not None
+    upload_limit = interaction.filesize_limit
+    if interaction.guild is not None:
+        upload_limit = min(upload_limit, interaction.guild.filesize_limit)
+    return Origin(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        interaction_expires_at=interaction.expires_at,
+        upload_limit_bytes=upload_limit,
+    )
+
+
+def missing_permissions(interaction: discord.Interaction) -> list[str]:
+    """Names of the permissions the bot lacks here to post a clip."""
+    granted = interaction.app_permissions
+    required = dict(REQUIRED_PERMISSIONS)
+    if isinstance(interaction.channel, discord.Thread):
+        required["send_messages_in_threads"] = "Send Messages in Threads"
+    return [label for flag, label in required.items() if not getattr(granted, flag)]
+
+
+async def setup(bot: AnimateBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Animate(bot, bot.jobs))

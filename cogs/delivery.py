@@ -1,0 +1,117 @@
+"""Discord side of job delivery: progress edits through the interaction, results in the channel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import aiohttp
+import discord
+
+from bot import messages
+from bot.media import DownloadedClip
+from bot.models import Job
+from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+
+log = logging.getLogger(__name__)
+
+#: Discord's alias for an interaction's first response in webhook message routes.
+ORIGINAL_RESPONSE = "@original"
+_INVALID_WEBHOOK_TOKEN = 50027
+_UPLOAD_TOO_LARGE_CODES = {40005, 50045}
+_EMBED_DESCRIPTION_MAX = 4096
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class DiscordNotifier:
+    """`JobNotifier` over Discord: works after a restart from what the job row stores."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def edit_progress(self, job: Job, text: str) -> None:
+        """Edit the requester's ephemeral progress message through the interaction token."""
+        webhook = discord.Webhook.partial(
+            job.origin.application_id, job.origin.interaction_token, client=self._client
+        )
+        try:
+            await webhook.edit_message(
+                ORIGINAL_RESPONSE,  # type: ignore[arg-type]  # a documented alias, not an id
+                content=text,
+                embed=None,
+                allowed_mentions=_NO_MENTIONS,
+            )
+        except discord.NotFound as exc:
+            raise ProgressGoneError(str(exc)) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 401 or exc.code == _INVALID_WEBHOOK_TOKEN:
+                raise ProgressGoneError(str(exc)) from exc
+            log.warning("job %d: progress edit failed: %s", job.id, exc)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("job %d: progress edit failed: %r", job.id, exc)
+
+    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
+        """Post the mp4 with its caption; the job's nonce makes a repeat return the same message."""
+        file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
+        return await self._send(job, embed=result_embed(job), file=file)
+
+    async def post_link(self, job: Job, expires_at: datetime) -> int:
+        """Post the clip's URL, saying when it expires."""
+        embed = result_embed(job)
+        embed.url = job.output_url
+        embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
+        return await self._send(job, embed=embed)
+
+    async def post_failure(self, job: Job, text: str) -> None:
+        """Tell the requester in the channel, without pinging anyone."""
+        await self._send(job, content=text, nonce=f"{job.nonce}-f")
+
+    async def _send(
+        self,
+        job: Job,
+        *,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        file: discord.File | None = None,
+        nonce: str | None = None,
+    ) -> int:
+        channel = self._client.get_partial_messageable(
+            job.origin.channel_id, guild_id=job.origin.guild_id
+        )
+        try:
+            message = await channel.send(
+                content=content,
+                embed=embed,
+                file=file if file is not None else discord.utils.MISSING,
+                nonce=nonce or job.nonce,
+                allowed_mentions=_NO_MENTIONS,
+            )
+        except discord.HTTPException as exc:
+            if exc.status == 413 or exc.code in _UPLOAD_TOO_LARGE_CODES:
+                raise UploadTooLargeError(str(exc)) from exc
+            raise PostFailedError(
+                str(exc), retryable=exc.status >= 500 or exc.status == 429
+            ) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostFailedError(repr(exc), retryable=True) from exc
+        return message.id
+
+
+def result_embed(job: Job) -> discord.Embed:
+    """The caption posted with a clip: prompt, requester, settings, generation time."""
+    embed = discord.Embed(
+        title=messages.RESULT_TITLE,
+        description=_truncate(job.prompt, _EMBED_DESCRIPTION_MAX),
+        colour=discord.Colour.blurple(),
+    )
+    # A mention inside an embed never pings; it only shows the name.
+    embed.add_field(name="Requested by", value=f"<@{job.origin.user_id}>")
+    if took := messages.generation_time(job):
+        embed.add_field(name="Generation time", value=took)
+    embed.add_field(name="Settings", value=messages.settings_line(job.settings), inline=False)
+    embed.set_footer(text=f"Job #{job.id} · Seedance 1.5 Pro")
+    return embed
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

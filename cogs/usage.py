@@ -1,0 +1,61 @@
+"""/usage: a user's own figures, shown only to them."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.bot import AnimateBot
+from bot.jobs import JobService
+from bot.models import JobSummary, UsageReport
+
+_PROMPT_PREVIEW_CHARS = 40
+
+
+class Usage(commands.Cog):
+    """The /usage command."""
+
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+
+    @app_commands.command(
+        name="usage", description="See how many clips you made and what they cost."
+    )
+    async def usage(self, interaction: discord.Interaction) -> None:
+        """Reply with the caller's usage, ephemerally."""
+        report = await self.jobs.usage(interaction.user.id)
+        await interaction.response.send_message(embed=usage_embed(report), ephemeral=True)
+
+
+def usage_embed(report: UsageReport) -> discord.Embed:
+    """Render a usage report."""
+    embed = discord.Embed(title=messages.USAGE_TITLE, colour=discord.Colour.blurple())
+    embed.add_field(name="Today (UTC)", value=messages.usage_totals(report.today))
+    embed.add_field(name="This month", value=messages.usage_totals(report.month))
+    embed.add_field(name="All time", value=messages.usage_totals(report.all_time))
+    if report.in_progress:
+        embed.add_field(name="In progress", value=str(report.in_progress), inline=False)
+    recent = "\n".join(_job_line(job) for job in report.recent) or messages.NO_JOBS_YET
+    embed.description = f"**Recent clips**\n{recent}"
+    return embed
+
+
+def _job_line(job: JobSummary) -> str:
+    prompt = job.prompt.replace("\n", " ")
+    if len(prompt) > _PROMPT_PREVIEW_CHARS:
+        prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
+    line = (
+        f"`#{job.id}` {messages.STATE_LABELS[job.state]} · {job.duration_s} s {job.resolution}"
+        f" · {messages.dollars(job.cost_cents)} · <t:{int(job.created_at.timestamp())}:R>"
+        f" · {discord.utils.escape_markdown(prompt)}"
+    )
+    if job.message_id is not None:
+        line += f" · [open]({messages.jump_url(job.guild_id, job.channel_id, job.message_id)})"
+    return line
+
+
+async def setup(bot: AnimateBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Usage(bot.jobs))

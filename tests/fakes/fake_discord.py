@@ -1,0 +1,1335 @@
+"""Loopback fake of Discord (REST API, CDN and gateway) for black-box tests of a dpy 2.7 bot.
+
+An unmodified ``discord.py`` client talks to it once ``discord.http.Route.BASE`` is set to
+``fake.api_url`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` to ``yarl.URL(fake.gateway_url)``.
+Behaviour follows shared/research/discord-platform.md (sections A-C, E): exact
+``application/json`` content type, 200 + body for ``with_response`` callbacks, 3 s ack window,
+interaction-token expiry (401/50027), upload limits (413/40005), nonce dedupe, 429 with ``Via``.
+Every request is recorded, and request bodies of the message/command routes are validated
+against Discord's OpenAPI schemas (violations collected in ``fake.violations``).
+
+Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events, event replay
+on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads and roles beyond
+@everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import mimetypes
+import re
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes import discord_payloads as p
+from tests.fakes.discord_payloads import snowflake
+from tests.fakes.discord_schemas import RequestSchemas, default_schemas
+
+__all__ = ["FakeDiscord", "RecordedFile", "RecordedRequest", "snowflake"]
+
+API_PREFIX = "/api/v10"
+CDN_PREFIX = "/cdn"
+HEAD_BYTES = 64
+CHUNK = 1 << 16
+PARSE_ALL = frozenset({"users", "roles", "everyone"})
+PARSE_USERS = frozenset({"users"})
+
+
+@dataclass
+class RecordedFile:
+    """One uploaded file part (streamed: only size, hash and the first bytes are kept)."""
+
+    field: str
+    filename: str | None
+    size: int
+    sha256: str
+    head: bytes
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request the fake received, and the status it answered with."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    files: list[RecordedFile]
+    status: int
+    at: float
+    response: Any = None
+
+
+class DiscordError(Exception):
+    """Raised inside handlers to answer with a Discord-style JSON error."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        """Store the HTTP status and the Discord error code/message."""
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.body: dict[str, Any] = {"code": code, "message": message}
+
+
+def _not_found() -> DiscordError:
+    return DiscordError(404, 0, "404: Not Found")
+
+
+def _unknown_message() -> DiscordError:
+    return DiscordError(404, 10008, "Unknown Message")
+
+
+def _invalid_webhook_token() -> DiscordError:
+    return DiscordError(401, 50027, "Invalid Webhook Token")
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON response whose Content-Type is exactly ``application/json`` (dpy requires it)."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in {"1", "true"}
+
+
+@dataclass
+class _Call:
+    """A parsed request handed to a route handler."""
+
+    request: web.Request
+    match: re.Match[str]
+    record: RecordedRequest
+
+    @property
+    def body(self) -> Any:
+        return self.record.json
+
+    @property
+    def files(self) -> list[RecordedFile]:
+        return self.record.files
+
+    def int_param(self, name: str) -> int:
+        return int(self.match[name])
+
+
+Handler = Callable[[_Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    auth: bool = True
+    spec_path: str | None = None
+    api: bool = True
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    remaining: int
+
+
+@dataclass
+class _Interaction:
+    id: int
+    token: str
+    channel_id: int
+    attachment_size_limit: int
+    sent_at: float | None = None
+    acked: bool = False
+    original_id: int | None = None
+    message_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Session:
+    session_id: str
+    seq: int = 0
+
+
+@dataclass
+class _GatewayConn:
+    ws: web.WebSocketResponse
+    session: _Session | None = None
+    intents: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class _CdnFile:
+    filename: str
+    data: bytes
+    content_type: str | None
+    signature: str
+    expires_at: int
+
+
+class FakeDiscord:
+    """In-process Discord stand-in: one guild, one bot user, text channels, interactions."""
+
+    def __init__(
+        self,
+        token: str = "test-discord-token",
+        *,
+        ack_deadline_s: float = 3.0,
+        token_lifetime_s: float = 900.0,
+        schemas: RequestSchemas | None = None,
+    ) -> None:
+        """Create the fake (call ``start()`` or use ``async with``)."""
+        self.token = token
+        self.ack_deadline_s = ack_deadline_s
+        self.token_lifetime_s = token_lifetime_s
+        #: Per-file upload limit for channel posts (the guild's limit; 10 MiB by default).
+        self.upload_limit_bytes = 10 * 1024 * 1024
+        #: How long a ``nonce`` with ``enforce_nonce`` dedupes channel posts.
+        self.nonce_window_s = 300.0
+        self.requests: list[RecordedRequest] = []
+        self.violations: list[str] = []
+        #: Live messages by id (channel posts, interaction responses, followups).
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.identify_count = 0
+        self.resume_count = 0
+        self.connected = asyncio.Event()
+        self._schemas = schemas or default_schemas()
+        self._application_id = snowflake()
+        self._bot_user_id = snowflake()
+        self._owner_id = snowflake()
+        self._guild_id = snowflake()
+        self._bot_user = p.user_object(self._bot_user_id, "FakeBot", bot=True)
+        self._users: dict[int, dict[str, Any]] = {
+            self._bot_user_id: self._bot_user,
+            self._owner_id: p.user_object(self._owner_id, "owner"),
+        }
+        self._bot_joined_at = p.now_iso()
+        self._channels: dict[int, dict[str, Any]] = {}
+        self._deleted_channels: set[int] = set()
+        self._denied_channels: set[int] = set()
+        self._channel_id = self.add_channel("general")
+        self._commands: dict[int | None, list[dict[str, Any]]] = {}
+        self._last_command_scope: int | None = None
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        self._interactions: dict[int, _Interaction] = {}
+        self._by_token: dict[str, _Interaction] = {}
+        self._expired_tokens: set[str] = set()
+        self._faults: list[_Fault] = []
+        self._cdn: dict[int, _CdnFile] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._conn: _GatewayConn | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._cond = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._routes = self._build_routes()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start listening on a free loopback port."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+
+    async def close(self) -> None:
+        """Close gateway sockets and stop the server."""
+        for ws in list(self._sockets):
+            await ws.close(code=1001, message=b"fake shutting down")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        """Start the server."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        await self.close()
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (after ``start()``)."""
+        if self._port is None:
+            raise RuntimeError("FakeDiscord is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """Value for ``discord.http.Route.BASE``."""
+        return self.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """Gateway URL (also sent as READY's ``resume_gateway_url``)."""
+        return self.base_url.replace("http://", "ws://") + "/gateway"
+
+    @property
+    def cdn_base(self) -> str:
+        """Base of attachment URLs (``{cdn_base}/attachments/{cid}/{aid}/{filename}``)."""
+        return self.base_url + CDN_PREFIX
+
+    @property
+    def application_id(self) -> int:
+        """The application (and interaction webhook) id."""
+        return self._application_id
+
+    @property
+    def bot_user_id(self) -> int:
+        """The bot user's id."""
+        return self._bot_user_id
+
+    @property
+    def guild_id(self) -> int:
+        """The single guild's id."""
+        return self._guild_id
+
+    @property
+    def channel_id(self) -> int:
+        """The default text channel ("general")."""
+        return self._channel_id
+
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        """The command set of the most recent bulk overwrite (PUT), as echoed back."""
+        return self._commands.get(self._last_command_scope, [])
+
+    def commands_for(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        """Registered commands of one scope (``None`` = global)."""
+        return self._commands.get(guild_id, [])
+
+    # ------------------------------------------------------------------ world setup
+
+    def add_channel(self, name: str, *, nsfw: bool = False) -> int:
+        """Add a guild text channel; announce it by connecting after this call."""
+        channel_id = snowflake()
+        position = sum(1 for c in self._channels.values() if c["type"] == 0)
+        self._channels[channel_id] = p.guild_text_channel(
+            channel_id, self._guild_id, name, position=position, nsfw=nsfw
+        )
+        return channel_id
+
+    def deny_channel_post(self, channel_id: int) -> None:
+        """Deny SEND_MESSAGES for @everyone in a channel: channel posts then get 403/50013."""
+        self._denied_channels.add(channel_id)
+        self._channels[channel_id]["permission_overwrites"] = [
+            {"id": str(self._guild_id), "type": 0, "allow": "0", "deny": str(p.SEND_MESSAGES)}
+        ]
+
+    def allow_channel_post(self, channel_id: int) -> None:
+        """Undo ``deny_channel_post``."""
+        self._denied_channels.discard(channel_id)
+        self._channels[channel_id]["permission_overwrites"] = []
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Make channel routes answer 404/10003 (no CHANNEL_DELETE is dispatched)."""
+        self._deleted_channels.add(channel_id)
+
+    def expire_token(self, token: str) -> None:
+        """Make every later webhook call with this interaction token fail 401/50027."""
+        self._expired_tokens.add(token)
+
+    def fail_next(  # noqa: PLR0917 - positional signature kept for terse test calls
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        body: dict[str, Any] | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status``.
+
+        ``path_regex`` must match the whole path without ``/api/v10``; ``method`` may be "*".
+        A 429 gets ``Via: 1.1 google`` and a rate-limit body unless given.
+        """
+        hdrs = dict(headers or {})
+        if status == 429:
+            hdrs.setdefault("Via", "1.1 google")
+            body = body or {
+                "message": "You are being rate limited.",
+                "retry_after": 0.05,
+                "global": False,
+            }
+        self._faults.append(
+            _Fault(
+                method=method.upper(),
+                pattern=re.compile(path_regex),
+                status=status,
+                body=body if body is not None else {"code": 0, "message": f"{status}: injected"},
+                headers=hdrs,
+                remaining=times,
+            )
+        )
+
+    def add_attachment(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Store bytes on the fake CDN and return a user-upload attachment object."""
+        attachment_id = snowflake()
+        channel_id = channel_id or self._channel_id
+        now = int(time.time())
+        expires_at = now + 24 * 3600
+        signature = secrets.token_hex(32)
+        self._cdn[attachment_id] = _CdnFile(filename, data, content_type, signature, expires_at)
+        url = (
+            f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
+            f"?ex={expires_at:x}&is={now:x}&hm={signature}&"
+        )
+        return p.attachment_object(
+            attachment_id=attachment_id,
+            filename=filename,
+            size=len(data),
+            url=url,
+            content_type=content_type,
+            width=width,
+            height=height,
+            ephemeral=True,
+        )
+
+    def make_interaction(
+        self,
+        name: str,
+        options: Iterable[dict[str, Any]] = (),
+        *,
+        user_id: int | None = None,
+        username: str = "alice",
+        attachments: Iterable[dict[str, Any]] = (),
+        app_permissions: int | None = None,
+        channel_id: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) the ``d`` of an INTERACTION_CREATE for a chat-input command.
+
+        Attachment options take the attachment id as ``value`` (type 11); pass the objects
+        from ``add_attachment`` in ``attachments`` so they land in ``data.resolved``.
+        """
+        user_id = user_id or snowflake()
+        user = self._users.setdefault(user_id, p.user_object(user_id, username))
+        channel_id = channel_id or self._channel_id
+        if app_permissions is None:
+            app_permissions = p.DEFAULT_APP_PERMISSIONS
+            if channel_id in self._denied_channels:
+                # ATTACH_FILES/EMBED_LINKS stay: apps always have them for responses (A4).
+                app_permissions &= ~p.SEND_MESSAGES
+        command_id, command_guild_id = self._command_ref(name)
+        interaction = _Interaction(
+            id=snowflake(),
+            token=secrets.token_urlsafe(96),
+            channel_id=channel_id,
+            attachment_size_limit=attachment_size_limit,
+        )
+        self._interactions[interaction.id] = interaction
+        self._by_token[interaction.token] = interaction
+        return p.interaction_create(
+            interaction_id=interaction.id,
+            application_id=self._application_id,
+            token=interaction.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[channel_id]),
+            user=user,
+            member_permissions=p.EVERYONE_PERMISSIONS,
+            app_permissions=app_permissions,
+            command_id=command_id,
+            command_name=name,
+            command_guild_id=command_guild_id,
+            options=list(options),
+            attachments=list(attachments),
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+        )
+
+    @staticmethod
+    def token_of(interaction: dict[str, Any]) -> str:
+        """The interaction token of an INTERACTION_CREATE ``d``."""
+        return str(interaction["token"])
+
+    async def send_interaction(self, d: dict[str, Any]) -> dict[str, Any]:
+        """Dispatch INTERACTION_CREATE (waiting up to 10 s for a live session).
+
+        The 3 s ack clock starts when the event is sent.
+        """
+        async with asyncio.timeout(10.0):
+            await self.connected.wait()
+        interaction = self._interactions[int(d["id"])]
+        interaction.sent_at = time.monotonic()
+        await self._dispatch("INTERACTION_CREATE", d)
+        return d
+
+    async def disconnect_gateway(self, code: int = 4000) -> None:
+        """Close the live gateway socket with ``code`` (4000 lets dpy RESUME)."""
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("no live gateway connection")
+        self._conn = None
+        self.connected.clear()
+        await conn.ws.close(code=code, message=b"fake disconnect")
+
+    # ------------------------------------------------------------------ inspection
+
+    def requests_to(self, method: str, path_regex: str) -> list[RecordedRequest]:
+        """Recorded requests whose method matches ("*" = any) and whole path matches."""
+        pattern = re.compile(path_regex)
+        return [r for r in self.requests if method in ("*", r.method) and pattern.fullmatch(r.path)]
+
+    def channel_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+        """Live messages (any origin) in one channel, or in all channels, oldest first."""
+        return [
+            m
+            for m in self.messages.values()
+            if channel_id is None or int(m["channel_id"]) == channel_id
+        ]
+
+    def callbacks(self) -> list[RecordedRequest]:
+        """Recorded interaction callback requests."""
+        return self.requests_to("POST", r"/interactions/\d+/[^/]+/callback")
+
+    def webhook_edits(self) -> list[RecordedRequest]:
+        """Recorded PATCHes of interaction/webhook messages (incl. @original)."""
+        return self.requests_to("PATCH", r"/webhooks/\d+/[^/]+/messages/[^/]+")
+
+    async def wait_for_request(
+        self,
+        predicate: Callable[[RecordedRequest], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109 - part of the fake's public API
+    ) -> RecordedRequest:
+        """Return the first recorded request matching ``predicate``, waiting if needed."""
+
+        async def _wait() -> RecordedRequest:
+            async with self._cond:
+                return await self._cond.wait_for(
+                    lambda: next((r for r in self.requests if predicate(r)), None)
+                )
+
+        try:
+            return await asyncio.wait_for(_wait(), timeout)
+        except TimeoutError:
+            recent = "\n".join(f"  {r.method} {r.path} -> {r.status}" for r in self.requests[-20:])
+            raise TimeoutError(
+                f"no matching request within {timeout}s; last requests:\n{recent or '  (none)'}"
+            ) from None
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _build_routes(self) -> list[_Route]:
+        def r(method: str, regex: str, handler: Handler, **kw: Any) -> _Route:
+            return _Route(method, re.compile(regex), handler, **kw)
+
+        hook = r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)"
+        wh_msg = "/webhooks/{webhook_id}/{webhook_token}/messages/"
+        return [
+            r("GET", r"/users/@me", self._get_me),
+            r("GET", r"/users/(?P<uid>\d+)", self._get_user),
+            r("POST", r"/users/@me/channels", self._create_dm),
+            r("GET", r"/oauth2/applications/@me", self._get_application),
+            r("GET", r"/gateway", self._get_gateway, auth=False),
+            r("GET", r"/gateway/bot", self._get_gateway_bot),
+            r(
+                "PUT",
+                r"/applications/(?P<app>\d+)/commands",
+                self._put_commands,
+                spec_path="/applications/{application_id}/commands",
+            ),
+            r("GET", r"/applications/(?P<app>\d+)/commands", self._get_commands),
+            r(
+                "PUT",
+                r"/applications/(?P<app>\d+)/guilds/(?P<gid>\d+)/commands",
+                self._put_commands,
+                spec_path="/applications/{application_id}/guilds/{guild_id}/commands",
+            ),
+            r(
+                "GET",
+                r"/applications/(?P<app>\d+)/guilds/(?P<gid>\d+)/commands",
+                self._get_commands,
+            ),
+            r(
+                "POST",
+                r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback",
+                self._interaction_callback,
+                auth=False,
+                spec_path="/interactions/{interaction_id}/{interaction_token}/callback",
+            ),
+            r(
+                "POST",
+                hook,
+                self._execute_webhook,
+                auth=False,
+                spec_path="/webhooks/{webhook_id}/{webhook_token}",
+            ),
+            r("GET", hook + r"/messages/(?P<mid>@original|\d+)", self._get_wh_msg, auth=False),
+            r(
+                "PATCH",
+                hook + r"/messages/(?P<mid>@original)",
+                self._edit_wh_msg,
+                auth=False,
+                spec_path=wh_msg + "@original",
+            ),
+            r(
+                "PATCH",
+                hook + r"/messages/(?P<mid>\d+)",
+                self._edit_wh_msg,
+                auth=False,
+                spec_path=wh_msg + "{message_id}",
+            ),
+            r(
+                "DELETE",
+                hook + r"/messages/(?P<mid>@original|\d+)",
+                self._delete_wh_msg,
+                auth=False,
+            ),
+            r("GET", r"/channels/(?P<cid>\d+)", self._get_channel),
+            r(
+                "POST",
+                r"/channels/(?P<cid>\d+)/messages",
+                self._create_channel_message,
+                spec_path="/channels/{channel_id}/messages",
+            ),
+            r("GET", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._get_channel_message),
+            r(
+                "PATCH",
+                r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)",
+                self._edit_channel_message,
+                spec_path="/channels/{channel_id}/messages/{message_id}",
+            ),
+            r(
+                "DELETE",
+                r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)",
+                self._delete_channel_message,
+            ),
+            r(
+                "GET",
+                r"/attachments/(?P<cid>\d+)/(?P<aid>\d+)/(?P<filename>[^/]+)",
+                self._cdn_get,
+                auth=False,
+                api=False,
+            ),
+        ]
+
+    def _match(
+        self, method: str, path: str, api: bool
+    ) -> tuple[_Route | None, re.Match[str] | None, bool]:
+        """Return (route, match, path_known) for a request."""
+        path_known = False
+        for route in self._routes:
+            if route.api != api:
+                continue
+            m = route.pattern.fullmatch(path)
+            if m is None:
+                continue
+            path_known = True
+            if route.method == method:
+                return route, m, True
+        return None, None, path_known
+
+    async def _record(self, record: RecordedRequest) -> None:
+        async with self._cond:
+            self.requests.append(record)
+            self._cond.notify_all()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """Single entry point for REST and CDN: parse, record, validate, route."""
+        raw_path = request.path
+        api = raw_path.startswith(API_PREFIX + "/")
+        cdn = raw_path.startswith(CDN_PREFIX + "/")
+        path = raw_path.removeprefix(API_PREFIX if api else CDN_PREFIX) if api or cdn else raw_path
+        record = RecordedRequest(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=None,
+            files=[],
+            status=0,
+            at=time.monotonic(),
+        )
+        try:
+            await self._read_body(request, record)
+            route, match, path_known = (
+                self._match(request.method, path, api) if api or cdn else (None, None, False)
+            )
+            if route is not None and route.spec_path is not None:
+                for error in self._schemas.validate(route.method, route.spec_path, record.json):
+                    self.violations.append(f"{request.method} {path}: {error}")
+            response = self._injected_fault(request.method, path)
+            if response is None:
+                if route is None or match is None:
+                    if path_known:
+                        raise DiscordError(405, 0, "405: Method Not Allowed")
+                    raise _not_found()
+                if route.auth and request.headers.get("Authorization") != f"Bot {self.token}":
+                    raise DiscordError(401, 0, "401: Unauthorized")
+                response = await route.handler(_Call(request, match, record))
+        except DiscordError as exc:
+            response = json_response(exc.body, status=exc.status)
+            record.response = exc.body
+        record.status = response.status
+        await self._record(record)
+        return response
+
+    async def _read_body(self, request: web.Request, record: RecordedRequest) -> None:
+        """Parse a JSON or multipart body into ``record`` (file parts are streamed)."""
+        if request.content_type == "multipart/form-data":
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "payload_json" and part.filename is None:
+                    record.json = self._parse_json(await part.text())
+                elif part.filename is not None or (part.name or "").startswith("files["):
+                    record.files.append(await self._stream_file(part))
+            return
+        raw = await request.read()
+        if raw and request.content_type == "application/json":
+            record.json = self._parse_json(raw.decode())
+
+    @staticmethod
+    def _parse_json(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
+
+    @staticmethod
+    async def _stream_file(part: BodyPartReader) -> RecordedFile:
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        while chunk := await part.read_chunk(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+        return RecordedFile(part.name or "", part.filename, size, digest.hexdigest(), head)
+
+    def _injected_fault(self, method: str, path: str) -> web.Response | None:
+        for fault in self._faults:
+            if fault.method in ("*", method) and fault.pattern.fullmatch(path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return json_response(fault.body, status=fault.status, headers=fault.headers)
+        return None
+
+    @staticmethod
+    def _ok(call: _Call, data: Any, status: int = 200) -> web.Response:
+        call.record.response = data
+        return json_response(data, status=status)
+
+    @staticmethod
+    def _check_upload(call: _Call, limit: int) -> None:
+        if any(f.size > limit for f in call.files):
+            raise DiscordError(413, 40005, "Request entity too large")
+
+    # ------------------------------------------------------------------ users / app / gateway
+
+    def _me(self) -> dict[str, Any]:
+        return {**self._bot_user, "verified": True, "mfa_enabled": False, "flags": 0}
+
+    async def _get_me(self, call: _Call) -> web.Response:
+        return self._ok(call, self._me())
+
+    async def _get_user(self, call: _Call) -> web.Response:
+        user = self._users.get(call.int_param("uid"))
+        if user is None:
+            raise DiscordError(404, 10013, "Unknown User")
+        return self._ok(call, user)
+
+    async def _get_application(self, call: _Call) -> web.Response:
+        owner = self._users[self._owner_id]
+        return self._ok(call, p.application_object(self._application_id, owner, self._bot_user))
+
+    async def _get_gateway(self, call: _Call) -> web.Response:
+        return self._ok(call, {"url": self.gateway_url})
+
+    async def _get_gateway_bot(self, call: _Call) -> web.Response:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+        return self._ok(call, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+
+    async def _create_dm(self, call: _Call) -> web.Response:
+        recipient_id = int((call.body or {}).get("recipient_id", 0))
+        recipient = self._users.get(recipient_id)
+        if recipient is None:
+            raise DiscordError(400, 50033, "Invalid Recipient(s)")
+        for channel in self._channels.values():
+            if channel["type"] == 1 and channel["recipients"][0]["id"] == recipient["id"]:
+                return self._ok(call, channel)
+        channel_id = snowflake()
+        self._channels[channel_id] = p.dm_channel(channel_id, recipient)
+        return self._ok(call, self._channels[channel_id])
+
+    # ------------------------------------------------------------------ application commands
+
+    def _command_ref(self, name: str) -> tuple[int, int | None]:
+        """(command id, guild id or None) of a registered command, else a fresh id."""
+        for scope in (self._guild_id, None):
+            for cmd in self._commands.get(scope, []):
+                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                    return int(cmd["id"]), scope
+        return snowflake(), None
+
+    def _scope(self, call: _Call) -> int | None:
+        if call.int_param("app") != self._application_id:
+            raise DiscordError(403, 50001, "Missing Access")
+        gid = call.match.groupdict().get("gid")
+        if gid is not None and int(gid) != self._guild_id:
+            raise DiscordError(403, 50001, "Missing Access")
+        return int(gid) if gid is not None else None
+
+    async def _put_commands(self, call: _Call) -> web.Response:
+        scope = self._scope(call)
+        if not isinstance(call.body, list):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        old_ids = {(c["name"], c.get("type", 1)): c["id"] for c in self._commands.get(scope, [])}
+        echoed = []
+        for cmd in call.body:
+            out = {
+                "type": 1,
+                "description": "",
+                "options": [],
+                "nsfw": False,
+                "default_member_permissions": None,
+                **cmd,
+            }
+            perms = out["default_member_permissions"]
+            out["default_member_permissions"] = None if perms is None else str(perms)
+            out["id"] = old_ids.get((out["name"], out["type"])) or str(snowflake())
+            out["application_id"] = str(self._application_id)
+            out["version"] = str(snowflake())
+            if scope is not None:
+                out["guild_id"] = str(scope)
+            echoed.append(out)
+        self._commands[scope] = echoed
+        self._last_command_scope = scope
+        return self._ok(call, echoed)
+
+    async def _get_commands(self, call: _Call) -> web.Response:
+        return self._ok(call, self._commands.get(self._scope(call), []))
+
+    # ------------------------------------------------------------------ messages
+
+    def _build_attachments(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[RecordedFile],
+        existing: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Resolve ``attachments`` (kept ids + ``files[n]`` references) like Discord does."""
+        uploads = {f.field: f for f in files}
+        used: set[str] = set()
+        result: list[dict[str, Any]] = []
+        entries = body.get("attachments")
+        if entries is None:
+            result = list(existing)
+            entries = []
+        kept = {a["id"]: a for a in existing}
+        for entry in entries:
+            ref = str(entry.get("id"))
+            if ref in kept:
+                result.append(kept[ref])
+            elif (upload := uploads.get(f"files[{ref}]")) is not None:
+                result.append(self._uploaded(channel_id, upload, entry))
+                used.add(upload.field)
+        result.extend(self._uploaded(channel_id, f, {}) for f in files if f.field not in used)
+        return result
+
+    def _uploaded(
+        self, channel_id: int, upload: RecordedFile, entry: dict[str, Any]
+    ) -> dict[str, Any]:
+        attachment_id = snowflake()
+        filename = entry.get("filename") or upload.filename or "unknown"
+        return p.attachment_object(
+            attachment_id=attachment_id,
+            filename=filename,
+            size=upload.size,
+            url=f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}",
+            content_type=mimetypes.guess_type(filename)[0],
+            description=entry.get("description"),
+        )
+
+    def _new_message(
+        self,
+        *,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[RecordedFile],
+        default_parse: frozenset[str],
+        message_type: int = p.MESSAGE_TYPE_DEFAULT,
+        extra_flags: int = 0,
+        webhook: bool = False,
+    ) -> dict[str, Any]:
+        content = body.get("content") or ""
+        mentions, mention_roles, everyone = p.resolve_mentions(
+            content,
+            body.get("allowed_mentions"),
+            default_parse=default_parse,
+            known_users=self._users,
+        )
+        channel = self._channels.get(channel_id, {})
+        message = p.message_object(
+            message_id=snowflake(),
+            channel_id=channel_id,
+            guild_id=int(channel["guild_id"]) if channel.get("guild_id") else None,
+            author=self._bot_user,
+            content=content,
+            embeds=body.get("embeds"),
+            attachments=self._build_attachments(channel_id, body, files, []),
+            components=body.get("components"),
+            flags=(body.get("flags") or 0) | extra_flags,
+            message_type=message_type,
+            tts=bool(body.get("tts")),
+            nonce=body.get("nonce"),
+            mentions=mentions,
+            mention_roles=mention_roles,
+            mention_everyone=everyone,
+            webhook_id=self._application_id if webhook else None,
+            application_id=self._application_id if webhook else None,
+        )
+        self.messages[int(message["id"])] = message
+        return message
+
+    def _edit_message(
+        self,
+        message: dict[str, Any],
+        body: dict[str, Any],
+        files: list[RecordedFile],
+        default_parse: frozenset[str],
+    ) -> dict[str, Any]:
+        was_loading = bool(message["flags"] & p.FLAG_LOADING)
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                message[key] = (
+                    body[key] if body[key] is not None else ([] if key != "content" else "")
+                )
+        if "flags" in body and body["flags"] is not None:
+            # EPHEMERAL cannot be changed by an edit.
+            message["flags"] = (body["flags"] & ~p.FLAG_EPHEMERAL) | (
+                message["flags"] & p.FLAG_EPHEMERAL
+            )
+        message["flags"] &= ~p.FLAG_LOADING
+        message["attachments"] = self._build_attachments(
+            int(message["channel_id"]), body, files, message["attachments"]
+        )
+        # An edit without allowed_mentions re-parses with the defaults (docs message.mdx).
+        mentions, roles, everyone = p.resolve_mentions(
+            message["content"],
+            body.get("allowed_mentions"),
+            default_parse=default_parse,
+            known_users=self._users,
+        )
+        message.update(mentions=mentions, mention_roles=roles, mention_everyone=everyone)
+        if not was_loading:
+            message["edited_timestamp"] = p.now_iso()
+        return message
+
+    @staticmethod
+    def _is_empty(message: dict[str, Any]) -> bool:
+        return not (
+            message["content"]
+            or message["embeds"]
+            or message["attachments"]
+            or message["components"]
+        )
+
+    # ------------------------------------------------------------------ channels
+
+    def _live_channel(self, call: _Call) -> int:
+        channel_id = call.int_param("cid")
+        if channel_id in self._deleted_channels or channel_id not in self._channels:
+            raise DiscordError(404, 10003, "Unknown Channel")
+        return channel_id
+
+    def _channel_message(self, call: _Call) -> dict[str, Any]:
+        channel_id = self._live_channel(call)
+        message = self.messages.get(call.int_param("mid"))
+        if message is None or int(message["channel_id"]) != channel_id:
+            raise _unknown_message()
+        return message
+
+    async def _get_channel(self, call: _Call) -> web.Response:
+        return self._ok(call, self._channels[self._live_channel(call)])
+
+    async def _create_channel_message(self, call: _Call) -> web.Response:
+        channel_id = self._live_channel(call)
+        if channel_id in self._denied_channels:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        self._check_upload(call, self.upload_limit_bytes)
+        body = call.body or {}
+        nonce = body.get("nonce")
+        now = time.monotonic()
+        if nonce is not None and body.get("enforce_nonce"):
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if (
+                seen is not None
+                and now - seen[1] <= self.nonce_window_s
+                and seen[0] in self.messages
+            ):
+                return self._ok(call, self.messages[seen[0]])
+        if not (
+            body.get("content")
+            or body.get("embeds")
+            or call.files
+            or body.get("components")
+            or body.get("sticker_ids")
+            or body.get("poll")
+        ):
+            raise DiscordError(400, 50006, "Cannot send an empty message")
+        message = self._new_message(
+            channel_id=channel_id, body=body, files=call.files, default_parse=PARSE_ALL
+        )
+        if nonce is not None:
+            self._nonces[(channel_id, str(nonce))] = (int(message["id"]), now)
+        return self._ok(call, message)
+
+    async def _get_channel_message(self, call: _Call) -> web.Response:
+        return self._ok(call, self._channel_message(call))
+
+    async def _edit_channel_message(self, call: _Call) -> web.Response:
+        message = self._channel_message(call)
+        self._check_upload(call, self.upload_limit_bytes)
+        return self._ok(call, self._edit_message(message, call.body or {}, call.files, PARSE_ALL))
+
+    async def _delete_channel_message(self, call: _Call) -> web.Response:
+        message = self._channel_message(call)
+        del self.messages[int(message["id"])]
+        return web.Response(status=204)
+
+    # ------------------------------------------------------------------ interactions / webhooks
+
+    async def _interaction_callback(self, call: _Call) -> web.Response:
+        interaction = self._interactions.get(call.int_param("iid"))
+        if (
+            interaction is None
+            or interaction.token != call.match["token"]
+            or interaction.sent_at is None
+        ):
+            raise DiscordError(404, 10062, "Unknown interaction")
+        if interaction.acked:
+            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - interaction.sent_at > self.ack_deadline_s:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        self._check_upload(call, interaction.attachment_size_limit)
+        body = call.body or {}
+        callback_type = body.get("type")
+        if callback_type not in (4, 5):
+            # The fake implements message responses only (4 and 5).
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        data = body.get("data") or {}
+        ephemeral = bool((data.get("flags") or 0) & p.FLAG_EPHEMERAL)
+        if callback_type == 5:
+            data = {"flags": data.get("flags") or 0}
+        message = self._new_message(
+            channel_id=interaction.channel_id,
+            body=data,
+            files=call.files if callback_type == 4 else [],
+            default_parse=PARSE_USERS,
+            message_type=p.MESSAGE_TYPE_CHAT_INPUT_COMMAND,
+            extra_flags=p.FLAG_LOADING if callback_type == 5 else 0,
+            webhook=True,
+        )
+        if callback_type == 4 and self._is_empty(message):
+            del self.messages[int(message["id"])]
+            raise DiscordError(400, 50006, "Cannot send an empty message")
+        interaction.acked = True
+        interaction.original_id = int(message["id"])
+        interaction.message_ids.add(interaction.original_id)
+        if not _truthy(call.request.query.get("with_response")):
+            return web.Response(status=204)
+        resource: dict[str, Any] = {"type": callback_type}
+        if callback_type == 4:
+            resource["message"] = message
+        return self._ok(
+            call,
+            {
+                "interaction": {
+                    "id": str(interaction.id),
+                    "type": 2,
+                    "activity_instance_id": None,
+                    "response_message_id": message["id"],
+                    "response_message_loading": callback_type == 5,
+                    "response_message_ephemeral": ephemeral,
+                },
+                "resource": resource,
+            },
+        )
+
+    def _webhook_interaction(self, call: _Call) -> _Interaction:
+        """Resolve the interaction behind an application webhook route, enforcing expiry."""
+        if call.int_param("app") != self._application_id:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        token = call.match["token"]
+        interaction = self._by_token.get(token)
+        if token in self._expired_tokens or interaction is None or interaction.sent_at is None:
+            raise _invalid_webhook_token()
+        age = time.monotonic() - interaction.sent_at
+        # Unacknowledged after the ack window, or older than 15 min: the token is dead (A1).
+        if age > self.token_lifetime_s or (not interaction.acked and age > self.ack_deadline_s):
+            raise _invalid_webhook_token()
+        return interaction
+
+    def _webhook_message(self, call: _Call, interaction: _Interaction) -> dict[str, Any]:
+        ref = call.match["mid"]
+        message_id = interaction.original_id if ref == "@original" else int(ref)
+        if (
+            message_id is None
+            or message_id not in interaction.message_ids
+            or message_id not in self.messages
+        ):
+            raise _unknown_message()
+        return self.messages[message_id]
+
+    async def _execute_webhook(self, call: _Call) -> web.Response:
+        interaction = self._webhook_interaction(call)
+        if not interaction.acked:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        self._check_upload(call, interaction.attachment_size_limit)
+        body = call.body or {}
+        original = self.messages.get(interaction.original_id or 0)
+        if original is not None and original["flags"] & p.FLAG_LOADING:
+            # Deprecated but live behaviour: the first followup after a defer edits the
+            # loading message instead of creating a new one (docs receiving-and-responding).
+            message = self._edit_message(original, body, call.files, PARSE_USERS)
+        else:
+            message = self._new_message(
+                channel_id=interaction.channel_id,
+                body=body,
+                files=call.files,
+                default_parse=PARSE_USERS,
+                webhook=True,
+            )
+            if self._is_empty(message):
+                del self.messages[int(message["id"])]
+                raise DiscordError(400, 50006, "Cannot send an empty message")
+            interaction.message_ids.add(int(message["id"]))
+        if not _truthy(call.request.query.get("wait")):
+            return web.Response(status=204)
+        return self._ok(call, message)
+
+    async def _get_wh_msg(self, call: _Call) -> web.Response:
+        interaction = self._webhook_interaction(call)
+        return self._ok(call, self._webhook_message(call, interaction))
+
+    async def _edit_wh_msg(self, call: _Call) -> web.Response:
+        interaction = self._webhook_interaction(call)
+        message = self._webhook_message(call, interaction)
+        self._check_upload(call, interaction.attachment_size_limit)
+        return self._ok(call, self._edit_message(message, call.body or {}, call.files, PARSE_USERS))
+
+    async def _delete_wh_msg(self, call: _Call) -> web.Response:
+        interaction = self._webhook_interaction(call)
+        message = self._webhook_message(call, interaction)
+        del self.messages[int(message["id"])]
+        return web.Response(status=204)
+
+    # ------------------------------------------------------------------ CDN
+
+    async def _cdn_get(self, call: _Call) -> web.Response:
+        stored = self._cdn.get(call.int_param("aid"))
+        query = call.request.query
+        if (
+            stored is None
+            or stored.filename != call.match["filename"]
+            or query.get("hm") != stored.signature
+            or int(query.get("ex", "0"), 16) < time.time()
+        ):
+            return web.Response(status=404, text="This content is no longer available.")
+        data = stored.data
+        headers = {"Accept-Ranges": "bytes"}
+        content_type = stored.content_type or "application/octet-stream"
+        range_header = call.request.headers.get("Range")
+        if range_header is None:
+            return web.Response(body=data, content_type=content_type, headers=headers)
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", range_header.strip())
+        total = len(data)
+        if m is None or (not m[1] and not m[2]):
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{total}"})
+        if m[1]:
+            start, end = int(m[1]), min(int(m[2]) if m[2] else total - 1, total - 1)
+        else:
+            start, end = max(total - int(m[2]), 0), total - 1
+        if start >= total or start > end:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{total}"})
+        headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+        return web.Response(
+            status=206, body=data[start : end + 1], content_type=content_type, headers=headers
+        )
+
+    # ------------------------------------------------------------------ gateway
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        """Gateway socket: HELLO, heartbeats, IDENTIFY -> READY/GUILD_CREATE, RESUME."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await self._record(
+            RecordedRequest(
+                "GET",
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                None,
+                [],
+                101,
+                time.monotonic(),
+            )
+        )
+        conn = _GatewayConn(ws)
+        self._sockets.add(ws)
+        try:
+            await self._send(
+                conn, {"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}
+            )
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                await self._on_gateway_payload(conn, json.loads(msg.data))
+        finally:
+            self._sockets.discard(ws)
+            if self._conn is conn:
+                self._conn = None
+                self.connected.clear()
+        return ws
+
+    async def _send(self, conn: _GatewayConn, payload: dict[str, Any]) -> None:
+        async with conn.lock:
+            await conn.ws.send_str(json.dumps(payload))
+
+    async def _dispatch(
+        self, event: str, d: dict[str, Any], conn: _GatewayConn | None = None
+    ) -> None:
+        """Send a DISPATCH with the session's next sequence number."""
+        conn = conn or self._conn
+        if conn is None or conn.session is None:
+            raise RuntimeError("no live gateway session")
+        async with conn.lock:
+            conn.session.seq += 1
+            payload = {"op": 0, "t": event, "s": conn.session.seq, "d": d}
+            await conn.ws.send_str(json.dumps(payload))
+
+    async def _on_gateway_payload(self, conn: _GatewayConn, payload: dict[str, Any]) -> None:
+        op, d = payload.get("op"), payload.get("d")
+        if op == 1:
+            await self._send(conn, {"op": 11, "d": None, "s": None, "t": None})
+        elif op == 2:
+            await self._identify(conn, d or {})
+        elif op == 6:
+            await self._resume(conn, d or {})
+        elif op == 8:
+            members = [p.member_object(self._bot_user, joined_at=self._bot_joined_at)]
+            chunk = {
+                "guild_id": str(self._guild_id),
+                "members": members,
+                "chunk_index": 0,
+                "chunk_count": 1,
+                "not_found": [],
+                "presences": [],
+            }
+            if (d or {}).get("nonce") is not None:
+                chunk["nonce"] = d["nonce"]
+            await self._dispatch("GUILD_MEMBERS_CHUNK", chunk, conn)
+        elif op not in (3, 4):
+            await conn.ws.close(code=4001, message=b"Unknown opcode.")
+
+    async def _identify(self, conn: _GatewayConn, d: dict[str, Any]) -> None:
+        if d.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if conn.session is not None:
+            await conn.ws.close(code=4005, message=b"Already authenticated.")
+            return
+        self.identify_count += 1
+        conn.session = _Session(secrets.token_hex(16))
+        conn.intents = int(d.get("intents") or 0)
+        self._sessions[conn.session.session_id] = conn.session
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": self._me(),
+            "guilds": [{"id": str(self._guild_id), "unavailable": True}],
+            "session_id": conn.session.session_id,
+            "session_type": "normal",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self._application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "auth": {},
+            "user_settings": {},
+        }
+        if d.get("shard") is not None:
+            ready["shard"] = d["shard"]
+        self._conn = conn
+        await self._dispatch("READY", ready, conn)
+        await self._dispatch("GUILD_CREATE", self._guild_payload(), conn)
+        self.connected.set()
+
+    async def _resume(self, conn: _GatewayConn, d: dict[str, Any]) -> None:
+        if d.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        session = self._sessions.get(str(d.get("session_id")))
+        if session is None:
+            await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})
+            return
+        self.resume_count += 1
+        conn.session = session
+        self._conn = conn
+        await self._dispatch("RESUMED", {}, conn)  # d must be a dict: dpy writes into it
+        self.connected.set()
+
+    def _guild_payload(self) -> dict[str, Any]:
+        channels = [
+            dict(c)
+            for cid, c in self._channels.items()
+            if c["type"] == 0 and cid not in self._deleted_channels
+        ]
+        for channel in channels:
+            channel.pop("guild_id", None)  # GUILD_CREATE channels omit guild_id
+        return p.guild_create(
+            guild_id=self._guild_id,
+            owner_id=self._owner_id,
+            bot_member=p.member_object(self._bot_user, joined_at=self._bot_joined_at),
+            channels=channels,
+        )
