@@ -82,7 +82,12 @@ def main() -> None:
             f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise SystemExit(f"Configuration error (see .env.example):\n{problems}") from None
-    discord.utils.setup_logging(level=logging.getLevelName(settings.log_level.upper()), root=True)
+    discord.utils.setup_logging(
+        level=logging.getLevelName(settings.log_level.upper()),
+        formatter=logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
+        root=True,
+    )
+    discord.VoiceClient.warn_nacl = False  # the bot never joins voice
     asyncio.run(run(settings))
 
 

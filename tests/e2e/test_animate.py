@@ -1,0 +1,64 @@
+"""/animate end to end: the real bot process, the fake Discord and the fake video API."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.conftest import (
+    BotProcess,
+    BotRunner,
+    animate_interaction,
+    is_clip_post,
+    progress_texts,
+    wait_until,
+)
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_vibedream import FakeVibedream
+
+EPHEMERAL = 1 << 6
+
+
+async def test_happy_path_posts_one_mp4_and_records_the_job(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    interaction = animate_interaction(discord_fake)
+    await discord_fake.send_interaction(interaction)
+
+    post = await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+
+    (callback,) = discord_fake.callbacks()
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    (submit,) = video_api.submits
+    image_url = interaction["data"]["resolved"]["attachments"][
+        interaction["data"]["options"][0]["value"]
+    ]["url"]
+    seed = submit.json["seed"]
+    assert submit.json == {
+        "prompt": "the cat slowly turns its head and blinks",
+        "image": image_url,
+        "duration": 5,
+        "resolution": "720p",
+        "aspect_ratio": "auto",
+        "camera_fixed": False,
+        "seed": seed,
+        "generate_audio": False,
+    }
+    assert 1 <= seed <= 1000
+    (clip,) = post.files
+    assert clip.filename.endswith(".mp4")
+    assert clip.size == video_api.clip_bytes
+    assert clip.head[4:8] == b"ftyp"
+    assert post.json["allowed_mentions"] == {"parse": []}
+    (embed,) = post.json["embeds"]
+    assert "the cat slowly turns its head and blinks" in embed["description"]
+    assert f"seed {seed}" in str(embed["fields"])
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    (job,) = runner.jobs()
+    assert job["cost_cents"] == video_api.cost_cents
+    assert job["message_id"] == int(post.response["id"])
+    await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
+    texts = progress_texts(discord_fake, interaction)
+    assert "Queued" in texts[0]
+    assert any("Generating" in t for t in texts)
+    await asyncio.sleep(0.5)
+    assert len([r for r in discord_fake.requests if is_clip_post(discord_fake.channel_id)(r)]) == 1
