@@ -78,7 +78,9 @@ def command_outcome(
         except Exception as exc:  # the test inspects it
             outcome.set_exception(exc)
 
-    bot.tree.add_command(discord.app_commands.Command(name=name, description=name, callback=callback))
+    bot.tree.add_command(
+        discord.app_commands.Command(name=name, description=name, callback=callback)
+    )
     return outcome
 
 
@@ -136,11 +138,15 @@ async def test_unknown_route_is_404_and_recorded(fake: FakeDiscord) -> None:
     assert [r.status for r in fake.requests_to("GET", r"/guilds/\d+/bans")] == [404]
 
 
-async def test_tree_sync_is_echoed_with_ids_and_stored(fake: FakeDiscord, bot: commands.Bot) -> None:
+async def test_tree_sync_is_echoed_with_ids_and_stored(
+    fake: FakeDiscord, bot: commands.Bot
+) -> None:
     guild = discord.Object(fake.guild_id)
 
     @bot.tree.command(name="render", description="Render a clip", guild=guild)
-    async def render(interaction: discord.Interaction, image: discord.Attachment, prompt: str) -> None:
+    async def render(
+        interaction: discord.Interaction, image: discord.Attachment, prompt: str
+    ) -> None:
         await interaction.response.send_message(prompt)
 
     synced = await bot.tree.sync(guild=guild)
@@ -168,7 +174,9 @@ async def test_slash_command_flow_is_recorded_and_spec_valid(
     outcome: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
     @bot.tree.command(name="render", description="Render a clip")
-    async def render_cmd(interaction: discord.Interaction, image: discord.Attachment, prompt: str) -> None:
+    async def render_cmd(
+        interaction: discord.Interaction, image: discord.Attachment, prompt: str
+    ) -> None:
         try:
             outcome.set_result(await render(interaction))
         except Exception as exc:
@@ -388,3 +396,11 @@ def test_vendored_schemas_match_a_fresh_extraction() -> None:
     raw = Path(DEFAULT_SPEC).read_bytes()
     fresh = extract(json.loads(raw), hashlib.sha256(raw).hexdigest())
     assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == fresh
+
+
+def test_spec_accepts_integer_snowflakes_but_not_garbage_ids() -> None:
+    schemas = RequestSchemas()
+    route = ("POST", "/channels/{channel_id}/messages")
+    assert schemas.validate(*route, {"content": "x", "sticker_ids": [1]}) == []
+    (error,) = schemas.validate(*route, {"content": "x", "sticker_ids": ["abc"]})
+    assert "sticker_ids" in error

@@ -73,6 +73,8 @@ class BotRunner:
         self.discord = discord
         self.api = api
         self.db_path = tmp_path / "data" / "bot.db"
+        self.download_dir = tmp_path / "downloads"
+        self.download_dir.mkdir()
         self.processes: list[BotProcess] = []
         self.env: dict[str, str] = {
             "DISCORD_TOKEN": DISCORD_TOKEN,
@@ -82,6 +84,7 @@ class BotRunner:
             "VIBEDREAM_OUTPUT_HOSTS": api.assets_host,
             "VIBEDREAM_OUTPUT_REQUIRE_HTTPS": "false",
             "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DOWNLOAD_DIR": str(self.download_dir),
             "POLL_INTERVAL_S": "0.2",
             "POLL_MAX_INTERVAL_S": "1",
             "PROGRESS_EDIT_INTERVAL_S": "0.5",

@@ -62,3 +62,4 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     assert any("Generating" in t for t in texts)
     await asyncio.sleep(0.5)
     assert len([r for r in discord_fake.requests if is_clip_post(discord_fake.channel_id)(r)]) == 1
+    assert list(runner.download_dir.iterdir()) == []  # the clip was deleted after upload

@@ -2,13 +2,16 @@
 
 ``discord_request_schemas.json`` is produced by ``extract_discord_schemas.py`` from
 discord/discord-api-spec. The spec is a "preview" and disagrees with what discord.py sends
-(and Discord accepts) in a few documented places; ``coerce_for_spec`` bridges exactly those,
-on a copy of the body, before validation. Everything else is validated as the spec says.
+(and Discord accepts) in a few documented places; ``_patch_spec`` bridges exactly those
+(snowflakes sent as JSON integers). Everything else is validated as the spec says.
+
+Spec README caveats that need no bridge for these request bodies: optional *query* args
+typed nullable (query strings are not validated), and int-parseable strings typed as ints
+(discord.py sends e.g. ``default_member_permissions`` as an int, which the spec wants).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -22,31 +25,20 @@ from referencing.jsonschema import DRAFT202012
 SCHEMA_FILE = Path(__file__).resolve().parent / "discord_request_schemas.json"
 
 
-def _coerce_attachment_ids(node: Any) -> None:
-    """Turn integer ``attachments[].id`` values into strings, recursively, in place.
+def _patch_spec(doc: dict[str, Any]) -> None:
+    """Bridge the documented spec-vs-wire differences in the loaded schema, in place.
 
-    Spec caveat (spec README): discord.py labels new uploads ``{"id": 0}`` (the ``files[n]``
-    index) and kept attachments with their int snowflake; ``MessageAttachmentRequest.id`` is
-    a SnowflakeType *string*. Discord accepts both.
+    ``SnowflakeType`` is a digit *string* in the spec, but Discord also accepts JSON integers
+    for snowflakes and discord.py sends ints in many places: new uploads are labelled
+    ``attachments[].id = 0`` (the ``files[n]`` index; caveat in the spec README), kept
+    attachments use their int id, and ``allowed_mentions.users/roles``,
+    ``message_reference.*_id`` and ``sticker_ids`` are ints. So a snowflake may be either.
+    Nothing else is relaxed.
     """
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "attachments" and isinstance(value, list):
-                for att in value:
-                    if isinstance(att, dict) and isinstance(att.get("id"), int):
-                        att["id"] = str(att["id"])
-            else:
-                _coerce_attachment_ids(value)
-    elif isinstance(node, list):
-        for value in node:
-            _coerce_attachment_ids(value)
-
-
-def coerce_for_spec(body: Any) -> Any:
-    """Return a copy of ``body`` with the known dpy-vs-spec differences bridged."""
-    body = copy.deepcopy(body)
-    _coerce_attachment_ids(body)
-    return body
+    schemas = doc["components"]["schemas"]
+    schemas["SnowflakeType"] = {
+        "anyOf": [schemas["SnowflakeType"], {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}]
+    }
 
 
 class RequestSchemas:
@@ -55,6 +47,7 @@ class RequestSchemas:
     def __init__(self, path: Path = SCHEMA_FILE) -> None:
         """Load the vendored schema document and build one validator per route."""
         doc = json.loads(path.read_text(encoding="utf-8"))
+        _patch_spec(doc)
         resource = Resource.from_contents(doc, default_specification=DRAFT202012)
         registry: Registry = Registry().with_resource(doc["$id"], resource)
         self.source: dict[str, Any] = doc["x-source"]
@@ -75,9 +68,7 @@ class RequestSchemas:
         key = (method, spec_path)
         if body is None:
             return ["request body missing"] if self._required[key] else []
-        return [
-            _describe(error) for error in self._validators[key].iter_errors(coerce_for_spec(body))
-        ]
+        return [_describe(error) for error in self._validators[key].iter_errors(body)]
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:
@@ -89,7 +80,10 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
 
 def _describe(error: ValidationError) -> str:
     """Summarise an error by its deepest cause (for unions: the branch that got furthest)."""
-    leaf = max(_leaves(error), key=lambda e: len(e.absolute_path))
+    leaves = _leaves(error)
+    # For "null or X" unions report the X branch, not "is not of type 'null'".
+    leaves = [e for e in leaves if e.schema != {"type": "null"}] or leaves
+    leaf = max(leaves, key=lambda e: len(e.absolute_path))
     message = leaf.message if len(leaf.message) <= 200 else leaf.message[:197] + "..."
     return f"{leaf.json_path}: {message} (schema keyword {leaf.validator!r})"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import mimetypes
 import re
 import secrets
@@ -35,6 +36,8 @@ from tests.fakes.discord_payloads import snowflake
 from tests.fakes.discord_schemas import RequestSchemas, default_schemas
 
 __all__ = ["FakeDiscord", "RecordedFile", "RecordedRequest", "snowflake"]
+
+_log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v10"
 CDN_PREFIX = "/cdn"
@@ -363,7 +366,7 @@ class FakeDiscord:
         """Make every later webhook call with this interaction token fail 401/50027."""
         self._expired_tokens.add(token)
 
-    def fail_next(  # noqa: PLR0917 - positional signature kept for terse test calls
+    def fail_next(
         self,
         method: str,
         path_regex: str,
@@ -493,7 +496,16 @@ class FakeDiscord:
         """
         async with asyncio.timeout(10.0):
             await self.connected.wait()
-        interaction = self._interactions[int(d["id"])]
+        interaction = self._interactions.get(int(d["id"]))
+        if interaction is None:  # hand-built payload: register it
+            interaction = _Interaction(
+                id=int(d["id"]),
+                token=d["token"],
+                channel_id=int(d["channel"]["id"]),
+                attachment_size_limit=int(d["attachment_size_limit"]),
+            )
+            self._interactions[interaction.id] = interaction
+            self._by_token[interaction.token] = interaction
         interaction.sent_at = time.monotonic()
         await self._dispatch("INTERACTION_CREATE", d)
         return d
@@ -640,7 +652,7 @@ class FakeDiscord:
             ),
             r(
                 "GET",
-                r"/attachments/(?P<cid>\d+)/(?P<aid>\d+)/(?P<filename>[^/]+)",
+                CDN_PREFIX + r"/attachments/(?P<cid>\d+)/(?P<aid>\d+)/(?P<filename>[^/]+)",
                 self._cdn_get,
                 auth=False,
                 api=False,
@@ -670,10 +682,8 @@ class FakeDiscord:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         """Single entry point for REST and CDN: parse, record, validate, route."""
-        raw_path = request.path
-        api = raw_path.startswith(API_PREFIX + "/")
-        cdn = raw_path.startswith(CDN_PREFIX + "/")
-        path = raw_path.removeprefix(API_PREFIX if api else CDN_PREFIX) if api or cdn else raw_path
+        api = request.path.startswith(API_PREFIX + "/")
+        path = request.path.removeprefix(API_PREFIX) if api else request.path
         record = RecordedRequest(
             method=request.method,
             path=path,
@@ -686,9 +696,7 @@ class FakeDiscord:
         )
         try:
             await self._read_body(request, record)
-            route, match, path_known = (
-                self._match(request.method, path, api) if api or cdn else (None, None, False)
-            )
+            route, match, path_known = self._match(request.method, path, api)
             if route is not None and route.spec_path is not None:
                 for error in self._schemas.validate(route.method, route.spec_path, record.json):
                     self.violations.append(f"{request.method} {path}: {error}")
@@ -704,6 +712,11 @@ class FakeDiscord:
         except DiscordError as exc:
             response = json_response(exc.body, status=exc.status)
             record.response = exc.body
+        except Exception as exc:  # a bug in the fake: answer 500 and make tests notice
+            _log.exception("fake Discord failed on %s %s", request.method, path)
+            self.violations.append(f"{request.method} {path}: FAKE SERVER ERROR {exc!r}")
+            record.response = {"code": 0, "message": "500: Internal Server Error"}
+            response = json_response(record.response, status=500)
         record.status = response.status
         await self._record(record)
         return response
@@ -1223,7 +1236,12 @@ class FakeDiscord:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                await self._on_gateway_payload(conn, json.loads(msg.data))
+                try:
+                    payload = json.loads(msg.data)
+                except ValueError:
+                    await ws.close(code=4002, message=b"Error while decoding payload.")
+                    break
+                await self._on_gateway_payload(conn, payload)
         finally:
             self._sockets.discard(ws)
             if self._conn is conn:

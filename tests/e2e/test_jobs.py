@@ -1,0 +1,241 @@
+"""Job lifecycle end to end: failures, retries, size limits, expiry, restarts, mentions."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from tests.e2e.conftest import (
+    API_KEY,
+    DISCORD_TOKEN,
+    BotProcess,
+    BotRunner,
+    animate_interaction,
+    is_clip_post,
+    progress_texts,
+    wait_until,
+)
+from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
+
+MiB = 1024 * 1024
+
+
+def clip_posts(discord: FakeDiscord) -> list[RecordedRequest]:
+    return [r for r in discord.requests if is_clip_post(discord.channel_id)(r)]
+
+
+def channel_posts(discord: FakeDiscord) -> list[RecordedRequest]:
+    path = f"/channels/{discord.channel_id}/messages"
+    return [r for r in discord.requests if r.method == "POST" and r.path == path]
+
+
+async def test_moderation_failure_tells_the_user_the_api_reason(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.fail_prompts_containing = {"forbidden": MODERATION_ERROR}
+    interaction = animate_interaction(discord_fake, prompt="something forbidden")
+
+    await discord_fake.send_interaction(interaction)
+    await wait_until(lambda: any("could not be made" in t
+                                 for t in progress_texts(discord_fake, interaction)))
+
+    final = progress_texts(discord_fake, interaction)[-1]
+    assert MODERATION_ERROR in final
+    assert clip_posts(discord_fake) == []
+    (job,) = runner.jobs()
+    assert job["state"] == "failed"
+    assert job["cost_cents"] == video_api.cost_cents  # what the API charged, nothing more
+
+
+async def test_rate_limits_and_server_errors_are_retried_to_one_clip(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.fail_next("submit", 429, retry_after=0.3)
+    video_api.fail_next("submit", 503)
+    video_api.fail_next("status", 502, times=2)
+    video_api.fail_next("asset", 500)
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+
+    assert [r.status for r in video_api.submits] == [429, 503, 200]
+    assert len(video_api.predictions) == 1
+    await asyncio.sleep(0.5)
+    assert len(clip_posts(discord_fake)) == 1
+    assert runner.jobs()[0]["state"] == "delivered"
+
+
+async def test_clip_over_the_upload_limit_is_posted_as_an_expiring_link(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.clip_bytes = 11 * MiB  # over the 10 MiB of an unboosted server
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    post = await discord_fake.wait_for_request(
+        lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
+    )
+
+    assert post.files == []
+    (embed,) = post.json["embeds"]
+    (prediction,) = video_api.predictions.values()
+    assert embed["url"] == prediction.outputs[0]
+    assert "expires <t:" in str(embed["fields"])
+    await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
+    assert list(runner.download_dir.iterdir()) == []  # nothing of it was kept
+
+
+async def test_upload_refused_as_too_large_falls_back_to_a_link(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    discord_fake.upload_limit_bytes = 32 * 1024  # Discord says no even though we expected yes
+    video_api.clip_bytes = 64 * 1024
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await wait_until(lambda: any(r.status == 413 for r in channel_posts(discord_fake)))
+    link = await discord_fake.wait_for_request(
+        lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
+    )
+
+    assert link.files == []
+    assert "expires <t:" in str(link.json["embeds"])
+    await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
+
+
+async def test_job_outliving_its_interaction_token_is_still_delivered_in_the_channel(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.hold()
+    interaction = animate_interaction(discord_fake)
+    await discord_fake.send_interaction(interaction)
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+
+    discord_fake.expire_token(interaction["token"])
+    await wait_until(lambda: any(r.status == 401 for r in discord_fake.webhook_edits()))
+    (prediction_id,) = video_api.predictions
+    video_api.complete_now(prediction_id)
+
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    # Once the token was known dead the bot stopped using it.
+    assert sum(r.status == 401 for r in discord_fake.webhook_edits()) == 1
+
+
+async def test_restart_while_generating_delivers_the_clip_exactly_once(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.hold()
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "submitted")
+
+    await bot.kill()
+    (prediction_id,) = video_api.predictions
+    video_api.complete_now(prediction_id)
+    await runner.start()
+
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    await asyncio.sleep(0.5)
+    assert len(clip_posts(discord_fake)) == 1
+    assert len(video_api.submits) == 1
+
+
+async def test_restart_right_after_the_upload_does_not_post_twice(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    await bot.kill()
+    with runner.db() as db:  # as if the process died before recording the upload
+        db.execute("UPDATE jobs SET state = 'delivering', message_id = NULL, notified = 0")
+
+    await runner.start()
+    await wait_until(lambda: len(clip_posts(discord_fake)) == 2)  # the bot did try again...
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+
+    stored = [m for m in discord_fake.channel_messages(discord_fake.channel_id)
+              if m.get("attachments")]
+    assert len(stored) == 1  # ...but the nonce made Discord return the first message
+    assert runner.jobs()[0]["message_id"] == int(stored[0]["id"])
+
+
+async def test_restart_during_submit_never_sends_the_job_twice(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await wait_until(lambda: runner.jobs() and runner.jobs()[0]["state"] != "queued")
+    await bot.kill()
+    with runner.db() as db:  # as if the process died while the submit was on the wire
+        db.execute("UPDATE jobs SET state = 'submitting', prediction_id = NULL, notified = 0")
+    submits_before = len(video_api.submits)
+
+    await runner.start()
+    await wait_until(lambda: runner.jobs()[0]["state"] == "failed")
+
+    assert len(video_api.submits) == submits_before
+    assert "not re-sent" in runner.jobs()[0]["error"]
+
+
+async def test_everyone_in_a_prompt_never_pings(
+    bot: BotProcess, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    interaction = animate_interaction(discord_fake, prompt="@everyone @here <@123> dance")
+    await discord_fake.send_interaction(interaction)
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
+
+    bodies = [r.json for r in discord_fake.requests
+              if r.method in ("POST", "PATCH") and isinstance(r.json, dict)
+              and ("content" in r.json or "embeds" in r.json)]
+    assert bodies
+    for body in bodies:
+        assert body.get("allowed_mentions") == {"parse": []}, body
+    assert all(not m.get("mention_everyone") for m in discord_fake.messages.values())
+
+
+async def test_jobs_over_the_in_flight_cap_wait_in_order(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await runner.start(max_jobs_in_flight="1")
+    video_api.hold()
+    first = animate_interaction(discord_fake, prompt="first")
+    second = animate_interaction(discord_fake, prompt="second")
+    await discord_fake.send_interaction(first)
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+    await discord_fake.send_interaction(second)
+    await wait_until(lambda: any("position 1" in t for t in progress_texts(discord_fake, second)))
+    await asyncio.sleep(0.5)
+    assert len(video_api.predictions) == 1  # the second one waits
+
+    video_api.complete_now(next(iter(video_api.predictions)))
+    await video_api.wait_for(lambda: len(video_api.predictions) == 2)
+    assert [s.json["prompt"] for s in video_api.submits] == ["first", "second"]
+
+
+async def test_sigterm_shuts_down_cleanly_and_keeps_the_job(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.hold()
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await wait_until(lambda: runner.jobs() and runner.jobs()[0]["state"] == "submitted")
+
+    assert await bot.stop(signal.SIGTERM, timeout_s=10) == 0
+    assert runner.jobs()[0]["state"] == "submitted"
+
+
+async def test_logs_never_contain_secrets(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    interaction = animate_interaction(discord_fake)
+    await discord_fake.send_interaction(interaction)
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    await bot.stop()
+
+    log = bot.log_text()
+    assert "delivered" in log
+    for secret in (API_KEY, DISCORD_TOKEN, interaction["token"]):
+        assert secret not in log
+    assert "Traceback" not in log
