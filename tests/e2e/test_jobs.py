@@ -239,3 +239,32 @@ async def test_logs_never_contain_secrets(
     for secret in (API_KEY, DISCORD_TOKEN, interaction["token"]):
         assert secret not in log
     assert "Traceback" not in log
+
+
+async def test_wrong_api_key_tells_the_user_the_service_is_unavailable(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    bot = await runner.start(vibedream_api_key="not-the-right-key")
+    interaction = animate_interaction(discord_fake)
+    await discord_fake.send_interaction(interaction)
+    await wait_until(lambda: any("unavailable" in t
+                                 for t in progress_texts(discord_fake, interaction)))
+
+    (job,) = runner.jobs()
+    assert (job["state"], job["cost_cents"]) == ("failed", 0)
+    assert [r.status for r in video_api.submits] == [401]  # a 401 is not retried
+    await bot.stop()
+    assert "check VIBEDREAM_API_KEY" in bot.log_text()
+    assert "not-the-right-key" not in bot.log_text()
+
+
+async def test_unreadable_status_answers_are_retried(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.malformed_next("status", times=2)
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+    assert len(video_api.submits) == 1

@@ -5,12 +5,17 @@ An unmodified ``discord.py`` client talks to it once ``discord.http.Route.BASE``
 Behaviour follows shared/research/discord-platform.md (sections A-C, E): exact
 ``application/json`` content type, 200 + body for ``with_response`` callbacks, 3 s ack window,
 interaction-token expiry (401/50027), upload limits (413/40005), nonce dedupe, 429 with ``Via``.
-Every request is recorded, and request bodies of the message/command routes are validated
-against Discord's OpenAPI schemas (violations collected in ``fake.violations``).
 
-Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events, event replay
-on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads and roles beyond
-@everyone.
+Observing: ``fake.requests`` records every HTTP request (paths without ``/api/v10``; CDN paths
+keep ``/cdn``; the gateway upgrade is ``GET /gateway`` with status 101). Bodies of the
+message/command routes are validated against Discord's OpenAPI request schemas; problems go
+to ``fake.violations`` (so does any internal error of the fake, answered with a 500).
+``fake.messages`` holds live messages by id.
+
+Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_*/CHANNEL_* events,
+event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads, and
+roles beyond @everyone. Uploaded files are not kept, so only ``add_attachment`` files are
+downloadable from the CDN.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""/usage figures and the registered command definitions."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import (
+    BotProcess,
+    BotRunner,
+    animate_interaction,
+    is_clip_post,
+    wait_until,
+)
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
+
+EPHEMERAL = 1 << 6
+ATTACHMENT, STRING, INTEGER, BOOLEAN = 11, 3, 4, 5
+
+
+async def test_usage_shows_the_callers_own_figures_ephemerally(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    alice, bob = 1001, 1002
+    video_api.fail_prompts_containing = {"forbidden": MODERATION_ERROR}
+    await discord_fake.send_interaction(animate_interaction(discord_fake, user_id=alice))
+    await discord_fake.send_interaction(
+        animate_interaction(discord_fake, user_id=alice, prompt="forbidden dance",
+                            extra={"duration": 8})
+    )
+    await discord_fake.send_interaction(animate_interaction(discord_fake, user_id=bob))
+    await wait_until(lambda: len(runner.jobs()) == 3
+                     and all(j["notified"] for j in runner.jobs()), 20)
+
+    usage = discord_fake.make_interaction("usage", user_id=alice)
+    await discord_fake.send_interaction(usage)
+    callback = await discord_fake.wait_for_request(
+        lambda r: r.path.startswith(f"/interactions/{usage['id']}/")
+    )
+
+    assert callback.json["type"] == 4
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    (embed,) = callback.json["data"]["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    for period in ("Today (UTC)", "This month", "All time"):
+        assert "2 generations (1 succeeded, 1 failed)" in fields[period]
+        assert "5 s of video · $0.58" in fields[period]  # failed clips yield no video
+    assert embed["description"].count("\n`#") == 2  # alice's two jobs only
+    assert "❌ failed" in embed["description"]
+    assert "✅ delivered" in embed["description"]
+
+
+async def test_commands_are_registered_with_native_option_types(
+    bot: BotProcess, discord_fake: FakeDiscord
+) -> None:
+    commands = {c["name"]: c for c in discord_fake.commands}
+    assert set(commands) == {"animate", "usage"}
+    options = {o["name"]: o for o in commands["animate"]["options"]}
+    assert list(options) == [
+        "image", "prompt", "last_image", "duration", "resolution", "aspect_ratio",
+        "camera_fixed", "seed", "generate_audio",
+    ]
+    assert options["image"]["type"] == ATTACHMENT and options["image"]["required"]
+    assert options["last_image"]["type"] == ATTACHMENT
+    assert options["prompt"]["type"] == STRING and options["prompt"]["min_length"] == 1
+    assert (options["duration"]["min_value"], options["duration"]["max_value"]) == (4, 12)
+    assert (options["seed"]["min_value"], options["seed"]["max_value"]) == (1, 1000)
+    assert [c["value"] for c in options["resolution"]["choices"]] == ["480p", "720p", "1080p"]
+    assert [c["value"] for c in options["aspect_ratio"]["choices"]] == [
+        "16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto"]
+    assert options["camera_fixed"]["type"] == BOOLEAN
+    assert options["generate_audio"]["type"] == BOOLEAN
+    assert all(o["description"] for o in options.values())
+    assert commands["animate"]["contexts"] == [0]  # server channels only
+
+
+async def test_commands_are_synced_only_when_they_change(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    first = await runner.start()
+    await first.stop()
+    await runner.start()
+
+    puts = discord_fake.requests_to("PUT", r"/applications/\d+/commands")
+    assert len(puts) == 1
