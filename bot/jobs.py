@@ -136,6 +136,8 @@ class JobService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatch_wake = asyncio.Event()
         self._dispatch_paused_until = 0.0
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._closing = False
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -145,12 +147,22 @@ class JobService:
         self._scheduler.start()
         for job in await self._store.open_jobs():
             self._resume(job)
-        self._spawn(self._dispatch_loop(), "dispatcher")
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
         self._dispatch_wake.set()
 
-    async def stop(self) -> None:
-        """Stop background work; job state is already persisted."""
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking and starting work, let running steps finish briefly, then cancel them.
+
+        Every state is already persisted, so whatever is cancelled resumes on the next start;
+        the grace period mainly lets a submit on the wire get its answer, since a submit cut
+        off mid-flight cannot safely be re-sent.
+        """
+        self._closing = True
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
         await self._scheduler.stop()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -186,6 +198,8 @@ class JobService:
 
     async def accept(self, request: AnimateRequest, origin: Origin) -> Accepted:
         """Verify the images' bytes, store the job and queue it. Raises UserError."""
+        if self._closing:
+            raise UserError(messages.SHUTTING_DOWN)
         settings = self.check(request)
         prompt = clean_prompt(request.prompt, self._settings.prompt_max_chars)
         open_jobs = await self._store.open_jobs_of(origin.user_id)

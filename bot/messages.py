@@ -72,6 +72,7 @@ def image_unreadable(label: str) -> str:
 SERVICE_UNAVAILABLE = (
     "The video service is unavailable right now. Nothing was charged; please try again later."
 )
+SHUTTING_DOWN = "I'm restarting right now. Nothing was charged; please try again in a minute."
 SOMETHING_WENT_WRONG = "Something went wrong on my side. Nothing was charged; please try again."
 
 # Progress ---------------------------------------------------------------------------------------

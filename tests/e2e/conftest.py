@@ -105,14 +105,21 @@ class BotRunner:
         identified = self.discord.identify_count
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot",
-                cwd=self.tmp_path, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=self.tmp_path,
+                env=env,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
             )
         bot = BotProcess(process, log_path)
         self.processes.append(bot)
         try:
             async with asyncio.timeout(20):
-                while self.discord.identify_count == identified or not self.discord.connected.is_set():
+                while (
+                    self.discord.identify_count == identified or not self.discord.connected.is_set()
+                ):
                     if process.returncode is not None:
                         raise RuntimeError(f"bot exited early:\n{bot.log_text()}")
                     await asyncio.sleep(0.05)
@@ -196,7 +203,9 @@ def animate_interaction(
 def is_clip_post(channel_id: int) -> Callable[[RecordedRequest], bool]:
     """Matches a successful message post with a file in the channel."""
     return lambda r: (
-        r.method == "POST" and r.path == f"/channels/{channel_id}/messages" and bool(r.files)
+        r.method == "POST"
+        and r.path == f"/channels/{channel_id}/messages"
+        and bool(r.files)
         and r.status == 200
     )
 
@@ -214,5 +223,5 @@ def progress_texts(discord: FakeDiscord, interaction: dict[str, Any]) -> list[st
 async def wait_until(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
     """Poll a condition on the fakes or the database until it holds."""
     async with asyncio.timeout(timeout_s):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - the state lives in another process
             await asyncio.sleep(0.05)

@@ -17,13 +17,19 @@ MiB = 1024 * 1024
 
 def _image(discord: FakeDiscord, **overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "filename": "pic.png", "data": png_bytes(400, 400), "content_type": "image/png",
-        "width": 400, "height": 400,
+        "filename": "pic.png",
+        "data": png_bytes(400, 400),
+        "content_type": "image/png",
+        "width": 400,
+        "height": 400,
     }
     spec.update(overrides)
     attachment = discord.add_attachment(
-        spec["filename"], spec["data"], spec["content_type"],
-        width=spec["width"], height=spec["height"],
+        spec["filename"],
+        spec["data"],
+        spec["content_type"],
+        width=spec["width"],
+        height=spec["height"],
     )
     if "size" in spec:  # what Discord claims, e.g. a huge file we never download
         attachment["size"] = spec["size"]
@@ -31,10 +37,18 @@ def _image(discord: FakeDiscord, **overrides: Any) -> dict[str, Any]:
 
 
 CASES: dict[str, tuple[dict[str, Any], str]] = {
-    "text file": ({"image": {"filename": "notes.txt", "content_type": "text/plain",
-                             "width": None, "height": None}}, "JPEG, PNG, GIF or WebP"),
-    "video file": ({"image": {"filename": "a.mp4", "content_type": "video/mp4"}},
-                   "`video/mp4`"),
+    "text file": (
+        {
+            "image": {
+                "filename": "notes.txt",
+                "content_type": "text/plain",
+                "width": None,
+                "height": None,
+            }
+        },
+        "JPEG, PNG, GIF or WebP",
+    ),
+    "video file": ({"image": {"filename": "a.mp4", "content_type": "video/mp4"}}, "`video/mp4`"),
     "image over the size cap": ({"image": {"size": 31 * MiB}}, "the limit is"),
     "image too small": ({"image": {"width": 299, "height": 400}}, "between 300 and 6000 px"),
     "image too large": ({"image": {"width": 6001, "height": 3000}}, "between 300 and 6000 px"),
@@ -44,13 +58,18 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "duration out of range": ({"extra": {"duration": 20}}, "`duration` cannot be 20"),
     "unknown resolution": ({"extra": {"resolution": "4k"}}, "`resolution` cannot be 4k"),
     "seed out of range": ({"extra": {"seed": 5000}}, "`seed` cannot be 5000"),
-    "last_image not an image": ({"last_image": {"filename": "x.pdf",
-                                                "content_type": "application/pdf"}},
-                                "`last_image`"),
+    "last_image not an image": (
+        {"last_image": {"filename": "x.pdf", "content_type": "application/pdf"}},
+        "`last_image`",
+    ),
     "missing attach permission": (
-        {"app_permissions": p.VIEW_CHANNEL | p.SEND_MESSAGES | p.EMBED_LINKS}, "**Attach Files**"),
+        {"app_permissions": p.VIEW_CHANNEL | p.SEND_MESSAGES | p.EMBED_LINKS},
+        "**Attach Files**",
+    ),
     "missing send permission": (
-        {"app_permissions": p.VIEW_CHANNEL | p.ATTACH_FILES | p.EMBED_LINKS}, "**Send Messages**"),
+        {"app_permissions": p.VIEW_CHANNEL | p.ATTACH_FILES | p.EMBED_LINKS},
+        "**Send Messages**",
+    ),
 }
 
 

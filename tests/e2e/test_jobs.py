@@ -37,8 +37,9 @@ async def test_moderation_failure_tells_the_user_the_api_reason(
     interaction = animate_interaction(discord_fake, prompt="something forbidden")
 
     await discord_fake.send_interaction(interaction)
-    await wait_until(lambda: any("could not be made" in t
-                                 for t in progress_texts(discord_fake, interaction)))
+    await wait_until(
+        lambda: any("could not be made" in t for t in progress_texts(discord_fake, interaction))
+    )
 
     final = progress_texts(discord_fake, interaction)[-1]
     assert MODERATION_ERROR in final
@@ -155,8 +156,9 @@ async def test_restart_right_after_the_upload_does_not_post_twice(
     await wait_until(lambda: len(clip_posts(discord_fake)) == 2)  # the bot did try again...
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
 
-    stored = [m for m in discord_fake.channel_messages(discord_fake.channel_id)
-              if m.get("attachments")]
+    stored = [
+        m for m in discord_fake.channel_messages(discord_fake.channel_id) if m.get("attachments")
+    ]
     assert len(stored) == 1  # ...but the nonce made Discord return the first message
     assert runner.jobs()[0]["message_id"] == int(stored[0]["id"])
 
@@ -186,9 +188,13 @@ async def test_everyone_in_a_prompt_never_pings(
     await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
     await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
 
-    bodies = [r.json for r in discord_fake.requests
-              if r.method in ("POST", "PATCH") and isinstance(r.json, dict)
-              and ("content" in r.json or "embeds" in r.json)]
+    bodies = [
+        r.json
+        for r in discord_fake.requests
+        if r.method in ("POST", "PATCH")
+        and isinstance(r.json, dict)
+        and ("content" in r.json or "embeds" in r.json)
+    ]
     assert bodies
     for body in bodies:
         assert body.get("allowed_mentions") == {"parse": []}, body
@@ -247,8 +253,9 @@ async def test_wrong_api_key_tells_the_user_the_service_is_unavailable(
     bot = await runner.start(vibedream_api_key="not-the-right-key")
     interaction = animate_interaction(discord_fake)
     await discord_fake.send_interaction(interaction)
-    await wait_until(lambda: any("unavailable" in t
-                                 for t in progress_texts(discord_fake, interaction)))
+    await wait_until(
+        lambda: any("unavailable" in t for t in progress_texts(discord_fake, interaction))
+    )
 
     (job,) = runner.jobs()
     assert (job["state"], job["cost_cents"]) == ("failed", 0)

@@ -6,7 +6,6 @@ from tests.e2e.conftest import (
     BotProcess,
     BotRunner,
     animate_interaction,
-    is_clip_post,
     wait_until,
 )
 from tests.fakes.fake_discord import FakeDiscord
@@ -23,12 +22,14 @@ async def test_usage_shows_the_callers_own_figures_ephemerally(
     video_api.fail_prompts_containing = {"forbidden": MODERATION_ERROR}
     await discord_fake.send_interaction(animate_interaction(discord_fake, user_id=alice))
     await discord_fake.send_interaction(
-        animate_interaction(discord_fake, user_id=alice, prompt="forbidden dance",
-                            extra={"duration": 8})
+        animate_interaction(
+            discord_fake, user_id=alice, prompt="forbidden dance", extra={"duration": 8}
+        )
     )
     await discord_fake.send_interaction(animate_interaction(discord_fake, user_id=bob))
-    await wait_until(lambda: len(runner.jobs()) == 3
-                     and all(j["notified"] for j in runner.jobs()), 20)
+    await wait_until(
+        lambda: len(runner.jobs()) == 3 and all(j["notified"] for j in runner.jobs()), 20
+    )
 
     usage = discord_fake.make_interaction("usage", user_id=alice)
     await discord_fake.send_interaction(usage)
@@ -55,17 +56,33 @@ async def test_commands_are_registered_with_native_option_types(
     assert set(commands) == {"animate", "usage"}
     options = {o["name"]: o for o in commands["animate"]["options"]}
     assert list(options) == [
-        "image", "prompt", "last_image", "duration", "resolution", "aspect_ratio",
-        "camera_fixed", "seed", "generate_audio",
+        "image",
+        "prompt",
+        "last_image",
+        "duration",
+        "resolution",
+        "aspect_ratio",
+        "camera_fixed",
+        "seed",
+        "generate_audio",
     ]
-    assert options["image"]["type"] == ATTACHMENT and options["image"]["required"]
+    assert options["image"]["type"] == ATTACHMENT
+    assert options["image"]["required"]
     assert options["last_image"]["type"] == ATTACHMENT
-    assert options["prompt"]["type"] == STRING and options["prompt"]["min_length"] == 1
+    assert options["prompt"]["type"] == STRING
+    assert options["prompt"]["min_length"] == 1
     assert (options["duration"]["min_value"], options["duration"]["max_value"]) == (4, 12)
     assert (options["seed"]["min_value"], options["seed"]["max_value"]) == (1, 1000)
     assert [c["value"] for c in options["resolution"]["choices"]] == ["480p", "720p", "1080p"]
     assert [c["value"] for c in options["aspect_ratio"]["choices"]] == [
-        "16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto"]
+        "16:9",
+        "9:16",
+        "1:1",
+        "4:3",
+        "3:4",
+        "21:9",
+        "auto",
+    ]
     assert options["camera_fixed"]["type"] == BOOLEAN
     assert options["generate_audio"]["type"] == BOOLEAN
     assert all(o["description"] for o in options.values())
