@@ -113,22 +113,6 @@ class UsageTotals:
 
 
 @dataclass(frozen=True, slots=True)
-class JobSummary:
-    """One line of a user's recent history."""
-
-    id: int
-    state: JobState
-    prompt: str
-    duration_s: int
-    resolution: str
-    cost_cents: int
-    created_at: datetime
-    message_id: int | None
-    channel_id: int
-    guild_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class UsageReport:
     """What `/usage` shows a user."""
 
@@ -136,4 +120,4 @@ class UsageReport:
     month: UsageTotals
     all_time: UsageTotals
     in_progress: int
-    recent: tuple[JobSummary, ...]
+    recent: tuple[Job, ...]

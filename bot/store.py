@@ -21,7 +21,6 @@ from bot.models import (
     GenerationSettings,
     Job,
     JobState,
-    JobSummary,
     NewJob,
     Origin,
     UsageReport,
@@ -313,9 +312,7 @@ class SqliteStore:
         )
         values = [int(v or 0) for v in row]
         rows = await self._fetchall(
-            """SELECT id, state, prompt, duration_s, resolution, cost_cents, created_at,
-                      message_id, channel_id, guild_id
-               FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?""",
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
             (user_id, recent),
         )
         return UsageReport(
@@ -323,7 +320,7 @@ class SqliteStore:
             month=UsageTotals(*values[4:8]),
             all_time=UsageTotals(*values[8:12]),
             in_progress=values[12],
-            recent=tuple(_summary_from_row(r) for r in rows),
+            recent=tuple(_job_from_row(r) for r in rows),
         )
 
     # Meta -----------------------------------------------------------------------------------
@@ -425,19 +422,4 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         delivered_as=row["delivered_as"],
         finished_at=_dt(row["finished_at"]),
         notified=bool(row["notified"]),
-    )
-
-
-def _summary_from_row(row: sqlite3.Row) -> JobSummary:
-    return JobSummary(
-        id=row["id"],
-        state=JobState(row["state"]),
-        prompt=row["prompt"],
-        duration_s=row["duration_s"],
-        resolution=row["resolution"],
-        cost_cents=row["cost_cents"],
-        created_at=datetime.fromtimestamp(row["created_at"], UTC),
-        message_id=row["message_id"],
-        channel_id=row["channel_id"],
-        guild_id=row["guild_id"],
     )

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot import messages
 from bot.bot import AnimateBot
 from bot.jobs import JobService
-from bot.models import JobSummary, UsageReport
+from bot.models import Job, UsageReport
 
 _PROMPT_PREVIEW_CHARS = 40
 
@@ -42,17 +42,19 @@ def usage_embed(report: UsageReport) -> discord.Embed:
     return embed
 
 
-def _job_line(job: JobSummary) -> str:
+def _job_line(job: Job) -> str:
     prompt = job.prompt.replace("\n", " ")
     if len(prompt) > _PROMPT_PREVIEW_CHARS:
         prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
     line = (
-        f"`#{job.id}` {messages.STATE_LABELS[job.state]} · {job.duration_s} s {job.resolution}"
+        f"`#{job.id}` {messages.STATE_LABELS[job.state]}"
+        f" · {job.settings.duration_s} s {job.settings.resolution}"
         f" · {messages.dollars(job.cost_cents)} · <t:{int(job.created_at.timestamp())}:R>"
         f" · {discord.utils.escape_markdown(prompt)}"
     )
     if job.message_id is not None:
-        line += f" · [open]({messages.jump_url(job.guild_id, job.channel_id, job.message_id)})"
+        link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
+        line += f" · [open]({link})"
     return line
 
 
