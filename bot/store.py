@@ -38,25 +38,7 @@ class Store(Protocol):
     async def create_job(self, new: NewJob, now: datetime) -> Job: ...
     async def get_job(self, job_id: int) -> Job | None: ...
     async def open_jobs(self) -> list[Job]: ...
-    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
-        """Atomically move the oldest queued job that fits both caps to SUBMITTING."""
-        # One statement, so no other writer can slip between the choice and the claim.
-        row = await self._fetchone(
-            f"""UPDATE jobs SET state = 'submitting', updated_at = :now
-                WHERE id = (
-                    SELECT q.id FROM jobs q
-                    WHERE q.notified = 0 AND q.state = 'queued'
-                      AND (SELECT COUNT(*) FROM jobs f
-                           WHERE f.notified = 0 AND f.state IN {_IN_FLIGHT}) < :max_all
-                      AND (SELECT COUNT(*) FROM jobs u
-                           WHERE u.notified = 0 AND u.state IN {_IN_FLIGHT}
-                             AND u.user_id = q.user_id) < :max_user
-                    ORDER BY q.id LIMIT 1)
-                RETURNING id""",
-            {"now": _ts(datetime.now(UTC)), "max_all": max_in_flight, "max_user": max_per_user},
-        )
-        return await self._job(row["id"]) if row else None
-
+    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None: ...
     async def queue_position(self, job_id: int) -> int: ...
     async def open_jobs_of(self, user_id: int) -> int: ...
     async def requeue(self, job_id: int) -> Job: ...
@@ -173,25 +155,21 @@ class SqliteStore:
 
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
         """Atomically move the oldest queued job that fits both caps to SUBMITTING."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            row = await self._fetchone(
-                f"""SELECT q.id FROM jobs q
+        # One statement, so no other writer can slip between the choice and the claim.
+        row = await self._fetchone(
+            f"""UPDATE jobs SET state = 'submitting', updated_at = :now
+                WHERE id = (
+                    SELECT q.id FROM jobs q
                     WHERE q.notified = 0 AND q.state = 'queued'
                       AND (SELECT COUNT(*) FROM jobs f
-                           WHERE f.notified = 0 AND f.state IN {_IN_FLIGHT}) < ?
+                           WHERE f.notified = 0 AND f.state IN {_IN_FLIGHT}) < :max_all
                       AND (SELECT COUNT(*) FROM jobs u
                            WHERE u.notified = 0 AND u.state IN {_IN_FLIGHT}
-                             AND u.user_id = q.user_id) < ?
-                    ORDER BY q.id LIMIT 1""",
-                (max_in_flight, max_per_user),
-            )
-            if row is not None:
-                await self._set(row["id"], state=JobState.SUBMITTING)
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+                             AND u.user_id = q.user_id) < :max_user
+                    ORDER BY q.id LIMIT 1)
+                RETURNING id""",
+            {"now": _ts(datetime.now(UTC)), "max_all": max_in_flight, "max_user": max_per_user},
+        )
         return await self._job(row["id"]) if row else None
 
     async def queue_position(self, job_id: int) -> int:

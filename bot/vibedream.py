@@ -154,6 +154,6 @@ def _error_message(body: bytes) -> str:
         return body[:200].decode("utf-8", "replace").strip() or "no details"
     if isinstance(data, dict):
         for key in ("error", "message", "detail"):
-            if isinstance(data.get(key), str):
-                return data[key]
+            if isinstance(message := data.get(key), str):
+                return message
     return str(data)[:200]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import cast
 
 import aiohttp
 import discord
@@ -36,7 +37,7 @@ class DiscordNotifier:
         )
         try:
             await webhook.edit_message(
-                ORIGINAL_RESPONSE,  # type: ignore[arg-type]  # a documented alias, not an id
+                cast(int, ORIGINAL_RESPONSE),  # the route takes this documented alias for an id
                 content=text,
                 embed=None,
                 allowed_mentions=_NO_MENTIONS,
@@ -81,7 +82,7 @@ class DiscordNotifier:
         try:
             message = await channel.send(
                 content=content,
-                embed=embed,
+                embed=embed if embed is not None else discord.utils.MISSING,
                 file=file if file is not None else discord.utils.MISSING,
                 nonce=nonce or job.nonce,
                 allowed_mentions=_NO_MENTIONS,
