@@ -87,7 +87,7 @@ def main() -> None:
         formatter=logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
         root=True,
     )
-    discord.VoiceClient.warn_nacl = False  # the bot never joins voice
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice
     asyncio.run(run(settings))
 
 

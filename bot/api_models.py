@@ -26,6 +26,7 @@ SEED_MIN, SEED_MAX = 1, 1000
 Duration = Annotated[int, Field(ge=DURATION_MIN_S, le=DURATION_MAX_S)]
 Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]
 
+#: Documented values of `status`; others are read as "still processing".
 PredictionStatus = Literal["processing", "completed", "failed"]
 
 
@@ -57,7 +58,7 @@ class SubmitResponse(_ApiModel):
     """What the API answers to a submit: the prediction id and its estimate and price."""
 
     id: str = Field(min_length=1)
-    status: PredictionStatus
+    status: str = "processing"  # only the id matters: with it, the job exists and is charged
     status_url: str | None = Field(None, alias="statusUrl")
     estimated_time: str | None = Field(None, alias="estimatedTime")
     cost_cents: int = Field(0, alias="costCents", ge=0)
@@ -72,7 +73,7 @@ class Prediction(_ApiModel):
     """What `GET /predictions/{id}` answers."""
 
     id: str
-    status: PredictionStatus
+    status: PredictionStatus | str
     outputs: list[str] | None = None
     error: str | None = None
     cost_cents: int | None = Field(None, alias="costCents", ge=0)

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import yarl
 
 from bot import messages
-from bot.api_models import (
-    ASPECT_RATIOS,
-    DURATION_MAX_S,
-    DURATION_MIN_S,
-    RESOLUTIONS,
-    SEED_MAX,
-    SEED_MIN,
-    GenerateRequest,
-)
+from bot.api_models import GenerateRequest, Prediction
 from bot.errors import (
     ApiAuthError,
     ApiError,
@@ -39,60 +28,22 @@ from bot.errors import (
     DownloadError,
     UserError,
 )
-from bot.media import SNIFF_BYTES, ClipDownloader, DownloadedClip, fetch_head
-from bot.models import (
-    GenerationSettings,
-    ImageInput,
-    Job,
-    JobState,
-    NewJob,
-    Origin,
-    UsageReport,
-)
-from bot.notifier import JobNotifier, PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
+from bot.models import ImageInput, Job, JobState, NewJob, Origin, UsageReport
+from bot.notifier import JobNotifier, PostFailedError, UploadTooLargeError
+from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
-from bot.validation import ImageRules, check_image, check_image_bytes, clean_prompt
+from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
 
 log = logging.getLogger(__name__)
 
-_TOKEN_SAFETY = timedelta(seconds=30)
-_DOWNLOAD_ATTEMPTS = 3
-_POST_ATTEMPTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class AnimateRequest:
-    """/animate as the user filled it in; None means "use the default"."""
-
-    prompt: str
-    image: ImageInput
-    last_image: ImageInput | None = None
-    duration_s: int | None = None
-    resolution: str | None = None
-    aspect_ratio: str | None = None
-    camera_fixed: bool | None = None
-    seed: int | None = None
-    generate_audio: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A job that was stored and queued."""
-
-    job: Job
-    position: int
-
-
-@dataclass(slots=True)
-class _Progress:
-    """What was last shown on one job's progress message (kept only while the job is open)."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    text: str = ""
-    final: bool = False
+_DELIVERY_BACKOFF_FACTOR = 3
+_DELIVERY_BACKOFF_MAX_S = 300.0
+#: Submit no image whose signed link expires sooner than this.
+_LINK_MARGIN = timedelta(minutes=2)
 
 
 def next_poll_delay(
@@ -129,10 +80,9 @@ class JobService:
         self._downloader = downloader
         self._http = http
         self._now = now
-        self._rules = ImageRules.from_settings(settings)
         self._scheduler = Scheduler()
         self._notifier: JobNotifier | None = None
-        self._progress: dict[int, _Progress] = {}
+        self._progress: ProgressReporter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatch_wake = asyncio.Event()
         self._dispatch_paused_until = 0.0
@@ -144,9 +94,16 @@ class JobService:
     async def start(self, notifier: JobNotifier) -> None:
         """Resume every job left open by a previous run, then start dispatching."""
         self._notifier = notifier
+        self._progress = ProgressReporter(
+            notifier=notifier,
+            store=self._store,
+            scheduler=self._scheduler,
+            now=self._now,
+            interval_s=self._settings.progress_edit_interval_s,
+        )
         self._scheduler.start()
         for job in await self._store.open_jobs():
-            self._resume(job)
+            await self._resume(job)
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
         self._dispatch_wake.set()
 
@@ -168,19 +125,23 @@ class JobService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _resume(self, job: Job) -> None:
+    async def _resume(self, job: Job) -> None:
         log.info("job %d: resuming in state %s", job.id, job.state)
         match job.state:
             case JobState.QUEUED:
-                self._schedule_progress(job.id, 0)
+                self._reporter.follow(job.id, 0)
+            case JobState.CLAIMED:
+                # Nothing was on the wire: it simply goes back to its place in the queue.
+                await self._store.set_state(job.id, JobState.QUEUED)
+                self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
                 self._spawn(self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN), f"job-{job.id}")
             case JobState.SUBMITTED:
                 self._schedule_poll(job.id, 0)
-                self._schedule_progress(job.id, 0)
+                self._reporter.follow(job.id, 0)
             case JobState.COMPLETED | JobState.DELIVERING:
-                self._spawn(self._deliver(job), f"job-{job.id}")
+                self._spawn(self._deliver(job.id), f"deliver-{job.id}")
             case JobState.FAILED:
                 self._spawn(self._notify_failure(job), f"job-{job.id}")
             case JobState.DELIVERED:
@@ -188,145 +149,105 @@ class JobService:
 
     # Intake ---------------------------------------------------------------------------------
 
-    def check(self, request: AnimateRequest) -> GenerationSettings:
-        """Validate what can be checked without any I/O; returns the settings with defaults."""
-        clean_prompt(request.prompt, self._settings.prompt_max_chars)
-        check_image(request.image, self._rules, "image")
-        if request.last_image is not None:
-            check_image(request.last_image, self._rules, "last_image")
-        return self._resolve_settings(request)
+    def check(self, request: AnimateRequest) -> ValidatedRequest:
+        """Validate what can be checked without any I/O, so the cog can answer at once."""
+        return validate(request, self._settings)
 
-    async def accept(self, request: AnimateRequest, origin: Origin) -> Accepted:
+    async def accept(self, request: ValidatedRequest, origin: Origin) -> Job:
         """Verify the images' bytes, store the job and queue it. Raises UserError."""
         if self._closing:
             raise UserError(messages.SHUTTING_DOWN)
-        settings = self.check(request)
-        prompt = clean_prompt(request.prompt, self._settings.prompt_max_chars)
-        open_jobs = await self._store.open_jobs_of(origin.user_id)
-        if open_jobs >= self._settings.max_jobs_queued_per_user:
-            raise UserError(messages.too_many_open_jobs(self._settings.max_jobs_queued_per_user))
         images = [("image", request.image), ("last_image", request.last_image)]
         await asyncio.gather(*(self._check_bytes(img, label) for label, img in images if img))
-        job = await self._store.create_job(
-            NewJob(
-                origin=origin,
-                prompt=prompt,
-                image_url=request.image.url,
-                last_image_url=request.last_image.url if request.last_image else None,
-                settings=settings,
-                nonce=secrets.token_hex(8),
-            ),
-            self._now(),
+        new = NewJob(
+            origin=origin,
+            prompt=request.prompt,
+            image_url=request.image.url,
+            last_image_url=request.last_image.url if request.last_image else None,
+            settings=request.settings,
+            nonce=secrets.token_hex(8),
         )
+        limit = self._settings.max_jobs_queued_per_user
+        job = await self._store.create_job(new, self._now(), max_open_per_user=limit)
+        if job is None:
+            raise UserError(messages.too_many_open_jobs(limit))
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
-        position = await self._store.queue_position(job.id)
-        await self._show(job, messages.queued(position))
-        self._schedule_progress(job.id, self._settings.progress_edit_interval_s)
+        await self._reporter.show(job, messages.queued(await self._store.queue_position(job.id)))
+        self._reporter.follow(job.id)
         self._dispatch_wake.set()
-        return Accepted(job=job, position=position)
+        return job
 
     async def usage(self, user_id: int) -> UsageReport:
         """The user's own usage figures and recent jobs."""
         return await self._store.usage_report(user_id, self._now())
 
-    def _resolve_settings(self, r: AnimateRequest) -> GenerationSettings:
-        d = self._settings
-        duration = d.default_duration_s if r.duration_s is None else r.duration_s
-        resolution = r.resolution or d.default_resolution
-        aspect = r.aspect_ratio or d.default_aspect_ratio
-        seed = random.randint(SEED_MIN, SEED_MAX) if r.seed is None else r.seed
-        if not DURATION_MIN_S <= duration <= DURATION_MAX_S:
-            raise UserError(
-                messages.value_out_of_range(
-                    "duration", duration, f"{DURATION_MIN_S}–{DURATION_MAX_S} seconds"
-                )
-            )
-        if resolution not in RESOLUTIONS:
-            raise UserError(
-                messages.value_out_of_range("resolution", resolution, ", ".join(RESOLUTIONS))
-            )
-        if aspect not in ASPECT_RATIOS:
-            raise UserError(
-                messages.value_out_of_range("aspect_ratio", aspect, ", ".join(ASPECT_RATIOS))
-            )
-        if not SEED_MIN <= seed <= SEED_MAX:
-            raise UserError(messages.value_out_of_range("seed", seed, f"{SEED_MIN}–{SEED_MAX}"))
-        return GenerationSettings(
-            duration_s=duration,
-            resolution=resolution,  # type: ignore[arg-type]  # checked against RESOLUTIONS
-            aspect_ratio=aspect,  # type: ignore[arg-type]  # checked against ASPECT_RATIOS
-            camera_fixed=d.default_camera_fixed if r.camera_fixed is None else r.camera_fixed,
-            seed=seed,
-            generate_audio=d.default_generate_audio
-            if r.generate_audio is None
-            else r.generate_audio,
-        )
-
     async def _check_bytes(self, image: ImageInput, label: str) -> None:
         try:
             head = await fetch_head(self._http, image.url, SNIFF_BYTES)
         except DownloadError as exc:
-            log.info("could not read %s attachment: %s", label, exc)
+            log.info("could not read the %s attachment: %s", label, exc)
             raise UserError(messages.image_unreadable(label)) from exc
         check_image_bytes(head, label)
 
     # Dispatch and submit --------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._dispatch_wake.wait()
             self._dispatch_wake.clear()
-            pause = self._dispatch_paused_until - loop.time()
-            if pause > 0:
-                self._scheduler.call_later("dispatch", pause, self._wake_dispatch)
-                continue
-            s = self._settings
-            while job := await self._store.claim_next_queued(
-                s.max_jobs_in_flight, s.max_jobs_in_flight_per_user
-            ):
-                log.info("job %d: queued -> submitting", job.id)
-                self._spawn(self._submit(job), f"job-{job.id}")
+            try:
+                await self._dispatch()
+            except Exception:
+                log.exception("dispatching failed; trying again shortly")
+                self._scheduler.call_later("dispatch", 5.0, self._wake_dispatch)
+
+    async def _dispatch(self) -> None:
+        """Claim queued jobs while both in-flight caps have room, oldest first."""
+        pause = self._dispatch_paused_until - asyncio.get_running_loop().time()
+        if pause > 0:
+            self._scheduler.call_later("dispatch", pause, self._wake_dispatch)
+            return
+        s = self._settings
+        while job := await self._store.claim_next_queued(
+            s.max_jobs_in_flight, s.max_jobs_in_flight_per_user
+        ):
+            log.info("job %d: queued -> claimed", job.id)
+            self._spawn(self._submit(job), f"job-{job.id}")
 
     async def _wake_dispatch(self) -> None:
         self._dispatch_wake.set()
 
     async def _submit(self, job: Job) -> None:
-        await self._show(job, messages.SUBMITTING)
-        if _link_expired(job.image_url, self._now()):
+        if link_expires_within(job.image_url, self._now(), _LINK_MARGIN):
             await self._fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
-        request = GenerateRequest(
-            prompt=job.prompt,
-            image=job.image_url,  # type: ignore[arg-type]  # pydantic parses the URL
-            last_image=job.last_image_url,  # type: ignore[arg-type]
-            duration=job.settings.duration_s,
-            resolution=job.settings.resolution,
-            aspect_ratio=job.settings.aspect_ratio,
-            camera_fixed=job.settings.camera_fixed,
-            seed=job.settings.seed,
-            generate_audio=job.settings.generate_audio,
-        )
+        await self._reporter.show(job, messages.SUBMITTING)
         try:
-            response = await self._api.submit(request)
+            response = await self._api.submit(
+                _generate_request(job),
+                # Persisted around every attempt, so a restart knows whether one was on the wire.
+                on_send=lambda: self._store.set_state(job.id, JobState.SUBMITTING),
+                on_refused=lambda: self._store.set_state(job.id, JobState.CLAIMED),
+            )
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
             return
         except ApiAuthError:
-            log.error("job %d: the video API rejected our key; check VIBEDREAM_API_KEY", job.id)
+            log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
             await self._fail(job, messages.SERVICE_UNAVAILABLE, cost_cents=0)
             return
         except ApiRejectedError as exc:
             await self._fail(job, messages.api_rejected(exc.message), cost_cents=0)
             return
-        except ApiError as exc:  # outcome unknown (timeout after sending, unreadable answer)
+        except ApiError as exc:  # sent, but the answer never came or made no sense
             log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
             await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN)
             return
+        estimate = response.estimate_s()
         job = await self._store.mark_submitted(
-            job.id, response.id, response.cost_cents, response.estimate_s(), self._now()
+            job.id, response.id, response.cost_cents, estimate, self._now()
         )
         log.info(
             "job %d: submitting -> submitted as prediction %s (estimate %s, %d cents)",
@@ -335,24 +256,19 @@ class JobService:
             response.estimated_time,
             response.cost_cents,
         )
+        s = self._settings
         self._schedule_poll(
-            job.id,
-            next_poll_delay(
-                0,
-                response.estimate_s(),
-                self._settings.poll_interval_s,
-                self._settings.poll_max_interval_s,
-            ),
+            job.id, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
         )
-        self._schedule_progress(job.id, 0)
+        self._reporter.follow(job.id, 0)
 
     async def _requeue(self, job: Job, exc: ApiError) -> None:
-        """Put a job whose submit certainly did not go through back at its place in the queue."""
-        log.warning("job %d: submitting -> queued; video API unavailable (%s)", job.id, exc)
-        await self._store.requeue(job.id)
+        """Put a job the API certainly did not take back at its place, and pause dispatch."""
+        log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
+        await self._store.set_state(job.id, JobState.QUEUED)
         loop = asyncio.get_running_loop()
         self._dispatch_paused_until = loop.time() + self._settings.api_backoff_max_s
-        await self._show(job, messages.SERVICE_BUSY)
+        await self._reporter.show(job, messages.SERVICE_BUSY)
         self._dispatch_wake.set()
 
     # Polling --------------------------------------------------------------------------------
@@ -361,63 +277,89 @@ class JobService:
         self._scheduler.call_later(("poll", job_id), delay_s, lambda: self._poll(job_id))
 
     async def _poll(self, job_id: int) -> None:
+        try:
+            await self._poll_once(job_id)
+        except Exception:
+            log.exception("job %d: status check crashed; will retry", job_id)
+            self._schedule_poll(job_id, self._settings.poll_max_interval_s)
+
+    async def _poll_once(self, job_id: int) -> None:
         job = await self._store.get_job(job_id)
         if job is None or job.state != JobState.SUBMITTED or job.prediction_id is None:
             return
         elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
+        prediction: Prediction | None = None
         try:
             prediction = await self._api.get_prediction(job.prediction_id)
+        except ApiAuthError:
+            log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
+            await self._fail(job, messages.SERVICE_UNAVAILABLE)
+            return
         except ApiRejectedError as exc:
             await self._fail(job, messages.api_failed(exc.message))
             return
-        except (ApiUnavailableError, ApiAuthError, ApiProtocolError) as exc:
+        except (ApiUnavailableError, ApiProtocolError) as exc:
             log.warning("job %d: status check failed (%s); will retry", job.id, exc)
-            prediction = None
         if prediction is not None and prediction.status == "completed":
-            assert prediction.outputs  # the client guarantees outputs on completion
-            job = await self._store.mark_completed(
-                job.id, prediction.outputs[0], prediction.cost_cents, self._now()
-            )
-            log.info("job %d: submitted -> completed", job.id)
-            self._dispatch_wake.set()
-            self._spawn(self._deliver(job), f"deliver-{job.id}")
+            await self._complete(job, prediction)
         elif prediction is not None and prediction.status == "failed":
-            self._dispatch_wake.set()
             await self._fail(job, messages.api_failed(prediction.error), prediction.cost_cents)
         elif elapsed > self._settings.job_timeout_s:
-            self._dispatch_wake.set()
             await self._fail(job, messages.TIMED_OUT)
         else:
-            estimate = _estimate(job)
+            s = self._settings
             delay = next_poll_delay(
-                elapsed,
-                estimate,
-                self._settings.poll_interval_s,
-                self._settings.poll_max_interval_s,
+                elapsed, job.estimate_s, s.poll_interval_s, s.poll_max_interval_s
             )
             self._schedule_poll(job.id, delay)
 
+    async def _complete(self, job: Job, prediction: Prediction) -> None:
+        assert prediction.outputs  # the client guarantees outputs on completion
+        job = await self._store.mark_completed(
+            job.id, prediction.outputs[0], prediction.cost_cents, self._now()
+        )
+        log.info("job %d: submitted -> completed", job.id)
+        self._dispatch_wake.set()  # its in-flight slot is free
+        self._spawn(self._deliver(job.id), f"deliver-{job.id}")
+
     # Delivery -------------------------------------------------------------------------------
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, job_id: int, attempt: int = 0) -> None:
+        """Post the clip; transient failures are retried on a schedule, then reported."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.state not in (JobState.COMPLETED, JobState.DELIVERING):
+            return
         if job.state == JobState.COMPLETED:
-            job = await self._store.mark_delivering(job.id)
+            job = await self._store.set_state(job.id, JobState.DELIVERING)
             log.info("job %d: completed -> delivering", job.id)
-        assert job.output_url is not None
         try:
             message_id, kind = await self._post_result(job)
-        except DownloadError as exc:
-            log.warning("job %d: download failed: %s", job.id, exc)
-            await self._fail(job, messages.DOWNLOAD_FAILED)
+        except (DownloadError, PostFailedError) as exc:
+            if exc.retryable and attempt < self._settings.delivery_retries:
+                delay = min(
+                    _DELIVERY_BACKOFF_MAX_S,
+                    self._settings.delivery_retry_base_s * _DELIVERY_BACKOFF_FACTOR**attempt,
+                )
+                log.warning("job %d: delivery failed (%s); retrying in %g s", job.id, exc, delay)
+                self._scheduler.call_later(
+                    ("deliver", job.id), delay, lambda: self._deliver(job_id, attempt + 1)
+                )
+                return
+            log.warning("job %d: delivery failed for good: %s", job.id, exc)
+            failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
+            await self._fail(job, failure or messages.POST_FAILED)
             return
-        except PostFailedError as exc:
-            log.warning("job %d: post failed: %s", job.id, exc)
+        except Exception:
+            log.exception("job %d: delivery crashed", job.id)
             await self._fail(job, messages.POST_FAILED)
             return
-        job = await self._store.mark_delivered(job.id, message_id, kind, self._now())
+        await self._store.mark_delivered(job.id, message_id, kind, self._now())
         log.info("job %d: delivering -> delivered as %s (message %s)", job.id, kind, message_id)
         link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
-        await self._show(job, messages.done(link, messages.generation_time(job)), final=True)
+        # `job` still holds the interaction token, which the store has just dropped.
+        await self._reporter.show(
+            job, messages.done(link, messages.generation_time(job)), final=True
+        )
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel."""
@@ -427,109 +369,44 @@ class JobService:
             hours=self._settings.vibedream_output_ttl_hours
         )
         try:
-            clip = await self._download(job.output_url, job.origin.upload_limit_bytes)
+            clip = await self._downloader.download(
+                job.output_url, max_bytes=job.origin.upload_limit_bytes
+            )
         except ClipTooLargeError:
-            return await self._with_retries(lambda: notifier.post_link(job, expires_at)), "link"
+            return await notifier.post_link(job, expires_at), "link"
         try:
-            return await self._with_retries(lambda: notifier.post_clip(job, clip)), "file"
+            return await notifier.post_clip(job, clip), "file"
         except UploadTooLargeError:
-            return await self._with_retries(lambda: notifier.post_link(job, expires_at)), "link"
+            return await notifier.post_link(job, expires_at), "link"
         finally:
             clip.discard()
-
-    async def _download(self, url: str, max_bytes: int) -> DownloadedClip:
-        for attempt in range(_DOWNLOAD_ATTEMPTS):
-            try:
-                return await self._downloader.download(url, max_bytes=max_bytes)
-            except DownloadError as exc:
-                if not exc.retryable or attempt + 1 == _DOWNLOAD_ATTEMPTS:
-                    raise
-                await asyncio.sleep(2**attempt)
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    async def _with_retries(post: Callable[[], Coroutine[Any, Any, int]]) -> int:
-        for attempt in range(_POST_ATTEMPTS):
-            try:
-                return await post()
-            except PostFailedError as exc:
-                if not exc.retryable or attempt + 1 == _POST_ATTEMPTS:
-                    raise
-                await asyncio.sleep(2 ** (attempt + 1))
-        raise AssertionError("unreachable")
 
     # Failure --------------------------------------------------------------------------------
 
     async def _fail(self, job: Job, reason: str, cost_cents: int | None = None) -> None:
-        previous = job.state
         job = await self._store.mark_failed(job.id, reason, cost_cents, self._now())
-        log.info("job %d: %s -> failed: %s", job.id, previous, reason)
+        log.info("job %d: -> failed: %s", job.id, reason)
+        self._dispatch_wake.set()  # it may have held an in-flight slot
         await self._notify_failure(job)
 
     async def _notify_failure(self, job: Job) -> None:
         reason = job.error or messages.SOMETHING_WENT_WRONG
-        if not await self._show(job, messages.failed(reason), final=True):
+        if not await self._reporter.show(job, messages.failed(reason), final=True):
             try:
                 text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
                 await self._notifier_().post_failure(job, text)
             except PostFailedError as exc:
                 log.warning("job %d: could not tell the user about the failure: %s", job.id, exc)
         await self._store.mark_notified(job.id)
-        self._forget(job.id)
-
-    # Progress -------------------------------------------------------------------------------
-
-    def _schedule_progress(self, job_id: int, delay_s: float) -> None:
-        self._scheduler.call_later(("progress", job_id), delay_s, lambda: self._tick(job_id))
-
-    async def _tick(self, job_id: int) -> None:
-        job = await self._store.get_job(job_id)
-        if job is None or not self._token_alive(job):
-            self._forget(job_id)
-            return
-        if job.state == JobState.QUEUED:
-            text = messages.queued(await self._store.queue_position(job.id))
-        elif job.state == JobState.SUBMITTED:
-            elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
-            text = messages.generating(elapsed, _estimate(job), job.settings)
-        else:
-            return  # submitting and delivering show their own messages
-        if await self._show(job, text):
-            self._schedule_progress(job.id, max(self._settings.progress_edit_interval_s, 1.0))
-
-    async def _show(self, job: Job, text: str, *, final: bool = False) -> bool:
-        """Edit the job's progress message; False when it can no longer be edited."""
-        if not self._token_alive(job):
-            return False
-        progress = self._progress.setdefault(job.id, _Progress())
-        async with progress.lock:
-            if progress.final:
-                return True
-            if text != progress.text:
-                try:
-                    await self._notifier_().edit_progress(job, text)
-                except ProgressGoneError:
-                    log.info("job %d: progress message is gone; stop editing it", job.id)
-                    await self._store.forget_token(job.id)
-                    progress.final = True
-                    return False
-                progress.text = text
-            progress.final = final
-        if final:
-            self._forget(job.id)
-        return True
-
-    def _token_alive(self, job: Job) -> bool:
-        origin = job.origin
-        return bool(origin.interaction_token) and (
-            self._now() < origin.interaction_expires_at - _TOKEN_SAFETY
-        )
-
-    def _forget(self, job_id: int) -> None:
-        self._scheduler.cancel(("progress", job_id))
-        self._progress.pop(job_id, None)
+        self._reporter.forget(job.id)
 
     # Plumbing -------------------------------------------------------------------------------
+
+    @property
+    def _reporter(self) -> ProgressReporter:
+        if self._progress is None:
+            raise RuntimeError("JobService.start() has not been called")
+        return self._progress
 
     def _notifier_(self) -> JobNotifier:
         if self._notifier is None:
@@ -547,16 +424,18 @@ class JobService:
             log.error("background task %s failed", task.get_name(), exc_info=exc)
 
 
-def _estimate(job: Job) -> tuple[float, float] | None:
-    if job.estimate_low_s is None or job.estimate_high_s is None:
-        return None
-    return (job.estimate_low_s, job.estimate_high_s)
-
-
-def _link_expired(url: str, now: datetime) -> bool:
-    """True when a signed Discord CDN link (`?ex=<hex unix time>`) has expired."""
-    expiry = yarl.URL(url).query.get("ex")
-    try:
-        return expiry is not None and int(expiry, 16) <= now.timestamp()
-    except ValueError:
-        return False
+def _generate_request(job: Job) -> GenerateRequest:
+    s = job.settings
+    return GenerateRequest.model_validate(
+        {
+            "prompt": job.prompt,
+            "image": job.image_url,
+            "last_image": job.last_image_url,
+            "duration": s.duration_s,
+            "resolution": s.resolution,
+            "aspect_ratio": s.aspect_ratio,
+            "camera_fixed": s.camera_fixed,
+            "seed": s.seed,
+            "generate_audio": s.generate_audio,
+        }
+    )

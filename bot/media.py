@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +41,15 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
+def link_expires_within(url: str, now: datetime, margin: timedelta) -> bool:
+    """True when a signed Discord CDN link (`?ex=<hex unix time>`) expires within `margin`."""
+    expiry = yarl.URL(url).query.get("ex")
+    try:
+        return expiry is not None and int(expiry, 16) <= (now + margin).timestamp()
+    except ValueError:
+        return False
+
+
 def is_mp4(head: bytes) -> bool:
     """True when the bytes open with an ISO base media `ftyp` box, as every mp4 does."""
     return len(head) >= 12 and head[4:8] == b"ftyp"
@@ -52,7 +62,10 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BY
         async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
             if resp.status not in (200, 206):
                 raise DownloadError(f"HTTP {resp.status}")
-            return await resp.content.read(n)
+            head = b""  # one read() may return only part of what is asked
+            while len(head) < n and (chunk := await resp.content.read(n - len(head))):
+                head += chunk
+            return head
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise DownloadError(type(exc).__name__) from exc
 
@@ -129,7 +142,10 @@ class ClipDownloader:
         declared = response.content_length
         if declared is not None and declared > cap:
             raise ClipTooLargeError(f"clip is {declared} bytes, over the {cap} byte cap")
-        fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp4", dir=self._directory)
+        try:
+            fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp4", dir=self._directory)
+        except OSError as exc:
+            raise DownloadError(f"cannot create a temporary file: {exc}", retryable=True) from exc
         path, size = Path(name), 0
         try:
             with os.fdopen(fd, "wb") as file:
@@ -145,6 +161,9 @@ class ClipDownloader:
                 raise DownloadError(f"truncated: got {size} of {declared} bytes", retryable=True)
             if not is_mp4(head):
                 raise DownloadError("the file is not an mp4")
+        except OSError as exc:  # e.g. the disk is full
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
+            raise DownloadError(f"cannot write the clip: {exc}", retryable=True) from exc
         except BaseException:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
             raise

@@ -100,7 +100,7 @@ def generating(
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """A text bar; it stops short of full until the job really finishes."""
-    filled = round(min(max(fraction, 0.0), 0.95) * width)
+    filled = min(width - 1, round(min(max(fraction, 0.0), 0.95) * width))
     return "█" * filled + "░" * (width - filled)
 
 
@@ -172,6 +172,7 @@ def generation_time(job: Job) -> str | None:
 
 STATE_LABELS = {
     JobState.QUEUED: "⏳ queued",
+    JobState.CLAIMED: "📨 sending",
     JobState.SUBMITTING: "📨 sending",
     JobState.SUBMITTED: "🎬 generating",
     JobState.COMPLETED: "📦 posting",

@@ -13,7 +13,8 @@ class JobState(StrEnum):
     """Where a job is in its life. Terminal states: DELIVERED and FAILED (once notified)."""
 
     QUEUED = "queued"  # stored, waiting for a free slot; nothing sent to the API yet
-    SUBMITTING = "submitting"  # the submit request is on its way; outcome unknown if we crash here
+    CLAIMED = "claimed"  # holds a slot; no submit on the wire (none yet, or the last was refused)
+    SUBMITTING = "submitting"  # a submit is on the wire; outcome unknown if we crash here
     SUBMITTED = "submitted"  # the API accepted it; we poll for the result
     COMPLETED = "completed"  # the API produced the clip; not yet posted to Discord
     DELIVERING = "delivering"  # the post to Discord is on its way (nonce fixed, so it posts once)
@@ -95,6 +96,13 @@ class Job:
     delivered_as: str | None = None
     finished_at: datetime | None = None
     notified: bool = False
+
+    @property
+    def estimate_s(self) -> tuple[float, float] | None:
+        """The API's estimate of the generation time, as (low, high) seconds."""
+        if self.estimate_low_s is None or self.estimate_high_s is None:
+            return None
+        return (self.estimate_low_s, self.estimate_high_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,11 @@ class PostFailedError(Exception):
 class JobNotifier(Protocol):
     """Shows a job's progress to its requester and posts its result in its channel."""
 
-    async def edit_progress(self, job: Job, text: str) -> None:
-        """Replace the requester's progress message; raises ProgressGoneError."""
+    async def edit_progress(self, job: Job, text: str) -> bool:
+        """Replace the requester's progress message; False if this attempt failed.
+
+        Raises ProgressGoneError when the message can never be edited again.
+        """
 
     async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
         """Post the clip as a file; returns the message id. Posting twice with the same job

@@ -1,8 +1,9 @@
 """Persistence: every SQL statement the bot runs, behind the small `Store` interface.
 
 The interface is what the services use; `SqliteStore` is today's implementation. A shared
-PostgreSQL implementation for several bot processes would provide the same methods, with
-`claim_next_queued` as the one place that needs a row lock (`FOR UPDATE SKIP LOCKED`).
+PostgreSQL implementation for several bot processes would provide the same methods; there
+`claim_next_queued` must serialise its count-then-claim across processes (an advisory lock
+around the statement), and `create_job` its per-user count likewise.
 """
 
 from __future__ import annotations
@@ -29,19 +30,20 @@ from bot.models import (
 
 log = logging.getLogger(__name__)
 
-_IN_FLIGHT = "('submitting', 'submitted')"
+_IN_FLIGHT = "('claimed', 'submitting', 'submitted')"
 
 
 class Store(Protocol):
     """What the services need from storage."""
 
-    async def create_job(self, new: NewJob, now: datetime) -> Job: ...
+    async def create_job(
+        self, new: NewJob, now: datetime, *, max_open_per_user: int
+    ) -> Job | None: ...
     async def get_job(self, job_id: int) -> Job | None: ...
     async def open_jobs(self) -> list[Job]: ...
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None: ...
     async def queue_position(self, job_id: int) -> int: ...
-    async def open_jobs_of(self, user_id: int) -> int: ...
-    async def requeue(self, job_id: int) -> Job: ...
+    async def set_state(self, job_id: int, state: JobState) -> Job: ...
     async def mark_submitted(
         self,
         job_id: int,
@@ -53,7 +55,6 @@ class Store(Protocol):
     async def mark_completed(
         self, job_id: int, output_url: str, cost_cents: int | None, now: datetime
     ) -> Job: ...
-    async def mark_delivering(self, job_id: int) -> Job: ...
     async def mark_delivered(
         self, job_id: int, message_id: int | None, delivered_as: str, now: datetime
     ) -> Job: ...
@@ -79,11 +80,15 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = sqlite3.Row
-        await connection.execute("PRAGMA journal_mode = WAL")
-        await connection.execute("PRAGMA synchronous = NORMAL")
-        await connection.execute("PRAGMA busy_timeout = 5000")
         store = cls(connection)
-        await store._migrate()
+        try:
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            await connection.execute("PRAGMA busy_timeout = 5000")
+            await store._migrate()
+        except BaseException:
+            await connection.close()  # its worker thread would otherwise keep the process alive
+            raise
         return store
 
     async def close(self) -> None:
@@ -108,15 +113,19 @@ class SqliteStore:
 
     # Jobs -----------------------------------------------------------------------------------
 
-    async def create_job(self, new: NewJob, now: datetime) -> Job:
-        """Insert a queued job and return it with its id."""
+    async def create_job(self, new: NewJob, now: datetime, *, max_open_per_user: int) -> Job | None:
+        """Insert a queued job and return it, or None if the user already has enough open."""
         o, s = new.origin, new.settings
+        # Count and insert in one statement, so concurrent requests cannot both squeeze in.
         cursor = await self._db.execute(
             """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
                    interaction_token, interaction_expires_at, upload_limit_bytes, prompt,
                    image_url, last_image_url, duration_s, resolution, aspect_ratio,
                    camera_fixed, seed, generate_audio, nonce, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+               WHERE (SELECT COUNT(*) FROM jobs
+                      WHERE notified = 0 AND state NOT IN ('delivered', 'failed')
+                        AND user_id = ?) < ?""",
             (
                 JobState.QUEUED,
                 o.guild_id,
@@ -138,8 +147,12 @@ class SqliteStore:
                 new.nonce,
                 _ts(now),
                 _ts(now),
+                o.user_id,
+                max_open_per_user,
             ),
         )
+        if cursor.rowcount == 0:
+            return None
         assert cursor.lastrowid is not None
         return await self._job(cursor.lastrowid)
 
@@ -154,10 +167,10 @@ class SqliteStore:
         return [_job_from_row(row) for row in rows]
 
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
-        """Atomically move the oldest queued job that fits both caps to SUBMITTING."""
+        """Atomically move the oldest queued job that fits both caps to CLAIMED."""
         # One statement, so no other writer can slip between the choice and the claim.
         row = await self._fetchone(
-            f"""UPDATE jobs SET state = 'submitting', updated_at = :now
+            f"""UPDATE jobs SET state = 'claimed', updated_at = :now
                 WHERE id = (
                     SELECT q.id FROM jobs q
                     WHERE q.notified = 0 AND q.state = 'queued'
@@ -182,18 +195,9 @@ class SqliteStore:
         )
         return int(position)
 
-    async def open_jobs_of(self, user_id: int) -> int:
-        """How many of a user's jobs are not finished yet."""
-        (count,) = await self._fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE notified = 0 AND state NOT IN ('delivered', 'failed')"
-            " AND user_id = ?",
-            (user_id,),
-        )
-        return int(count)
-
-    async def requeue(self, job_id: int) -> Job:
-        """Return a job whose submit certainly failed to the queue, keeping its place."""
-        return await self._update(job_id, state=JobState.QUEUED)
+    async def set_state(self, job_id: int, state: JobState) -> Job:
+        """Move a job to `state` (for transitions that carry no other data)."""
+        return await self._update(job_id, state=state)
 
     async def mark_submitted(
         self,
@@ -228,10 +232,6 @@ class SqliteStore:
             changes["cost_cents"] = cost_cents
         return await self._update(job_id, **changes)
 
-    async def mark_delivering(self, job_id: int) -> Job:
-        """Record that the post to Discord is being attempted."""
-        return await self._update(job_id, state=JobState.DELIVERING)
-
     async def mark_delivered(
         self, job_id: int, message_id: int | None, delivered_as: str, now: datetime
     ) -> Job:
@@ -243,6 +243,7 @@ class SqliteStore:
             delivered_as=delivered_as,
             finished_at=_ts(now),
             notified=1,
+            interaction_token=None,
         )
 
     async def mark_failed(

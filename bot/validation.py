@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import Any
 
 from bot import messages
+from bot.api_models import (
+    ASPECT_RATIOS,
+    DURATION_MAX_S,
+    DURATION_MIN_S,
+    RESOLUTIONS,
+    SEED_MAX,
+    SEED_MIN,
+)
 from bot.errors import UserError
 from bot.media import IMAGE_CONTENT_TYPES, sniff_image
-from bot.models import ImageInput
+from bot.models import GenerationSettings, ImageInput
 from bot.settings import Settings
 
 _EXTENSIONS = {
@@ -17,6 +27,31 @@ _EXTENSIONS = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AnimateRequest:
+    """/animate as the user filled it in; None means "use the default"."""
+
+    prompt: str
+    image: ImageInput
+    last_image: ImageInput | None = None
+    duration_s: int | None = None
+    resolution: str | None = None
+    aspect_ratio: str | None = None
+    camera_fixed: bool | None = None
+    seed: int | None = None
+    generate_audio: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRequest:
+    """A request that passed every check that needs no I/O, with defaults applied."""
+
+    prompt: str
+    image: ImageInput
+    last_image: ImageInput | None
+    settings: GenerationSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +74,52 @@ class ImageRules:
             min_aspect=settings.image_min_aspect,
             max_aspect=settings.image_max_aspect,
         )
+
+
+def validate(request: AnimateRequest, settings: Settings) -> ValidatedRequest:
+    """Check a request against the model's and the server's limits; raises UserError."""
+    rules = ImageRules.from_settings(settings)
+    prompt = clean_prompt(request.prompt, settings.prompt_max_chars)
+    check_image(request.image, rules, "image")
+    if request.last_image is not None:
+        check_image(request.last_image, rules, "last_image")
+    return ValidatedRequest(
+        prompt=prompt,
+        image=request.image,
+        last_image=request.last_image,
+        settings=resolve_settings(request, settings),
+    )
+
+
+def resolve_settings(r: AnimateRequest, defaults: Settings) -> GenerationSettings:
+    """Fill in defaults (a random seed when none is given) and check every range."""
+    duration = defaults.default_duration_s if r.duration_s is None else r.duration_s
+    seed = random.randint(SEED_MIN, SEED_MAX) if r.seed is None else r.seed
+    if not DURATION_MIN_S <= duration <= DURATION_MAX_S:
+        allowed = f"{DURATION_MIN_S}–{DURATION_MAX_S} seconds"
+        raise UserError(messages.value_out_of_range("duration", duration, allowed))
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise UserError(messages.value_out_of_range("seed", seed, f"{SEED_MIN}–{SEED_MAX}"))
+    return GenerationSettings(
+        duration_s=duration,
+        resolution=_choice("resolution", r.resolution, defaults.default_resolution, RESOLUTIONS),
+        aspect_ratio=_choice(
+            "aspect_ratio", r.aspect_ratio, defaults.default_aspect_ratio, ASPECT_RATIOS
+        ),
+        camera_fixed=defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed,
+        seed=seed,
+        generate_audio=(
+            defaults.default_generate_audio if r.generate_audio is None else r.generate_audio
+        ),
+    )
+
+
+def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> Any:
+    """`value` (or the default) if it is one of `allowed`; typed as the matching Literal."""
+    chosen = default if value is None else value
+    if chosen not in allowed:
+        raise UserError(messages.value_out_of_range(name, chosen, ", ".join(allowed)))
+    return chosen
 
 
 def clean_prompt(prompt: str, max_chars: int) -> str:

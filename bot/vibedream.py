@@ -27,18 +27,23 @@ log = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Sleep = Callable[[float], Awaitable[None]]
+Hook = Callable[[], Awaitable[object]]
 
 _RETRY_AFTER_CAP_S = 300.0
 _BACKOFF_BASE_S = 1.0
+#: Answers that mean the request was turned away before any work: safe to send again.
+_NOT_PROCESSED = frozenset({429, 503})
 
 
 class VibedreamClient:
     """Submits generations and reads predictions; one aiohttp session, typed in and out.
 
     Every call goes through `_request`, which maps HTTP failures to `ApiError` subclasses and
-    retries 429 and 5xx with bounded backoff. A submit is only re-sent when the previous attempt
-    certainly did not reach the API (connection refused) or the API answered 429/5xx; if the
-    request went out and no answer came back, `SubmitOutcomeUnknownError` is raised instead.
+    retries with bounded backoff honouring `Retry-After`. Status reads retry 429, any 5xx and
+    network errors. A submit is only re-sent when the previous attempt certainly was not
+    processed: the connection was refused, or the API answered 429 or 503. Any other 5xx, or a
+    request that went out with no answer, raises `SubmitOutcomeUnknownError` instead, since
+    the prediction may exist and be charged.
     """
 
     def __init__(
@@ -60,10 +65,25 @@ class VibedreamClient:
         self._backoff_max_s = backoff_max_s
         self._sleep = sleep
 
-    async def submit(self, request: GenerateRequest) -> SubmitResponse:
-        """Start a generation; returns the prediction id, estimate and cost."""
+    async def submit(
+        self,
+        request: GenerateRequest,
+        *,
+        on_send: Hook | None = None,
+        on_refused: Hook | None = None,
+    ) -> SubmitResponse:
+        """Start a generation; returns the prediction id, estimate and cost.
+
+        `on_send` runs before each attempt goes on the wire and `on_refused` after an attempt
+        the API certainly did not process, so the caller can record which one is the case.
+        """
         body = await self._request(
-            "POST", f"/models/{MODEL_ID}/generate", json_body=request.to_json(), idempotent=False
+            "POST",
+            f"/models/{MODEL_ID}/generate",
+            json_body=request.to_json(),
+            idempotent=False,
+            on_send=on_send,
+            on_refused=on_refused,
         )
         return _parse(SubmitResponse, body)
 
@@ -76,41 +96,51 @@ class VibedreamClient:
         return prediction
 
     async def _request(
-        self, method: str, path: str, *, json_body: object = None, idempotent: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: object = None,
+        idempotent: bool,
+        on_send: Hook | None = None,
+        on_refused: Hook | None = None,
     ) -> bytes:
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         url = self._base_url + path
-        last_problem = "no attempt made"
+        problem, wait_s = "no attempt made", 0.0
         for attempt in range(self._max_retries + 1):
             if attempt:
-                log.info("retrying %s %s (attempt %d): %s", method, path, attempt + 1, last_problem)
+                log.info("retrying %s %s in %.1f s: %s", method, path, wait_s, problem)
+                await self._sleep(wait_s)
+            if on_send is not None:
+                await on_send()
             try:
                 async with self._session.request(
                     method, url, json=json_body, headers=headers, timeout=self._timeout
                 ) as response:
                     body = await response.read()
                     status, retry_after = response.status, response.headers.get("Retry-After")
-            except aiohttp.ClientConnectorError as exc:
-                last_problem = f"cannot connect: {exc.os_error or exc}"
-                await self._sleep(self._backoff(attempt))
-                continue
+            except aiohttp.ClientConnectorError as exc:  # never reached the API
+                problem, wait_s = f"cannot connect: {exc.os_error or exc}", self._backoff(attempt)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if not idempotent:
                     raise SubmitOutcomeUnknownError(f"{method} {path}: {exc!r}") from exc
-                last_problem = f"{type(exc).__name__}"
-                await self._sleep(self._backoff(attempt))
-                continue
-
-            if 200 <= status < 300:
-                return body
-            if status in (401, 403):
-                raise ApiAuthError(f"{method} {path} answered {status}: check VIBEDREAM_API_KEY")
-            if status == 429 or status >= 500:
-                last_problem = f"HTTP {status}"
-                await self._sleep(self._wait_s(attempt, retry_after))
-                continue
-            raise ApiRejectedError(status, _error_message(body))
-        raise ApiUnavailableError(f"{method} {path} failed after retries: {last_problem}")
+                problem, wait_s = type(exc).__name__, self._backoff(attempt)
+            else:
+                if 200 <= status < 300:
+                    return body
+                if status in (401, 403):
+                    raise ApiAuthError(
+                        f"{method} {path} answered {status}; check VIBEDREAM_API_KEY"
+                    )
+                if not _retryable(status, idempotent):
+                    if status >= 500:  # maybe created upstream before the error
+                        raise SubmitOutcomeUnknownError(f"{method} {path} answered {status}")
+                    raise ApiRejectedError(status, _error_message(body))
+                problem, wait_s = f"HTTP {status}", self._wait_s(attempt, retry_after)
+            if on_refused is not None:
+                await on_refused()
+        raise ApiUnavailableError(f"{method} {path} failed after retries: {problem}")
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self._backoff_max_s, _BACKOFF_BASE_S * 2**attempt)
@@ -119,6 +149,13 @@ class VibedreamClient:
     def _wait_s(self, attempt: int, retry_after: str | None) -> float:
         seconds = parse_retry_after(retry_after)
         return self._backoff(attempt) if seconds is None else min(seconds, _RETRY_AFTER_CAP_S)
+
+
+def _retryable(status: int, idempotent: bool) -> bool:
+    """Whether a status may be retried; a submit only when it certainly was not processed."""
+    if status in _NOT_PROCESSED:
+        return True
+    return idempotent and status >= 500
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

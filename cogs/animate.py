@@ -20,8 +20,9 @@ from bot.api_models import (
 )
 from bot.bot import AnimateBot
 from bot.errors import UserError
-from bot.jobs import AnimateRequest, JobService
+from bot.jobs import JobService
 from bot.models import ImageInput, Origin
+from bot.validation import AnimateRequest
 from cogs.delivery import DiscordNotifier
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ class Animate(commands.Cog):
             raise UserError(messages.GUILD_ONLY)
         if missing := missing_permissions(interaction):
             raise UserError(messages.missing_permissions(missing))
-        self.jobs.check(request)
+        checked = self.jobs.check(request)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.jobs.accept(request, origin(interaction))
+        await self.jobs.accept(checked, origin(interaction))
 
 
 def image_input(attachment: discord.Attachment) -> ImageInput:
@@ -131,6 +132,8 @@ def missing_permissions(interaction: discord.Interaction) -> list[str]:
     granted = interaction.app_permissions
     required = dict(REQUIRED_PERMISSIONS)
     if isinstance(interaction.channel, discord.Thread):
+        # In threads Discord checks this one instead of Send Messages.
+        del required["send_messages"]
         required["send_messages_in_threads"] = "Send Messages in Threads"
     return [label for flag, label in required.items() if not getattr(granted, flag)]
 

@@ -30,7 +30,7 @@ class DiscordNotifier:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
 
-    async def edit_progress(self, job: Job, text: str) -> None:
+    async def edit_progress(self, job: Job, text: str) -> bool:
         """Edit the requester's ephemeral progress message through the interaction token."""
         webhook = discord.Webhook.partial(
             job.origin.application_id, job.origin.interaction_token, client=self._client
@@ -48,8 +48,11 @@ class DiscordNotifier:
             if exc.status == 401 or exc.code == _INVALID_WEBHOOK_TOKEN:
                 raise ProgressGoneError(str(exc)) from exc
             log.warning("job %d: progress edit failed: %s", job.id, exc)
+            return False
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("job %d: progress edit failed: %r", job.id, exc)
+            return False
+        return True
 
     async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
         """Post the mp4 with its caption; the job's nonce makes a repeat return the same message."""
@@ -102,7 +105,8 @@ def result_embed(job: Job) -> discord.Embed:
     """The caption posted with a clip: prompt, requester, settings, generation time."""
     embed = discord.Embed(
         title=messages.RESULT_TITLE,
-        description=_truncate(job.prompt, _EMBED_DESCRIPTION_MAX),
+        # Escaped so a prompt cannot dress up as a masked link or other formatting.
+        description=_truncate(discord.utils.escape_markdown(job.prompt), _EMBED_DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
     # A mention inside an embed never pings; it only shows the name.

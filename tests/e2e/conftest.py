@@ -90,6 +90,7 @@ class BotRunner:
             "PROGRESS_EDIT_INTERVAL_S": "0.5",
             "API_BACKOFF_MAX_S": "0.5",
             "API_TIMEOUT_S": "5",
+            "DELIVERY_RETRY_BASE_S": "0.2",
         }
 
     async def start(self, **overrides: str) -> BotProcess:

@@ -55,7 +55,7 @@ async def test_rate_limits_and_server_errors_are_retried_to_one_clip(
     video_api.fail_next("submit", 429, retry_after=0.3)
     video_api.fail_next("submit", 503)
     video_api.fail_next("status", 502, times=2)
-    video_api.fail_next("asset", 500)
+    video_api.fail_next("asset", 500, times=2)
 
     await discord_fake.send_interaction(animate_interaction(discord_fake))
     await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
@@ -275,3 +275,57 @@ async def test_unreadable_status_answers_are_retried(
 
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
     assert len(video_api.submits) == 1
+
+
+async def test_submit_answered_with_a_gateway_error_is_not_sent_again(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.fail_next("submit", 502)  # the API may have created the prediction anyway
+    interaction = animate_interaction(discord_fake)
+
+    await discord_fake.send_interaction(interaction)
+    await wait_until(lambda: runner.jobs() and runner.jobs()[0]["notified"] == 1)
+
+    assert len(video_api.submits) == 1
+    assert "not re-sent" in progress_texts(discord_fake, interaction)[-1]
+
+
+async def test_a_job_failing_at_submit_frees_its_slot_for_the_next(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await runner.start(max_jobs_in_flight="1")
+    video_api.fail_next("submit", 400)
+    await discord_fake.send_interaction(animate_interaction(discord_fake, prompt="first"))
+    await discord_fake.send_interaction(animate_interaction(discord_fake, prompt="second"))
+
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+
+    assert [r.status for r in video_api.submits] == [400, 200]
+    assert [j["state"] for j in runner.jobs()] == ["failed", "delivered"]
+
+
+async def test_restart_while_waiting_out_a_rate_limit_requeues_the_job(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.fail_next("submit", 429, retry_after=60)
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await wait_until(lambda: len(video_api.submits) == 1)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "claimed")  # nothing on the wire
+
+    await bot.kill()
+    await runner.start()
+
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    assert [r.status for r in video_api.submits] == [429, 200]
+
+
+async def test_delivery_survives_a_longer_outage_of_the_clip_host(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.fail_next("asset", 503, times=4)
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 30)
+
+    assert [r.status for r in video_api.requests if r.route == "asset"] == [503] * 4 + [200]
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")

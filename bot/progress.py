@@ -1,0 +1,110 @@
+"""The requester's progress message: periodic, deduplicated, in-order edits while it works."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot import messages
+from bot.models import Job, JobState
+from bot.notifier import JobNotifier, ProgressGoneError
+from bot.scheduler import Scheduler
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Stop using an interaction token this long before Discord's 15 minutes are up.
+TOKEN_SAFETY = timedelta(seconds=30)
+_MIN_TICK_S = 1.0
+
+
+@dataclass(slots=True)
+class _Shown:
+    """What one job's progress message shows now (kept only while the job is open)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    text: str = ""
+    final: bool = False
+
+
+class ProgressReporter:
+    """Keeps each open job's progress message current, at most one edit per interval."""
+
+    def __init__(
+        self,
+        *,
+        notifier: JobNotifier,
+        store: Store,
+        scheduler: Scheduler,
+        now: Callable[[], datetime],
+        interval_s: float,
+    ) -> None:
+        self._notifier = notifier
+        self._store = store
+        self._scheduler = scheduler
+        self._now = now
+        self._interval_s = max(interval_s, _MIN_TICK_S)
+        self._shown: dict[int, _Shown] = {}
+
+    def follow(self, job_id: int, delay_s: float | None = None) -> None:
+        """Refresh the job's message after `delay_s` (default: the edit interval), repeatedly."""
+        delay = self._interval_s if delay_s is None else delay_s
+        self._scheduler.call_later(("progress", job_id), delay, lambda: self._tick(job_id))
+
+    async def show(self, job: Job, text: str, *, final: bool = False) -> bool:
+        """Put `text` on the job's message; False when the message could not be updated.
+
+        Edits for one job are serialised, identical texts are skipped, and nothing replaces a
+        final text.
+        """
+        if not self.can_edit(job):
+            return False
+        shown = self._shown.setdefault(job.id, _Shown())
+        async with shown.lock:
+            if shown.final:
+                return True
+            if text != shown.text:
+                try:
+                    if not await self._notifier.edit_progress(job, text):
+                        return False
+                except ProgressGoneError:
+                    log.info("job %d: progress message can no longer be edited", job.id)
+                    await self._store.forget_token(job.id)
+                    self.forget(job.id)
+                    return False
+                shown.text = text
+            shown.final = final
+        if final:
+            self.forget(job.id)
+        return True
+
+    def can_edit(self, job: Job) -> bool:
+        """True while the job's interaction token is known to work."""
+        origin = job.origin
+        return bool(origin.interaction_token) and (
+            self._now() < origin.interaction_expires_at - TOKEN_SAFETY
+        )
+
+    def forget(self, job_id: int) -> None:
+        """Stop following a job."""
+        self._scheduler.cancel(("progress", job_id))
+        self._shown.pop(job_id, None)
+
+    async def _tick(self, job_id: int) -> None:
+        job = await self._store.get_job(job_id)
+        if job is None or job.notified or not self.can_edit(job):
+            self.forget(job_id)
+            return
+        if job.state == JobState.QUEUED:
+            text = messages.queued(await self._store.queue_position(job.id))
+        elif job.state == JobState.SUBMITTED:
+            elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
+            text = messages.generating(elapsed, job.estimate_s, job.settings)
+        else:
+            text = None  # sending and posting are short; their own messages stay up
+        if text is not None:
+            await self.show(job, text)
+        self.follow(job_id)  # the next tick stops if the token turned out to be dead
