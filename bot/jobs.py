@@ -245,6 +245,12 @@ class JobService:
             log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
             await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN)
             return
+        except Exception:
+            # A state hook failed: it runs before sending or after a certain refusal, so this
+            # attempt was not processed and nothing was charged.
+            log.exception("job %d: submit aborted", job.id)
+            await self._fail(job, messages.SOMETHING_WENT_WRONG, cost_cents=0)
+            return
         estimate = response.estimate_s()
         job = await self._store.mark_submitted(
             job.id, response.id, response.cost_cents, estimate, self._now()

@@ -161,10 +161,9 @@ class ClipDownloader:
                 raise DownloadError(f"truncated: got {size} of {declared} bytes", retryable=True)
             if not is_mp4(head):
                 raise DownloadError("the file is not an mp4")
-        except OSError as exc:  # e.g. the disk is full
+        except BaseException as exc:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
-            raise DownloadError(f"cannot write the clip: {exc}", retryable=True) from exc
-        except BaseException:
-            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError | aiohttp.ClientError):
+                raise DownloadError(f"cannot write the clip: {exc}", retryable=True) from exc
             raise
         return DownloadedClip(path=path, size_bytes=size)

@@ -100,7 +100,7 @@ def generating(
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """A text bar; it stops short of full until the job really finishes."""
-    filled = min(width - 1, round(min(max(fraction, 0.0), 0.95) * width))
+    filled = max(0, min(width - 1, round(min(max(fraction, 0.0), 0.95) * width)))
     return "█" * filled + "░" * (width - filled)
 
 

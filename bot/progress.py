@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 #: Stop using an interaction token this long before Discord's 15 minutes are up.
 TOKEN_SAFETY = timedelta(seconds=30)
 _MIN_TICK_S = 1.0
+#: How long a finished job's final text is remembered, so a late edit cannot replace it.
+_KEEP_FINAL_S = 120.0
 
 
 @dataclass(slots=True)
@@ -65,7 +67,7 @@ class ProgressReporter:
         shown = self._shown.setdefault(job.id, _Shown())
         async with shown.lock:
             if shown.final:
-                return True
+                return shown.text != ""  # "" marks a message that can no longer be edited
             if text != shown.text:
                 try:
                     if not await self._notifier.edit_progress(job, text):
@@ -73,12 +75,12 @@ class ProgressReporter:
                 except ProgressGoneError:
                     log.info("job %d: progress message can no longer be edited", job.id)
                     await self._store.forget_token(job.id)
-                    self.forget(job.id)
+                    shown.text = ""
+                    self._retire(job.id, shown)
                     return False
                 shown.text = text
-            shown.final = final
-        if final:
-            self.forget(job.id)
+            if final:
+                self._retire(job.id, shown)
         return True
 
     def can_edit(self, job: Job) -> bool:
@@ -91,11 +93,24 @@ class ProgressReporter:
     def forget(self, job_id: int) -> None:
         """Stop following a job."""
         self._scheduler.cancel(("progress", job_id))
+        shown = self._shown.get(job_id)
+        if shown is None or not shown.final:
+            self._shown.pop(job_id, None)
+
+    def _retire(self, job_id: int, shown: _Shown) -> None:
+        """Freeze the message as it is; drop the memory of it a little later."""
+        shown.final = True
+        self._scheduler.cancel(("progress", job_id))
+        self._scheduler.call_later(
+            ("progress-drop", job_id), _KEEP_FINAL_S, lambda: self._drop(job_id)
+        )
+
+    async def _drop(self, job_id: int) -> None:
         self._shown.pop(job_id, None)
 
     async def _tick(self, job_id: int) -> None:
         job = await self._store.get_job(job_id)
-        if job is None or job.notified or not self.can_edit(job):
+        if job is None or job.notified or not self.can_edit(job) or self._is_final(job_id):
             self.forget(job_id)
             return
         if job.state == JobState.QUEUED:
@@ -107,4 +122,9 @@ class ProgressReporter:
             text = None  # sending and posting are short; their own messages stay up
         if text is not None:
             await self.show(job, text)
-        self.follow(job_id)  # the next tick stops if the token turned out to be dead
+        if not self._is_final(job_id):
+            self.follow(job_id)
+
+    def _is_final(self, job_id: int) -> bool:
+        shown = self._shown.get(job_id)
+        return shown is not None and shown.final

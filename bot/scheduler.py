@@ -62,6 +62,9 @@ class Scheduler:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pending
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:

@@ -85,7 +85,14 @@ class VibedreamClient:
             on_send=on_send,
             on_refused=on_refused,
         )
-        return _parse(SubmitResponse, body)
+        try:
+            return _parse(SubmitResponse, body)
+        except ApiProtocolError:
+            # With an id the prediction exists and will be charged: keep it, lose the extras.
+            if (prediction_id := _salvage_id(body)) is None:
+                raise
+            log.warning("submit answer for %s is malformed beyond its id", prediction_id)
+            return SubmitResponse.model_validate({"id": prediction_id})
 
     async def get_prediction(self, prediction_id: str) -> Prediction:
         """Read a prediction's current status."""
@@ -181,6 +188,16 @@ def _parse(model: type[ModelT], body: bytes) -> ModelT:
     except ValidationError as exc:
         problem = f"unexpected {model.__name__} payload: {exc.error_count()} errors"
         raise ApiProtocolError(problem) from exc
+
+
+def _salvage_id(body: bytes) -> str | None:
+    """The `id` of a JSON object whose other fields failed validation, if it has a usable one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    prediction_id = data.get("id") if isinstance(data, dict) else None
+    return prediction_id if isinstance(prediction_id, str) and prediction_id else None
 
 
 def _error_message(body: bytes) -> str:
