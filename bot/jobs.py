@@ -174,7 +174,8 @@ class JobService:
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
-        await self._reporter.show(job, messages.queued(await self._store.queue_position(job.id)))
+        if position := await self._store.queue_position(job.id):  # 0: already dispatched
+            await self._reporter.show(job, messages.queued(position))
         self._reporter.follow(job.id)
         self._dispatch_wake.set()
         return job
