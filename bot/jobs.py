@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 
 _DELIVERY_BACKOFF_FACTOR = 3
 _DELIVERY_BACKOFF_MAX_S = 300.0
+#: How long after an unexpected error a job's step is picked up again from its stored state.
+_RECOVER_AFTER_S = 30.0
+
+
+class _ShuttingDownError(Exception):
+    """Raised before a submit goes on the wire while the service is stopping."""
+
+
 #: Submit no image whose signed link expires sooner than this.
 _LINK_MARGIN = timedelta(minutes=2)
 
@@ -136,14 +144,14 @@ class JobService:
                 self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
-                self._spawn(self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN), f"job-{job.id}")
+                self._spawn_step(job.id, self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN))
             case JobState.SUBMITTED:
                 self._schedule_poll(job.id, 0)
                 self._reporter.follow(job.id, 0)
             case JobState.COMPLETED | JobState.DELIVERING:
-                self._spawn(self._deliver(job.id), f"deliver-{job.id}")
+                self._spawn_step(job.id, self._deliver(job.id))
             case JobState.FAILED:
-                self._spawn(self._notify_failure(job), f"job-{job.id}")
+                self._spawn_step(job.id, self._notify_failure(job))
             case JobState.DELIVERED:
                 pass
 
@@ -174,9 +182,7 @@ class JobService:
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
-        if position := await self._store.queue_position(job.id):  # 0: already dispatched
-            await self._reporter.show(job, messages.queued(position))
-        self._reporter.follow(job.id)
+        self._reporter.follow(job.id, 0)  # shows its place in the queue right away
         self._dispatch_wake.set()
         return job
 
@@ -215,7 +221,7 @@ class JobService:
             s.max_jobs_in_flight, s.max_jobs_in_flight_per_user
         ):
             log.info("job %d: queued -> claimed", job.id)
-            self._spawn(self._submit(job), f"job-{job.id}")
+            self._spawn_step(job.id, self._submit(job))
 
     async def _wake_dispatch(self) -> None:
         self._dispatch_wake.set()
@@ -229,9 +235,12 @@ class JobService:
             response = await self._api.submit(
                 _generate_request(job),
                 # Persisted around every attempt, so a restart knows whether one was on the wire.
-                on_send=lambda: self._store.set_state(job.id, JobState.SUBMITTING),
+                on_send=lambda: self._mark_sending(job.id),
                 on_refused=lambda: self._store.set_state(job.id, JobState.CLAIMED),
             )
+        except _ShuttingDownError:
+            await self._store.set_state(job.id, JobState.QUEUED)
+            return
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
             return
@@ -269,6 +278,11 @@ class JobService:
         )
         self._reporter.follow(job.id, 0)
 
+    async def _mark_sending(self, job_id: int) -> None:
+        if self._closing:  # no new submit once stopping: it could be cut off mid-flight
+            raise _ShuttingDownError
+        await self._store.set_state(job_id, JobState.SUBMITTING)
+
     async def _requeue(self, job: Job, exc: ApiError) -> None:
         """Put a job the API certainly did not take back at its place, and pause dispatch."""
         log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
@@ -297,7 +311,9 @@ class JobService:
         elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
         prediction: Prediction | None = None
         try:
-            prediction = await self._api.get_prediction(job.prediction_id)
+            # No retries inside the call: the next poll is the retry, and it keeps the
+            # scheduler's slot free meanwhile.
+            prediction = await self._api.get_prediction(job.prediction_id, retries=0)
         except ApiAuthError:
             log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
             await self._fail(job, messages.SERVICE_UNAVAILABLE)
@@ -327,7 +343,7 @@ class JobService:
         )
         log.info("job %d: submitted -> completed", job.id)
         self._dispatch_wake.set()  # its in-flight slot is free
-        self._spawn(self._deliver(job.id), f"deliver-{job.id}")
+        self._spawn_step(job.id, self._deliver(job.id))
 
     # Delivery -------------------------------------------------------------------------------
 
@@ -349,7 +365,9 @@ class JobService:
                 )
                 log.warning("job %d: delivery failed (%s); retrying in %g s", job.id, exc, delay)
                 self._scheduler.call_later(
-                    ("deliver", job.id), delay, lambda: self._deliver(job_id, attempt + 1)
+                    ("deliver", job.id),
+                    delay,
+                    lambda: self._guarded(job_id, self._deliver(job_id, attempt + 1)),
                 )
                 return
             log.warning("job %d: delivery failed for good: %s", job.id, exc)
@@ -420,15 +438,27 @@ class JobService:
             raise RuntimeError("JobService.start() has not been called")
         return self._notifier
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
+    def _spawn_step(self, job_id: int, step: Coroutine[Any, Any, None]) -> None:
+        """Run one step of a job as a tracked task (see `_guarded`)."""
+        task = asyncio.create_task(self._guarded(job_id, step), name=f"job-{job_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(self._tasks.discard)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=exc)
+    async def _guarded(self, job_id: int, step: Coroutine[Any, Any, None]) -> None:
+        """Run a job step; if it crashes (say, a database error), pick the job up again later
+        from its stored state rather than leave it stranded until a restart."""
+        try:
+            await step
+        except Exception:
+            log.exception("job %d: step crashed; resuming in %g s", job_id, _RECOVER_AFTER_S)
+            self._scheduler.call_later(
+                ("recover", job_id), _RECOVER_AFTER_S, lambda: self._recover(job_id)
+            )
+
+    async def _recover(self, job_id: int) -> None:
+        job = await self._store.get_job(job_id)
+        if job is not None and not job.notified:
+            await self._resume(job)
 
 
 def _generate_request(job: Job) -> GenerateRequest:

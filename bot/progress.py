@@ -56,11 +56,14 @@ class ProgressReporter:
         delay = self._interval_s if delay_s is None else delay_s
         self._scheduler.call_later(("progress", job_id), delay, lambda: self._tick(job_id))
 
-    async def show(self, job: Job, text: str, *, final: bool = False) -> bool:
+    async def show(
+        self, job: Job, text: str, *, final: bool = False, only_in: JobState | None = None
+    ) -> bool:
         """Put `text` on the job's message; False when the message could not be updated.
 
         Edits for one job are serialised, identical texts are skipped, and nothing replaces a
-        final text.
+        final text. With `only_in`, the edit is skipped unless the job is still in that state
+        (so a refresh computed a moment ago cannot overwrite a newer step's message).
         """
         if not self.can_edit(job):
             return False
@@ -68,6 +71,8 @@ class ProgressReporter:
         async with shown.lock:
             if shown.final:
                 return shown.text != ""  # "" marks a message that can no longer be edited
+            if only_in is not None and not await self._still_in(job.id, only_in):
+                return True
             if text != shown.text:
                 try:
                     if not await self._notifier.edit_progress(job, text):
@@ -82,6 +87,10 @@ class ProgressReporter:
             if final:
                 self._retire(job.id, shown)
         return True
+
+    async def _still_in(self, job_id: int, state: JobState) -> bool:
+        current = await self._store.get_job(job_id)
+        return current is not None and current.state == state
 
     def can_edit(self, job: Job) -> bool:
         """True while the job's interaction token is known to work."""
@@ -121,7 +130,7 @@ class ProgressReporter:
         else:
             text = None  # sending and posting are short; their own messages stay up
         if text is not None:
-            await self.show(job, text)
+            await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):
             self.follow(job_id)
 

@@ -31,8 +31,6 @@ Hook = Callable[[], Awaitable[object]]
 
 _RETRY_AFTER_CAP_S = 300.0
 _BACKOFF_BASE_S = 1.0
-#: Answers that mean the request was turned away before any work: safe to send again.
-_NOT_PROCESSED = frozenset({429, 503})
 
 
 class VibedreamClient:
@@ -41,9 +39,9 @@ class VibedreamClient:
     Every call goes through `_request`, which maps HTTP failures to `ApiError` subclasses and
     retries with bounded backoff honouring `Retry-After`. Status reads retry 429, any 5xx and
     network errors. A submit is only re-sent when the previous attempt certainly was not
-    processed: the connection was refused, or the API answered 429 or 503. Any other 5xx, or a
-    request that went out with no answer, raises `SubmitOutcomeUnknownError` instead, since
-    the prediction may exist and be charged.
+    processed: the connection was refused, or the API answered 429, or 503 with `Retry-After`.
+    Any other 5xx, or a request that went out with no answer, raises
+    `SubmitOutcomeUnknownError` instead, since the prediction may exist and be charged.
     """
 
     def __init__(
@@ -94,9 +92,11 @@ class VibedreamClient:
             log.warning("submit answer for %s is malformed beyond its id", prediction_id)
             return SubmitResponse.model_validate({"id": prediction_id})
 
-    async def get_prediction(self, prediction_id: str) -> Prediction:
-        """Read a prediction's current status."""
-        body = await self._request("GET", f"/predictions/{prediction_id}", idempotent=True)
+    async def get_prediction(self, prediction_id: str, *, retries: int | None = None) -> Prediction:
+        """Read a prediction's current status, retrying `retries` times (default: the client's)."""
+        body = await self._request(
+            "GET", f"/predictions/{prediction_id}", idempotent=True, retries=retries
+        )
         prediction = _parse(Prediction, body)
         if prediction.status == "completed" and not prediction.outputs:
             raise ApiProtocolError("completed prediction has no outputs")
@@ -111,11 +111,12 @@ class VibedreamClient:
         idempotent: bool,
         on_send: Hook | None = None,
         on_refused: Hook | None = None,
+        retries: int | None = None,
     ) -> bytes:
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         url = self._base_url + path
         problem, wait_s = "no attempt made", 0.0
-        for attempt in range(self._max_retries + 1):
+        for attempt in range(1 + (self._max_retries if retries is None else retries)):
             if attempt:
                 log.info("retrying %s %s in %.1f s: %s", method, path, wait_s, problem)
                 await self._sleep(wait_s)
@@ -140,7 +141,7 @@ class VibedreamClient:
                     raise ApiAuthError(
                         f"{method} {path} answered {status}; check VIBEDREAM_API_KEY"
                     )
-                if not _retryable(status, idempotent):
+                if not _retryable(status, idempotent, retry_after):
                     if status >= 500:  # maybe created upstream before the error
                         raise SubmitOutcomeUnknownError(f"{method} {path} answered {status}")
                     raise ApiRejectedError(status, _error_message(body))
@@ -158,9 +159,13 @@ class VibedreamClient:
         return self._backoff(attempt) if seconds is None else min(seconds, _RETRY_AFTER_CAP_S)
 
 
-def _retryable(status: int, idempotent: bool) -> bool:
-    """Whether a status may be retried; a submit only when it certainly was not processed."""
-    if status in _NOT_PROCESSED:
+def _retryable(status: int, idempotent: bool, retry_after: str | None) -> bool:
+    """Whether a status may be retried; a submit only when it certainly was not processed.
+
+    429 means exactly that. A 503 means it only with `Retry-After` (the server shedding load);
+    a bare 503, like other 5xx, may come from a proxy after the work was done.
+    """
+    if status == 429 or (status == 503 and retry_after is not None):
         return True
     return idempotent and status >= 500
 

@@ -308,10 +308,10 @@ async def test_a_huge_retry_after_is_capped_at_five_minutes(
     assert sleep.waits == [300.0]
 
 
-async def test_submit_answered_503_is_retried_and_creates_one_prediction(
+async def test_submit_answered_503_with_retry_after_is_retried_and_creates_one_prediction(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    fake_api.fail_next("submit", 503, times=2)
+    fake_api.fail_next("submit", 503, times=2, retry_after=0)
 
     response = await client.submit(REQUEST)
 
@@ -319,11 +319,12 @@ async def test_submit_answered_503_is_retried_and_creates_one_prediction(
     assert list(fake_api.predictions) == [response.id]
 
 
-@pytest.mark.parametrize("status", [500, 502, 504])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_submit_answered_another_5xx_is_an_unknown_outcome_and_not_resent(
     client: VibedreamClient, fake_api: FakeVibedream, sleep: RecordingSleep, status: int
 ) -> None:
-    # The API may have created (and charged) the prediction before failing to answer.
+    # The API may have created (and charged) the prediction before failing to answer; a 503
+    # says otherwise only when it carries Retry-After.
     fake_api.fail_next("submit", status, times=100)
 
     with pytest.raises(SubmitOutcomeUnknownError, match=str(status)) as caught:
@@ -380,7 +381,7 @@ async def test_backoff_without_retry_after_grows_and_stays_under_the_cap(
 async def test_persistent_5xx_gives_up_after_max_retries_plus_one_attempts(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    fake_api.fail_next("submit", 503, times=100)
+    fake_api.fail_next("submit", 503, times=100, retry_after=0)
 
     with pytest.raises(ApiUnavailableError, match="HTTP 503") as caught:
         await client.submit(REQUEST)
@@ -427,7 +428,7 @@ async def test_each_attempt_is_marked_sent_before_it_reaches_the_api(
         received_before_send.append(len(fake_api.submits))
 
     client = make_client(http, fake_api.base_url, RecordingSleep())
-    fake_api.fail_next("submit", 503, times=2)
+    fake_api.fail_next("submit", 503, times=2, retry_after=0)
 
     await client.submit(REQUEST, on_send=on_send)
 
@@ -439,7 +440,7 @@ async def test_refused_is_reported_after_the_last_attempt_too(
 ) -> None:
     events: list[str] = []
     hooks = SubmitHooks(events)
-    fake_api.fail_next("submit", 503, times=100)
+    fake_api.fail_next("submit", 503, times=100, retry_after=0)
 
     with pytest.raises(ApiUnavailableError):
         await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)

@@ -53,7 +53,7 @@ async def test_rate_limits_and_server_errors_are_retried_to_one_clip(
     bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
     video_api.fail_next("submit", 429, retry_after=0.3)
-    video_api.fail_next("submit", 503)
+    video_api.fail_next("submit", 503, retry_after=0.2)
     video_api.fail_next("status", 502, times=2)
     video_api.fail_next("asset", 500, times=2)
 
@@ -62,9 +62,8 @@ async def test_rate_limits_and_server_errors_are_retried_to_one_clip(
 
     assert [r.status for r in video_api.submits] == [429, 503, 200]
     assert len(video_api.predictions) == 1
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
     assert len(clip_posts(discord_fake)) == 1
-    assert runner.jobs()[0]["state"] == "delivered"
 
 
 async def test_clip_over_the_upload_limit_is_posted_as_an_expiring_link(
@@ -163,20 +162,20 @@ async def test_restart_right_after_the_upload_does_not_post_twice(
     assert runner.jobs()[0]["message_id"] == int(stored[0]["id"])
 
 
-async def test_restart_during_submit_never_sends_the_job_twice(
+async def test_restart_while_a_submit_is_on_the_wire_never_sends_it_twice(
     bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
+    video_api.submit_answer_delay_s = 60  # the API took the job; its answer is slow
     await discord_fake.send_interaction(animate_interaction(discord_fake))
-    await wait_until(lambda: runner.jobs() and runner.jobs()[0]["state"] != "queued")
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+    assert runner.jobs()[0]["state"] == "submitting"  # recorded before the request went out
+
     await bot.kill()
-    with runner.db() as db:  # as if the process died while the submit was on the wire
-        db.execute("UPDATE jobs SET state = 'submitting', prediction_id = NULL, notified = 0")
-    submits_before = len(video_api.submits)
-
     await runner.start()
-    await wait_until(lambda: runner.jobs()[0]["state"] == "failed")
+    await wait_until(lambda: runner.jobs()[0]["notified"] == 1)
 
-    assert len(video_api.submits) == submits_before
+    assert len(video_api.submits) == 1
+    assert runner.jobs()[0]["state"] == "failed"
     assert "not re-sent" in runner.jobs()[0]["error"]
 
 
@@ -229,6 +228,12 @@ async def test_sigterm_shuts_down_cleanly_and_keeps_the_job(
 
     assert await bot.stop(signal.SIGTERM, timeout_s=10) == 0
     assert runner.jobs()[0]["state"] == "submitted"
+
+    await runner.start()  # and the next run finishes it
+    (prediction_id,) = video_api.predictions
+    video_api.complete_now(prediction_id)
+    await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 20)
+    assert len(video_api.submits) == 1
 
 
 async def test_logs_never_contain_secrets(

@@ -9,6 +9,7 @@ the real API hosts them on assets.vibedream.ai.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections import deque
@@ -186,6 +187,9 @@ class FakeVibedream:
         self.fail_prompts_containing: dict[str, str] = {}
         self.output_content_type: str = "video/mp4"  # asset route, applies immediately
         self.redirect_assets_to: str | None = None  # asset route, applies immediately
+        #: Answer an accepted submit only this long after creating its prediction (the
+        #: "answer lost on the way back" case); applies immediately.
+        self.submit_answer_delay_s: float = 0.0
         # Records.
         self.requests: list[RecordedRequest] = []
         self.predictions: dict[str, FakePrediction] = {}
@@ -196,6 +200,7 @@ class FakeVibedream:
         self._timers: list[asyncio.TimerHandle] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._closing = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -213,6 +218,7 @@ class FakeVibedream:
 
     async def close(self) -> None:
         """Stop serving and cancel pending completion timers."""
+        self._closing.set()  # releases submits held by `submit_answer_delay_s`
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -447,6 +453,9 @@ class FakeVibedream:
         prediction.due_at = loop.time() + self.completion_delay_s
         self.predictions[prediction.id] = prediction
         self._timers.append(loop.call_later(self.completion_delay_s, self._on_due, prediction.id))
+        if self.submit_answer_delay_s:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.submit_answer_delay_s)
         return _json_response(
             {
                 "id": prediction.id,
