@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot import messages
 from tests.e2e.conftest import (
     BotProcess,
     BotRunner,
@@ -51,15 +52,23 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     assert post.json["allowed_mentions"] == {"parse": []}
     (embed,) = post.json["embeds"]
     assert "the cat slowly turns its head and blinks" in embed["description"]
-    assert f"seed {seed}" in str(embed["fields"])
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Requested by"] == f"<@{interaction['member']['user']['id']}>"
+    assert fields["Settings"].startswith("5 s · 720p · aspect auto")
+    assert f"seed {seed}" in fields["Settings"]
+    assert fields["Generation time"].endswith(" s")
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
     (job,) = runner.jobs()
     assert job["cost_cents"] == video_api.cost_cents
     assert job["message_id"] == int(post.response["id"])
     await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
     texts = progress_texts(discord_fake, interaction)
-    assert "Queued" in texts[0]
-    assert any("Generating" in t for t in texts)
+    assert any("Generating" in t and f"seed {seed}" in t for t in texts)
+    assert "Done" in texts[-1]
+    assert (
+        messages.jump_url(discord_fake.guild_id, discord_fake.channel_id, job["message_id"])
+        in (texts[-1])
+    )
     await asyncio.sleep(0.5)
     assert len([r for r in discord_fake.requests if is_clip_post(discord_fake.channel_id)(r)]) == 1
     assert list(runner.download_dir.iterdir()) == []  # the clip was deleted after upload
