@@ -335,3 +335,58 @@ async def test_delivery_survives_a_longer_outage_of_the_clip_host(
 
     assert [r.status for r in video_api.requests if r.route == "asset"] == [503] * 4 + [200]
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
+
+
+async def test_a_user_with_too_many_open_jobs_is_told_to_wait(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await runner.start(max_jobs_queued_per_user="1")
+    video_api.hold()
+    await discord_fake.send_interaction(animate_interaction(discord_fake, user_id=77))
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+
+    second = animate_interaction(discord_fake, user_id=77)
+    await discord_fake.send_interaction(second)
+    await wait_until(
+        lambda: any("already have 1" in t for t in progress_texts(discord_fake, second))
+    )
+
+    assert len(runner.jobs()) == 1
+    assert len(video_api.submits) == 1
+
+
+async def test_a_job_stuck_processing_is_timed_out(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    await runner.start(job_timeout_s="1")
+    video_api.hold()
+    interaction = animate_interaction(discord_fake)
+
+    await discord_fake.send_interaction(interaction)
+    await wait_until(
+        lambda: any("too long" in t for t in progress_texts(discord_fake, interaction))
+    )
+
+    assert runner.jobs()[0]["state"] == "failed"
+
+
+async def test_a_failure_after_the_token_expired_is_told_in_the_channel_without_a_ping(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.hold()
+    interaction = animate_interaction(discord_fake, user_id=4242)
+    await discord_fake.send_interaction(interaction)
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+    discord_fake.expire_token(interaction["token"])
+    await wait_until(lambda: any(r.status == 401 for r in discord_fake.webhook_edits()))
+
+    (prediction_id,) = video_api.predictions
+    video_api.complete_now(prediction_id, error=MODERATION_ERROR)
+    notice = await discord_fake.wait_for_request(
+        lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
+    )
+
+    assert "<@4242>" in notice.json["content"]
+    assert MODERATION_ERROR in notice.json["content"]
+    assert notice.json["allowed_mentions"] == {"parse": []}
+    await wait_until(lambda: runner.jobs()[0]["notified"] == 1)
