@@ -227,7 +227,8 @@ class JobService:
         self._dispatch_wake.set()
 
     async def _submit(self, job: Job) -> None:
-        if link_expires_within(job.image_url, self._now(), _LINK_MARGIN):
+        links = (job.image_url, job.last_image_url or "")
+        if any(link_expires_within(url, self._now(), _LINK_MARGIN) for url in links):
             await self._fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
         await self._reporter.show(job, messages.SUBMITTING)
@@ -459,6 +460,7 @@ class JobService:
         job = await self._store.get_job(job_id)
         if job is not None and not job.notified:
             await self._resume(job)
+            self._dispatch_wake.set()  # it may be back in the queue
 
 
 def _generate_request(job: Job) -> GenerateRequest:

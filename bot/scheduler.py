@@ -75,8 +75,11 @@ class Scheduler:
                 continue
             delay = self._heap[0][0] - loop.time()
             if delay > 0:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                # cancellation from stop() when a wake-up lands at the same moment.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                 continue
             _, _seq, key = heapq.heappop(self._heap)
             _, callback = self._pending.pop(key)

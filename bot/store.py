@@ -343,12 +343,13 @@ class SqliteStore:
         return job
 
     async def _fetchone(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _fetchall(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[Any]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # Run and drain the statement in one step: other tasks share this connection, and a
+        # write landing between execute and fetch could show a moved row twice.
+        return list(await self._db.execute_fetchall(sql, params))
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -196,3 +196,17 @@ async def test_stop_cancels_a_running_callback(scheduler: Scheduler) -> None:
     await scheduler.stop()
 
     assert cancelled.is_set()
+
+
+async def test_stop_returns_even_when_a_deadline_was_just_added() -> None:
+    # On Python 3.11 a wake-up racing the cancellation once made the runner swallow it.
+    async def noop() -> None:
+        return None
+
+    scheduler = Scheduler()
+    scheduler.start()
+    scheduler.call_later("far", 60, noop)
+    await asyncio.sleep(0.05)
+    scheduler.call_later("other", 30, noop)
+
+    await asyncio.wait_for(scheduler.stop(), 2)

@@ -1,0 +1,770 @@
+"""JobService end to end below Discord: real store, real API client against the fake API, real
+clip downloader, and a recording notifier in place of the Discord edge."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+
+import bot.progress
+from bot import messages
+from bot.errors import UserError
+from bot.jobs import JobService, _generate_request
+from bot.media import ClipDownloader, DownloadedClip
+from bot.models import GenerationSettings, ImageInput, Job, JobState, NewJob, Origin
+from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.settings import Settings
+from bot.store import SqliteStore
+from bot.validation import AnimateRequest
+from bot.vibedream import VibedreamClient
+from tests.fakes.fake_vibedream import FakeVibedream
+from tests.fakes.tiny_http import TinyServer
+
+WAIT_S = 5.0  # safety net only: every wait ends as soon as its condition holds
+PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x03\x00\x08\x06"
+GUILD_ID, CHANNEL_ID = 555, 777
+ALICE, BOB = 1001, 1002
+MODERATION = "Flagged by content moderation."
+
+
+# Test doubles ----------------------------------------------------------------------------------
+
+
+class RecordingNotifier:
+    """A `JobNotifier` that records every call; set the `*_error` fields to make calls fail."""
+
+    def __init__(self) -> None:
+        self.edits: list[tuple[int, str]] = []
+        self.clip_attempts: list[int] = []  # job id of every post_clip call, failed or not
+        self.clips: list[tuple[int, int]] = []  # (job id, clip size) of every posted clip
+        self.links: list[tuple[int, datetime]] = []
+        self.failures: list[tuple[int, str]] = []
+        self.edit_error: Exception | None = None
+        self.clip_error: Exception | None = None
+        self.failure_error: Exception | None = None
+        self._message_ids = itertools.count(90_001)
+
+    def texts(self, job_id: int) -> list[str]:
+        """Every text successfully put on this job's progress message, in order."""
+        return [text for jid, text in self.edits if jid == job_id]
+
+    async def edit_progress(self, job: Job, text: str) -> bool:
+        await asyncio.sleep(0)  # a real edit is a request: other tasks run meanwhile
+        if self.edit_error is not None:
+            raise self.edit_error
+        self.edits.append((job.id, text))
+        return True
+
+    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
+        await asyncio.sleep(0)
+        self.clip_attempts.append(job.id)
+        if self.clip_error is not None:
+            raise self.clip_error
+        assert clip.path.read_bytes()[4:8] == b"ftyp"  # the downloaded mp4 is on disk
+        self.clips.append((job.id, clip.size_bytes))
+        return next(self._message_ids)
+
+    async def post_link(self, job: Job, expires_at: datetime) -> int:
+        await asyncio.sleep(0)
+        self.links.append((job.id, expires_at))
+        return next(self._message_ids)
+
+    async def post_failure(self, job: Job, text: str) -> None:
+        await asyncio.sleep(0)
+        if self.failure_error is not None:
+            raise self.failure_error
+        self.failures.append((job.id, text))
+
+
+class TracingStore:
+    """The real store, noting the state each write leaves a job in."""
+
+    _TRANSITIONS = frozenset(
+        {
+            "claim_next_queued",
+            "set_state",
+            "mark_submitted",
+            "mark_completed",
+            "mark_delivered",
+            "mark_failed",
+        }
+    )
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+        self.history: defaultdict[int, list[JobState]] = defaultdict(list)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name not in self._TRANSITIONS:
+            return attr
+
+        async def traced(*args: Any, **kwargs: Any) -> Any:
+            job = await attr(*args, **kwargs)
+            if job is not None:
+                self.history[job.id].append(job.state)
+            return job
+
+        return traced
+
+
+class Clock:
+    """Wall-clock time plus an offset the test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+class Sleeper:
+    """Stands in for the API client's retry sleep: returns at once unless `gate` is closed."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.entered = asyncio.Event()
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        await asyncio.sleep(0)
+
+
+# Harness ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    """One JobService wired to the fakes; `start()` it after seeding the store if need be."""
+
+    service: JobService
+    store: TracingStore
+    api: VibedreamClient
+    fake: FakeVibedream
+    notifier: RecordingNotifier
+    clock: Clock
+    sleeper: Sleeper
+    settings: Settings
+    image_url: str
+
+    async def start(self) -> None:
+        self.store.history.clear()  # only what the service itself does
+        await self.service.start(self.notifier)
+
+    def origin(self, user_id: int = ALICE, *, token_ttl_s: float = 900.0, **changes: Any) -> Origin:
+        fields: dict[str, Any] = {
+            "guild_id": GUILD_ID,
+            "channel_id": CHANNEL_ID,
+            "user_id": user_id,
+            "application_id": 999,
+            "interaction_token": f"token-{user_id}",
+            "interaction_expires_at": self.clock() + timedelta(seconds=token_ttl_s),
+            "upload_limit_bytes": 10 * 1024 * 1024,
+        }
+        return Origin(**(fields | changes))
+
+    async def accept(
+        self,
+        user_id: int = ALICE,
+        *,
+        prompt: str = "The cat turns its head and blinks",
+        image_url: str | None = None,
+        origin: Origin | None = None,
+    ) -> Job:
+        image = ImageInput(
+            url=image_url or self.image_url,
+            filename="cat.png",
+            size_bytes=50_000,
+            content_type="image/png",
+            width=1024,
+            height=768,
+        )
+        request = self.service.check(AnimateRequest(prompt=prompt, image=image, seed=7))
+        return await self.service.accept(request, origin or self.origin(user_id))
+
+    async def seed(self, state: JobState, user_id: int, prompt: str) -> Job:
+        """Store a job as a previous run would have left it in `state` (before `start`)."""
+        new = NewJob(
+            origin=self.origin(user_id),
+            prompt=prompt,
+            image_url=self.image_url,
+            last_image_url=None,
+            settings=GenerationSettings(
+                duration_s=5,
+                resolution="720p",
+                aspect_ratio="auto",
+                camera_fixed=False,
+                seed=7,
+                generate_audio=False,
+            ),
+            nonce=f"nonce-{user_id}",
+        )
+        store, now = self.store.inner, self.clock()
+        job = await store.create_job(new, now, max_open_per_user=10)
+        assert job is not None
+        if state in (JobState.CLAIMED, JobState.SUBMITTING):
+            return await store.set_state(job.id, state)
+        if state == JobState.FAILED:
+            return await store.mark_failed(job.id, messages.TIMED_OUT, 0, now)
+        if state in (JobState.SUBMITTED, JobState.COMPLETED):
+            answer = await self.api.submit(_generate_request(job))
+            job = await store.mark_submitted(
+                job.id, answer.id, answer.cost_cents, answer.estimate_s(), now
+            )
+            if state == JobState.COMPLETED:
+                outputs = self.fake.complete_now(answer.id).outputs
+                assert outputs
+                job = await store.mark_completed(job.id, outputs[0], None, now)
+        assert job.state == state
+        return job
+
+    async def job(self, job_id: int) -> Job:
+        job = await self.store.inner.get_job(job_id)
+        assert job is not None
+        return job
+
+    async def wait_job(self, job_id: int, predicate: Callable[[Job], bool]) -> Job:
+        """The job as stored, once `predicate` holds for it."""
+        found: list[Job] = []
+
+        async def check() -> bool:
+            found[:] = [await self.job(job_id)]
+            return predicate(found[0])
+
+        await wait_until(check)
+        return found[0]
+
+    async def wait_state(self, job_id: int, state: JobState) -> Job:
+        return await self.wait_job(job_id, lambda job: job.state == state)
+
+    async def wait_notified(self, job_id: int) -> Job:
+        """The job once it has ended and its user was told (delivered or failed)."""
+        return await self.wait_job(job_id, lambda job: job.notified)
+
+    def prediction_id_of(self, prompt: str) -> str:
+        (found,) = [p.id for p in self.fake.predictions.values() if p.request["prompt"] == prompt]
+        return found
+
+    def submitted_prompts(self) -> list[str]:
+        """The prompt of every submit the fake API received, faulted ones included."""
+        return [r.json["prompt"] for r in self.fake.submits]
+
+
+async def wait_until(
+    condition: Callable[[], bool] | Callable[[], Awaitable[bool]], within: float = WAIT_S
+) -> None:
+    """Poll `condition` (sync or async) until it is true; fail the test after `within` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if loop.time() >= deadline:
+            pytest.fail(f"condition not met within {within} s")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def image_server() -> AsyncIterator[TinyServer]:
+    """Serves the first bytes of a PNG at every path, as Discord's CDN would an attachment."""
+
+    async def png(request: web.Request) -> web.Response:
+        return web.Response(body=PNG_HEAD, content_type="image/png")
+
+    async with TinyServer(png) as server:
+        yield server
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture
+async def make_harness(
+    fake_api: FakeVibedream,
+    http: aiohttp.ClientSession,
+    store: SqliteStore,
+    image_server: TinyServer,
+    tmp_path: Path,
+) -> AsyncIterator[MakeHarness]:
+    """Builds a harness (not started) with settings overrides; stops its service afterwards."""
+    fake_api.estimated_time = "0.05-0.5s"
+    fake_api.completion_delay_s = 0.05
+    built: list[Harness] = []
+
+    def build(**overrides: Any) -> Harness:
+        settings = Settings(
+            **{
+                "discord_token": SecretStr("x"),
+                "vibedream_api_key": SecretStr(fake_api.api_key),
+                "vibedream_api_url": fake_api.base_url,
+                "vibedream_output_hosts": frozenset({fake_api.assets_host}),
+                "vibedream_output_require_https": False,
+                "poll_interval_s": 0.05,
+                "poll_max_interval_s": 0.2,
+                "progress_edit_interval_s": 0,
+                "delivery_retry_base_s": 0.05,
+                "api_backoff_max_s": 0.05,
+                "api_max_retries": 2,
+                "download_dir": tmp_path,
+                "_env_file": None,
+                **overrides,
+            }
+        )
+        sleeper, clock = Sleeper(), Clock()
+        api = VibedreamClient(
+            http,
+            base_url=settings.vibedream_api_url,
+            api_key=settings.vibedream_api_key,
+            max_retries=settings.api_max_retries,
+            backoff_max_s=settings.api_backoff_max_s,
+            sleep=sleeper,
+        )
+        downloader = ClipDownloader(
+            http,
+            allowed_hosts=settings.vibedream_output_hosts,
+            require_https=settings.vibedream_output_require_https,
+            max_bytes=settings.max_clip_bytes,
+            directory=tmp_path,
+        )
+        tracing = TracingStore(store)
+        service = JobService(
+            settings=settings,
+            store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
+            api=api,
+            downloader=downloader,
+            http=http,
+            now=clock,
+        )
+        harness = Harness(
+            service=service,
+            store=tracing,
+            api=api,
+            fake=fake_api,
+            notifier=RecordingNotifier(),
+            clock=clock,
+            sleeper=sleeper,
+            settings=settings,
+            image_url=image_server.url("/attachments/1/2/cat.png"),
+        )
+        built.append(harness)
+        return harness
+
+    yield build
+    for harness in built:
+        if harness.sleeper.gate is not None:
+            harness.sleeper.gate.set()
+        await asyncio.wait_for(harness.service.stop(grace_s=1.0), WAIT_S)
+
+
+@pytest.fixture
+async def h(make_harness: MakeHarness) -> Harness:
+    """A started harness with the default test settings."""
+    harness = make_harness()
+    await harness.start()
+    return harness
+
+
+# Happy path ------------------------------------------------------------------------------------
+
+
+async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> None:
+    job = await h.accept()
+
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "file"
+    assert h.notifier.clips == [(job.id, h.fake.clip_bytes)]
+    assert done.message_id is not None
+    link = messages.jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
+    await wait_until(
+        lambda: messages.done(link, messages.generation_time(done)) in h.notifier.texts(job.id)
+    )
+    assert h.store.history[job.id] == [
+        JobState.CLAIMED,
+        JobState.SUBMITTING,
+        JobState.SUBMITTED,
+        JobState.COMPLETED,
+        JobState.DELIVERING,
+        JobState.DELIVERED,
+    ]
+
+
+# Intake ----------------------------------------------------------------------------------------
+
+
+async def test_accept_beyond_the_per_user_open_job_cap_is_refused_and_stores_nothing(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_queued_per_user=2)
+    await h.start()
+    h.fake.hold()
+    await h.accept(prompt="first")
+    await h.accept(prompt="second")
+
+    with pytest.raises(UserError) as refused:
+        await h.accept(prompt="third")
+
+    assert refused.value.user_message == messages.too_many_open_jobs(2)
+    usage = await h.service.usage(ALICE)
+    assert [job.prompt for job in usage.recent] == ["second", "first"]
+
+
+# Dispatch and submit ---------------------------------------------------------------------------
+
+
+async def test_second_job_of_a_user_at_the_in_flight_cap_waits_while_another_user_goes_first(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=1)
+    await h.start()
+    h.fake.hold()
+    first = await h.accept(ALICE, prompt="alice one")
+    second = await h.accept(ALICE, prompt="alice two")
+    other = await h.accept(BOB, prompt="bob one")
+
+    await h.wait_state(other.id, JobState.SUBMITTED)
+
+    assert (await h.job(first.id)).state == JobState.SUBMITTED
+    assert (await h.job(second.id)).state == JobState.QUEUED
+    assert sorted(h.submitted_prompts()) == ["alice one", "bob one"]
+    # Once Alice's first job is done, her second one goes out.
+    h.fake.complete_now(h.prediction_id_of("alice one"))
+    await h.wait_state(second.id, JobState.SUBMITTED)
+
+
+async def test_image_link_about_to_expire_fails_at_submit_without_calling_the_api(
+    h: Harness,
+) -> None:
+    expires = int((h.clock() + timedelta(seconds=90)).timestamp())
+    url = f"{h.image_url}?ex={expires:x}&is={expires - 86400:x}&hm=abc123&"
+
+    job = await h.accept(image_url=url)
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.IMAGE_LINK_EXPIRED
+    assert failed.cost_cents == 0
+    assert h.fake.submits == []
+    assert messages.failed(messages.IMAGE_LINK_EXPIRED) in h.notifier.texts(job.id)
+
+
+async def test_persistent_429_on_submit_requeues_the_job_and_submits_it_once_the_api_recovers(
+    h: Harness,
+) -> None:
+    attempts = 1 + h.settings.api_max_retries
+    h.fake.fail_next("submit", 429, times=attempts)
+
+    job = await h.accept()
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    history = h.store.history[job.id]
+    requeued_at = history.index(JobState.QUEUED)
+    assert JobState.SUBMITTING in history[:requeued_at]
+    assert history[requeued_at + 1 :].count(JobState.SUBMITTED) == 1
+    assert messages.SERVICE_BUSY in h.notifier.texts(job.id)
+    assert len(h.fake.submits) == attempts + 1
+    assert list(h.fake.predictions) == [done.prediction_id]
+
+
+async def test_stop_during_a_submit_retry_sends_nothing_more_and_requeues_the_job(
+    h: Harness,
+) -> None:
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)
+    job = await h.accept()
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
+
+    stopping = asyncio.create_task(h.service.stop(grace_s=1.0))
+    await asyncio.sleep(0)  # stop() marks the service as closing before its first await
+    h.sleeper.gate.set()
+    await asyncio.wait_for(stopping, WAIT_S)
+
+    assert len(h.fake.submits) == 1
+    assert h.fake.predictions == {}
+    assert (await h.job(job.id)).state == JobState.QUEUED
+
+
+# Polling ---------------------------------------------------------------------------------------
+
+
+async def test_prediction_processing_past_the_job_timeout_fails_and_tells_the_user(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(job_timeout_s=60)
+    await h.start()
+    h.fake.hold()
+    job = await h.accept()
+    await h.wait_state(job.id, JobState.SUBMITTED)
+
+    h.clock.advance(61)
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.TIMED_OUT
+    assert messages.failed(messages.TIMED_OUT) in h.notifier.texts(job.id)
+    assert h.notifier.failures == []  # the token still works: told in the progress message
+
+
+async def test_401_while_polling_fails_the_job_as_service_unavailable(h: Harness) -> None:
+    h.fake.fail_next("status", 401)
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.SERVICE_UNAVAILABLE
+    assert messages.failed(messages.SERVICE_UNAVAILABLE) in h.notifier.texts(job.id)
+    assert failed.prediction_id is not None
+    assert h.fake.status_polls(failed.prediction_id) == 1  # no further polls
+
+
+# Delivery --------------------------------------------------------------------------------------
+
+
+async def test_clip_over_the_channel_upload_limit_is_posted_as_a_link(h: Harness) -> None:
+    h.fake.clip_bytes = 4096
+
+    job = await h.accept(origin=h.origin(upload_limit_bytes=2048))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "link"
+    assert [job_id for job_id, _ in h.notifier.links] == [job.id]
+    assert h.notifier.clip_attempts == []
+
+
+async def test_clip_refused_by_the_platform_as_too_large_is_posted_as_a_link(h: Harness) -> None:
+    h.notifier.clip_error = UploadTooLargeError("413 Payload Too Large")
+
+    job = await h.accept()
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "link"
+    assert h.notifier.clip_attempts == [job.id]
+    assert [job_id for job_id, _ in h.notifier.links] == [job.id]
+
+
+async def test_delivery_failing_transiently_is_retried_then_fails_as_post_failed(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(delivery_retries=2)
+    await h.start()
+    h.notifier.clip_error = PostFailedError("503 from Discord", retryable=True)
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.POST_FAILED
+    assert h.notifier.clip_attempts == [job.id] * 3  # the first try and two retries
+    assert messages.failed(messages.POST_FAILED) in h.notifier.texts(job.id)
+
+
+async def test_delivery_failing_for_good_is_not_retried(h: Harness) -> None:
+    h.notifier.clip_error = PostFailedError("403 Missing Permissions", retryable=False)
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.POST_FAILED
+    assert h.notifier.clip_attempts == [job.id]
+
+
+# Failure notices -------------------------------------------------------------------------------
+
+
+async def test_failure_after_the_token_expired_is_posted_in_the_channel(h: Harness) -> None:
+    h.fake.fail_prompts_containing = {"forbidden": MODERATION}
+
+    job = await h.accept(prompt="something forbidden", origin=h.origin(token_ttl_s=-60))
+    failed = await h.wait_notified(job.id)
+
+    reason = messages.api_failed(MODERATION)
+    assert failed.state == JobState.FAILED
+    assert h.notifier.failures == [(job.id, messages.failed_in_channel(ALICE, job.id, reason))]
+    assert h.notifier.edits == []
+
+
+async def test_failure_whose_progress_message_is_gone_is_posted_in_the_channel(
+    h: Harness,
+) -> None:
+    h.fake.fail_prompts_containing = {"forbidden": MODERATION}
+    h.notifier.edit_error = ProgressGoneError("Unknown Webhook")
+
+    job = await h.accept(prompt="something forbidden")
+    failed = await h.wait_notified(job.id)
+
+    reason = messages.api_failed(MODERATION)
+    assert failed.state == JobState.FAILED
+    assert h.notifier.failures == [(job.id, messages.failed_in_channel(ALICE, job.id, reason))]
+
+
+async def test_failure_notice_that_cannot_be_posted_still_ends_the_job(h: Harness) -> None:
+    h.fake.fail_prompts_containing = {"forbidden": MODERATION}
+    h.notifier.failure_error = PostFailedError("403 Missing Access", retryable=False)
+
+    job = await h.accept(prompt="something forbidden", origin=h.origin(token_ttl_s=-60))
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.origin.interaction_token == ""
+
+
+# Progress memory -------------------------------------------------------------------------------
+
+
+async def test_finished_jobs_are_dropped_from_the_progress_reporters_memory(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.progress, "_KEEP_FINAL_S", 0.05)
+    h.fake.fail_prompts_containing = {"forbidden": MODERATION}
+
+    delivered = await h.accept(ALICE, prompt="a cat blinks")
+    failed = await h.accept(BOB, prompt="something forbidden")
+    await h.wait_state(delivered.id, JobState.DELIVERED)
+    await h.wait_notified(failed.id)
+
+    reporter = h.service._reporter
+    await wait_until(lambda: not reporter._shown)
+
+
+# Resuming after a restart ----------------------------------------------------------------------
+
+RESUMED_STATES = (
+    JobState.QUEUED,
+    JobState.CLAIMED,
+    JobState.SUBMITTING,
+    JobState.SUBMITTED,
+    JobState.COMPLETED,
+    JobState.FAILED,
+)
+
+
+@dataclass
+class Restarted:
+    """A service started on a store a previous run left with one job in each open state."""
+
+    h: Harness
+    jobs: dict[JobState, Job]
+    submits_before: int  # submits made while seeding, before the service started
+
+    def new_submits(self) -> list[str]:
+        return self.h.submitted_prompts()[self.submits_before :]
+
+
+@pytest.fixture
+async def restarted(make_harness: MakeHarness) -> Restarted:
+    h = make_harness()
+    h.fake.hold()  # the seeded "submitted" job's prediction is still processing
+    jobs = {
+        state: await h.seed(state, user_id, f"{state} at the restart")
+        for user_id, state in enumerate(RESUMED_STATES, start=2001)
+    }
+    submits_before = len(h.fake.submits)
+    await h.start()
+    return Restarted(h, jobs, submits_before)
+
+
+async def test_resumed_queued_job_is_submitted(restarted: Restarted) -> None:
+    job = restarted.jobs[JobState.QUEUED]
+
+    await restarted.h.wait_state(job.id, JobState.SUBMITTED)
+
+    assert restarted.new_submits().count(job.prompt) == 1
+
+
+async def test_restart_with_nothing_but_a_queued_job_submits_it(
+    make_harness: MakeHarness,
+) -> None:
+    # Nothing else finishes or fails to wake the dispatcher: start() itself must.
+    h = make_harness()
+    job = await h.seed(JobState.QUEUED, ALICE, "alone in the queue")
+
+    await h.start()
+
+    await h.wait_state(job.id, JobState.SUBMITTED)
+
+
+async def test_resumed_claimed_job_goes_back_to_the_queue_then_is_submitted(
+    restarted: Restarted,
+) -> None:
+    job = restarted.jobs[JobState.CLAIMED]
+
+    await restarted.h.wait_state(job.id, JobState.SUBMITTED)
+
+    assert restarted.h.store.history[job.id][:3] == [
+        JobState.QUEUED,
+        JobState.CLAIMED,
+        JobState.SUBMITTING,
+    ]
+    assert restarted.new_submits().count(job.prompt) == 1
+
+
+async def test_resumed_job_caught_mid_submit_fails_as_outcome_unknown_without_resending(
+    restarted: Restarted,
+) -> None:
+    h, job = restarted.h, restarted.jobs[JobState.SUBMITTING]
+
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN
+    assert messages.failed(messages.SUBMIT_OUTCOME_UNKNOWN) in h.notifier.texts(job.id)
+    # Once the dispatcher has sent the queued jobs, it is clear nothing else was (re-)sent.
+    await h.wait_state(restarted.jobs[JobState.QUEUED].id, JobState.SUBMITTED)
+    await h.wait_state(restarted.jobs[JobState.CLAIMED].id, JobState.SUBMITTED)
+    assert sorted(restarted.new_submits()) == ["claimed at the restart", "queued at the restart"]
+
+
+async def test_resumed_submitted_job_is_polled_and_delivered_without_resending(
+    restarted: Restarted,
+) -> None:
+    h, job = restarted.h, restarted.jobs[JobState.SUBMITTED]
+    assert job.prediction_id is not None
+    prediction_id = job.prediction_id
+
+    await wait_until(lambda: h.fake.status_polls(prediction_id) > 0)
+    h.fake.complete_now(prediction_id)
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "file"
+    assert job.prompt not in restarted.new_submits()
+
+
+async def test_resumed_completed_job_is_delivered(restarted: Restarted) -> None:
+    h, job = restarted.h, restarted.jobs[JobState.COMPLETED]
+
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "file"
+    assert h.notifier.clips == [(job.id, h.fake.clip_bytes)]
+
+
+async def test_resumed_failed_job_tells_the_user(restarted: Restarted) -> None:
+    h, job = restarted.h, restarted.jobs[JobState.FAILED]
+
+    told = await h.wait_notified(job.id)
+
+    assert told.state == JobState.FAILED
+    assert h.notifier.texts(job.id) == [messages.failed(messages.TIMED_OUT)]
