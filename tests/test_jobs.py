@@ -22,12 +22,13 @@ from bot import messages
 from bot.errors import UserError
 from bot.jobs import JobService, _generate_request
 from bot.media import ClipDownloader, DownloadedClip
-from bot.models import GenerationSettings, ImageInput, Job, JobState, NewJob, Origin
+from bot.models import ImageInput, Job, JobState, NewJob, Origin
 from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
 from bot.settings import Settings
 from bot.store import SqliteStore
 from bot.validation import AnimateRequest
 from bot.vibedream import VibedreamClient
+from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
@@ -207,14 +208,7 @@ class Harness:
             prompt=prompt,
             image_url=self.image_url,
             last_image_url=None,
-            settings=GenerationSettings(
-                duration_s=5,
-                resolution="720p",
-                aspect_ratio="auto",
-                camera_fixed=False,
-                seed=7,
-                generate_audio=False,
-            ),
+            settings=SETTINGS,
             nonce=f"nonce-{user_id}",
         )
         store, now = self.store.inner, self.clock()

@@ -10,11 +10,12 @@ import pytest
 
 from bot import messages
 from bot.media import DownloadedClip
-from bot.models import GenerationSettings, Job, NewJob, Origin
+from bot.models import Job, NewJob, Origin
 from bot.notifier import ProgressGoneError
 from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.store import SqliteStore
+from tests.factories import SETTINGS
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 EXPIRES_AT = T0 + timedelta(minutes=15)
@@ -98,14 +99,7 @@ async def job(store: SqliteStore) -> Job:
         prompt="The cat blinks",
         image_url="https://cdn.example.com/cat.png",
         last_image_url=None,
-        settings=GenerationSettings(
-            duration_s=5,
-            resolution="720p",
-            aspect_ratio="auto",
-            camera_fixed=False,
-            seed=7,
-            generate_audio=False,
-        ),
+        settings=SETTINGS,
         nonce="00112233aabbccdd",
     )
     created = await store.create_job(new, T0, max_open_per_user=10)

@@ -14,21 +14,13 @@ import pytest
 
 from bot.models import GenerationSettings, Job, JobState, NewJob, Origin
 from bot.store import SqliteStore, _migrations
+from tests.factories import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = 1001, 1002, 1003
 #: A per-user limit on open jobs that tests not about that limit never reach.
 NO_LIMIT = 1000
-
-SETTINGS = GenerationSettings(
-    duration_s=5,
-    resolution="720p",
-    aspect_ratio="auto",
-    camera_fixed=False,
-    seed=7,
-    generate_audio=False,
-)
 
 
 def new_job(user_id: int = ALICE, *, duration_s: int = 5, prompt: str = "The cat blinks") -> NewJob:

@@ -1,0 +1,15 @@
+"""Small builders shared by the unit tests."""
+
+from __future__ import annotations
+
+from bot.models import GenerationSettings
+
+#: Typical settings of one job: 5 s, 720p, adaptive aspect ratio, seed 7.
+SETTINGS = GenerationSettings(
+    duration_s=5,
+    resolution="720p",
+    aspect_ratio="auto",
+    camera_fixed=False,
+    seed=7,
+    generate_audio=False,
+)
