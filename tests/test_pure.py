@@ -14,6 +14,7 @@ from bot.jobs import next_poll_delay
 from bot.media import link_expires_within
 from bot.models import ImageInput
 from bot.validation import ImageRules, check_image, check_image_bytes, clean_prompt
+from tests.factories import IMAGE
 
 # parse_estimate --------------------------------------------------------------------------------
 
@@ -155,14 +156,6 @@ def test_prompt_limit_counts_after_stripping() -> None:
 
 RULES = ImageRules(
     max_bytes=30_000_000, min_side_px=300, max_side_px=6000, min_aspect=0.4, max_aspect=2.5
-)
-IMAGE = ImageInput(
-    url="https://cdn.example.com/cat.png",
-    filename="cat.png",
-    size_bytes=500_000,
-    content_type="image/png",
-    width=1024,
-    height=768,
 )
 
 

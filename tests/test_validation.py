@@ -10,18 +10,11 @@ from pydantic import SecretStr
 
 from bot import messages
 from bot.errors import UserError
-from bot.models import GenerationSettings, ImageInput
+from bot.models import GenerationSettings
 from bot.settings import Settings
 from bot.validation import AnimateRequest, ValidatedRequest, resolve_settings, validate
+from tests.factories import IMAGE
 
-IMAGE = ImageInput(
-    url="https://cdn.example.com/cat.png",
-    filename="cat.png",
-    size_bytes=500_000,
-    content_type="image/png",
-    width=1024,
-    height=768,
-)
 LAST_IMAGE = replace(IMAGE, url="https://cdn.example.com/cat-end.png", filename="cat-end.png")
 REQUEST = AnimateRequest(prompt="The cat blinks", image=IMAGE)
 
