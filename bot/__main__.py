@@ -12,6 +12,7 @@ import yarl
 from pydantic import ValidationError
 
 from bot.bot import AnimateBot
+from bot.guild_admin import GuildAdmin
 from bot.jobs import JobService
 from bot.media import ClipDownloader
 from bot.settings import Settings
@@ -65,7 +66,8 @@ async def run(settings: Settings) -> None:
             directory=settings.download_dir,
         )
         jobs = JobService(settings=settings, store=store, api=api, downloader=downloader, http=http)
-        async with AnimateBot(settings=settings, jobs=jobs, store=store) as bot:
+        admin = GuildAdmin(settings=settings, store=store)
+        async with AnimateBot(settings=settings, jobs=jobs, admin=admin, store=store) as bot:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))

@@ -12,13 +12,14 @@ from discord.ext import commands
 
 from bot import messages
 from bot.errors import UserError
+from bot.guild_admin import GuildAdmin
 from bot.jobs import JobService
 from bot.settings import Settings
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.animate", "cogs.usage")
+EXTENSIONS = ("cogs.animate", "cogs.usage", "cogs.admin")
 _COMMANDS_HASH_KEY = "command_tree_sha256"
 
 
@@ -32,6 +33,8 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, UserError):
             text = cause.user_message
+        elif isinstance(cause, app_commands.CheckFailure):
+            text = str(cause) or messages.NOT_ALLOWED
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
@@ -48,7 +51,9 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
 class AnimateBot(commands.Bot):
     """The bot. Services are built by the composition root and handed in."""
 
-    def __init__(self, *, settings: Settings, jobs: JobService, store: Store) -> None:
+    def __init__(
+        self, *, settings: Settings, jobs: JobService, admin: GuildAdmin, store: Store
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -58,6 +63,7 @@ class AnimateBot(commands.Bot):
         )
         self.settings = settings
         self.jobs = jobs
+        self.admin = admin
         self.store = store
 
     async def setup_hook(self) -> None:

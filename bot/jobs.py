@@ -29,8 +29,19 @@ from bot.errors import (
     UserError,
 )
 from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
-from bot.models import ImageInput, Job, JobState, NewJob, Origin, UsageReport
+from bot.models import (
+    ImageInput,
+    Job,
+    JobState,
+    NewJob,
+    Origin,
+    QuotaStatus,
+    QuotaUsage,
+    UsageReport,
+)
 from bot.notifier import JobNotifier, PostFailedError, UploadTooLargeError
+from bot.periods import next_day, next_month
+from bot.policy import Access, Actor, Limits, check_access, check_quota
 from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -44,10 +55,15 @@ _DELIVERY_BACKOFF_FACTOR = 3
 _DELIVERY_BACKOFF_MAX_S = 300.0
 #: How long after an unexpected error a job's step is picked up again from its stored state.
 _RECOVER_AFTER_S = 30.0
+_PURGE_EVERY_S = 24 * 3600.0
 
 
 class _ShuttingDownError(Exception):
     """Raised before a submit goes on the wire while the service is stopping."""
+
+
+class _CancelledBeforeSendError(Exception):
+    """Raised before a submit goes on the wire when the job was cancelled meanwhile."""
 
 
 #: Submit no image whose signed link expires sooner than this.
@@ -114,6 +130,8 @@ class JobService:
             await self._resume(job)
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
         self._dispatch_wake.set()
+        if self._settings.retention_days is not None:
+            self._scheduler.call_later("purge", 0, self._purge)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking and starting work, let running steps finish briefly, then cancel them.
@@ -152,6 +170,8 @@ class JobService:
                 self._spawn_step(job.id, self._deliver(job.id))
             case JobState.FAILED:
                 self._spawn_step(job.id, self._notify_failure(job))
+            case JobState.CANCELLED:
+                self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
                 pass
 
@@ -161,10 +181,28 @@ class JobService:
         """Validate what can be checked without any I/O, so the cog can answer at once."""
         return validate(request, self._settings)
 
-    async def accept(self, request: ValidatedRequest, origin: Origin) -> Job:
-        """Verify the images' bytes, store the job and queue it. Raises UserError."""
+    async def accept(self, request: ValidatedRequest, origin: Origin, access: Access) -> Job:
+        """Apply the server's rules, verify the images' bytes, then store and queue the job.
+
+        Raises UserError saying why (and until when) the request cannot run; a refused
+        request costs nothing.
+        """
         if self._closing:
             raise UserError(messages.SHUTTING_DOWN)
+        config = await self._store.guild_config(access.guild_id)
+        block = await self._store.get_block(access.guild_id, access.user_id)
+        if (refusal := check_access(config, access, block)) is not None:
+            raise UserError(refusal)
+        limits = Limits.resolve(config, self._settings)
+        expected = await self._store.expected_cost(request.settings)
+        if expected is None:
+            expected = self._settings.expected_cost_cents
+        cooldown = limits.cooldown or 0
+        # A quick answer before downloading anything; the admission below re-checks atomically.
+        now = self._now()
+        usage = await self._store.quota_usage(access.guild_id, access.user_id, now, cooldown)
+        if (refusal := self._quota_refusal(limits, usage, expected)) is not None:
+            raise UserError(refusal)
         images = [("image", request.image), ("last_image", request.last_image)]
         await asyncio.gather(*(self._check_bytes(img, label) for label, img in images if img))
         new = NewJob(
@@ -175,20 +213,95 @@ class JobService:
             settings=request.settings,
             nonce=secrets.token_hex(8),
         )
-        limit = self._settings.max_jobs_queued_per_user
-        job = await self._store.create_job(new, self._now(), max_open_per_user=limit)
-        if job is None:
-            raise UserError(messages.too_many_open_jobs(limit))
+        admitted = await self._store.admit(
+            new,
+            self._now(),
+            reserve_cents=expected,
+            cooldown_s=cooldown,
+            decide=lambda usage: self._quota_refusal(limits, usage, expected),
+        )
+        if isinstance(admitted, str):
+            raise UserError(admitted)
+        job = admitted
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
         self._reporter.follow(job.id, 0)  # shows its place in the queue right away
         self._dispatch_wake.set()
+        if config.mod_log_channel_id is not None:
+            self._spawn_step(job.id, self._post_mod_log(job, config.mod_log_channel_id))
         return job
+
+    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> str | None:
+        cap = self._settings.max_jobs_queued_per_user
+        if usage.open_anywhere >= cap:
+            return messages.too_many_open_jobs(cap)
+        return check_quota(limits, usage, expected_cents, self._now())
 
     async def usage(self, user_id: int) -> UsageReport:
         """The user's own usage figures and recent jobs."""
         return await self._store.usage_report(user_id, self._now())
+
+    async def quota_status(self, guild_id: int, user_id: int) -> QuotaStatus:
+        """What the user may still start on this server."""
+        limits = Limits.resolve(await self._store.guild_config(guild_id), self._settings)
+        now = self._now()
+        usage = await self._store.quota_usage(guild_id, user_id, now, limits.cooldown or 0)
+        ready_at = None
+        if limits.cooldown and usage.last_started_at is not None:
+            ready_at = usage.last_started_at + timedelta(seconds=limits.cooldown)
+        return QuotaStatus(
+            daily_left=None if limits.daily is None else max(0, limits.daily - usage.today),
+            monthly_left=None if limits.monthly is None else max(0, limits.monthly - usage.month),
+            ready_at=ready_at if ready_at is not None and ready_at > now else None,
+            daily_resets_at=next_day(now),
+            monthly_resets_at=next_month(now),
+        )
+
+    async def forget(self, user_id: int) -> int:
+        """Erase the user's prompts and image links from finished jobs; returns how many."""
+        count = await self._store.redact_user(user_id)
+        log.info("user %d: erased prompts and links of %d jobs", user_id, count)
+        return count
+
+    async def _purge(self) -> None:
+        """Erase prompts and links older than the retention period; runs daily."""
+        try:
+            assert self._settings.retention_days is not None
+            cutoff = self._now() - timedelta(days=self._settings.retention_days)
+            count = await self._store.redact_before(cutoff)
+            if count:
+                log.info("retention: erased prompts and links of %d jobs", count)
+        finally:
+            self._scheduler.call_later("purge", _PURGE_EVERY_S, self._purge)
+
+    # Cancel ---------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int, actor: Actor) -> Job:
+        """Cancel a job for its requester or a moderator of its server. Raises UserError."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.origin.guild_id != actor.guild_id:
+            raise UserError(messages.NO_SUCH_JOB)
+        if actor.user_id != job.origin.user_id and not actor.can_manage_messages:
+            raise UserError(messages.CANCEL_NOT_ALLOWED)
+        cancelled = await self._store.cancel_job(job_id, actor.user_id, self._now())
+        if cancelled is None:
+            current = await self._store.get_job(job_id)
+            raise UserError(messages.cannot_cancel(current.state if current else job.state))
+        log.info("job %d: %s -> cancelled by user %d", job.id, job.state, actor.user_id)
+        self._scheduler.cancel(("poll", job.id))
+        self._dispatch_wake.set()  # its slot is free
+        # The token was read before the update; the stored row keeps it until notified.
+        self._spawn_step(job.id, self._notify_cancelled(cancelled))
+        return cancelled
+
+    async def _notify_cancelled(self, job: Job) -> None:
+        assert job.cancelled_by is not None
+        text = messages.cancelled(job.cancelled_by, job.origin.user_id)
+        await self._reporter.show(job, text, final=True)
+        await self._store.mark_notified(job.id)
+        self._reporter.forget(job.id)
+        await self._update_mod_log(job)
 
     async def _check_bytes(self, image: ImageInput, label: str) -> None:
         try:
@@ -242,6 +355,9 @@ class JobService:
         except _ShuttingDownError:
             await self._store.set_state(job.id, JobState.QUEUED)
             return
+        except _CancelledBeforeSendError:
+            log.info("job %d: cancelled before its submit was sent", job.id)
+            return
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
             return
@@ -254,7 +370,8 @@ class JobService:
             return
         except ApiError as exc:  # sent, but the answer never came or made no sense
             log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
-            await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN)
+            # It may have been charged: the reservation stands as its cost.
+            await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, cost_cents=job.reserved_cents)
             return
         except Exception:
             # A state hook failed: it runs before sending or after a certain refusal, so this
@@ -266,6 +383,9 @@ class JobService:
         job = await self._store.mark_submitted(
             job.id, response.id, response.cost_cents, estimate, self._now()
         )
+        if job.state == JobState.CANCELLED:
+            log.info("job %d: submitted as %s after it was cancelled", job.id, response.id)
+            return
         log.info(
             "job %d: submitting -> submitted as prediction %s (estimate %s, %d cents)",
             job.id,
@@ -282,7 +402,9 @@ class JobService:
     async def _mark_sending(self, job_id: int) -> None:
         if self._closing:  # no new submit once stopping: it could be cut off mid-flight
             raise _ShuttingDownError
-        await self._store.set_state(job_id, JobState.SUBMITTING)
+        job = await self._store.set_state(job_id, JobState.SUBMITTING)
+        if job.state == JobState.CANCELLED:
+            raise _CancelledBeforeSendError
 
     async def _requeue(self, job: Job, exc: ApiError) -> None:
         """Put a job the API certainly did not take back at its place, and pause dispatch."""
@@ -355,6 +477,8 @@ class JobService:
             return
         if job.state == JobState.COMPLETED:
             job = await self._store.set_state(job.id, JobState.DELIVERING)
+            if job.state == JobState.CANCELLED:
+                return
             log.info("job %d: completed -> delivering", job.id)
         try:
             message_id, kind = await self._post_result(job)
@@ -386,6 +510,7 @@ class JobService:
         await self._reporter.show(
             job, messages.done(link, messages.generation_time(job)), final=True
         )
+        await self._update_mod_log(await self._store.get_job(job.id))
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel."""
@@ -416,6 +541,8 @@ class JobService:
         await self._notify_failure(job)
 
     async def _notify_failure(self, job: Job) -> None:
+        if job.state == JobState.CANCELLED:  # a step failed after the job was cancelled
+            return
         reason = job.error or messages.SOMETHING_WENT_WRONG
         if not await self._reporter.show(job, messages.failed(reason), final=True):
             try:
@@ -425,6 +552,33 @@ class JobService:
                 log.warning("job %d: could not tell the user about the failure: %s", job.id, exc)
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
+        await self._update_mod_log(job)
+
+    # Moderation log -------------------------------------------------------------------------
+
+    async def _post_mod_log(self, job: Job, channel_id: int) -> None:
+        """Post the job's entry in the server's moderation log (once: the nonce dedupes)."""
+        try:
+            message_id = await self._notifier_().post_mod_log(job, channel_id)
+        except PostFailedError as exc:
+            log.warning("job %d: could not post to the moderation log: %s", job.id, exc)
+            return
+        await self._store.set_mod_log(job.id, channel_id, message_id)
+        current = await self._store.get_job(job.id)
+        if current is not None and current.notified:  # it ended while the entry was posted
+            await self._update_mod_log(current)
+
+    async def _update_mod_log(self, job: Job | None) -> None:
+        """Show the job's outcome on its moderation-log entry, if it has one."""
+        if job is None:
+            return
+        job = await self._store.get_job(job.id) or job
+        if job.mod_log_message_id is None:
+            return
+        try:
+            await self._notifier_().update_mod_log(job)
+        except PostFailedError as exc:
+            log.warning("job %d: could not update the moderation log: %s", job.id, exc)
 
     # Plumbing -------------------------------------------------------------------------------
 

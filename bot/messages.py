@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.models import GenerationSettings, Job, JobState, UsageTotals
+from bot.models import GenerationSettings, Job, JobState, LimitName, QuotaStatus, UsageTotals
 
 BAR_WIDTH = 12
 
@@ -69,10 +69,67 @@ def image_unreadable(label: str) -> str:
     return f"I couldn't read the `{label}` attachment. Please upload it again."
 
 
+# Server rules -------------------------------------------------------------------------------------
+
+
+def blocked(reason: str) -> str:
+    return f"A moderator has blocked you from using `/animate` on this server. Reason: {reason}"
+
+
+def channel_not_allowed(channel_ids: list[int]) -> str:
+    where = ", ".join(f"<#{c}>" for c in channel_ids[:10])
+    return f"`/animate` can't be used in this channel on this server. Try {where}."
+
+
+NSFW_ONLY = "On this server `/animate` works only in age-restricted channels. Try one of those."
+
+
+def role_required(role_ids: list[int]) -> str:
+    roles = ", ".join(f"<@&{r}>" for r in role_ids[:10])
+    return f"On this server `/animate` is for members with one of these roles: {roles}."
+
+
+SWITCHED_OFF = "The admins of this server have switched `/animate` off for now."
+
+
+def daily_limit(limit: int, wait: timedelta) -> str:
+    return (
+        f"You've reached this server's daily limit of {limit} clips; "
+        f"it resets in {wait_text(wait)} (midnight UTC)."
+    )
+
+
+def monthly_limit(limit: int, wait: timedelta) -> str:
+    return (
+        f"You've reached this server's monthly limit of {limit} clips; "
+        f"it resets in {wait_text(wait)}."
+    )
+
+
+def in_flight_limit(limit: int) -> str:
+    plural = "clip" if limit == 1 else "clips"
+    return (
+        f"You already have {limit} {plural} waiting or in progress on this server, the most "
+        "allowed at once. Try again when one of them is done."
+    )
+
+
+def cooldown(wait: timedelta) -> str:
+    return f"Please wait {wait_text(wait)} before starting another clip (this server's cooldown)."
+
+
+def spend_cap(cap_cents: int, wait: timedelta) -> str:
+    return (
+        f"This server has used its monthly video budget of {dollars(cap_cents)}; it resets in "
+        f"{wait_text(wait)}. Nothing was charged. An admin can raise the budget."
+    )
+
+
 SERVICE_UNAVAILABLE = (
     "The video service is unavailable right now. Nothing was charged; please try again later."
 )
 SHUTTING_DOWN = "I'm restarting right now. Nothing was charged; please try again in a minute."
+NOT_ALLOWED = "You don't have permission to do that here."
 SOMETHING_WENT_WRONG = "Something went wrong on my side. Nothing was charged; please try again."
 
 # Progress ---------------------------------------------------------------------------------------
@@ -168,6 +225,131 @@ def generation_time(job: Job) -> str | None:
     return None
 
 
+# Cancel ------------------------------------------------------------------------------------------
+
+CANCEL_LABEL = "Cancel"
+
+
+def cancelled(actor_id: int, requester_id: int) -> str:
+    who = "you" if actor_id == requester_id else f"a moderator (<@{actor_id}>)"
+    return f"🛑 **Cancelled** by {who}. This clip will not be posted."
+
+
+def cancel_done(job_id: int) -> str:
+    return f"Job #{job_id} is cancelled; it will not be posted."
+
+
+CANCEL_NOT_ALLOWED = (
+    "Only the person who asked for this clip, or a member with **Manage Messages**, can cancel it."
+)
+NO_SUCH_JOB = "I can't find that job on this server."
+
+
+def cannot_cancel(state: JobState) -> str:
+    if state == JobState.CANCELLED:
+        return "This job was already cancelled."
+    if state == JobState.DELIVERING:
+        return "Too late to cancel: the clip is being posted right now."
+    return "This job has already finished, so there is nothing to cancel."
+
+
+# Moderation log ----------------------------------------------------------------------------------
+
+MOD_LOG_STATES = {
+    JobState.DELIVERED: "✅ Delivered",
+    JobState.FAILED: "❌ Failed",
+    JobState.CANCELLED: "🛑 Cancelled",
+}
+
+
+def mod_log_title(job: Job) -> str:
+    label = MOD_LOG_STATES.get(job.state, STATE_LABELS[job.state])
+    return f"Job #{job.id} · {label}"
+
+
+def mod_log_result(job: Job) -> str:
+    if job.state == JobState.DELIVERED and job.message_id is not None:
+        link = jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
+        return f"[Posted clip]({link})"
+    if job.state == JobState.CANCELLED:
+        return f"Cancelled by <@{job.cancelled_by}>" if job.cancelled_by else "Cancelled"
+    if job.state == JobState.FAILED:
+        return job.error or SOMETHING_WENT_WRONG
+    return "In progress"
+
+
+# Server administration ---------------------------------------------------------------------------
+
+LIMIT_LABELS: dict[LimitName, str] = {
+    "daily": "Clips per member per day",
+    "monthly": "Clips per member per month",
+    "cooldown": "Cooldown between a member's clips",
+    "in_flight": "Clips a member may have running at once",
+    "monthly_spend": "Server spending cap per month",
+}
+
+
+def limit_value(name: LimitName, value: int | None) -> str:
+    """An effective limit as admins read it."""
+    if value is None:
+        return "unlimited"
+    if value == 0:
+        return "0 (blocked)"
+    if name == "cooldown":
+        return wait_text(timedelta(seconds=value))
+    if name == "monthly_spend":
+        return dollars(value)
+    return str(value)
+
+
+def bad_limit_value(name: LimitName, text: str) -> str:
+    examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
+    example = examples.get(name, "`5`")
+    return (
+        f"`{text[:50]}` is not a value for {LIMIT_LABELS[name].lower()}. Use a number such as "
+        f"{example}, `0` to block, `unlimited`, or `default`."
+    )
+
+
+def channel_unusable(channel_id: int, missing: list[str]) -> str:
+    listed = ", ".join(f"**{m}**" for m in missing)
+    return f"I can't use <#{channel_id}>: I am missing {listed} there. Fix that, then try again."
+
+
+NOT_A_TEXT_CHANNEL = "Please pick a text channel (or a forum/thread's parent channel)."
+CANNOT_BLOCK_BOT = "Bots can't use `/animate`, so there is no need to block one."
+
+
+def blocked_member(user_id: int, reason: str) -> str:
+    return f"<@{user_id}> is now blocked from `/animate` on this server. Reason: {reason}"
+
+
+def unblocked_member(user_id: int) -> str:
+    return f"<@{user_id}> may use `/animate` again."
+
+
+def not_blocked(user_id: int) -> str:
+    return f"<@{user_id}> was not blocked."
+
+
+CONFIG_SAVED = "✅ Saved. This is the configuration now:"
+CONFIG_TITLE = "/animate on this server"
+ADMIN_ONLY = "Only members with **Manage Server** can change how `/animate` works here."
+SERVER_USAGE_TITLE = "Server usage"
+NO_JOBS_IN_PERIOD = "No clips in this period."
+
+
+def server_totals(t: UsageTotals) -> str:
+    return (
+        f"{t.generations} jobs: {t.succeeded} succeeded, {t.failed} failed, "
+        f"{t.cancelled} cancelled\n{t.video_seconds} s of video · {dollars(t.cost_cents)} spent"
+    )
+
+
+CSV_TOO_LARGE = "The CSV export is larger than I can upload here; pick a shorter period."
+REPORT_PERIODS = {"day": "Today (UTC)", "month": "This month (UTC)", "all": "All time"}
+AUDIT_EMPTY = "No changes recorded yet."
+
 # Usage -------------------------------------------------------------------------------------------
 
 STATE_LABELS = {
@@ -179,8 +361,34 @@ STATE_LABELS = {
     JobState.DELIVERING: "📦 posting",
     JobState.DELIVERED: "✅ delivered",
     JobState.FAILED: "❌ failed",
+    JobState.CANCELLED: "🛑 cancelled",
 }
 USAGE_TITLE = "Your /animate usage"
+
+
+def quota_lines(q: QuotaStatus) -> str:
+    def left(n: int | None, resets_at: datetime) -> str:
+        if n is None:
+            return "unlimited"
+        return f"{n} left, resets <t:{int(resets_at.timestamp())}:R>"
+
+    lines = [
+        f"Today: {left(q.daily_left, q.daily_resets_at)}",
+        f"This month: {left(q.monthly_left, q.monthly_resets_at)}",
+    ]
+    if q.ready_at is not None:
+        lines.append(f"Cooldown: you can start again <t:{int(q.ready_at.timestamp())}:R>")
+    return "\n".join(lines)
+
+
+def forgotten(count: int) -> str:
+    return (
+        f"Done: I erased the prompts and image links of {count} finished job"
+        f"{'' if count == 1 else 's'}. Counts and costs stay (without them) so limits and totals "
+        "remain true. Jobs still running are erased once you run this again after they finish."
+    )
+
+
 NO_JOBS_YET = "No clips yet. Try `/animate` with an image and a prompt!"
 
 
@@ -202,6 +410,21 @@ def dollars(cents: int) -> str:
 
 def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def wait_text(wait: timedelta) -> str:
+    """A coarse, friendly length of time: `3 h 12 min`, `45 s`, `2 days 4 h`."""
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days > 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s" if minutes < 5 else f"{minutes} min"
+    return f"{secs} s"
 
 
 def _duration(seconds: float) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api_models import AspectRatio, Resolution
 
 
 class JobState(StrEnum):
-    """Where a job is in its life. Terminal states: DELIVERED and FAILED (once notified)."""
+    """Where a job is in its life. Terminal: DELIVERED, CANCELLED, and FAILED (once notified)."""
 
     QUEUED = "queued"  # stored, waiting for a free slot; nothing sent to the API yet
     CLAIMED = "claimed"  # holds a slot; no submit on the wire (none yet, or the last was refused)
@@ -20,6 +23,19 @@ class JobState(StrEnum):
     DELIVERING = "delivering"  # the post to Discord is on its way (nonce fixed, so it posts once)
     DELIVERED = "delivered"  # the clip (or its link) is in the channel
     FAILED = "failed"  # the API or the bot gave up; `error` says why
+    CANCELLED = "cancelled"  # stopped by its requester or a moderator; never posted
+
+
+#: States from which a job may still be cancelled: once it is being posted, it is too late.
+CANCELLABLE = frozenset(
+    {
+        JobState.QUEUED,
+        JobState.CLAIMED,
+        JobState.SUBMITTING,
+        JobState.SUBMITTED,
+        JobState.COMPLETED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +112,11 @@ class Job:
     delivered_as: str | None = None
     finished_at: datetime | None = None
     notified: bool = False
+    reserved_cents: int = 0
+    cancelled_by: int | None = None
+    mod_log_channel_id: int | None = None
+    mod_log_message_id: int | None = None
+    redacted: bool = False
 
     @property
     def estimate_s(self) -> tuple[float, float] | None:
@@ -113,11 +134,12 @@ class UsageTotals:
     failed: int = 0
     video_seconds: int = 0
     cost_cents: int = 0
+    cancelled: int = 0
 
     @property
     def generations(self) -> int:
         """Finished generations, successful or not."""
-        return self.succeeded + self.failed
+        return self.succeeded + self.failed + self.cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +151,82 @@ class UsageReport:
     all_time: UsageTotals
     in_progress: int
     recent: tuple[Job, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UserTotals:
+    """One user's line in a server report."""
+
+    user_id: int
+    totals: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
+class GuildUsageReport:
+    """What `/animate-admin usage` shows: a server's totals over a period, and its top users."""
+
+    since: datetime | None  # None: all time
+    totals: UsageTotals
+    top_users: tuple[UserTotals, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    """A user's remaining allowance on one server; None means unlimited."""
+
+    daily_left: int | None
+    monthly_left: int | None
+    ready_at: datetime | None  # when the cooldown lets them start again; None if now
+    daily_resets_at: datetime
+    monthly_resets_at: datetime
+
+
+# Server controls ---------------------------------------------------------------------------------
+
+LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend"]
+LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
+
+
+class GuildConfig(BaseModel):
+    """One server's settings as its admins set them. Empty collections mean "no restriction"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_ids: frozenset[int] = frozenset()
+    nsfw_only: bool = False
+    role_ids: frozenset[int] = frozenset()
+    mod_log_channel_id: int | None = None
+    #: Limits the admins overrode; None means unlimited. Absent ones follow the bot's defaults.
+    limits: dict[LimitName, int | None] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A member barred from the bot on one server."""
+
+    user_id: int
+    reason: str
+    blocked_by: int
+    blocked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One configuration change: who, what, when."""
+
+    actor_id: int
+    action: str
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUsage:
+    """What a user and their server have used so far, read in the admission transaction."""
+
+    today: int
+    month: int
+    open_here: int  # the user's unfinished jobs on this server
+    open_anywhere: int  # ... on every server
+    last_started_at: datetime | None
+    guild_month_cents: int  # settled costs plus reservations of jobs still running

@@ -28,10 +28,11 @@ class PostFailedError(Exception):
 class JobNotifier(Protocol):
     """Shows a job's progress to its requester and posts its result in its channel."""
 
-    async def edit_progress(self, job: Job, text: str) -> bool:
+    async def edit_progress(self, job: Job, text: str, *, cancellable: bool) -> bool:
         """Replace the requester's progress message; False if this attempt failed.
 
-        Raises ProgressGoneError when the message can never be edited again.
+        With `cancellable`, the message offers a Cancel button. Raises ProgressGoneError when
+        the message can never be edited again.
         """
 
     async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
@@ -43,3 +44,10 @@ class JobNotifier(Protocol):
 
     async def post_failure(self, job: Job, text: str) -> None:
         """Tell the requester in the channel that their job failed."""
+
+    async def post_mod_log(self, job: Job, channel_id: int) -> int:
+        """Post the job's entry in a moderation-log channel; returns the message id. Posting
+        twice for one job yields one message. Raises PostFailedError."""
+
+    async def update_mod_log(self, job: Job) -> None:
+        """Show the job's current state on its moderation-log entry. Raises PostFailedError."""

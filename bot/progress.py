@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot import messages
-from bot.models import Job, JobState
+from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
 from bot.scheduler import Scheduler
 from bot.store import Store
@@ -75,7 +75,8 @@ class ProgressReporter:
                 return True
             if text != shown.text:
                 try:
-                    if not await self._notifier.edit_progress(job, text):
+                    cancellable = not final and job.state in CANCELLABLE
+                    if not await self._notifier.edit_progress(job, text, cancellable=cancellable):
                         return False
                 except ProgressGoneError:
                     log.info("job %d: progress message can no longer be edited", job.id)

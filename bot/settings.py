@@ -16,7 +16,12 @@ DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 class Settings(BaseSettings):
     """Every knob the bot reads; each one is documented in `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_parse_none_str="",  # an empty value means "none": no limit, no override
+    )
 
     # Discord
     discord_token: SecretStr
@@ -63,6 +68,19 @@ class Settings(BaseSettings):
     max_clip_bytes: int = Field(200 * 1024 * 1024, gt=0)
     delivery_retries: int = Field(5, ge=0)
     delivery_retry_base_s: float = Field(2.0, gt=0)
+
+    # Server limits until a server's admins set their own (empty = unlimited, 0 = blocked)
+    default_user_daily_limit: int | None = Field(10, ge=0)
+    default_user_monthly_limit: int | None = Field(100, ge=0)
+    default_user_cooldown_s: int | None = Field(30, ge=0)
+    default_user_in_flight_limit: int | None = Field(3, ge=0)
+    default_guild_monthly_spend_usd: float | None = Field(50.0, ge=0)
+    #: Reserved against the spending cap per job until the API reports its real cost, when no
+    #: earlier job with the same settings shows what it costs.
+    expected_cost_cents: int = Field(100, ge=0)
+
+    # Data
+    retention_days: int | None = Field(90, ge=1)
 
     # Operations
     log_level: str = "INFO"

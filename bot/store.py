@@ -8,9 +8,11 @@ around the statement), and `create_job` its per-user count likewise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -19,20 +21,37 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.models import (
+    CANCELLABLE,
+    AuditEntry,
+    Block,
     GenerationSettings,
+    GuildConfig,
+    GuildUsageReport,
     Job,
     JobState,
     NewJob,
     Origin,
+    QuotaUsage,
     UsageReport,
     UsageTotals,
+    UserTotals,
 )
+from bot.periods import day_start, month_start
 
 log = logging.getLogger(__name__)
 
 _IN_FLIGHT = "('claimed', 'submitting', 'submitted')"
 # Listed rather than written as NOT IN (...), so SQLite can search the `jobs_open` index.
 _UNFINISHED = "('queued', 'claimed', 'submitting', 'submitted', 'completed', 'delivering')"
+_CANCELLABLE = "(" + ", ".join(f"'{state}'" for state in sorted(CANCELLABLE)) + ")"
+#: Jobs that count against limits: all but those that ended without the API charging for them.
+_COUNTED = "(state NOT IN ('failed', 'cancelled') OR cost_cents > 0)"
+_INSERT_JOB = """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
+       interaction_token, interaction_expires_at, upload_limit_bytes, prompt, image_url,
+       last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio,
+       nonce, created_at, updated_at, reserved_cents)"""
+#: Decides, inside the admission transaction, whether a job may start: None, or why not.
+Decision = Callable[[QuotaUsage], str | None]
 
 
 class Store(Protocol):
@@ -66,6 +85,33 @@ class Store(Protocol):
     async def mark_notified(self, job_id: int) -> Job: ...
     async def forget_token(self, job_id: int) -> None: ...
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport: ...
+    async def admit(
+        self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
+    ) -> Job | str: ...
+    async def quota_usage(
+        self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
+    ) -> QuotaUsage: ...
+    async def expected_cost(self, settings: GenerationSettings) -> int | None: ...
+    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...
+    async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None: ...
+    async def guild_config(self, guild_id: int) -> GuildConfig: ...
+    async def update_guild_config(
+        self,
+        guild_id: int,
+        change: Callable[[GuildConfig], GuildConfig],
+        audit: AuditEntry,
+    ) -> GuildConfig: ...
+    async def get_block(self, guild_id: int, user_id: int) -> Block | None: ...
+    async def blocks(self, guild_id: int) -> list[Block]: ...
+    async def block_user(self, guild_id: int, block: Block) -> None: ...
+    async def unblock_user(self, guild_id: int, user_id: int, audit: AuditEntry) -> bool: ...
+    async def audit_log(self, guild_id: int, limit: int) -> list[AuditEntry]: ...
+    async def guild_usage(
+        self, guild_id: int, since: datetime | None, top: int = 10
+    ) -> GuildUsageReport: ...
+    def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]: ...
+    async def redact_user(self, user_id: int) -> int: ...
+    async def redact_before(self, cutoff: datetime) -> int: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
 
@@ -73,31 +119,42 @@ class Store(Protocol):
 class SqliteStore:
     """`Store` on one SQLite file in WAL mode, with numbered migrations applied at open."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, transactions: aiosqlite.Connection
+    ) -> None:
         self._db = connection
+        # Multi-statement transactions get their own connection, so statements other tasks
+        # send meanwhile cannot end up inside (or be rolled back with) them.
+        self._tx = transactions
+        self._tx_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         """Open (creating if needed) the database at `path` and bring its schema up to date."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        store = cls(connection)
+        connections: list[aiosqlite.Connection] = []
         try:
-            await connection.execute("PRAGMA journal_mode = WAL")
-            # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
-            # could be sent twice; the bot writes far too little for the cost to matter.
-            await connection.execute("PRAGMA synchronous = FULL")
-            await connection.execute("PRAGMA busy_timeout = 5000")
+            for _ in range(2):
+                connection = await aiosqlite.connect(path, isolation_level=None)
+                connections.append(connection)
+                connection.row_factory = sqlite3.Row
+                await connection.execute("PRAGMA journal_mode = WAL")
+                # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
+                # could be sent twice; the bot writes far too little for the cost to matter.
+                await connection.execute("PRAGMA synchronous = FULL")
+                await connection.execute("PRAGMA busy_timeout = 5000")
+            store = cls(*connections)
             await store._migrate()
         except BaseException:
-            await connection.close()  # its worker thread would otherwise keep the process alive
+            for connection in connections:  # their threads would keep the process alive
+                await connection.close()
             raise
         return store
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
         await self._db.close()
+        await self._tx.close()
 
     async def __aenter__(self) -> SqliteStore:
         return self
@@ -119,46 +176,117 @@ class SqliteStore:
 
     async def create_job(self, new: NewJob, now: datetime, *, max_open_per_user: int) -> Job | None:
         """Insert a queued job and return it, or None if the user already has enough open."""
-        o, s = new.origin, new.settings
         # Count and insert in one statement, so concurrent requests cannot both squeeze in.
         cursor = await self._db.execute(
-            f"""INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
-                   interaction_token, interaction_expires_at, upload_limit_bytes, prompt,
-                   image_url, last_image_url, duration_s, resolution, aspect_ratio,
-                   camera_fixed, seed, generate_audio, nonce, created_at, updated_at)
-               SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            f"""{_INSERT_JOB}
+               SELECT {", ".join("?" * 21)}
                WHERE (SELECT COUNT(*) FROM jobs
                       WHERE notified = 0 AND state IN {_UNFINISHED}
                         AND user_id = ?) < ?""",
-            (
-                JobState.QUEUED,
-                o.guild_id,
-                o.channel_id,
-                o.user_id,
-                o.application_id,
-                o.interaction_token,
-                _ts(o.interaction_expires_at),
-                o.upload_limit_bytes,
-                new.prompt,
-                new.image_url,
-                new.last_image_url,
-                s.duration_s,
-                s.resolution,
-                s.aspect_ratio,
-                s.camera_fixed,
-                s.seed,
-                s.generate_audio,
-                new.nonce,
-                _ts(now),
-                _ts(now),
-                o.user_id,
-                max_open_per_user,
-            ),
+            (*_job_values(new, now, reserve_cents=0), new.origin.user_id, max_open_per_user),
         )
         if cursor.rowcount == 0:
             return None
         assert cursor.lastrowid is not None
         return await self._job(cursor.lastrowid)
+
+    async def admit(
+        self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
+    ) -> Job | str:
+        """Create a queued job, reserving its expected cost, if `decide` allows it.
+
+        The usage `decide` sees and the insert are one transaction, so concurrent requests
+        are admitted one after another and no limit is overshot. Returns the job, or the
+        refusal `decide` gave.
+        """
+        o = new.origin
+        assert o.guild_id is not None
+        async with self._transaction() as db:
+            usage = await self._quota_usage(db, o.guild_id, o.user_id, now, cooldown_s)
+            if (refusal := decide(usage)) is not None:
+                return refusal
+            cursor = await db.execute(
+                f"{_INSERT_JOB} VALUES ({', '.join('?' * 21)})",
+                _job_values(new, now, reserve_cents=reserve_cents),
+            )
+            job_id = cursor.lastrowid
+        assert job_id is not None
+        return await self._job(job_id)
+
+    async def quota_usage(
+        self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
+    ) -> QuotaUsage:
+        """What counts against a user's limits on a server right now."""
+        return await self._quota_usage(self._db, guild_id, user_id, now, cooldown_s)
+
+    async def _quota_usage(
+        self,
+        db: aiosqlite.Connection,
+        guild_id: int,
+        user_id: int,
+        now: datetime,
+        cooldown_s: int,
+    ) -> QuotaUsage:
+        day, month = _ts(day_start(now)), _ts(month_start(now))
+        since = min(month, _ts(now) - cooldown_s)
+        params = {"guild": guild_id, "user": user_id, "day": day, "month": month}
+        (mine,) = await _query(
+            db,
+            f"""SELECT SUM({_COUNTED} AND created_at >= :day),
+                       SUM({_COUNTED} AND created_at >= :month),
+                       MAX(CASE WHEN {_COUNTED} THEN created_at END)
+                FROM jobs WHERE guild_id = :guild AND user_id = :user AND created_at >= :since""",
+            {**params, "since": since},
+        )
+        ((open_here, open_anywhere),) = await _query(
+            db,
+            f"""SELECT SUM(guild_id = :guild), COUNT(*) FROM jobs
+                WHERE notified = 0 AND state IN {_UNFINISHED} AND user_id = :user""",
+            params,
+        )
+        ((spent,),) = await _query(
+            db,
+            """SELECT SUM(cost_cents + reserved_cents) FROM jobs
+               WHERE guild_id = :guild AND created_at >= :month""",
+            params,
+        )
+        return QuotaUsage(
+            today=int(mine[0] or 0),
+            month=int(mine[1] or 0),
+            open_here=int(open_here or 0),
+            open_anywhere=int(open_anywhere or 0),
+            last_started_at=_dt(mine[2]),
+            guild_month_cents=int(spent or 0),
+        )
+
+    async def expected_cost(self, settings: GenerationSettings) -> int | None:
+        """The most the API recently charged for a job with these settings, if known."""
+        row = await self._fetchone(
+            """SELECT MAX(cost_cents) FROM (
+                 SELECT cost_cents FROM jobs
+                 WHERE prediction_id IS NOT NULL AND duration_s = ? AND resolution = ?
+                   AND generate_audio = ?
+                 ORDER BY id DESC LIMIT 20)""",
+            (settings.duration_s, settings.resolution, settings.generate_audio),
+        )
+        return None if row[0] is None else int(row[0])
+
+    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
+        """Cancel a job that is not yet being posted; None if it is past that point.
+
+        A reservation is released; a cost the API already reported stays.
+        """
+        row = await self._fetchone(
+            f"""UPDATE jobs SET state = 'cancelled', cancelled_by = ?, reserved_cents = 0,
+                   finished_at = ?, updated_at = ?
+                WHERE id = ? AND state IN {_CANCELLABLE} RETURNING id""",
+            (actor_id, _ts(now), _ts(now), job_id),
+        )
+        return await self._job(row["id"]) if row else None
+
+    async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None:
+        """Remember where the job's moderation-log entry is, to update it later."""
+        await self._set(job_id, mod_log_channel_id=channel_id, mod_log_message_id=message_id)
 
     async def get_job(self, job_id: int) -> Job | None:
         """Return the job, or None if there is no such id."""
@@ -219,6 +347,7 @@ class SqliteStore:
             state=JobState.SUBMITTED,
             prediction_id=prediction_id,
             cost_cents=cost_cents,
+            reserved_cents=0,  # settled: the API said what it costs
             estimate_low_s=low,
             estimate_high_s=high,
             submitted_at=_ts(now),
@@ -254,11 +383,15 @@ class SqliteStore:
     async def mark_failed(
         self, job_id: int, error: str, cost_cents: int | None, now: datetime
     ) -> Job:
-        """Record a failure; the user still has to be told (see `mark_notified`)."""
+        """Record a failure; the user still has to be told (see `mark_notified`).
+
+        `cost_cents` None keeps the cost known so far; any reservation is released.
+        """
         changes: dict[str, Any] = {
             "state": JobState.FAILED,
             "error": error,
             "finished_at": _ts(now),
+            "reserved_cents": 0,
         }
         if cost_cents is not None:
             changes["cost_cents"] = cost_cents
@@ -307,6 +440,144 @@ class SqliteStore:
             recent=tuple(_job_from_row(r) for r in rows),
         )
 
+    async def guild_usage(
+        self, guild_id: int, since: datetime | None, top: int = 10
+    ) -> GuildUsageReport:
+        """A server's totals since `since` (None: all time) and its `top` users by spend."""
+        params = {"guild": guild_id, "since": _ts(since) if since else 0.0, "top": top}
+        where = "WHERE guild_id = :guild AND created_at >= :since"
+        (totals,) = await self._fetchall(f"SELECT {_TOTALS} FROM jobs {where}", params)
+        rows = await self._fetchall(
+            f"""SELECT user_id, {_TOTALS} FROM jobs {where}
+                GROUP BY user_id ORDER BY 5 DESC, 2 DESC, user_id LIMIT :top""",
+            params,
+        )
+        return GuildUsageReport(
+            since=since,
+            totals=_totals(totals),
+            top_users=tuple(UserTotals(row["user_id"], _totals(row[1:])) for row in rows),
+        )
+
+    async def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]:
+        """Every job of a server since `since`, oldest first, read in batches."""
+        after = -1
+        while True:
+            rows = await self._fetchall(
+                """SELECT * FROM jobs WHERE guild_id = ? AND created_at >= ? AND id > ?
+                   ORDER BY id LIMIT 500""",
+                (guild_id, _ts(since) if since else 0.0, after),
+            )
+            for row in rows:
+                yield _job_from_row(row)
+            if len(rows) < 500:
+                return
+            after = rows[-1]["id"]
+
+    # Data retention ---------------------------------------------------------------------------
+
+    async def redact_user(self, user_id: int) -> int:
+        """Erase the prompts and links of a user's finished jobs; returns how many."""
+        return await self._redact("user_id = ?", (user_id,))
+
+    async def redact_before(self, cutoff: datetime) -> int:
+        """Erase the prompts and links of finished jobs created before `cutoff`."""
+        return await self._redact("created_at < ?", (_ts(cutoff),))
+
+    async def _redact(self, where: str, params: tuple[Any, ...]) -> int:
+        # Counts, durations and costs stay, so quotas and totals remain true.
+        cursor = await self._db.execute(
+            f"""UPDATE jobs SET prompt = '', image_url = '', last_image_url = NULL,
+                   output_url = NULL, redacted = 1
+                WHERE {where} AND notified = 1 AND redacted = 0""",
+            params,
+        )
+        return cursor.rowcount
+
+    # Server configuration ---------------------------------------------------------------------
+
+    async def guild_config(self, guild_id: int) -> GuildConfig:
+        """A server's configuration (the defaults if its admins never changed anything)."""
+        row = await self._fetchone(
+            "SELECT config FROM guild_config WHERE guild_id = ?", (guild_id,)
+        )
+        return GuildConfig.model_validate_json(row["config"]) if row else GuildConfig()
+
+    async def update_guild_config(
+        self,
+        guild_id: int,
+        change: Callable[[GuildConfig], GuildConfig],
+        audit: AuditEntry,
+    ) -> GuildConfig:
+        """Apply `change` to a server's configuration and record who did it, atomically.
+
+        `change` may raise to refuse; nothing is written then.
+        """
+        async with self._transaction() as db:
+            rows = await _query(
+                db, "SELECT config FROM guild_config WHERE guild_id = ?", (guild_id,)
+            )
+            current = GuildConfig.model_validate_json(rows[0]["config"]) if rows else GuildConfig()
+            updated = change(current)
+            await db.execute(
+                """INSERT INTO guild_config (guild_id, config, updated_at) VALUES (?, ?, ?)
+                   ON CONFLICT (guild_id) DO UPDATE
+                   SET config = excluded.config, updated_at = excluded.updated_at""",
+                (guild_id, updated.model_dump_json(), _ts(audit.at)),
+            )
+            await _insert_audit(db, guild_id, audit)
+        return updated
+
+    async def get_block(self, guild_id: int, user_id: int) -> Block | None:
+        """The member's block on this server, if any."""
+        row = await self._fetchone(
+            "SELECT * FROM guild_blocks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return _block_from_row(row) if row else None
+
+    async def blocks(self, guild_id: int) -> list[Block]:
+        """Every blocked member of a server, most recent first."""
+        rows = await self._fetchall(
+            "SELECT * FROM guild_blocks WHERE guild_id = ? ORDER BY blocked_at DESC", (guild_id,)
+        )
+        return [_block_from_row(row) for row in rows]
+
+    async def block_user(self, guild_id: int, block: Block) -> None:
+        """Block a member (replacing an earlier block's reason), with an audit entry."""
+        audit = AuditEntry(
+            block.blocked_by, "block", f"<@{block.user_id}>: {block.reason}", block.blocked_at
+        )
+        async with self._transaction() as db:
+            await db.execute(
+                """INSERT INTO guild_blocks (guild_id, user_id, reason, blocked_by, blocked_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (guild_id, user_id) DO UPDATE SET reason = excluded.reason,
+                       blocked_by = excluded.blocked_by, blocked_at = excluded.blocked_at""",
+                (guild_id, block.user_id, block.reason, block.blocked_by, _ts(block.blocked_at)),
+            )
+            await _insert_audit(db, guild_id, audit)
+
+    async def unblock_user(self, guild_id: int, user_id: int, audit: AuditEntry) -> bool:
+        """Lift a block, with an audit entry; False if the member was not blocked."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM guild_blocks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+            )
+            if cursor.rowcount == 0:
+                return False
+            await _insert_audit(db, guild_id, audit)
+        return True
+
+    async def audit_log(self, guild_id: int, limit: int) -> list[AuditEntry]:
+        """A server's latest configuration changes, newest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM guild_audit WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [
+            AuditEntry(row["actor_id"], row["action"], row["detail"], _at(row["at"]))
+            for row in rows
+        ]
+
     # Meta -----------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -331,7 +602,13 @@ class SqliteStore:
     async def _set(self, job_id: int, **changes: Any) -> None:
         # Column names come from this module's own keyword arguments, never from input.
         changes["updated_at"] = _ts(datetime.now(UTC))
-        assignments = ", ".join(f"{column} = :{column}" for column in changes)
+        assignments = ", ".join(
+            # A cancelled job stays cancelled whatever step was still under way.
+            "state = CASE WHEN state = 'cancelled' THEN state ELSE :state END"
+            if column == "state"
+            else f"{column} = :{column}"
+            for column in changes
+        )
         await self._db.execute(
             f"UPDATE jobs SET {assignments} WHERE id = :job_id", {**changes, "job_id": job_id}
         )
@@ -342,14 +619,24 @@ class SqliteStore:
             raise LookupError(f"job {job_id} does not exist")
         return job
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An immediate (write-locked) transaction on the dedicated connection."""
+        async with self._tx_lock:
+            await self._tx.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._tx
+            except BaseException:
+                await self._tx.execute("ROLLBACK")
+                raise
+            await self._tx.execute("COMMIT")
+
     async def _fetchone(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
 
     async def _fetchall(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[Any]:
-        # Run and drain the statement in one step: other tasks share this connection, and a
-        # write landing between execute and fetch could show a moved row twice.
-        return list(await self._db.execute_fetchall(sql, params))
+        return await _query(self._db, sql, params)
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -361,12 +648,72 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+_TOTALS = f"""SUM(state = 'delivered'), SUM(state = 'failed' AND {_COUNTED}),
+    SUM(CASE WHEN state = 'delivered' THEN duration_s END), SUM(cost_cents + reserved_cents),
+    SUM(state = 'cancelled' AND {_COUNTED})"""
+
+
+async def _query(
+    db: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+) -> list[Any]:
+    # Run and drain the statement in one step: other tasks share the connection, and a
+    # write landing between execute and fetch could show a moved row twice.
+    return list(await db.execute_fetchall(sql, params))
+
+
+def _totals(values: Iterable[Any]) -> UsageTotals:
+    return UsageTotals(*(int(v or 0) for v in values))
+
+
+async def _insert_audit(db: aiosqlite.Connection, guild_id: int, audit: AuditEntry) -> None:
+    await db.execute(
+        "INSERT INTO guild_audit (guild_id, actor_id, action, detail, at) VALUES (?, ?, ?, ?, ?)",
+        (guild_id, audit.actor_id, audit.action, audit.detail, _ts(audit.at)),
+    )
+
+
+def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any, ...]:
+    """The values of `_INSERT_JOB`, in its column order."""
+    o, s = new.origin, new.settings
+    return (
+        JobState.QUEUED,
+        o.guild_id,
+        o.channel_id,
+        o.user_id,
+        o.application_id,
+        o.interaction_token,
+        _ts(o.interaction_expires_at),
+        o.upload_limit_bytes,
+        new.prompt,
+        new.image_url,
+        new.last_image_url,
+        s.duration_s,
+        s.resolution,
+        s.aspect_ratio,
+        s.camera_fixed,
+        s.seed,
+        s.generate_audio,
+        new.nonce,
+        _ts(now),
+        _ts(now),
+        reserve_cents,
+    )
+
+
+def _block_from_row(row: sqlite3.Row) -> Block:
+    return Block(row["user_id"], row["reason"], row["blocked_by"], _at(row["blocked_at"]))
+
+
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
 def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+    return None if value is None else _at(value)
+
+
+def _at(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _job_from_row(row: sqlite3.Row) -> Job:
@@ -407,4 +754,9 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         delivered_as=row["delivered_as"],
         finished_at=_dt(row["finished_at"]),
         notified=bool(row["notified"]),
+        reserved_cents=row["reserved_cents"],
+        cancelled_by=row["cancelled_by"],
+        mod_log_channel_id=row["mod_log_channel_id"],
+        mod_log_message_id=row["mod_log_message_id"],
+        redacted=bool(row["redacted"]),
     )

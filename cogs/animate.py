@@ -22,18 +22,13 @@ from bot.bot import AnimateBot
 from bot.errors import UserError
 from bot.jobs import JobService
 from bot.models import ImageInput, Origin
+from bot.policy import Access
 from bot.validation import AnimateRequest
+from cogs.buttons import CancelButton
 from cogs.delivery import DiscordNotifier
+from cogs.permissions import CLIP_PERMISSIONS, missing
 
 log = logging.getLogger(__name__)
-
-#: What the bot must be allowed to do in a channel to post the finished clip there.
-REQUIRED_PERMISSIONS = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "attach_files": "Attach Files",
-    "embed_links": "Embed Links",
-}
 
 
 class Animate(commands.Cog):
@@ -95,7 +90,7 @@ class Animate(commands.Cog):
             raise UserError(messages.missing_permissions(missing))
         checked = self.jobs.check(request)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.jobs.accept(checked, origin(interaction))
+        await self.jobs.accept(checked, origin(interaction), access(interaction))
 
 
 def image_input(attachment: discord.Attachment) -> ImageInput:
@@ -127,17 +122,37 @@ def origin(interaction: discord.Interaction) -> Origin:
     )
 
 
+def access(interaction: discord.Interaction) -> Access:
+    """The caller's roles and the channel's identity, for the server's rules."""
+    assert interaction.guild_id is not None
+    assert interaction.channel_id is not None
+    channel = interaction.channel
+    channel_ids = {interaction.channel_id}
+    if isinstance(channel, discord.Thread):
+        channel_ids.add(channel.parent_id)  # an allowed channel's threads are allowed too
+    roles = getattr(interaction.user, "roles", [])
+    nsfw = getattr(channel, "is_nsfw", None)
+    return Access(
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id,
+        role_ids=frozenset(role.id for role in roles),
+        channel_ids=frozenset(channel_ids),
+        nsfw=bool(nsfw()) if callable(nsfw) else False,
+    )
+
+
 def missing_permissions(interaction: discord.Interaction) -> list[str]:
     """Names of the permissions the bot lacks here to post a clip."""
     granted = interaction.app_permissions
-    required = dict(REQUIRED_PERMISSIONS)
+    required = dict(CLIP_PERMISSIONS)
     if isinstance(interaction.channel, discord.Thread):
         # In threads Discord checks this one instead of Send Messages.
         del required["send_messages"]
         required["send_messages_in_threads"] = "Send Messages in Threads"
-    return [label for flag, label in required.items() if not getattr(granted, flag)]
+    return missing(granted, required)
 
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
+    bot.add_dynamic_items(CancelButton)
     await bot.add_cog(Animate(bot, bot.jobs))

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot import messages
 from bot.bot import AnimateBot
 from bot.jobs import JobService
-from bot.models import Job, UsageReport
+from bot.models import Job, QuotaStatus, UsageReport
 
 _PROMPT_PREVIEW_CHARS = 40
 
@@ -20,21 +20,39 @@ class Usage(commands.Cog):
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
 
+    # One command with an option rather than `/usage show` + `/usage forget`: Discord does not
+    # let a command both run on its own and have subcommands, and `/usage` must stay as it is.
     @app_commands.command(
-        name="usage", description="See how many clips you made and what they cost."
+        name="usage", description="See how many clips you made, what they cost, and what's left."
     )
-    async def usage(self, interaction: discord.Interaction) -> None:
-        """Reply with the caller's usage, ephemerally."""
+    @app_commands.describe(
+        forget="Erase the prompts and image links of your finished clips (counts and costs stay)."
+    )
+    async def usage(self, interaction: discord.Interaction, forget: bool = False) -> None:
+        """Reply with the caller's usage, ephemerally; or erase their stored prompts."""
+        if forget:
+            count = await self.jobs.forget(interaction.user.id)
+            await interaction.response.send_message(messages.forgotten(count), ephemeral=True)
+            return
         report = await self.jobs.usage(interaction.user.id)
-        await interaction.response.send_message(embed=usage_embed(report), ephemeral=True)
+        quota = None
+        if interaction.guild_id is not None:
+            quota = await self.jobs.quota_status(interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(embed=usage_embed(report, quota), ephemeral=True)
 
 
-def usage_embed(report: UsageReport) -> discord.Embed:
-    """Render a usage report."""
+def usage_embed(report: UsageReport, quota: QuotaStatus | None = None) -> discord.Embed:
+    """Render a usage report, with what is left on this server if known."""
     embed = discord.Embed(title=messages.USAGE_TITLE, colour=discord.Colour.blurple())
     embed.add_field(name="Today (UTC)", value=messages.usage_totals(report.today))
     embed.add_field(name="This month", value=messages.usage_totals(report.month))
     embed.add_field(name="All time", value=messages.usage_totals(report.all_time))
+    if quota is not None:
+        embed.add_field(
+            name="Left on this server",
+            value=messages.quota_lines(quota),
+            inline=False,
+        )
     if report.in_progress:
         embed.add_field(name="In progress", value=str(report.in_progress), inline=False)
     recent = "\n".join(_job_line(job) for job in report.recent) or messages.NO_JOBS_YET
@@ -43,7 +61,7 @@ def usage_embed(report: UsageReport) -> discord.Embed:
 
 
 def _job_line(job: Job) -> str:
-    prompt = job.prompt.replace("\n", " ")
+    prompt = "(erased)" if job.redacted else job.prompt.replace("\n", " ")
     if len(prompt) > _PROMPT_PREVIEW_CHARS:
         prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
     line = (

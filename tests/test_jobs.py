@@ -24,6 +24,7 @@ from bot.jobs import JobService, _generate_request
 from bot.media import ClipDownloader, DownloadedClip
 from bot.models import ImageInput, Job, JobState, NewJob, Origin
 from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.policy import Access
 from bot.settings import Settings
 from bot.store import SqliteStore
 from bot.validation import AnimateRequest
@@ -51,6 +52,9 @@ class RecordingNotifier:
         self.clips: list[tuple[int, int]] = []  # (job id, clip size) of every posted clip
         self.links: list[tuple[int, datetime]] = []
         self.failures: list[tuple[int, str]] = []
+        self.cancellable: dict[int, bool] = {}  # job id -> whether its last edit had Cancel
+        self.mod_log_posts: list[tuple[int, int]] = []  # (job id, channel id)
+        self.mod_log_updates: list[tuple[int, JobState]] = []
         self.edit_error: Exception | None = None
         self.clip_error: Exception | None = None
         self.failure_error: Exception | None = None
@@ -60,11 +64,12 @@ class RecordingNotifier:
         """Every text successfully put on this job's progress message, in order."""
         return [text for jid, text in self.edits if jid == job_id]
 
-    async def edit_progress(self, job: Job, text: str) -> bool:
+    async def edit_progress(self, job: Job, text: str, *, cancellable: bool) -> bool:
         await asyncio.sleep(0)  # a real edit is a request: other tasks run meanwhile
         if self.edit_error is not None:
             raise self.edit_error
         self.edits.append((job.id, text))
+        self.cancellable[job.id] = cancellable
         return True
 
     async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
@@ -86,6 +91,15 @@ class RecordingNotifier:
         if self.failure_error is not None:
             raise self.failure_error
         self.failures.append((job.id, text))
+
+    async def post_mod_log(self, job: Job, channel_id: int) -> int:
+        await asyncio.sleep(0)
+        self.mod_log_posts.append((job.id, channel_id))
+        return next(self._message_ids)
+
+    async def update_mod_log(self, job: Job) -> None:
+        await asyncio.sleep(0)
+        self.mod_log_updates.append((job.id, job.state))
 
 
 class TracingStore:
@@ -199,7 +213,18 @@ class Harness:
             height=768,
         )
         request = self.service.check(AnimateRequest(prompt=prompt, image=image, seed=7))
-        return await self.service.accept(request, origin or self.origin(user_id))
+        origin = origin or self.origin(user_id)
+        return await self.service.accept(request, origin, self.access(origin.user_id))
+
+    def access(self, user_id: int = ALICE, **changes: Any) -> Access:
+        fields: dict[str, Any] = {
+            "guild_id": GUILD_ID,
+            "user_id": user_id,
+            "role_ids": frozenset(),
+            "channel_ids": frozenset({CHANNEL_ID}),
+            "nsfw": False,
+        }
+        return Access(**(fields | changes))
 
     async def seed(self, state: JobState, user_id: int, prompt: str) -> Job:
         """Store a job as a previous run would have left it in `state` (before `start`)."""
@@ -321,6 +346,12 @@ async def make_harness(
                 "api_backoff_max_s": 0.05,
                 "api_max_retries": 2,
                 "download_dir": tmp_path,
+                # Server limits have their own tests; here they stay out of the way.
+                "default_user_daily_limit": None,
+                "default_user_monthly_limit": None,
+                "default_user_cooldown_s": None,
+                "default_user_in_flight_limit": None,
+                "default_guild_monthly_spend_usd": None,
                 "_env_file": None,
                 **overrides,
             }

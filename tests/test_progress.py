@@ -30,7 +30,7 @@ class RecordingNotifier:
         self.answers: list[bool | Exception] = []
         self.edited = asyncio.Event()
 
-    async def edit_progress(self, job: Job, text: str) -> bool:
+    async def edit_progress(self, job: Job, text: str, *, cancellable: bool = False) -> bool:
         await asyncio.sleep(0)  # a real edit is a request: other tasks run meanwhile
         answer = self.answers.pop(0) if self.answers else True
         if isinstance(answer, Exception):

@@ -91,6 +91,12 @@ class BotRunner:
             "API_BACKOFF_MAX_S": "0.5",
             "API_TIMEOUT_S": "5",
             "DELIVERY_RETRY_BASE_S": "0.2",
+            # Server limits are off unless a test sets them (empty means unlimited).
+            "DEFAULT_USER_DAILY_LIMIT": "",
+            "DEFAULT_USER_MONTHLY_LIMIT": "",
+            "DEFAULT_USER_COOLDOWN_S": "",
+            "DEFAULT_USER_IN_FLIGHT_LIMIT": "",
+            "DEFAULT_GUILD_MONTHLY_SPEND_USD": "",
         }
 
     async def start(self, **overrides: str) -> BotProcess:

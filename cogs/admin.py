@@ -1,0 +1,325 @@
+"""/animate-admin: a server's rules, blocks, moderation log and usage report, for its admins."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.bot import AnimateBot
+from bot.errors import UserError
+from bot.guild_admin import GuildAdmin, GuildOverview, Period
+from bot.jobs import JobService
+from bot.models import LIMIT_NAMES, GuildUsageReport, LimitName
+from bot.policy import Actor
+from cogs.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
+
+_LIMIT_CHOICES = [
+    app_commands.Choice(name=messages.LIMIT_LABELS[name], value=name) for name in LIMIT_NAMES
+]
+_FIELD_MAX = 1024
+_LISTED_MAX = 10
+
+
+class NotPermittedError(app_commands.CheckFailure):
+    """The caller lacks the permission an admin command needs."""
+
+
+class PostableChannel(app_commands.Transformer):
+    """A channel option offering only channels a bot can post in; checked by `check_channel`."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        """Discord's option type."""
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        """Which channels the picker offers."""
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction, value: app_commands.AppCommandChannel
+    ) -> app_commands.AppCommandChannel:
+        """The channel as Discord resolved it."""
+        return value
+
+
+Channel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel]
+
+
+class Admin(commands.Cog):
+    """The /animate-admin command group."""
+
+    group = app_commands.Group(
+        name="animate-admin",
+        description="Configure /animate on this server.",
+        guild_only=True,
+        # Shown to members with Manage Server; owners can change who sees it under
+        # Server Settings > Integrations. The bot re-checks on every call (interaction_check).
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    channels = app_commands.Group(
+        name="channels", description="Where /animate may be used.", parent=group
+    )
+    roles = app_commands.Group(name="roles", description="Who may use /animate.", parent=group)
+
+    def __init__(self, admin: GuildAdmin, jobs: JobService) -> None:
+        self.admin = admin
+        self.jobs = jobs
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every subcommand needs Manage Server, whatever the client showed."""
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+            raise NotPermittedError(messages.ADMIN_ONLY)
+        return True
+
+    @group.command(name="view", description="Show this server's /animate configuration.")
+    async def view(self, interaction: discord.Interaction) -> None:
+        """The whole configuration in one embed."""
+        await self._show(interaction, messages.CONFIG_TITLE)
+
+    # Where ----------------------------------------------------------------------------------
+
+    @channels.command(name="allow", description="Allow /animate in a channel (and its threads).")
+    @app_commands.describe(channel="A channel where I can post clips.")
+    async def channels_allow(self, interaction: discord.Interaction, channel: Channel) -> None:
+        """Add a channel to the allowlist."""
+        check_channel(interaction, channel.id, CLIP_PERMISSIONS)
+        await self.admin.allow_channel(_guild(interaction), interaction.user.id, channel.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @channels.command(name="remove", description="Take a channel off the allowlist.")
+    async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
+        """Remove a channel from the allowlist."""
+        await self.admin.remove_channel(_guild(interaction), interaction.user.id, channel.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @channels.command(name="all", description="Allow /animate in every channel again.")
+    async def channels_all(self, interaction: discord.Interaction) -> None:
+        """Clear the allowlist."""
+        await self.admin.allow_all_channels(_guild(interaction), interaction.user.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @channels.command(
+        name="nsfw-only", description="Allow /animate only in age-restricted channels."
+    )
+    async def channels_nsfw_only(self, interaction: discord.Interaction, enabled: bool) -> None:
+        """Turn the age-restricted-only rule on or off."""
+        await self.admin.set_nsfw_only(_guild(interaction), interaction.user.id, enabled)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    # Who ------------------------------------------------------------------------------------
+
+    @roles.command(name="allow", description="Allow members with this role to use /animate.")
+    async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        """Add a role to the allowed roles."""
+        await self.admin.allow_role(_guild(interaction), interaction.user.id, role.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @roles.command(name="remove", description="Take a role off the allowed roles.")
+    async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        """Remove a role from the allowed roles."""
+        await self.admin.remove_role(_guild(interaction), interaction.user.id, role.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @roles.command(name="everyone", description="Let every member use /animate again.")
+    async def roles_everyone(self, interaction: discord.Interaction) -> None:
+        """Clear the role list."""
+        await self.admin.allow_everyone(_guild(interaction), interaction.user.id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @group.command(name="block", description="Stop a member from using /animate here.")
+    @app_commands.describe(reason="Shown to the member when they try.")
+    async def block(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User,
+        reason: app_commands.Range[str, 1, 300],
+    ) -> None:
+        """Block a member, with a reason."""
+        if member.bot:
+            raise UserError(messages.CANNOT_BLOCK_BOT)
+        block = await self.admin.block(_guild(interaction), interaction.user.id, member.id, reason)
+        await _reply(interaction, messages.blocked_member(member.id, block.reason))
+
+    @group.command(name="unblock", description="Let a blocked member use /animate again.")
+    async def unblock(self, interaction: discord.Interaction, member: discord.User) -> None:
+        """Lift a block."""
+        lifted = await self.admin.unblock(_guild(interaction), interaction.user.id, member.id)
+        text = messages.unblocked_member(member.id) if lifted else messages.not_blocked(member.id)
+        await _reply(interaction, text)
+
+    # How much -------------------------------------------------------------------------------
+
+    @group.command(
+        name="limit", description="Set a limit: a number, 0 to block, unlimited, or default."
+    )
+    @app_commands.describe(
+        name="Which limit.",
+        value="e.g. 5 · 0 (block) · unlimited · default · 90s / 5m (cooldown) · $25 (budget)",
+    )
+    @app_commands.choices(name=_LIMIT_CHOICES)
+    async def limit(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Choice[str],
+        value: app_commands.Range[str, 1, 30],
+    ) -> None:
+        """Set one limit."""
+        limit_name: LimitName = _limit_name(name.value)
+        await self.admin.set_limit(_guild(interaction), interaction.user.id, limit_name, value)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @group.command(name="mod-log", description="Post every job in a channel; leave empty to stop.")
+    async def mod_log(
+        self,
+        interaction: discord.Interaction,
+        channel: Channel | None = None,
+    ) -> None:
+        """Set or clear the moderation-log channel."""
+        if channel is not None:
+            check_channel(interaction, channel.id, MOD_LOG_PERMISSIONS)
+        channel_id = channel.id if channel else None
+        await self.admin.set_mod_log(_guild(interaction), interaction.user.id, channel_id)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    # Reports and jobs -----------------------------------------------------------------------
+
+    @group.command(name="usage", description="This server's usage: totals and top members.")
+    @app_commands.describe(csv="Attach every job of the period as a CSV file.")
+    async def usage(
+        self,
+        interaction: discord.Interaction,
+        period: Period = "month",
+        csv: bool = False,
+    ) -> None:
+        """Totals for a period, the top members, and optionally a CSV export."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = _guild(interaction)
+        report = await self.admin.usage(guild_id, period)
+        embed = usage_report_embed(report, period)
+        if not csv:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"animate-{guild_id}-{period}.csv"
+            await self.admin.export_csv(guild_id, period, path)
+            if path.stat().st_size > interaction.filesize_limit:
+                embed.add_field(name="CSV", value=messages.CSV_TOO_LARGE, inline=False)
+                await interaction.followup.send(embed=embed, ephemeral=True)
+                return
+            await interaction.followup.send(embed=embed, file=discord.File(path), ephemeral=True)
+
+    @group.command(name="cancel", description="Cancel any job on this server by its number.")
+    async def cancel(self, interaction: discord.Interaction, job: int) -> None:
+        """Cancel a job as a moderator."""
+        actor = Actor(_guild(interaction), interaction.user.id, can_manage_messages=True)
+        cancelled = await self.jobs.cancel(job, actor)
+        await _reply(interaction, messages.cancel_done(cancelled.id))
+
+    async def _show(self, interaction: discord.Interaction, heading: str) -> None:
+        overview = await self.admin.overview(_guild(interaction))
+        await interaction.response.send_message(
+            heading, embed=overview_embed(overview), ephemeral=True
+        )
+
+
+def check_channel(
+    interaction: discord.Interaction, channel_id: int, needed: dict[str, str]
+) -> None:
+    """Refuse a channel the bot cannot see or post in, naming what it lacks."""
+    guild = interaction.guild
+    channel = guild.get_channel(channel_id) if guild else None
+    if guild is None or channel is None:
+        raise UserError(messages.channel_unusable(channel_id, ["View Channel"]))
+    if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+        raise UserError(messages.NOT_A_TEXT_CHANNEL)
+    if lacking := missing(channel.permissions_for(guild.me), needed):
+        raise UserError(messages.channel_unusable(channel_id, lacking))
+
+
+def overview_embed(o: GuildOverview) -> discord.Embed:
+    """The whole configuration of a server."""
+    c = o.config
+    embed = discord.Embed(title=messages.CONFIG_TITLE, colour=discord.Colour.blurple())
+    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or "every channel"
+    if c.nsfw_only:
+        channels += "\n(age-restricted channels only)"
+    embed.add_field(name="Channels", value=channels)
+    embed.add_field(
+        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or "everyone"
+    )
+    embed.add_field(
+        name="Moderation log",
+        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else "off",
+    )
+    limits = "\n".join(
+        f"{messages.LIMIT_LABELS[n]}: **{messages.limit_value(n, o.limits.get(n))}**"
+        + ("" if n in c.limits else " (default)")
+        for n in LIMIT_NAMES
+    )
+    embed.add_field(name="Limits", value=limits, inline=False)
+    blocks = _listing([f"<@{b.user_id}> — {b.reason}" for b in o.blocks])
+    embed.add_field(name="Blocked members", value=blocks or "none", inline=False)
+    changes = _listing(
+        [
+            f"<t:{int(a.at.timestamp())}:R> <@{a.actor_id}> {a.action}: {a.detail}"
+            for a in o.recent_changes
+        ]
+    )
+    embed.add_field(name="Recent changes", value=changes or messages.AUDIT_EMPTY, inline=False)
+    return embed
+
+
+def usage_report_embed(report: GuildUsageReport, period: Period) -> discord.Embed:
+    """A server's totals and top members."""
+    t = report.totals
+    embed = discord.Embed(
+        title=f"{messages.SERVER_USAGE_TITLE} · {messages.REPORT_PERIODS[period]}",
+        colour=discord.Colour.blurple(),
+    )
+    embed.add_field(name="Totals", value=messages.server_totals(t), inline=False)
+    top = _listing(
+        [
+            f"<@{u.user_id}> — {u.totals.generations} clips, {u.totals.video_seconds} s, "
+            f"{messages.dollars(u.totals.cost_cents)}"
+            for u in report.top_users
+        ]
+    )
+    embed.add_field(name="Top members", value=top or messages.NO_JOBS_IN_PERIOD, inline=False)
+    return embed
+
+
+async def _reply(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+def _guild(interaction: discord.Interaction) -> int:
+    assert interaction.guild_id is not None  # guild_only group
+    return interaction.guild_id
+
+
+def _limit_name(value: str) -> LimitName:
+    for name in LIMIT_NAMES:
+        if name == value:
+            return name
+    raise UserError(messages.bad_limit_value("daily", value))
+
+
+def _listing(lines: list[str]) -> str:
+    """Up to ten lines, with a count of the rest, within an embed field's size."""
+    shown = lines[:_LISTED_MAX]
+    if len(lines) > _LISTED_MAX:
+        shown.append(f"… and {len(lines) - _LISTED_MAX} more")
+    text = "\n".join(shown)
+    return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 1] + "…"
+
+
+async def setup(bot: AnimateBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Admin(bot.admin, bot.jobs))
