@@ -44,6 +44,9 @@ SEND_MESSAGES_IN_THREADS = 1 << 38
 MODERATE_MEMBERS = 1 << 40
 #: Every permission bit (the value of discord.py 2.7's ``Permissions.all()``).
 ALL_PERMISSIONS = ((1 << 53) - 1) & ~(1 << 47)
+#: The bits that apply inside a channel (discord.py 2.7's ``Permissions.all_channel()``);
+#: the rest (kick, ban, manage guild, nickname...) are guild-wide.
+ALL_CHANNEL_PERMISSIONS = 0x1E64FDB3F7FF51
 
 #: Default ``app_permissions`` of a fake interaction.
 DEFAULT_APP_PERMISSIONS = (
@@ -537,8 +540,8 @@ def channel_permissions(
     """Apply a channel's overwrites (@everyone, roles, member) and the implicit denials.
 
     Same order as Discord (docs topics/permissions.mdx) and discord.py's ``permissions_for``:
-    no VIEW_CHANNEL denies everything; no SEND_MESSAGES also removes TTS, @everyone
-    mentions, embeds and files.
+    no VIEW_CHANNEL denies every channel permission (guild-wide ones stay); no SEND_MESSAGES
+    also removes TTS, @everyone mentions, embeds and files.
     """
     if base & ADMINISTRATOR or base == ALL_PERMISSIONS:
         return ALL_PERMISSIONS
@@ -558,7 +561,7 @@ def channel_permissions(
     if mine is not None and mine["type"] == 1:
         perms = (perms & ~int(mine["deny"])) | int(mine["allow"])
     if not perms & VIEW_CHANNEL:
-        return 0
+        return perms & ~ALL_CHANNEL_PERMISSIONS
     if not perms & SEND_MESSAGES:
         perms &= ~(SEND_TTS_MESSAGES | MENTION_EVERYONE | EMBED_LINKS | ATTACH_FILES)
     return perms

@@ -1479,7 +1479,7 @@ class FakeDiscord:
             raise DiscordError(404, 10062, "Unknown interaction")
         self._check_upload(call, interaction.attachment_size_limit)
         body = call.body or {}
-        callback_type = body.get("type")
+        callback_type = int(body.get("type") or 0)
         # Implemented: message responses (4, 5) and, for components, updates (6, 7).
         allowed = (4, 5, 6, 7) if interaction.message_id is not None else (4, 5)
         if callback_type not in allowed:
