@@ -440,3 +440,27 @@ async def test_late_component_callback_gets_404_unknown_interaction(
     assert isinstance(error, discord.NotFound)
     assert error.code == 10062
     assert [c.status for c in fake.callbacks()] == [404]
+
+
+async def test_changes_after_connect_reach_discord_py_via_push_guild_update(
+    fake: FakeDiscord, client: commands.Bot
+) -> None:
+    guild = client.get_guild(fake.guild_id)
+    assert guild is not None
+    general = text_channel(client, fake.channel_id)
+    assert general.permissions_for(guild.me).send_messages
+    fake.deny_bot(fake.channel_id, p.SEND_MESSAGES)
+    helper = fake.add_role("Helper", p.MANAGE_MESSAGES)
+    fake.set_roles(fake.bot_user_id, [helper])
+    extra = fake.add_channel("late")
+    bot_updated = asyncio.ensure_future(
+        client.wait_for("member_update", check=lambda _, after: after.id == fake.bot_user_id)
+    )
+    await fake.push_guild_update()
+    await asyncio.wait_for(bot_updated, 5)  # dispatched after the role and channel events
+    assert isinstance(guild.get_channel(extra), discord.TextChannel)
+    assert not general.permissions_for(guild.me).send_messages
+    assert [r.id for r in guild.me.roles] == [fake.everyone_role_id, helper]
+    assert general.permissions_for(guild.me).value == fake.bot_permissions(fake.channel_id) & (
+        ~discord.Permissions.voice().value
+    )

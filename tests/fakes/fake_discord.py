@@ -23,8 +23,9 @@ Interactions: chat-input commands (``make_interaction``; options built with ``su
 button/select presses on known messages (``make_component_interaction``), with callback
 types 4, 5 and, for components, 6 and 7.
 
-Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_*/CHANNEL_*/ROLE_*
-events (setup changes reach the bot via GUILD_CREATE, so make them before it connects),
+Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
+unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
+via ``push_guild_update()`` once it is connected),
 event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads,
 modals. Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
 ``add_attachment`` files are downloadable from the CDN.
@@ -268,6 +269,8 @@ class FakeDiscord:
         self._uploads: dict[int, RecordedFile] = {}
         self._channels: dict[int, dict[str, Any]] = {}
         self._deleted_channels: set[int] = set()
+        #: Role and channel ids the connected client has been told about.
+        self._announced: set[int] = set()
         self._channel_id = self.add_channel("general")
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
         self._last_command_scope: int | None = None
@@ -856,6 +859,32 @@ class FakeDiscord:
         interaction.sent_at = time.monotonic()
         await self._dispatch("INTERACTION_CREATE", d)
         return d
+
+    async def push_guild_update(self) -> None:
+        """Announce setup changes made after the bot connected, as Discord's events would.
+
+        Dispatches GUILD_ROLE_CREATE/UPDATE for every role, CHANNEL_CREATE/UPDATE for every
+        guild text channel (overwrites included) and GUILD_MEMBER_UPDATE for every member.
+        """
+        async with asyncio.timeout(10.0):
+            await self.connected.wait()
+        guild_id = str(self._guild_id)
+        for role_id, role in self._roles.items():
+            event = "GUILD_ROLE_UPDATE" if role_id in self._announced else "GUILD_ROLE_CREATE"
+            await self._dispatch(event, {"guild_id": guild_id, "role": dict(role)})
+        for channel_id, channel in self._channels.items():
+            if channel["type"] != 0 or channel_id in self._deleted_channels:
+                continue
+            event = "CHANNEL_UPDATE" if channel_id in self._announced else "CHANNEL_CREATE"
+            await self._dispatch(event, copy.deepcopy(channel))
+        for user_id, roles in self._member_roles.items():
+            member = p.member_object(
+                self._users[user_id],
+                roles=roles,
+                joined_at=self._bot_joined_at if user_id == self._bot_user_id else None,
+            )
+            await self._dispatch("GUILD_MEMBER_UPDATE", {"guild_id": guild_id, **member})
+        self._announced = set(self._roles) | set(self._channels)
 
     async def disconnect_gateway(self, code: int = 4000) -> None:
         """Close the live gateway socket with ``code`` (4000 lets dpy RESUME)."""
@@ -1800,6 +1829,7 @@ class FakeDiscord:
             for uid, roles in self._member_roles.items()
             if uid != self._bot_user_id
         ]
+        self._announced = set(self._roles) | set(self._channels)
         return p.guild_create(
             guild_id=self._guild_id,
             owner_id=self._owner_id,
