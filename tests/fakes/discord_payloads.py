@@ -6,9 +6,11 @@ discord.py's own ``data[...]`` accesses; every id is a current-time snowflake.
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +18,16 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 
 # Permission bits (docs developers/topics/permissions.mdx).
 CREATE_INSTANT_INVITE = 1 << 0
+KICK_MEMBERS = 1 << 1
+BAN_MEMBERS = 1 << 2
+ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
+MANAGE_GUILD = 1 << 5
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+SEND_TTS_MESSAGES = 1 << 12
+MANAGE_MESSAGES = 1 << 13
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
@@ -27,9 +36,17 @@ USE_EXTERNAL_EMOJIS = 1 << 18
 CONNECT = 1 << 20
 SPEAK = 1 << 21
 CHANGE_NICKNAME = 1 << 26
+MANAGE_ROLES = 1 << 28
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
+MODERATE_MEMBERS = 1 << 40
+#: Every permission bit (the value of discord.py 2.7's ``Permissions.all()``).
+ALL_PERMISSIONS = ((1 << 53) - 1) & ~(1 << 47)
+#: The bits that apply inside a channel (discord.py 2.7's ``Permissions.all_channel()``);
+#: the rest (kick, ban, manage guild, nickname...) are guild-wide.
+ALL_CHANNEL_PERMISSIONS = 0x1E64FDB3F7FF51
 
 #: Default ``app_permissions`` of a fake interaction.
 DEFAULT_APP_PERMISSIONS = (
@@ -55,9 +72,27 @@ EVERYONE_PERMISSIONS = (
 
 # Message types / flags used by the fake.
 MESSAGE_TYPE_DEFAULT = 0
+MESSAGE_TYPE_REPLY = 19
 MESSAGE_TYPE_CHAT_INPUT_COMMAND = 20
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
+
+# Interaction types and application command option types.
+INTERACTION_APPLICATION_COMMAND = 2
+INTERACTION_MESSAGE_COMPONENT = 3
+SUB_COMMAND = 1
+SUB_COMMAND_GROUP = 2
+STRING = 3
+INTEGER = 4
+BOOLEAN = 5
+USER = 6
+CHANNEL = 7
+ROLE = 8
+MENTIONABLE = 9
+NUMBER = 10
+ATTACHMENT = 11
+#: Component types that carry a ``custom_id`` the bot can be called back with.
+BUTTON = 2
 
 _snowflake_lock = threading.Lock()
 _last_snowflake = 0
@@ -103,12 +138,16 @@ def user_object(user_id: int, username: str, *, bot: bool = False) -> dict[str, 
 
 
 def member_object(
-    user: dict[str, Any], *, permissions: int | None = None, joined_at: str | None = None
+    user: dict[str, Any],
+    *,
+    permissions: int | None = None,
+    joined_at: str | None = None,
+    roles: Iterable[int] = (),
 ) -> dict[str, Any]:
     """Build a guild member object (discord.py needs user, roles, flags)."""
     member: dict[str, Any] = {
         "user": user,
-        "roles": [],
+        "roles": [str(r) for r in roles],
         "flags": 0,
         "joined_at": joined_at or "2024-01-01T00:00:00+00:00",
         "nick": None,
@@ -182,20 +221,29 @@ def guild_create(
     bot_member: dict[str, Any],
     channels: list[dict[str, Any]],
     everyone_permissions: int = EVERYONE_PERMISSIONS,
+    roles: list[dict[str, Any]] | None = None,
+    members: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Build the GUILD_CREATE ``d`` for the fake guild (not owned by the bot)."""
+    """Build the GUILD_CREATE ``d`` for the fake guild (not owned by the bot).
+
+    ``roles`` must include @everyone (id = guild id) when given; ``members`` are extra
+    members besides the bot.
+    """
+    if roles is None:
+        roles = [role_object(guild_id, "@everyone", everyone_permissions)]
+    all_members = [bot_member, *(members or [])]
     return {
         "id": str(guild_id),
         "name": "Fake Guild",
         "icon": None,
         "unavailable": False,
         "owner_id": str(owner_id),
-        "member_count": 2,
+        "member_count": max(2, len(all_members)),
         "large": False,
-        "roles": [role_object(guild_id, "@everyone", everyone_permissions)],
+        "roles": roles,
         "channels": channels,
         "threads": [],
-        "members": [bot_member],
+        "members": all_members,
         "voice_states": [],
         "presences": [],
         "emojis": [],
@@ -323,6 +371,8 @@ def message_object(
     mention_everyone: bool = False,
     webhook_id: int | None = None,
     application_id: int | None = None,
+    message_reference: dict[str, Any] | None = None,
+    interaction_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build a message object with every field discord.py's Message parser reads."""
     msg: dict[str, Any] = {
@@ -351,6 +401,10 @@ def message_object(
         msg["webhook_id"] = str(webhook_id)
     if application_id is not None:
         msg["application_id"] = str(application_id)
+    if message_reference is not None:
+        msg["message_reference"] = message_reference
+    if interaction_metadata is not None:
+        msg["interaction_metadata"] = interaction_metadata
     return msg
 
 
@@ -361,36 +415,26 @@ def interaction_create(
     token: str,
     guild_id: int,
     channel: dict[str, Any],
-    user: dict[str, Any],
-    member_permissions: int,
+    member: dict[str, Any],
     app_permissions: int,
-    command_id: int,
-    command_name: str,
-    command_guild_id: int | None,
-    options: list[dict[str, Any]],
-    attachments: list[dict[str, Any]],
+    data: dict[str, Any],
     attachment_size_limit: int,
     locale: str,
+    interaction_type: int = INTERACTION_APPLICATION_COMMAND,
+    message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build the ``d`` of an INTERACTION_CREATE for a guild chat-input command (type 2)."""
-    data: dict[str, Any] = {"id": str(command_id), "name": command_name, "type": 1}
-    if options:
-        data["options"] = options
-    if command_guild_id is not None:
-        data["guild_id"] = str(command_guild_id)
-    if attachments:
-        data["resolved"] = {"attachments": {a["id"]: a for a in attachments}}
-    return {
+    """Build the ``d`` of an INTERACTION_CREATE in a guild (command, or component + message)."""
+    d: dict[str, Any] = {
         "id": str(interaction_id),
         "application_id": str(application_id),
-        "type": 2,
+        "type": interaction_type,
         "token": token,
         "version": 1,
         "guild_id": str(guild_id),
         "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
         "channel_id": channel["id"],
         "channel": channel,
-        "member": member_object(user, permissions=member_permissions),
+        "member": member,
         "app_permissions": str(app_permissions),
         "locale": locale,
         "guild_locale": "en-US",
@@ -400,3 +444,155 @@ def interaction_create(
         "attachment_size_limit": attachment_size_limit,
         "data": data,
     }
+    if message is not None:
+        d["message"] = message
+    return d
+
+
+def command_data(
+    *,
+    command_id: int,
+    name: str,
+    guild_id: int | None,
+    options: list[dict[str, Any]],
+    resolved: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Build the ``data`` of a chat-input command interaction (``resolved`` only if non-empty)."""
+    data: dict[str, Any] = {"id": str(command_id), "name": name, "type": 1}
+    if options:
+        data["options"] = options
+    if guild_id is not None:
+        data["guild_id"] = str(guild_id)
+    resolved = {kind: entries for kind, entries in resolved.items() if entries}
+    if resolved:
+        data["resolved"] = resolved
+    return data
+
+
+# ---------------------------------------------------------------- command options
+
+
+def option(name: str, option_type: int, value: Any) -> dict[str, Any]:
+    """One leaf option as Discord sends it (snowflake values are strings)."""
+    if option_type in (USER, CHANNEL, ROLE, MENTIONABLE, ATTACHMENT):
+        value = str(value)
+    return {"name": name, "type": option_type, "value": value}
+
+
+def subcommand(*path: str, options: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Options of ``/cmd sub`` (``path=("sub",)``) or ``/cmd group sub`` (``("group", "sub")``).
+
+    Returns the top-level ``options`` list for a command interaction.
+    """
+    if len(path) not in (1, 2):
+        raise ValueError("subcommand path is (sub,) or (group, sub)")
+    node: dict[str, Any] = {"name": path[-1], "type": SUB_COMMAND, "options": list(options)}
+    if len(path) == 2:
+        node = {"name": path[0], "type": SUB_COMMAND_GROUP, "options": [node]}
+    return [node]
+
+
+def leaf_options(options: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield the value-carrying options, descending into (sub)command groups."""
+    for opt in options:
+        if opt["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP):
+            yield from leaf_options(opt.get("options") or [])
+        else:
+            yield opt
+
+
+def resolved_channel(channel: dict[str, Any], permissions: int) -> dict[str, Any]:
+    """A channel as it appears in ``data.resolved.channels`` (with the invoker's permissions)."""
+    keys = ("id", "type", "name", "guild_id", "position", "nsfw", "topic", "parent_id", "flags")
+    out = {k: channel[k] for k in (*keys, "rate_limit_per_user", "last_message_id") if k in channel}
+    out["permissions"] = str(permissions)
+    return out
+
+
+def resolved_member(member: dict[str, Any], permissions: int) -> dict[str, Any]:
+    """A member as it appears in ``data.resolved.members``: no ``user``, with ``permissions``."""
+    out = {k: v for k, v in member.items() if k not in ("user", "deaf", "mute")}
+    out["permissions"] = str(permissions)
+    return out
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def base_permissions(role_permissions: Iterable[int], *, owner: bool = False) -> int:
+    """Guild-level permissions from @everyone plus the member's roles (owner/admin: all)."""
+    perms = 0
+    for value in role_permissions:
+        perms |= value
+    if owner or perms & ADMINISTRATOR:
+        return ALL_PERMISSIONS
+    return perms
+
+
+def channel_permissions(
+    base: int,
+    overwrites: Iterable[dict[str, Any]],
+    *,
+    guild_id: int,
+    member_id: int,
+    member_roles: Iterable[int],
+) -> int:
+    """Apply a channel's overwrites (@everyone, roles, member) and the implicit denials.
+
+    Same order as Discord (docs topics/permissions.mdx) and discord.py's ``permissions_for``:
+    no VIEW_CHANNEL denies every channel permission (guild-wide ones stay); no SEND_MESSAGES
+    also removes TTS, @everyone mentions, embeds and files.
+    """
+    if base & ADMINISTRATOR or base == ALL_PERMISSIONS:
+        return ALL_PERMISSIONS
+    by_id = {int(o["id"]): o for o in overwrites}
+    perms = base
+    everyone = by_id.get(guild_id)
+    if everyone is not None:
+        perms = (perms & ~int(everyone["deny"])) | int(everyone["allow"])
+    allow = deny = 0
+    for role_id in member_roles:
+        ow = by_id.get(role_id)
+        if ow is not None and ow["type"] == 0:
+            allow |= int(ow["allow"])
+            deny |= int(ow["deny"])
+    perms = (perms & ~deny) | allow
+    mine = by_id.get(member_id)
+    if mine is not None and mine["type"] == 1:
+        perms = (perms & ~int(mine["deny"])) | int(mine["allow"])
+    if not perms & VIEW_CHANNEL:
+        return perms & ~ALL_CHANNEL_PERMISSIONS
+    if not perms & SEND_MESSAGES:
+        perms &= ~(SEND_TTS_MESSAGES | MENTION_EVERYONE | EMBED_LINKS | ATTACH_FILES)
+    return perms
+
+
+# ---------------------------------------------------------------- components
+
+
+def iter_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield every component, depth first (rows, containers, section accessories)."""
+    for comp in components:
+        yield comp
+        yield from iter_components(comp.get("components") or [])
+        if isinstance(comp.get("accessory"), dict):
+            yield from iter_components([comp["accessory"]])
+
+
+def numbered_components(components: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Copy of ``components`` where each one without an ``id`` gets a unique one, like Discord."""
+    result = copy.deepcopy(list(components or []))
+    used = {c["id"] for c in iter_components(result) if isinstance(c.get("id"), int)}
+    next_id = 1
+    for comp in iter_components(result):
+        if comp.get("id") is None:
+            while next_id in used:
+                next_id += 1
+            comp["id"] = next_id
+            used.add(next_id)
+    return result
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button on a message (each a dict with ``custom_id``/``label``/``style``...)."""
+    return [c for c in iter_components(message.get("components") or []) if c["type"] == BUTTON]

@@ -12,15 +12,29 @@ message/command routes are validated against Discord's OpenAPI request schemas; 
 to ``fake.violations`` (so does any internal error of the fake, answered with a 500).
 ``fake.messages`` holds live messages by id.
 
-Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_*/CHANNEL_* events,
-event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads, and
-roles beyond @everyone. Uploaded files are not kept, so only ``add_attachment`` files are
-downloadable from the CDN.
+Guild model: roles (``add_role``), members with roles (``add_member``, ``set_roles``; the bot
+too), channel permission overwrites (``set_overwrite``, ``deny_bot``, ``hide_channel_from_bot``).
+GUILD_CREATE carries all of them, so discord.py's ``permissions_for(guild.me)`` agrees with the
+fake, which enforces the bot's computed permissions on channel routes (403 50001/50013) and
+derives ``app_permissions`` and ``member.permissions`` of interactions from them.
+
+Interactions: chat-input commands (``make_interaction``; options built with ``subcommand``,
+``user_option``, ``channel_option``, ``role_option``... get ``data.resolved`` filled in) and
+button/select presses on known messages (``make_component_interaction``), with callback
+types 4, 5 and, for components, 6 and 7.
+
+Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
+unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
+via ``push_guild_update()`` once it is connected),
+event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads,
+modals. Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
+``add_attachment`` files are downloadable from the CDN.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
@@ -40,7 +54,9 @@ from tests.fakes import discord_payloads as p
 from tests.fakes.discord_payloads import snowflake
 from tests.fakes.discord_schemas import RequestSchemas, default_schemas
 
-__all__ = ["FakeDiscord", "RecordedFile", "RecordedRequest", "snowflake"]
+__all__ = ["FakeDiscord", "RecordedFile", "RecordedRequest", "buttons_of", "snowflake"]
+
+buttons_of = p.buttons_of
 
 _log = logging.getLogger(__name__)
 
@@ -54,13 +70,20 @@ PARSE_USERS = frozenset({"users"})
 
 @dataclass
 class RecordedFile:
-    """One uploaded file part (streamed: only size, hash and the first bytes are kept)."""
+    """One uploaded file part: size, hash, first bytes, and all bytes if small enough.
+
+    ``content_type`` is the part's own header (discord.py always sends
+    ``application/octet-stream``; the stored attachment's ``content_type`` is guessed from
+    the filename, as Discord does). ``data`` is ``None`` above ``FakeDiscord.keep_file_bytes``.
+    """
 
     field: str
     filename: str | None
     size: int
     sha256: str
     head: bytes
+    content_type: str | None = None
+    data: bytes | None = None
 
 
 @dataclass
@@ -165,6 +188,10 @@ class _Interaction:
     token: str
     channel_id: int
     attachment_size_limit: int
+    kind: int = p.INTERACTION_APPLICATION_COMMAND
+    user_id: int | None = None
+    #: For a component interaction: the message the component is on.
+    message_id: int | None = None
     sent_at: float | None = None
     acked: bool = False
     original_id: int | None = None
@@ -213,6 +240,8 @@ class FakeDiscord:
         self.upload_limit_bytes = 10 * 1024 * 1024
         #: How long a ``nonce`` with ``enforce_nonce`` dedupes channel posts.
         self.nonce_window_s = 300.0
+        #: Uploaded files up to this size keep their bytes in ``RecordedFile.data``.
+        self.keep_file_bytes = 1024 * 1024
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         #: Live messages by id (channel posts, interaction responses, followups).
@@ -231,9 +260,17 @@ class FakeDiscord:
             self._owner_id: p.user_object(self._owner_id, "owner"),
         }
         self._bot_joined_at = p.now_iso()
+        self._roles: dict[int, dict[str, Any]] = {
+            self._guild_id: p.role_object(self._guild_id, "@everyone", p.EVERYONE_PERMISSIONS)
+        }
+        #: Guild members (user id -> role ids); users not in here are not in the guild.
+        self._member_roles: dict[int, list[int]] = {self._bot_user_id: [], self._owner_id: []}
+        self._attachment_objects: dict[str, dict[str, Any]] = {}
+        self._uploads: dict[int, RecordedFile] = {}
         self._channels: dict[int, dict[str, Any]] = {}
         self._deleted_channels: set[int] = set()
-        self._denied_channels: set[int] = set()
+        #: Role and channel ids the connected client has been told about.
+        self._announced: set[int] = set()
         self._channel_id = self.add_channel("general")
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
         self._last_command_scope: int | None = None
@@ -332,6 +369,24 @@ class FakeDiscord:
         return self._channel_id
 
     @property
+    def owner_id(self) -> int:
+        """The guild owner's user id (has every permission everywhere)."""
+        return self._owner_id
+
+    @property
+    def everyone_role_id(self) -> int:
+        """The @everyone role's id (= the guild id)."""
+        return self._guild_id
+
+    def role(self, role_id: int) -> dict[str, Any]:
+        """The role object of ``role_id`` (as sent in GUILD_CREATE)."""
+        return self._roles[role_id]
+
+    def channel(self, channel_id: int) -> dict[str, Any]:
+        """The channel object of ``channel_id`` (as sent in GUILD_CREATE, plus guild_id)."""
+        return self._channels[channel_id]
+
+    @property
     def commands(self) -> list[dict[str, Any]]:
         """The command set of the most recent bulk overwrite (PUT), as echoed back."""
         return self._commands.get(self._last_command_scope, [])
@@ -351,17 +406,95 @@ class FakeDiscord:
         )
         return channel_id
 
+    def add_role(self, name: str, permissions: int = 0) -> int:
+        """Add a guild role above the existing ones; return its id (announce by connecting)."""
+        role_id = snowflake()
+        self._roles[role_id] = p.role_object(role_id, name, permissions, position=len(self._roles))
+        return role_id
+
+    def add_member(self, username: str, *, roles: Iterable[int] = ()) -> int:
+        """Add a guild member with ``roles``; return the user id."""
+        user_id = snowflake()
+        self._users[user_id] = p.user_object(user_id, username)
+        self.set_roles(user_id, roles)
+        return user_id
+
+    def add_user(self, username: str) -> int:
+        """Add a user who is not in the guild (e.g. for a USER option); return the id."""
+        user_id = snowflake()
+        self._users[user_id] = p.user_object(user_id, username)
+        return user_id
+
+    def set_roles(self, user_id: int, roles: Iterable[int]) -> None:
+        """Replace a member's roles (``bot_user_id`` for the bot); adds the user to the guild."""
+        role_ids = [int(r) for r in roles if int(r) != self._guild_id]
+        unknown = [r for r in role_ids if r not in self._roles]
+        if unknown or user_id not in self._users:
+            raise ValueError(f"unknown role(s) {unknown} or user {user_id}")
+        self._member_roles[user_id] = role_ids
+
+    def set_overwrite(
+        self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Set (replace) the channel overwrite of a role or member; 0/0 removes it.
+
+        ``target_id`` is a role id (incl. ``everyone_role_id``) or a user id.
+        """
+        channel = self._channels[channel_id]
+        overwrites = [o for o in channel["permission_overwrites"] if int(o["id"]) != target_id]
+        if allow or deny:
+            kind = 0 if target_id in self._roles else 1
+            overwrites.append(
+                {"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)}
+            )
+        channel["permission_overwrites"] = overwrites
+
+    def deny_bot(self, channel_id: int, permissions: int) -> None:
+        """Deny the bot ``permissions`` in a channel (a member overwrite on the bot user)."""
+        allow, deny = self._overwrite_bits(channel_id, self._bot_user_id)
+        self.set_overwrite(
+            channel_id, self._bot_user_id, allow=allow & ~permissions, deny=deny | permissions
+        )
+
+    def hide_channel_from_bot(self, channel_id: int) -> None:
+        """Deny the bot VIEW_CHANNEL in a channel (it can still be invoked there)."""
+        self.deny_bot(channel_id, p.VIEW_CHANNEL)
+
     def deny_channel_post(self, channel_id: int) -> None:
         """Deny SEND_MESSAGES for @everyone in a channel: channel posts then get 403/50013."""
-        self._denied_channels.add(channel_id)
-        self._channels[channel_id]["permission_overwrites"] = [
-            {"id": str(self._guild_id), "type": 0, "allow": "0", "deny": str(p.SEND_MESSAGES)}
-        ]
+        self.set_overwrite(channel_id, self._guild_id, deny=p.SEND_MESSAGES)
 
     def allow_channel_post(self, channel_id: int) -> None:
-        """Undo ``deny_channel_post``."""
-        self._denied_channels.discard(channel_id)
-        self._channels[channel_id]["permission_overwrites"] = []
+        """Undo ``deny_channel_post`` (drops the @everyone overwrite)."""
+        self.set_overwrite(channel_id, self._guild_id)
+
+    def permissions_in(self, channel_id: int, user_id: int) -> int:
+        """A member's computed permissions in a guild channel (roles, overwrites, implicit)."""
+        channel = self._channels[channel_id]
+        if channel["type"] == 1:  # DM: no guild permissions apply
+            return p.DEFAULT_APP_PERMISSIONS
+        roles = self._member_roles.get(user_id, [])
+        base = p.base_permissions(
+            [int(self._roles[r]["permissions"]) for r in (self._guild_id, *roles)],
+            owner=user_id == self._owner_id,
+        )
+        return p.channel_permissions(
+            base,
+            channel["permission_overwrites"],
+            guild_id=self._guild_id,
+            member_id=user_id,
+            member_roles=roles,
+        )
+
+    def bot_permissions(self, channel_id: int) -> int:
+        """The bot's computed permissions in a guild channel."""
+        return self.permissions_in(channel_id, self._bot_user_id)
+
+    def _overwrite_bits(self, channel_id: int, target_id: int) -> tuple[int, int]:
+        for ow in self._channels[channel_id]["permission_overwrites"]:
+            if int(ow["id"]) == target_id:
+                return int(ow["allow"]), int(ow["deny"])
+        return 0, 0
 
     def delete_channel(self, channel_id: int) -> None:
         """Make channel routes answer 404/10003 (no CHANNEL_DELETE is dispatched)."""
@@ -425,7 +558,7 @@ class FakeDiscord:
             f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
             f"?ex={expires_at:x}&is={now:x}&hm={signature}&"
         )
-        return p.attachment_object(
+        attachment = p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
             size=len(data),
@@ -435,6 +568,8 @@ class FakeDiscord:
             height=height,
             ephemeral=True,
         )
+        self._attachment_objects[attachment["id"]] = attachment
+        return attachment
 
     def make_interaction(
         self,
@@ -448,46 +583,252 @@ class FakeDiscord:
         channel_id: int | None = None,
         attachment_size_limit: int = 10 * 1024 * 1024,
         locale: str = "en-US",
+        member_roles: Iterable[int] | None = None,
+        member_permissions: int | None = None,
     ) -> dict[str, Any]:
         """Build (and register) the ``d`` of an INTERACTION_CREATE for a chat-input command.
 
-        Attachment options take the attachment id as ``value`` (type 11); pass the objects
-        from ``add_attachment`` in ``attachments`` so they land in ``data.resolved``.
+        ``options`` may nest (``subcommand(...)``); USER/CHANNEL/ROLE/MENTIONABLE/ATTACHMENT
+        options get their ``data.resolved`` entries filled in (attachments from
+        ``add_attachment``, or pass the objects in ``attachments``). The invoking user joins
+        the guild; ``member_roles`` replaces their roles (``None`` keeps them, new users have
+        none). ``member_permissions``/``app_permissions`` default to what Discord computes
+        in the channel: the member's roles and overwrites, and the bot's plus the
+        ATTACH_FILES/EMBED_LINKS apps always have for responses (research A4).
         """
-        user_id = user_id or snowflake()
-        user = self._users.setdefault(user_id, p.user_object(user_id, username))
         channel_id = channel_id or self._channel_id
-        if app_permissions is None:
-            app_permissions = p.DEFAULT_APP_PERMISSIONS
-            if channel_id in self._denied_channels:
-                # ATTACH_FILES/EMBED_LINKS stay: apps always have them for responses (A4).
-                app_permissions &= ~p.SEND_MESSAGES
+        user = self._invoker(user_id, username, member_roles)
+        options = list(options)
         command_id, command_guild_id = self._command_ref(name)
-        interaction = _Interaction(
-            id=snowflake(),
-            token=secrets.token_urlsafe(96),
-            channel_id=channel_id,
-            attachment_size_limit=attachment_size_limit,
+        resolved = self._resolve_options(options, list(attachments), channel_id, user)
+        interaction = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=channel_id,
+                attachment_size_limit=attachment_size_limit,
+                user_id=int(user["id"]),
+            )
         )
-        self._interactions[interaction.id] = interaction
-        self._by_token[interaction.token] = interaction
         return p.interaction_create(
             interaction_id=interaction.id,
             application_id=self._application_id,
             token=interaction.token,
             guild_id=self._guild_id,
             channel=dict(self._channels[channel_id]),
-            user=user,
-            member_permissions=p.EVERYONE_PERMISSIONS,
-            app_permissions=app_permissions,
-            command_id=command_id,
-            command_name=name,
-            command_guild_id=command_guild_id,
-            options=list(options),
-            attachments=list(attachments),
+            member=self._invoker_member(user, channel_id, member_permissions),
+            app_permissions=self._app_permissions(channel_id, app_permissions),
+            data=p.command_data(
+                command_id=command_id,
+                name=name,
+                guild_id=command_guild_id,
+                options=options,
+                resolved=resolved,
+            ),
             attachment_size_limit=attachment_size_limit,
             locale=locale,
         )
+
+    def make_component_interaction(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int | None = None,
+        username: str = "alice",
+        member_permissions: int | None = None,
+        member_roles: Iterable[int] | None = None,
+        channel_id: int | None = None,
+        values: Iterable[str] | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) the INTERACTION_CREATE of a press on a component of a message.
+
+        The message must be live in ``messages`` (channel post, interaction response or
+        followup, ephemeral too) and carry an enabled component with ``custom_id``;
+        ``values`` is for select menus. The user defaults to whoever invoked the interaction
+        that produced the message (the only one who sees an ephemeral message), else a new
+        user. Permissions default as in ``make_interaction``.
+        """
+        message = self.messages.get(message_id)
+        if message is None:
+            raise ValueError(f"no live message {message_id}")
+        component = next(
+            (
+                c
+                for c in p.iter_components(message["components"])
+                if c.get("custom_id") == custom_id
+            ),
+            None,
+        )
+        if component is None or component.get("disabled"):
+            raise ValueError(f"message {message_id} has no enabled component {custom_id!r}")
+        channel_id = channel_id or int(message["channel_id"])
+        if user_id is None:
+            user_id = next(
+                (i.user_id for i in self._interactions.values() if message_id in i.message_ids),
+                None,
+            )
+        user = self._invoker(user_id, username, member_roles)
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
+        if values is not None:
+            data["values"] = list(values)
+        interaction = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=channel_id,
+                attachment_size_limit=attachment_size_limit,
+                kind=p.INTERACTION_MESSAGE_COMPONENT,
+                user_id=int(user["id"]),
+                message_id=message_id,
+            )
+        )
+        return p.interaction_create(
+            interaction_id=interaction.id,
+            application_id=self._application_id,
+            token=interaction.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[channel_id]),
+            member=self._invoker_member(user, channel_id, member_permissions),
+            app_permissions=self._app_permissions(channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+            interaction_type=p.INTERACTION_MESSAGE_COMPONENT,
+            message=copy.deepcopy(message),
+        )
+
+    # Option builders (pure; ``make_interaction`` fills ``data.resolved`` for them).
+    option = staticmethod(p.option)
+    subcommand = staticmethod(p.subcommand)
+
+    @staticmethod
+    def string_option(name: str, value: str) -> dict[str, Any]:
+        """A STRING (3) option."""
+        return p.option(name, p.STRING, value)
+
+    @staticmethod
+    def integer_option(name: str, value: int) -> dict[str, Any]:
+        """An INTEGER (4) option."""
+        return p.option(name, p.INTEGER, value)
+
+    @staticmethod
+    def boolean_option(name: str, value: bool) -> dict[str, Any]:
+        """A BOOLEAN (5) option."""
+        return p.option(name, p.BOOLEAN, value)
+
+    @staticmethod
+    def user_option(name: str, user_id: int) -> dict[str, Any]:
+        """A USER (6) option (resolved to the user, plus the member if in the guild)."""
+        return p.option(name, p.USER, user_id)
+
+    @staticmethod
+    def channel_option(name: str, channel_id: int) -> dict[str, Any]:
+        """A CHANNEL (7) option (resolved with the invoker's permissions in that channel)."""
+        return p.option(name, p.CHANNEL, channel_id)
+
+    @staticmethod
+    def role_option(name: str, role_id: int) -> dict[str, Any]:
+        """A ROLE (8) option."""
+        return p.option(name, p.ROLE, role_id)
+
+    @staticmethod
+    def mentionable_option(name: str, target_id: int) -> dict[str, Any]:
+        """A MENTIONABLE (9) option: a user or role id."""
+        return p.option(name, p.MENTIONABLE, target_id)
+
+    @staticmethod
+    def attachment_option(name: str, attachment: dict[str, Any]) -> dict[str, Any]:
+        """An ATTACHMENT (11) option for an ``add_attachment`` object."""
+        return p.option(name, p.ATTACHMENT, attachment["id"])
+
+    def _invoker(
+        self, user_id: int | None, username: str, member_roles: Iterable[int] | None
+    ) -> dict[str, Any]:
+        """The invoking user, made a guild member (with ``member_roles`` if given)."""
+        user_id = user_id or snowflake()
+        user = self._users.setdefault(user_id, p.user_object(user_id, username))
+        if member_roles is not None:
+            self.set_roles(user_id, member_roles)
+        else:
+            self._member_roles.setdefault(user_id, [])
+        return user
+
+    def _invoker_member(
+        self, user: dict[str, Any], channel_id: int, permissions: int | None
+    ) -> dict[str, Any]:
+        user_id = int(user["id"])
+        if permissions is None:
+            permissions = self.permissions_in(channel_id, user_id)
+        return p.member_object(
+            user, permissions=permissions, roles=self._member_roles.get(user_id, [])
+        )
+
+    def _app_permissions(self, channel_id: int, given: int | None) -> int:
+        if given is not None:
+            return given
+        return self.bot_permissions(channel_id) | p.ATTACH_FILES | p.EMBED_LINKS
+
+    def _resolve_options(
+        self,
+        options: list[dict[str, Any]],
+        attachments: list[dict[str, Any]],
+        channel_id: int,
+        invoker: dict[str, Any],
+    ) -> dict[str, dict[str, Any]]:
+        """Build ``data.resolved`` for the object options in ``options``.
+
+        Members and channels carry computed permissions: a member's in the invoking
+        channel, a channel's for the invoking user (as Discord does).
+        """
+        resolved: dict[str, dict[str, Any]] = {
+            "users": {},
+            "members": {},
+            "roles": {},
+            "channels": {},
+            "attachments": {a["id"]: a for a in attachments},
+        }
+        for opt in p.leaf_options(options):
+            kind, ref = opt["type"], str(opt.get("value"))
+            if kind == p.MENTIONABLE:
+                kind = p.ROLE if int(ref) in self._roles else p.USER
+            if kind == p.USER:
+                self._resolve_user(resolved, int(ref), channel_id)
+            elif kind == p.ROLE:
+                resolved["roles"][ref] = self._known(self._roles, int(ref), "role")
+            elif kind == p.CHANNEL:
+                channel = self._known(self._channels, int(ref), "channel")
+                perms = self.permissions_in(int(ref), int(invoker["id"]))
+                resolved["channels"][ref] = p.resolved_channel(channel, perms)
+            elif kind == p.ATTACHMENT and ref not in resolved["attachments"]:
+                resolved["attachments"][ref] = self._known(
+                    self._attachment_objects, ref, "attachment"
+                )
+        return resolved
+
+    def _resolve_user(
+        self, resolved: dict[str, dict[str, Any]], user_id: int, channel_id: int
+    ) -> None:
+        resolved["users"][str(user_id)] = self._known(self._users, user_id, "user")
+        if user_id in self._member_roles:
+            member = p.member_object(self._users[user_id], roles=self._member_roles[user_id])
+            resolved["members"][str(user_id)] = p.resolved_member(
+                member, self.permissions_in(channel_id, user_id)
+            )
+
+    @staticmethod
+    def _known(table: dict[Any, dict[str, Any]], key: Any, what: str) -> dict[str, Any]:
+        if key not in table:
+            raise ValueError(f"unknown {what} {key}: add it to the fake first")
+        return table[key]
+
+    def _register(self, interaction: _Interaction) -> _Interaction:
+        self._interactions[interaction.id] = interaction
+        self._by_token[interaction.token] = interaction
+        return interaction
 
     @staticmethod
     def token_of(interaction: dict[str, Any]) -> str:
@@ -503,17 +844,47 @@ class FakeDiscord:
             await self.connected.wait()
         interaction = self._interactions.get(int(d["id"]))
         if interaction is None:  # hand-built payload: register it
-            interaction = _Interaction(
-                id=int(d["id"]),
-                token=d["token"],
-                channel_id=int(d["channel"]["id"]),
-                attachment_size_limit=int(d["attachment_size_limit"]),
+            message = d.get("message")
+            interaction = self._register(
+                _Interaction(
+                    id=int(d["id"]),
+                    token=d["token"],
+                    channel_id=int(d["channel"]["id"]),
+                    attachment_size_limit=int(d["attachment_size_limit"]),
+                    kind=int(d["type"]),
+                    user_id=int(d["member"]["user"]["id"]) if "member" in d else None,
+                    message_id=int(message["id"]) if message else None,
+                )
             )
-            self._interactions[interaction.id] = interaction
-            self._by_token[interaction.token] = interaction
         interaction.sent_at = time.monotonic()
         await self._dispatch("INTERACTION_CREATE", d)
         return d
+
+    async def push_guild_update(self) -> None:
+        """Announce setup changes made after the bot connected, as Discord's events would.
+
+        Dispatches GUILD_ROLE_CREATE/UPDATE for every role, CHANNEL_CREATE/UPDATE for every
+        guild text channel (overwrites included) and GUILD_MEMBER_UPDATE for every member.
+        """
+        async with asyncio.timeout(10.0):
+            await self.connected.wait()
+        guild_id = str(self._guild_id)
+        for role_id, role in self._roles.items():
+            event = "GUILD_ROLE_UPDATE" if role_id in self._announced else "GUILD_ROLE_CREATE"
+            await self._dispatch(event, {"guild_id": guild_id, "role": dict(role)})
+        for channel_id, channel in self._channels.items():
+            if channel["type"] != 0 or channel_id in self._deleted_channels:
+                continue
+            event = "CHANNEL_UPDATE" if channel_id in self._announced else "CHANNEL_CREATE"
+            await self._dispatch(event, copy.deepcopy(channel))
+        for user_id, roles in self._member_roles.items():
+            member = p.member_object(
+                self._users[user_id],
+                roles=roles,
+                joined_at=self._bot_joined_at if user_id == self._bot_user_id else None,
+            )
+            await self._dispatch("GUILD_MEMBER_UPDATE", {"guild_id": guild_id, **member})
+        self._announced = set(self._roles) | set(self._channels)
 
     async def disconnect_gateway(self, code: int = 4000) -> None:
         """Close the live gateway socket with ``code`` (4000 lets dpy RESUME)."""
@@ -538,6 +909,16 @@ class FakeDiscord:
             for m in self.messages.values()
             if channel_id is None or int(m["channel_id"]) == channel_id
         ]
+
+    def upload_of(self, attachment: dict[str, Any] | int | str) -> RecordedFile:
+        """The uploaded file behind a stored message attachment (object or id)."""
+        attachment_id = int(attachment["id"] if isinstance(attachment, dict) else attachment)
+        return self._uploads[attachment_id]
+
+    @staticmethod
+    def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every button on a message dict (see ``discord_payloads.buttons_of``)."""
+        return p.buttons_of(message)
 
     def callbacks(self) -> list[RecordedRequest]:
         """Recorded interaction callback requests."""
@@ -736,7 +1117,7 @@ class FakeDiscord:
                 if part.name == "payload_json" and part.filename is None:
                     record.json = self._parse_json(await part.text())
                 elif part.filename is not None or (part.name or "").startswith("files["):
-                    record.files.append(await self._stream_file(part))
+                    record.files.append(await self._stream_file(part, self.keep_file_bytes))
             return
         raw = await request.read()
         if raw and request.content_type == "application/json":
@@ -750,16 +1131,29 @@ class FakeDiscord:
             raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
 
     @staticmethod
-    async def _stream_file(part: BodyPartReader) -> RecordedFile:
+    async def _stream_file(part: BodyPartReader, keep: int) -> RecordedFile:
         digest = hashlib.sha256()
         size = 0
+        kept: bytearray | None = bytearray()
         head = b""
         while chunk := await part.read_chunk(CHUNK):
             digest.update(chunk)
             size += len(chunk)
             if len(head) < HEAD_BYTES:
                 head += chunk[: HEAD_BYTES - len(head)]
-        return RecordedFile(part.name or "", part.filename, size, digest.hexdigest(), head)
+            if kept is not None:
+                kept += chunk
+                if len(kept) > keep:
+                    kept = None
+        return RecordedFile(
+            part.name or "",
+            part.filename,
+            size,
+            digest.hexdigest(),
+            head,
+            content_type=part.headers.get("Content-Type"),
+            data=bytes(kept) if kept is not None else None,
+        )
 
     def _injected_fault(self, method: str, path: str) -> web.Response | None:
         for fault in self._faults:
@@ -898,6 +1292,7 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         attachment_id = snowflake()
         filename = entry.get("filename") or upload.filename or "unknown"
+        self._uploads[attachment_id] = upload
         return p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
@@ -917,6 +1312,7 @@ class FakeDiscord:
         message_type: int = p.MESSAGE_TYPE_DEFAULT,
         extra_flags: int = 0,
         webhook: bool = False,
+        interaction: _Interaction | None = None,
     ) -> dict[str, Any]:
         content = body.get("content") or ""
         mentions, mention_roles, everyone = p.resolve_mentions(
@@ -934,7 +1330,7 @@ class FakeDiscord:
             content=content,
             embeds=body.get("embeds"),
             attachments=self._build_attachments(channel_id, body, files, []),
-            components=body.get("components"),
+            components=p.numbered_components(body.get("components")),
             flags=(body.get("flags") or 0) | extra_flags,
             message_type=message_type,
             tts=bool(body.get("tts")),
@@ -944,9 +1340,38 @@ class FakeDiscord:
             mention_everyone=everyone,
             webhook_id=self._application_id if webhook else None,
             application_id=self._application_id if webhook else None,
+            message_reference=self._reference_to(interaction),
+            interaction_metadata=self._interaction_metadata(interaction),
         )
         self.messages[int(message["id"])] = message
         return message
+
+    def _reference_to(self, interaction: _Interaction | None) -> dict[str, Any] | None:
+        """A component's response replies to the message the component is on."""
+        if interaction is None or interaction.message_id is None:
+            return None
+        return {
+            "type": 0,
+            "message_id": str(interaction.message_id),
+            "channel_id": str(interaction.channel_id),
+            "guild_id": str(self._guild_id),
+        }
+
+    def _interaction_metadata(self, interaction: _Interaction | None) -> dict[str, Any] | None:
+        """``interaction_metadata`` of a message created by an interaction response/followup."""
+        if interaction is None or interaction.user_id not in self._users:
+            return None
+        meta: dict[str, Any] = {
+            "id": str(interaction.id),
+            "type": interaction.kind,
+            "user": self._users[interaction.user_id],
+            "authorizing_integration_owners": {"0": str(self._guild_id)},
+        }
+        if interaction.original_id is not None:
+            meta["original_response_message_id"] = str(interaction.original_id)
+        if interaction.message_id is not None:
+            meta["interacted_message_id"] = str(interaction.message_id)
+        return meta
 
     def _edit_message(
         self,
@@ -961,6 +1386,7 @@ class FakeDiscord:
                 message[key] = (
                     body[key] if body[key] is not None else ([] if key != "content" else "")
                 )
+        message["components"] = p.numbered_components(message["components"])
         if "flags" in body and body["flags"] is not None:
             # EPHEMERAL cannot be changed by an edit.
             message["flags"] = (body["flags"] & ~p.FLAG_EPHEMERAL) | (
@@ -994,10 +1420,17 @@ class FakeDiscord:
     # ------------------------------------------------------------------ channels
 
     def _live_channel(self, call: _Call) -> int:
+        """A channel the bot can see: 404/10003 if gone, 403/50001 without VIEW_CHANNEL."""
         channel_id = call.int_param("cid")
         if channel_id in self._deleted_channels or channel_id not in self._channels:
             raise DiscordError(404, 10003, "Unknown Channel")
+        if not self.bot_permissions(channel_id) & p.VIEW_CHANNEL:
+            raise DiscordError(403, 50001, "Missing Access")
         return channel_id
+
+    def _require(self, channel_id: int, needed: int) -> None:
+        if self.bot_permissions(channel_id) & needed != needed:
+            raise DiscordError(403, 50013, "Missing Permissions")
 
     def _channel_message(self, call: _Call) -> dict[str, Any]:
         channel_id = self._live_channel(call)
@@ -1011,10 +1444,13 @@ class FakeDiscord:
 
     async def _create_channel_message(self, call: _Call) -> web.Response:
         channel_id = self._live_channel(call)
-        if channel_id in self._denied_channels:
-            raise DiscordError(403, 50013, "Missing Permissions")
-        self._check_upload(call, self.upload_limit_bytes)
         body = call.body or {}
+        self._require(channel_id, p.SEND_MESSAGES)
+        if call.files:
+            self._require(channel_id, p.ATTACH_FILES)
+        if body.get("embeds"):
+            self._require(channel_id, p.EMBED_LINKS)
+        self._check_upload(call, self.upload_limit_bytes)
         nonce = body.get("nonce")
         now = time.monotonic()
         if nonce is not None and body.get("enforce_nonce"):
@@ -1046,6 +1482,8 @@ class FakeDiscord:
 
     async def _edit_channel_message(self, call: _Call) -> web.Response:
         message = self._channel_message(call)
+        if call.files:
+            self._require(int(message["channel_id"]), p.ATTACH_FILES)
         self._check_upload(call, self.upload_limit_bytes)
         return self._ok(call, self._edit_message(message, call.body or {}, call.files, PARSE_ALL))
 
@@ -1070,12 +1508,27 @@ class FakeDiscord:
             raise DiscordError(404, 10062, "Unknown interaction")
         self._check_upload(call, interaction.attachment_size_limit)
         body = call.body or {}
-        callback_type = body.get("type")
-        if callback_type not in (4, 5):
-            # The fake implements message responses only (4 and 5).
+        callback_type = int(body.get("type") or 0)
+        # Implemented: message responses (4, 5) and, for components, updates (6, 7).
+        allowed = (4, 5, 6, 7) if interaction.message_id is not None else (4, 5)
+        if callback_type not in allowed:
             raise DiscordError(400, 50035, "Invalid Form Body")
         data = body.get("data") or {}
-        ephemeral = bool((data.get("flags") or 0) & p.FLAG_EPHEMERAL)
+        if callback_type in (6, 7):
+            message = self._update_component_message(call, interaction, callback_type, data)
+        else:
+            message = self._response_message(call, interaction, callback_type, data)
+        interaction.acked = True
+        interaction.original_id = int(message["id"])
+        interaction.message_ids.add(interaction.original_id)
+        if not _truthy(call.request.query.get("with_response")):
+            return web.Response(status=204)
+        return self._ok(call, self._callback_response(interaction, callback_type, message))
+
+    def _response_message(
+        self, call: _Call, interaction: _Interaction, callback_type: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create the message of a type 4 (message) or 5 (deferred, loading) callback."""
         if callback_type == 5:
             data = {"flags": data.get("flags") or 0}
         message = self._new_message(
@@ -1083,35 +1536,48 @@ class FakeDiscord:
             body=data,
             files=call.files if callback_type == 4 else [],
             default_parse=PARSE_USERS,
-            message_type=p.MESSAGE_TYPE_CHAT_INPUT_COMMAND,
+            message_type=p.MESSAGE_TYPE_CHAT_INPUT_COMMAND
+            if interaction.message_id is None
+            else p.MESSAGE_TYPE_REPLY,
             extra_flags=p.FLAG_LOADING if callback_type == 5 else 0,
             webhook=True,
+            interaction=interaction,
         )
         if callback_type == 4 and self._is_empty(message):
             del self.messages[int(message["id"])]
             raise DiscordError(400, 50006, "Cannot send an empty message")
-        interaction.acked = True
-        interaction.original_id = int(message["id"])
-        interaction.message_ids.add(interaction.original_id)
-        if not _truthy(call.request.query.get("with_response")):
-            return web.Response(status=204)
-        resource: dict[str, Any] = {"type": callback_type}
-        if callback_type == 4:
-            resource["message"] = message
-        return self._ok(
-            call,
-            {
-                "interaction": {
-                    "id": str(interaction.id),
-                    "type": 2,
-                    "activity_instance_id": None,
-                    "response_message_id": message["id"],
-                    "response_message_loading": callback_type == 5,
-                    "response_message_ephemeral": ephemeral,
-                },
-                "resource": resource,
-            },
-        )
+        return message
+
+    def _update_component_message(
+        self, call: _Call, interaction: _Interaction, callback_type: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Type 6 acks silently, type 7 edits the message the component is on."""
+        message = self.messages.get(interaction.message_id or 0)
+        if message is None:
+            raise _unknown_message()
+        if callback_type == 7:
+            self._edit_message(message, data, call.files, PARSE_USERS)
+        return message
+
+    def _callback_response(
+        self, interaction: _Interaction, callback_type: int, message: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The ``with_response`` body (InteractionCallbackResponse in the OpenAPI spec)."""
+        summary: dict[str, Any] = {
+            "id": str(interaction.id),
+            "type": interaction.kind,
+            "activity_instance_id": None,
+        }
+        if callback_type != 6:
+            summary.update(
+                response_message_id=message["id"],
+                response_message_loading=callback_type == 5,
+                response_message_ephemeral=bool(message["flags"] & p.FLAG_EPHEMERAL),
+            )
+        out: dict[str, Any] = {"interaction": summary}
+        if callback_type in (4, 7):
+            out["resource"] = {"type": callback_type, "message": message}
+        return out
 
     def _webhook_interaction(self, call: _Call) -> _Interaction:
         """Resolve the interaction behind an application webhook route, enforcing expiry."""
@@ -1156,6 +1622,7 @@ class FakeDiscord:
                 files=call.files,
                 default_parse=PARSE_USERS,
                 webhook=True,
+                interaction=interaction,
             )
             if self._is_empty(message):
                 del self.messages[int(message["id"])]
@@ -1279,7 +1746,7 @@ class FakeDiscord:
         elif op == 6:
             await self._resume(conn, d or {})
         elif op == 8:
-            members = [p.member_object(self._bot_user, joined_at=self._bot_joined_at)]
+            members = [self._bot_member()]
             chunk = {
                 "guild_id": str(self._guild_id),
                 "members": members,
@@ -1342,17 +1809,32 @@ class FakeDiscord:
         await self._dispatch("RESUMED", {}, conn)  # d must be a dict: dpy writes into it
         self.connected.set()
 
+    def _bot_member(self) -> dict[str, Any]:
+        return p.member_object(
+            self._bot_user,
+            joined_at=self._bot_joined_at,
+            roles=self._member_roles[self._bot_user_id],
+        )
+
     def _guild_payload(self) -> dict[str, Any]:
         channels = [
-            dict(c)
+            copy.deepcopy(c)
             for cid, c in self._channels.items()
             if c["type"] == 0 and cid not in self._deleted_channels
         ]
         for channel in channels:
             channel.pop("guild_id", None)  # GUILD_CREATE channels omit guild_id
+        members = [
+            p.member_object(self._users[uid], roles=roles)
+            for uid, roles in self._member_roles.items()
+            if uid != self._bot_user_id
+        ]
+        self._announced = set(self._roles) | set(self._channels)
         return p.guild_create(
             guild_id=self._guild_id,
             owner_id=self._owner_id,
-            bot_member=p.member_object(self._bot_user, joined_at=self._bot_joined_at),
+            bot_member=self._bot_member(),
             channels=channels,
+            roles=[dict(r) for r in sorted(self._roles.values(), key=lambda r: r["position"])],
+            members=members,
         )
