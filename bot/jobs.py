@@ -161,8 +161,10 @@ class JobService:
                 await self._store.set_state(job.id, JobState.QUEUED)
                 self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
-                # The submit may or may not have reached the API: never send it twice.
-                self._spawn_step(job.id, self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN))
+                # The submit may or may not have reached the API: never send it twice. It may
+                # have been charged, so the reservation stands as its cost.
+                failure = self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents)
+                self._spawn_step(job.id, failure)
             case JobState.SUBMITTED:
                 self._schedule_poll(job.id, 0)
                 self._reporter.follow(job.id, 0)
