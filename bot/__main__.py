@@ -15,7 +15,7 @@ from bot.bot import AnimateBot
 from bot.jobs import JobService
 from bot.media import ClipDownloader
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store import DatabaseUnusableError, SqliteStore
 from bot.vibedream import VibedreamClient
 
 log = logging.getLogger("bot")
@@ -88,7 +88,12 @@ def main() -> None:
         root=True,
     )
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except DatabaseUnusableError as exc:
+        # Stop with a clear message: starting afresh would hide, or overwrite, the real data.
+        log.critical("cannot start: %s", exc)
+        raise SystemExit(f"Database error: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -29,8 +29,23 @@ from bot.errors import (
     UserError,
 )
 from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
-from bot.models import ImageInput, Job, JobState, NewJob, Origin, UsageReport
-from bot.notifier import JobNotifier, PostFailedError, UploadTooLargeError
+from bot.models import (
+    DeliveryRoute,
+    FailureKind,
+    ImageInput,
+    Job,
+    JobState,
+    NewJob,
+    Origin,
+    UsageReport,
+)
+from bot.notifier import (
+    ChannelForbiddenError,
+    ChannelGoneError,
+    JobNotifier,
+    PostFailedError,
+    UploadTooLargeError,
+)
 from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -50,8 +65,14 @@ class _ShuttingDownError(Exception):
     """Raised before a submit goes on the wire while the service is stopping."""
 
 
+class _UndeliverableError(Exception):
+    """The clip could be posted nowhere: not in the channel, not as a followup, not by DM."""
+
+
 #: Submit no image whose signed link expires sooner than this.
 _LINK_MARGIN = timedelta(minutes=2)
+#: Deliver through the interaction only while its token has at least this long to live.
+_TOKEN_MARGIN = timedelta(seconds=30)
 
 
 def next_poll_delay(
@@ -144,7 +165,7 @@ class JobService:
                 self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
-                self._spawn_step(job.id, self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN))
+                self._spawn_step(job.id, self._fail_outcome_unknown(job))
             case JobState.SUBMITTED:
                 self._schedule_poll(job.id, 0)
                 self._reporter.follow(job.id, 0)
@@ -254,7 +275,7 @@ class JobService:
             return
         except ApiError as exc:  # sent, but the answer never came or made no sense
             log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
-            await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN)
+            await self._fail_outcome_unknown(job)
             return
         except Exception:
             # A state hook failed: it runs before sending or after a certain refusal, so this
@@ -278,6 +299,17 @@ class JobService:
             job.id, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
         )
         self._reporter.follow(job.id, 0)
+
+    async def _fail_outcome_unknown(self, job: Job) -> None:
+        """Fail a job whose submit may have reached the API, tagged for an admin to check."""
+        log.warning(
+            "job %d: submit outcome unknown; an admin should check the API's billing "
+            "(failure_kind = %s)",
+            job.id,
+            FailureKind.SUBMIT_UNKNOWN,
+        )
+        job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+        await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN)
 
     async def _mark_sending(self, job_id: int) -> None:
         if self._closing:  # no new submit once stopping: it could be cut off mid-flight
@@ -375,17 +407,23 @@ class JobService:
             failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
             await self._fail(job, failure or messages.POST_FAILED)
             return
+        except _UndeliverableError as exc:
+            await self._fail_undeliverable(job, str(exc))
+            return
         except Exception:
             log.exception("job %d: delivery crashed", job.id)
             await self._fail(job, messages.POST_FAILED)
             return
-        await self._store.mark_delivered(job.id, message_id, kind, self._now())
+        delivered = await self._store.mark_delivered(job.id, message_id, kind, self._now())
         log.info("job %d: delivering -> delivered as %s (message %s)", job.id, kind, message_id)
-        link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
+        took = messages.generation_time(job)
+        if delivered.delivered_via is DeliveryRoute.DM:
+            text = messages.done_by_dm(took)
+        else:
+            link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
+            text = messages.done(link, took)
         # `job` still holds the interaction token, which the store has just dropped.
-        await self._reporter.show(
-            job, messages.done(link, messages.generation_time(job)), final=True
-        )
+        await self._reporter.show(job, text, final=True)
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel."""
@@ -399,13 +437,60 @@ class JobService:
                 job.output_url, max_bytes=job.origin.upload_limit_bytes
             )
         except ClipTooLargeError:
-            return await notifier.post_link(job, expires_at), "link"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_link(job, expires_at, via)
+            ), "link"
         try:
-            return await notifier.post_clip(job, clip), "file"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_clip(job, clip, via)
+            ), "file"
         except UploadTooLargeError:
-            return await notifier.post_link(job, expires_at), "link"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_link(job, expires_at, via)
+            ), "link"
         finally:
             clip.discard()
+
+    async def _post_somewhere(
+        self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
+    ) -> int:
+        """Post in the channel; if the bot may not, through the interaction or by DM.
+
+        A channel that is gone raises _UndeliverableError at once: its followups would fail
+        too. Each fallback is recorded on the job (with why) before it is tried.
+        """
+        route = job.delivered_via or DeliveryRoute.CHANNEL
+        if route is DeliveryRoute.CHANNEL:
+            try:
+                return await post(DeliveryRoute.CHANNEL)
+            except ChannelGoneError as exc:
+                raise _UndeliverableError(f"channel gone: {exc}") from exc
+            except ChannelForbiddenError as exc:
+                note = f"channel post refused: {exc}"
+                log.warning("job %d: %s; trying the fallbacks", job.id, note)
+        else:
+            note = job.delivery_note or ""
+        for fallback in self._fallback_routes(job, after=route):
+            await self._store.set_delivery_route(job.id, fallback, note)
+            try:
+                return await post(fallback)
+            except UploadTooLargeError:
+                raise
+            except PostFailedError as exc:
+                if exc.retryable:
+                    raise
+                note = f"{note}; {fallback} refused: {exc}"
+                log.warning("job %d: delivery by %s refused: %s", job.id, fallback, exc)
+        raise _UndeliverableError(note)
+
+    def _fallback_routes(self, job: Job, *, after: DeliveryRoute) -> list[DeliveryRoute]:
+        token_alive = bool(job.origin.interaction_token) and (
+            job.origin.interaction_expires_at - self._now() > _TOKEN_MARGIN
+        )
+        routes = [DeliveryRoute.FOLLOWUP] if token_alive else []
+        routes.append(DeliveryRoute.DM)
+        order = [DeliveryRoute.CHANNEL, DeliveryRoute.FOLLOWUP, DeliveryRoute.DM]
+        return [r for r in routes if order.index(r) >= order.index(after)]
 
     # Failure --------------------------------------------------------------------------------
 
@@ -415,16 +500,38 @@ class JobService:
         self._dispatch_wake.set()  # it may have held an in-flight slot
         await self._notify_failure(job)
 
+    async def _fail_undeliverable(self, job: Job, why: str) -> None:
+        """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
+        log.warning("job %d: undeliverable: %s", job.id, why)
+        job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
+        expires_at = (job.completed_at or self._now()) + timedelta(
+            hours=self._settings.vibedream_output_ttl_hours
+        )
+        await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
+
     async def _notify_failure(self, job: Job) -> None:
         reason = job.error or messages.SOMETHING_WENT_WRONG
-        if not await self._reporter.show(job, messages.failed(reason), final=True):
-            try:
-                text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
-                await self._notifier_().post_failure(job, text)
-            except PostFailedError as exc:
-                log.warning("job %d: could not tell the user about the failure: %s", job.id, exc)
+        shown = await self._reporter.show(job, messages.failed(reason), final=True)
+        if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
+            await self._tell_elsewhere(job, reason)
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
+
+    async def _tell_elsewhere(self, job: Job, reason: str) -> None:
+        """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
+        routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
+        if job.failure_kind is FailureKind.UNDELIVERABLE:
+            routes = [DeliveryRoute.DM]  # the channel is gone or refuses the bot
+        for route in routes:
+            if route is DeliveryRoute.DM:
+                text = messages.failed_by_dm(job.id, reason)
+            else:
+                text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
+            try:
+                await self._notifier_().post_failure(job, text, route)
+                return
+            except PostFailedError as exc:
+                log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)
 
     # Plumbing -------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.models import (
+    DeliveryRoute,
+    FailureKind,
     GenerationSettings,
     Job,
     JobState,
@@ -33,6 +35,10 @@ log = logging.getLogger(__name__)
 _IN_FLIGHT = "('claimed', 'submitting', 'submitted')"
 # Listed rather than written as NOT IN (...), so SQLite can search the `jobs_open` index.
 _UNFINISHED = "('queued', 'claimed', 'submitting', 'submitted', 'completed', 'delivering')"
+
+
+class DatabaseUnusableError(Exception):
+    """The database file cannot be used as it is; the bot must stop rather than overwrite it."""
 
 
 class Store(Protocol):
@@ -68,6 +74,8 @@ class Store(Protocol):
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
+    async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job: ...
+    async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job: ...
 
 
 class SqliteStore:
@@ -78,12 +86,18 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+        """Open (creating if needed) the database at `path` and bring its schema up to date.
+
+        Raises DatabaseUnusableError, leaving the file untouched, when it is not a readable
+        SQLite database or was written by a newer version of the bot.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = sqlite3.Row
         store = cls(connection)
         try:
+            # Checked before anything writes: WAL mode or a migration would modify the file.
+            await store._check_usable(path)
             await connection.execute("PRAGMA journal_mode = WAL")
             # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
             # could be sent twice; the bot writes far too little for the cost to matter.
@@ -104,6 +118,28 @@ class SqliteStore:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def _check_usable(self, path: Path) -> None:
+        try:
+            (current,) = await self._fetchone("PRAGMA user_version")
+            (verdict,) = await self._fetchone("PRAGMA quick_check")
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseUnusableError(
+                f"{path} is not a readable SQLite database ({exc}). It was left untouched; "
+                "restore it from a backup or point DATABASE_URL at another file."
+            ) from exc
+        if verdict != "ok":
+            raise DatabaseUnusableError(
+                f"{path} is damaged (integrity check: {verdict}). It was left untouched; "
+                "restore it from a backup or point DATABASE_URL at another file."
+            )
+        known = max(number for number, _ in _migrations())
+        if current > known:
+            raise DatabaseUnusableError(
+                f"{path} has schema version {current}, but this version of the bot knows only "
+                f"up to {known}: it was written by a newer bot. It was left untouched; run the "
+                "newer version, or restore a backup made before the upgrade."
+            )
 
     async def _migrate(self) -> None:
         (current,) = await self._fetchone("PRAGMA user_version")
@@ -272,6 +308,14 @@ class SqliteStore:
         """Drop an interaction token that no longer works."""
         await self._set(job_id, interaction_token=None)
 
+    async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job:
+        """Tag a job with why it failed, for admins (e.g. a submit whose outcome is unknown)."""
+        return await self._update(job_id, failure_kind=kind)
+
+    async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job:
+        """Record that the result goes out another way than the channel post, and why."""
+        return await self._update(job_id, delivered_via=route, delivery_note=note)
+
     # Usage ----------------------------------------------------------------------------------
 
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport:
@@ -407,4 +451,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         delivered_as=row["delivered_as"],
         finished_at=_dt(row["finished_at"]),
         notified=bool(row["notified"]),
+        failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
+        delivered_via=DeliveryRoute(row["delivered_via"]) if row["delivered_via"] else None,
+        delivery_note=row["delivery_note"],
     )

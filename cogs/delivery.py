@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import discord
 
 from bot import messages
 from bot.media import DownloadedClip
-from bot.models import Job
-from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.models import DeliveryRoute, Job
+from bot.notifier import (
+    ChannelForbiddenError,
+    ChannelGoneError,
+    PostFailedError,
+    ProgressGoneError,
+    UploadTooLargeError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +26,7 @@ log = logging.getLogger(__name__)
 ORIGINAL_RESPONSE = "@original"
 _INVALID_WEBHOOK_TOKEN = 50027
 _UPLOAD_TOO_LARGE_CODES = {40005, 50045}
+_UNKNOWN_CHANNEL = 10003
 _EMBED_DESCRIPTION_MAX = 4096
 _NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -54,51 +61,85 @@ class DiscordNotifier:
             return False
         return True
 
-    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
-        """Post the mp4 with its caption; the job's nonce makes a repeat return the same message."""
+    async def post_clip(
+        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
+        """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
+        the same message."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        return await self._send(job, embed=result_embed(job), file=file)
+        return await self._send(job, via, embed=result_embed(job), file=file)
 
-    async def post_link(self, job: Job, expires_at: datetime) -> int:
+    async def post_link(
+        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         """Post the clip's URL, saying when it expires."""
         embed = result_embed(job)
         embed.url = job.output_url
         embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
-        return await self._send(job, embed=embed)
+        return await self._send(job, via, embed=embed)
 
-    async def post_failure(self, job: Job, text: str) -> None:
-        """Tell the requester in the channel, without pinging anyone."""
-        await self._send(job, content=text, nonce=f"{job.nonce}-f")
+    async def post_failure(
+        self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> None:
+        """Tell the requester (in the channel unless told otherwise), without pinging anyone."""
+        await self._send(job, via, content=text, nonce=f"{job.nonce}-f")
 
     async def _send(
         self,
         job: Job,
+        via: DeliveryRoute,
         *,
         content: str | None = None,
         embed: discord.Embed | None = None,
         file: discord.File | None = None,
         nonce: str | None = None,
     ) -> int:
-        channel = self._client.get_partial_messageable(
-            job.origin.channel_id, guild_id=job.origin.guild_id
-        )
+        parts: dict[str, Any] = {
+            "content": content if content is not None else discord.utils.MISSING,
+            "embed": embed if embed is not None else discord.utils.MISSING,
+            "file": file if file is not None else discord.utils.MISSING,
+            "allowed_mentions": _NO_MENTIONS,
+        }
         try:
-            message = await channel.send(
-                content=content,
-                embed=embed if embed is not None else discord.utils.MISSING,
-                file=file if file is not None else discord.utils.MISSING,
-                nonce=nonce or job.nonce,
-                allowed_mentions=_NO_MENTIONS,
-            )
+            if via is DeliveryRoute.FOLLOWUP:
+                message: discord.abc.Snowflake = await self._followup(job).send(wait=True, **parts)
+            else:
+                target = await self._messageable(job, via)
+                # A DM gets its own nonce: the channel's could collide with nothing there, but
+                # a separate one keeps a retried DM to one message just the same.
+                suffix = "-dm" if via is DeliveryRoute.DM else ""
+                message = await target.send(nonce=f"{nonce or job.nonce}{suffix}", **parts)
         except discord.HTTPException as exc:
-            if exc.status == 413 or exc.code in _UPLOAD_TOO_LARGE_CODES:
-                raise UploadTooLargeError(str(exc)) from exc
-            raise PostFailedError(
-                str(exc), retryable=exc.status >= 500 or exc.status == 429
-            ) from exc
+            raise _post_error(exc, via) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise PostFailedError(repr(exc), retryable=True) from exc
         return message.id
+
+    def _followup(self, job: Job) -> discord.Webhook:
+        return discord.Webhook.partial(
+            job.origin.application_id, job.origin.interaction_token, client=self._client
+        )
+
+    async def _messageable(self, job: Job, via: DeliveryRoute) -> discord.PartialMessageable:
+        if via is DeliveryRoute.DM:
+            channel = await self._client.http.start_private_message(job.origin.user_id)
+            return self._client.get_partial_messageable(
+                int(channel["id"]), type=discord.ChannelType.private
+            )
+        return self._client.get_partial_messageable(
+            job.origin.channel_id, guild_id=job.origin.guild_id
+        )
+
+
+def _post_error(exc: discord.HTTPException, via: DeliveryRoute) -> Exception:
+    """Sort a failed post: too large, channel forbidden or gone, worth retrying or not."""
+    if exc.status == 413 or exc.code in _UPLOAD_TOO_LARGE_CODES:
+        return UploadTooLargeError(str(exc))
+    if via is DeliveryRoute.CHANNEL and exc.status == 403:
+        return ChannelForbiddenError(str(exc))
+    if via is DeliveryRoute.CHANNEL and exc.status == 404 and exc.code == _UNKNOWN_CHANNEL:
+        return ChannelGoneError(str(exc))
+    return PostFailedError(str(exc), retryable=exc.status >= 500 or exc.status == 429)
 
 
 def result_embed(job: Job) -> discord.Embed:
