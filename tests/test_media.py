@@ -332,6 +332,40 @@ async def test_file_that_is_not_an_mp4_is_refused_and_not_kept(
     assert files_in(clip_dir) == []
 
 
+@pytest.mark.parametrize("content_type", ["text/html", "application/json", "image/png"])
+async def test_clip_served_as_another_content_type_is_refused_unread(
+    content_type: str, http: aiohttp.ClientSession, clip_dir: Path
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=mp4_bytes(4096), content_type=content_type)
+
+    async with TinyServer(handler) as server:
+        with pytest.raises(DownloadError, match="not a video") as caught:
+            await downloader(http, clip_dir).download(server.url("/clip.mp4"))
+
+    assert not caught.value.retryable
+    assert files_in(clip_dir) == []
+
+
+@pytest.mark.parametrize("content_type", ["video/mp4", "application/octet-stream", None])
+async def test_clip_served_as_a_video_or_plain_bytes_is_accepted(
+    content_type: str | None, http: aiohttp.ClientSession, clip_dir: Path
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        response = web.Response(body=mp4_bytes(4096))
+        if content_type is None:
+            response.headers.popall("Content-Type", None)
+        else:
+            response.content_type = content_type
+        return response
+
+    async with TinyServer(handler) as server:
+        clip = await downloader(http, clip_dir).download(server.url("/clip.mp4"))
+
+    assert clip.size_bytes == 4096
+    clip.discard()
+
+
 async def test_clip_cut_short_by_the_server_is_retryable_and_not_kept(
     http: aiohttp.ClientSession, clip_dir: Path
 ) -> None:
