@@ -64,6 +64,8 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BY
     timeout = aiohttp.ClientTimeout(total=15)
     try:
         async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
+            if resp.status == 416:  # not even byte 0 exists: the file is empty
+                return b""
             if resp.status not in (200, 206):
                 raise DownloadError(f"HTTP {resp.status}")
             head = b""  # one read() may return only part of what is asked

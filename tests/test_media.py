@@ -417,6 +417,15 @@ async def test_fetch_head_of_a_missing_file_is_a_download_error(
         await fetch_head(http, f"{fake_api.origin}/outputs/nope/0-0.mp4")
 
 
+async def test_fetch_head_of_an_empty_file_is_empty(http: aiohttp.ClientSession) -> None:
+    async def empty(request: web.Request) -> web.Response:
+        # What a server answers a range request on a zero-byte file.
+        return web.Response(status=416, headers={"Content-Range": "bytes */0"})
+
+    async with TinyServer(empty) as server:
+        assert await fetch_head(http, server.url("/empty.png")) == b""
+
+
 async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
     http: aiohttp.ClientSession,
 ) -> None:
