@@ -360,7 +360,7 @@ class JobService:
             await self._complete(job, prediction)
         elif prediction is not None and prediction.status == "failed":
             await self._fail(job, messages.api_failed(prediction.error), prediction.cost_cents)
-        elif elapsed > self._settings.job_timeout_s:
+        elif elapsed > self._timeout_s(answered=prediction is not None):
             await self._fail(job, messages.TIMED_OUT)
         else:
             s = self._settings
@@ -368,6 +368,17 @@ class JobService:
                 elapsed, job.estimate_s, s.poll_interval_s, s.poll_max_interval_s
             )
             self._schedule_poll(job.id, delay)
+
+    def _timeout_s(self, *, answered: bool) -> float:
+        """How long a submitted job may go unfinished before it is failed as timed out.
+
+        Only the API's own "still processing" counts against `JOB_TIMEOUT_S`: while the API
+        cannot be reached the prediction may well be done, so the job waits for it as long
+        as the API keeps outputs (after that the clip is gone anyway).
+        """
+        if answered:
+            return self._settings.job_timeout_s
+        return max(self._settings.job_timeout_s, self._settings.vibedream_output_ttl_hours * 3600)
 
     async def _complete(self, job: Job, prediction: Prediction) -> None:
         assert prediction.outputs  # the client guarantees outputs on completion

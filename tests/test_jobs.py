@@ -544,6 +544,26 @@ async def test_prediction_processing_past_the_job_timeout_fails_and_tells_the_us
     assert h.notifier.failures == []  # the token still works: told in the progress message
 
 
+async def test_api_unreachable_past_the_job_timeout_keeps_the_job_until_it_answers(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(job_timeout_s=60)
+    await h.start()
+    h.fake.hold()
+    job = await h.accept()
+    await h.wait_state(job.id, JobState.SUBMITTED)
+    polls = len([r for r in h.fake.requests if r.route == "status"])
+
+    h.fake.fail_next("status", 503, times=4)  # the API is down...
+    h.clock.advance(600)  # ...for far longer than the job timeout
+    h.fake.complete_now(h.prediction_id_of(job.prompt))  # and made the clip meanwhile
+
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+    assert done.error is None
+    statuses = [r.status for r in h.fake.requests if r.route == "status"][polls:]
+    assert statuses[:4] == [503] * 4  # every poll during the outage was past the timeout
+
+
 async def test_401_while_polling_fails_the_job_as_service_unavailable(h: Harness) -> None:
     h.fake.fail_next("status", 401)
 
