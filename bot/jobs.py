@@ -274,7 +274,7 @@ class JobService:
             await self._fail(job, messages.api_rejected(exc.message), cost_cents=0)
             return
         except ApiError as exc:  # sent, but the answer never came or made no sense
-            log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
+            log.info("job %d: no usable answer to the submit (%s); not re-sending", job.id, exc)
             await self._fail_outcome_unknown(job)
             return
         except Exception:
@@ -303,8 +303,7 @@ class JobService:
     async def _fail_outcome_unknown(self, job: Job) -> None:
         """Fail a job whose submit may have reached the API, tagged for an admin to check."""
         log.warning(
-            "job %d: submit outcome unknown; an admin should check the API's billing "
-            "(failure_kind = %s)",
+            "job %d: submit outcome unknown, tagged %s: an admin should check the API's billing",
             job.id,
             FailureKind.SUBMIT_UNKNOWN,
         )

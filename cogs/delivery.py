@@ -105,8 +105,7 @@ class DiscordNotifier:
                 message: discord.abc.Snowflake = await self._followup(job).send(wait=True, **parts)
             else:
                 target = await self._messageable(job, via)
-                # A DM gets its own nonce: the channel's could collide with nothing there, but
-                # a separate one keeps a retried DM to one message just the same.
+                # A DM has a nonce of its own, so a retried DM is still one message.
                 suffix = "-dm" if via is DeliveryRoute.DM else ""
                 message = await target.send(nonce=f"{nonce or job.nonce}{suffix}", **parts)
         except discord.HTTPException as exc:
