@@ -16,7 +16,7 @@ from bot.guild_admin import GuildAdmin
 from bot.jobs import JobService
 from bot.media import ClipDownloader
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store import DatabaseUnusableError, SqliteStore
 from bot.vibedream import VibedreamClient
 
 log = logging.getLogger("bot")
@@ -90,7 +90,12 @@ def main() -> None:
         root=True,
     )
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except DatabaseUnusableError as exc:
+        # Stop with a clear message: starting afresh would hide, or overwrite, the real data.
+        log.critical("cannot start: %s", exc)
+        raise SystemExit(f"Database error: {exc}") from None
 
 
 if __name__ == "__main__":

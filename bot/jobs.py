@@ -30,6 +30,8 @@ from bot.errors import (
 )
 from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
 from bot.models import (
+    DeliveryRoute,
+    FailureKind,
     ImageInput,
     Job,
     JobState,
@@ -39,7 +41,13 @@ from bot.models import (
     QuotaUsage,
     UsageReport,
 )
-from bot.notifier import JobNotifier, PostFailedError, UploadTooLargeError
+from bot.notifier import (
+    ChannelForbiddenError,
+    ChannelGoneError,
+    JobNotifier,
+    PostFailedError,
+    UploadTooLargeError,
+)
 from bot.periods import next_day, next_month
 from bot.policy import Access, Actor, Limits, check_access, check_quota
 from bot.progress import ProgressReporter
@@ -66,8 +74,14 @@ class _CancelledBeforeSendError(Exception):
     """Raised before a submit goes on the wire when the job was cancelled meanwhile."""
 
 
+class _UndeliverableError(Exception):
+    """The clip could be posted nowhere: not in the channel, not as a followup, not by DM."""
+
+
 #: Submit no image whose signed link expires sooner than this.
 _LINK_MARGIN = timedelta(minutes=2)
+#: Deliver through the interaction only while its token has at least this long to live.
+_TOKEN_MARGIN = timedelta(seconds=30)
 
 
 def next_poll_delay(
@@ -161,10 +175,8 @@ class JobService:
                 await self._store.set_state(job.id, JobState.QUEUED)
                 self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
-                # The submit may or may not have reached the API: never send it twice. It may
-                # have been charged, so the reservation stands as its cost.
-                failure = self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents)
-                self._spawn_step(job.id, failure)
+                # The submit may or may not have reached the API: never send it twice.
+                self._spawn_step(job.id, self._fail_outcome_unknown(job))
             case JobState.SUBMITTED:
                 self._schedule_poll(job.id, 0)
                 self._reporter.follow(job.id, 0)
@@ -371,9 +383,8 @@ class JobService:
             await self._fail(job, messages.api_rejected(exc.message), cost_cents=0)
             return
         except ApiError as exc:  # sent, but the answer never came or made no sense
-            log.warning("job %d: submit outcome unknown (%s); not re-sending", job.id, exc)
-            # It may have been charged: the reservation stands as its cost.
-            await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, cost_cents=job.reserved_cents)
+            log.info("job %d: no usable answer to the submit (%s); not re-sending", job.id, exc)
+            await self._fail_outcome_unknown(job)
             return
         except Exception:
             # A state hook failed: it runs before sending or after a certain refusal, so this
@@ -400,6 +411,17 @@ class JobService:
             job.id, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
         )
         self._reporter.follow(job.id, 0)
+
+    async def _fail_outcome_unknown(self, job: Job) -> None:
+        """Fail a job whose submit may have reached the API, tagged for an admin to check."""
+        log.warning(
+            "job %d: submit outcome unknown, tagged %s: an admin should check the API's billing",
+            job.id,
+            FailureKind.SUBMIT_UNKNOWN,
+        )
+        job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+        # It may have been charged: the reservation stands as its cost.
+        await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, cost_cents=job.reserved_cents)
 
     async def _mark_sending(self, job_id: int) -> None:
         if self._closing:  # no new submit once stopping: it could be cut off mid-flight
@@ -452,7 +474,7 @@ class JobService:
             await self._complete(job, prediction)
         elif prediction is not None and prediction.status == "failed":
             await self._fail(job, messages.api_failed(prediction.error), prediction.cost_cents)
-        elif elapsed > self._settings.job_timeout_s:
+        elif elapsed > self._timeout_s(answered=prediction is not None):
             await self._fail(job, messages.TIMED_OUT)
         else:
             s = self._settings
@@ -460,6 +482,17 @@ class JobService:
                 elapsed, job.estimate_s, s.poll_interval_s, s.poll_max_interval_s
             )
             self._schedule_poll(job.id, delay)
+
+    def _timeout_s(self, *, answered: bool) -> float:
+        """How long a submitted job may go unfinished before it is failed as timed out.
+
+        Only the API's own "still processing" counts against `JOB_TIMEOUT_S`: while the API
+        cannot be reached the prediction may well be done, so the job waits for it as long
+        as the API keeps outputs (after that the clip is gone anyway).
+        """
+        if answered:
+            return self._settings.job_timeout_s
+        return max(self._settings.job_timeout_s, self._settings.vibedream_output_ttl_hours * 3600)
 
     async def _complete(self, job: Job, prediction: Prediction) -> None:
         assert prediction.outputs  # the client guarantees outputs on completion
@@ -501,18 +534,24 @@ class JobService:
             failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
             await self._fail(job, failure or messages.POST_FAILED)
             return
+        except _UndeliverableError as exc:
+            await self._fail_undeliverable(job, str(exc))
+            return
         except Exception:
             log.exception("job %d: delivery crashed", job.id)
             await self._fail(job, messages.POST_FAILED)
             return
-        await self._store.mark_delivered(job.id, message_id, kind, self._now())
+        delivered = await self._store.mark_delivered(job.id, message_id, kind, self._now())
         log.info("job %d: delivering -> delivered as %s (message %s)", job.id, kind, message_id)
-        link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
+        took = messages.generation_time(job)
+        if delivered.delivered_via is DeliveryRoute.DM:
+            text = messages.done_by_dm(took)
+        else:
+            link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
+            text = messages.done(link, took)
         # `job` still holds the interaction token, which the store has just dropped.
-        await self._reporter.show(
-            job, messages.done(link, messages.generation_time(job)), final=True
-        )
-        await self._update_mod_log(await self._store.get_job(job.id))
+        await self._reporter.show(job, text, final=True)
+        await self._update_mod_log(delivered)
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel."""
@@ -526,13 +565,60 @@ class JobService:
                 job.output_url, max_bytes=job.origin.upload_limit_bytes
             )
         except ClipTooLargeError:
-            return await notifier.post_link(job, expires_at), "link"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_link(job, expires_at, via)
+            ), "link"
         try:
-            return await notifier.post_clip(job, clip), "file"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_clip(job, clip, via)
+            ), "file"
         except UploadTooLargeError:
-            return await notifier.post_link(job, expires_at), "link"
+            return await self._post_somewhere(
+                job, lambda via: notifier.post_link(job, expires_at, via)
+            ), "link"
         finally:
             clip.discard()
+
+    async def _post_somewhere(
+        self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
+    ) -> int:
+        """Post in the channel; if the bot may not, through the interaction or by DM.
+
+        A channel that is gone raises _UndeliverableError at once: its followups would fail
+        too. Each fallback is recorded on the job (with why) before it is tried.
+        """
+        route = job.delivered_via or DeliveryRoute.CHANNEL
+        if route is DeliveryRoute.CHANNEL:
+            try:
+                return await post(DeliveryRoute.CHANNEL)
+            except ChannelGoneError as exc:
+                raise _UndeliverableError(f"channel gone: {exc}") from exc
+            except ChannelForbiddenError as exc:
+                note = f"channel post refused: {exc}"
+                log.warning("job %d: %s; trying the fallbacks", job.id, note)
+        else:
+            note = job.delivery_note or ""
+        for fallback in self._fallback_routes(job, after=route):
+            await self._store.set_delivery_route(job.id, fallback, note)
+            try:
+                return await post(fallback)
+            except UploadTooLargeError:
+                raise
+            except PostFailedError as exc:
+                if exc.retryable:
+                    raise
+                note = f"{note}; {fallback} refused: {exc}"
+                log.warning("job %d: delivery by %s refused: %s", job.id, fallback, exc)
+        raise _UndeliverableError(note)
+
+    def _fallback_routes(self, job: Job, *, after: DeliveryRoute) -> list[DeliveryRoute]:
+        token_alive = bool(job.origin.interaction_token) and (
+            job.origin.interaction_expires_at - self._now() > _TOKEN_MARGIN
+        )
+        routes = [DeliveryRoute.FOLLOWUP] if token_alive else []
+        routes.append(DeliveryRoute.DM)
+        order = [DeliveryRoute.CHANNEL, DeliveryRoute.FOLLOWUP, DeliveryRoute.DM]
+        return [r for r in routes if order.index(r) >= order.index(after)]
 
     # Failure --------------------------------------------------------------------------------
 
@@ -542,16 +628,22 @@ class JobService:
         self._dispatch_wake.set()  # it may have held an in-flight slot
         await self._notify_failure(job)
 
+    async def _fail_undeliverable(self, job: Job, why: str) -> None:
+        """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
+        log.warning("job %d: undeliverable: %s", job.id, why)
+        job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
+        expires_at = (job.completed_at or self._now()) + timedelta(
+            hours=self._settings.vibedream_output_ttl_hours
+        )
+        await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
+
     async def _notify_failure(self, job: Job) -> None:
         if job.state == JobState.CANCELLED:  # a step failed after the job was cancelled
             return
         reason = job.error or messages.SOMETHING_WENT_WRONG
-        if not await self._reporter.show(job, messages.failed(reason), final=True):
-            try:
-                text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
-                await self._notifier_().post_failure(job, text)
-            except PostFailedError as exc:
-                log.warning("job %d: could not tell the user about the failure: %s", job.id, exc)
+        shown = await self._reporter.show(job, messages.failed(reason), final=True)
+        if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
+            await self._tell_elsewhere(job, reason)
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
         await self._update_mod_log(job)
@@ -581,6 +673,22 @@ class JobService:
             await self._notifier_().update_mod_log(job)
         except PostFailedError as exc:
             log.warning("job %d: could not update the moderation log: %s", job.id, exc)
+
+    async def _tell_elsewhere(self, job: Job, reason: str) -> None:
+        """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
+        routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
+        if job.failure_kind is FailureKind.UNDELIVERABLE:
+            routes = [DeliveryRoute.DM]  # the channel is gone or refuses the bot
+        for route in routes:
+            if route is DeliveryRoute.DM:
+                text = messages.failed_by_dm(job.id, reason)
+            else:
+                text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
+            try:
+                await self._notifier_().post_failure(job, text, route)
+                return
+            except PostFailedError as exc:
+                log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)
 
     # Plumbing -------------------------------------------------------------------------------
 

@@ -24,6 +24,10 @@ IMAGE_CONTENT_TYPES = {
     "image/webp": "WebP",
 }
 SNIFF_BYTES = 16
+#: Content types a clip may be served with (none at all is accepted too; the bytes decide).
+CLIP_CONTENT_TYPES = frozenset(
+    {"video/mp4", "application/mp4", "application/octet-stream", "binary/octet-stream"}
+)
 _CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
 
@@ -60,6 +64,8 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BY
     timeout = aiohttp.ClientTimeout(total=15)
     try:
         async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
+            if resp.status == 416:  # not even byte 0 exists: the file is empty
+                return b""
             if resp.status not in (200, 206):
                 raise DownloadError(f"HTTP {resp.status}")
             head = b""  # one read() may return only part of what is asked
@@ -139,6 +145,10 @@ class ClipDownloader:
         raise DownloadError("too many redirects")
 
     async def _save(self, response: aiohttp.ClientResponse, cap: int) -> DownloadedClip:
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind and kind not in CLIP_CONTENT_TYPES:
+            # An HTML or JSON answer with status 200 is an error page, not a clip.
+            raise DownloadError(f"content type {kind!r} is not a video")
         declared = response.content_length
         if declared is not None and declared > cap:
             raise ClipTooLargeError(f"clip is {declared} bytes, over the {cap} byte cap")

@@ -175,6 +175,15 @@ def failed_in_channel(user_id: int, job_id: int, reason: str) -> str:
     return f"❌ <@{user_id}>, your clip (job #{job_id}) could not be made. {reason}"
 
 
+def failed_by_dm(job_id: int, reason: str) -> str:
+    return f"❌ About your clip (job #{job_id}): {reason}"
+
+
+def done_by_dm(took: str | None) -> str:
+    after = f" in {took}" if took else ""
+    return f"✅ **Done**{after} — I couldn't post in the channel, so I sent you the clip by DM."
+
+
 # Failure reasons (stored in the job's `error` and shown to the user) -------------------------
 
 
@@ -197,6 +206,15 @@ IMAGE_LINK_EXPIRED = (
 )
 DOWNLOAD_FAILED = "The clip was made but I couldn't download it safely from the video service."
 POST_FAILED = "The clip was made but I couldn't post it in this channel."
+
+
+def undeliverable(output_url: str, expires_at: datetime) -> str:
+    return (
+        "The clip was made, but I couldn't post it: the channel is gone or I may not post "
+        f"there. Here is a link instead (it expires <t:{int(expires_at.timestamp())}:R>): "
+        f"{output_url}"
+    )
+
 
 # Results -----------------------------------------------------------------------------------------
 

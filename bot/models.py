@@ -38,6 +38,23 @@ CANCELLABLE = frozenset(
 )
 
 
+class FailureKind(StrEnum):
+    """Why a failed job failed, where an admin may need to act (stored in `failure_kind`)."""
+
+    #: A submit was sent but its answer never came: the API may have made (and charged) it.
+    SUBMIT_UNKNOWN = "submit_unknown"
+    #: The clip was made but could be posted nowhere (channel gone, no followup, no DM).
+    UNDELIVERABLE = "undeliverable"
+
+
+class DeliveryRoute(StrEnum):
+    """Where a result was posted (stored in `delivered_via` when not the channel)."""
+
+    CHANNEL = "channel"  # the bot's own message in the job's channel (the normal route)
+    FOLLOWUP = "followup"  # an interaction followup, when the bot may not post in the channel
+    DM = "dm"  # a direct message to the requester
+
+
 @dataclass(frozen=True, slots=True)
 class ImageInput:
     """An image attachment as Discord describes it, before we trust it."""
@@ -117,6 +134,9 @@ class Job:
     mod_log_channel_id: int | None = None
     mod_log_message_id: int | None = None
     redacted: bool = False
+    failure_kind: FailureKind | None = None
+    delivered_via: DeliveryRoute | None = None
+    delivery_note: str | None = None
 
     @property
     def estimate_s(self) -> tuple[float, float] | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.media import DownloadedClip
-from bot.models import Job
+from bot.models import DeliveryRoute, Job
 
 
 class ProgressGoneError(Exception):
@@ -25,6 +25,20 @@ class PostFailedError(Exception):
         self.retryable = retryable
 
 
+class ChannelForbiddenError(PostFailedError):
+    """The platform refused the channel post for missing permissions (will not pass by itself)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=False)
+
+
+class ChannelGoneError(PostFailedError):
+    """The job's channel no longer exists."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=False)
+
+
 class JobNotifier(Protocol):
     """Shows a job's progress to its requester and posts its result in its channel."""
 
@@ -35,15 +49,22 @@ class JobNotifier(Protocol):
         the message can never be edited again.
         """
 
-    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
+    async def post_clip(
+        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         """Post the clip as a file; returns the message id. Posting twice with the same job
-        nonce yields one message. Raises UploadTooLargeError or PostFailedError."""
+        nonce in the channel yields one message. Raises UploadTooLargeError or
+        PostFailedError (ChannelForbiddenError, ChannelGoneError)."""
 
-    async def post_link(self, job: Job, expires_at: datetime) -> int:
+    async def post_link(
+        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         """Post the clip's URL instead of the file; returns the message id."""
 
-    async def post_failure(self, job: Job, text: str) -> None:
-        """Tell the requester in the channel that their job failed."""
+    async def post_failure(
+        self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> None:
+        """Tell the requester that their job failed (in the channel unless told otherwise)."""
 
     async def post_mod_log(self, job: Job, channel_id: int) -> int:
         """Post the job's entry in a moderation-log channel; returns the message id. Posting

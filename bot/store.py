@@ -24,6 +24,8 @@ from bot.models import (
     CANCELLABLE,
     AuditEntry,
     Block,
+    DeliveryRoute,
+    FailureKind,
     GenerationSettings,
     GuildConfig,
     GuildUsageReport,
@@ -52,6 +54,10 @@ _INSERT_JOB = """INSERT INTO jobs (state, guild_id, channel_id, user_id, applica
        nonce, created_at, updated_at, reserved_cents)"""
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
 Decision = Callable[[QuotaUsage], str | None]
+
+
+class DatabaseUnusableError(Exception):
+    """The database file cannot be used as it is; the bot must stop rather than overwrite it."""
 
 
 class Store(Protocol):
@@ -114,6 +120,8 @@ class Store(Protocol):
     async def redact_before(self, cutoff: datetime) -> int: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
+    async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job: ...
+    async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job: ...
 
 
 class SqliteStore:
@@ -130,7 +138,11 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+        """Open (creating if needed) the database at `path` and bring its schema up to date.
+
+        Raises DatabaseUnusableError, leaving the file untouched, when it is not a readable
+        SQLite database or was written by a newer version of the bot.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         connections: list[aiosqlite.Connection] = []
         try:
@@ -138,6 +150,9 @@ class SqliteStore:
                 connection = await aiosqlite.connect(path, isolation_level=None)
                 connections.append(connection)
                 connection.row_factory = sqlite3.Row
+                if len(connections) == 1:
+                    # Checked before anything writes: WAL mode or a migration would modify it.
+                    await _check_usable(connection, path)
                 await connection.execute("PRAGMA journal_mode = WAL")
                 # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
                 # could be sent twice; the bot writes far too little for the cost to matter.
@@ -405,6 +420,14 @@ class SqliteStore:
         """Drop an interaction token that no longer works."""
         await self._set(job_id, interaction_token=None)
 
+    async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job:
+        """Tag a job with why it failed, for admins (e.g. a submit whose outcome is unknown)."""
+        return await self._update(job_id, failure_kind=kind)
+
+    async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job:
+        """Record that the result goes out another way than the channel post, and why."""
+        return await self._update(job_id, delivered_via=route, delivery_note=note)
+
     # Usage ----------------------------------------------------------------------------------
 
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport:
@@ -653,6 +676,29 @@ _TOTALS = f"""SUM(state = 'delivered'), SUM(state = 'failed' AND {_COUNTED}),
     SUM(state = 'cancelled' AND {_COUNTED})"""
 
 
+async def _check_usable(db: aiosqlite.Connection, path: Path) -> None:
+    try:
+        ((current,),) = await _query(db, "PRAGMA user_version")
+        ((verdict,),) = await _query(db, "PRAGMA quick_check")
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnusableError(
+            f"{path} is not a readable SQLite database ({exc}). It was left untouched; "
+            "restore it from a backup or point DATABASE_URL at another file."
+        ) from exc
+    if verdict != "ok":
+        raise DatabaseUnusableError(
+            f"{path} is damaged (integrity check: {verdict}). It was left untouched; "
+            "restore it from a backup or point DATABASE_URL at another file."
+        )
+    known = max(number for number, _ in _migrations())
+    if current > known:
+        raise DatabaseUnusableError(
+            f"{path} has schema version {current}, but this version of the bot knows only "
+            f"up to {known}: it was written by a newer bot. It was left untouched; run the "
+            "newer version, or restore a backup made before the upgrade."
+        )
+
+
 async def _query(
     db: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
 ) -> list[Any]:
@@ -759,4 +805,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         mod_log_channel_id=row["mod_log_channel_id"],
         mod_log_message_id=row["mod_log_message_id"],
         redacted=bool(row["redacted"]),
+        failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
+        delivered_via=DeliveryRoute(row["delivered_via"]) if row["delivered_via"] else None,
+        delivery_note=row["delivery_note"],
     )

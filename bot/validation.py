@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.api_models import (
     SEED_MIN,
 )
 from bot.errors import UserError
-from bot.media import IMAGE_CONTENT_TYPES, sniff_image
+from bot.media import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.models import GenerationSettings, ImageInput
 from bot.settings import Settings
 
@@ -125,7 +126,8 @@ def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]
 def clean_prompt(prompt: str, max_chars: int) -> str:
     """Return the prompt without surrounding whitespace, or raise if empty or too long."""
     text = prompt.strip()
-    if not text:
+    # Zero-width and other format characters show nothing: a prompt of only those is empty.
+    if not any(unicodedata.category(c) != "Cf" and not c.isspace() for c in text):
         raise UserError(messages.PROMPT_EMPTY)
     if len(text) > max_chars:
         raise UserError(messages.prompt_too_long(len(text), max_chars))
@@ -161,8 +163,13 @@ def check_image_bytes(head: bytes, label: str) -> None:
     Any accepted format passes even if the declared type differs (a PNG named `.jpg`): the
     API reads the bytes, not the name.
     """
+    if not head:
+        raise UserError(messages.not_an_image(label, "is empty"))
     if sniff_image(head) is None:
         raise UserError(messages.not_an_image(label, "does not contain image data"))
+    if len(head) < SNIFF_BYTES:
+        # `head` is the whole file when shorter than asked, and no real image is this small.
+        raise UserError(messages.not_an_image(label, f"is cut off after {len(head)} bytes"))
 
 
 def _extension(filename: str) -> str:

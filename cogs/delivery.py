@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,8 +11,14 @@ import discord
 
 from bot import messages
 from bot.media import DownloadedClip
-from bot.models import CANCELLABLE, Job, JobState
-from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.models import CANCELLABLE, DeliveryRoute, Job, JobState
+from bot.notifier import (
+    ChannelForbiddenError,
+    ChannelGoneError,
+    PostFailedError,
+    ProgressGoneError,
+    UploadTooLargeError,
+)
 from cogs.buttons import cancel_view
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 ORIGINAL_RESPONSE = "@original"
 _INVALID_WEBHOOK_TOKEN = 50027
 _UPLOAD_TOO_LARGE_CODES = {40005, 50045}
+_UNKNOWN_CHANNEL = 10003
 _EMBED_DESCRIPTION_MAX = 4096
 _FIELD_MAX = 1024
 _MOD_LOG_COLOURS = {
@@ -63,26 +69,34 @@ class DiscordNotifier:
             return False
         return True
 
-    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
-        """Post the mp4 with its caption; the job's nonce makes a repeat return the same message."""
+    async def post_clip(
+        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
+        """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
+        the same message."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        return await self._send(job, embed=result_embed(job), file=file)
+        return await self._send(job, via, embed=result_embed(job), file=file)
 
-    async def post_link(self, job: Job, expires_at: datetime) -> int:
+    async def post_link(
+        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         """Post the clip's URL, saying when it expires."""
         embed = result_embed(job)
         embed.url = job.output_url
         embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
-        return await self._send(job, embed=embed)
+        return await self._send(job, via, embed=embed)
 
-    async def post_failure(self, job: Job, text: str) -> None:
-        """Tell the requester in the channel, without pinging anyone."""
-        await self._send(job, content=text, nonce=f"{job.nonce}-f")
+    async def post_failure(
+        self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> None:
+        """Tell the requester (in the channel unless told otherwise), without pinging anyone."""
+        await self._send(job, via, content=text, nonce=f"{job.nonce}-f")
 
     async def post_mod_log(self, job: Job, channel_id: int) -> int:
         """Post the job's moderation-log entry, with a Cancel button while it runs."""
         return await self._send(
             job,
+            DeliveryRoute.CHANNEL,
             channel_id=channel_id,
             embed=mod_log_embed(job),
             view=cancel_view(job.id) if job.state in CANCELLABLE else None,
@@ -98,11 +112,17 @@ class DiscordNotifier:
         )
         message = channel.get_partial_message(job.mod_log_message_id)
         view = cancel_view(job.id) if job.state in CANCELLABLE else None
-        await _posting(message.edit(embed=mod_log_embed(job), view=view))
+        try:
+            await message.edit(embed=mod_log_embed(job), view=view)
+        except discord.HTTPException as exc:
+            raise _post_error(exc, DeliveryRoute.CHANNEL) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostFailedError(repr(exc), retryable=True) from exc
 
     async def _send(
         self,
         job: Job,
+        via: DeliveryRoute,
         *,
         channel_id: int | None = None,
         content: str | None = None,
@@ -111,32 +131,54 @@ class DiscordNotifier:
         view: discord.ui.View | None = None,
         nonce: str | None = None,
     ) -> int:
-        channel = self._client.get_partial_messageable(
-            channel_id or job.origin.channel_id, guild_id=job.origin.guild_id
-        )
-        message = await _posting(
-            channel.send(
-                content=content,
-                embed=embed if embed is not None else discord.utils.MISSING,
-                file=file if file is not None else discord.utils.MISSING,
-                view=view if view is not None else discord.utils.MISSING,
-                nonce=nonce or job.nonce,
-                allowed_mentions=_NO_MENTIONS,
-            )
-        )
+        parts: dict[str, Any] = {
+            "content": content if content is not None else discord.utils.MISSING,
+            "embed": embed if embed is not None else discord.utils.MISSING,
+            "file": file if file is not None else discord.utils.MISSING,
+            "view": view if view is not None else discord.utils.MISSING,
+            "allowed_mentions": _NO_MENTIONS,
+        }
+        try:
+            if via is DeliveryRoute.FOLLOWUP:
+                message: discord.abc.Snowflake = await self._followup(job).send(wait=True, **parts)
+            else:
+                target = await self._messageable(job, via, channel_id)
+                # A DM has a nonce of its own, so a retried DM is still one message.
+                suffix = "-dm" if via is DeliveryRoute.DM else ""
+                message = await target.send(nonce=f"{nonce or job.nonce}{suffix}", **parts)
+        except discord.HTTPException as exc:
+            raise _post_error(exc, via) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostFailedError(repr(exc), retryable=True) from exc
         return message.id
 
+    def _followup(self, job: Job) -> discord.Webhook:
+        return discord.Webhook.partial(
+            job.origin.application_id, job.origin.interaction_token, client=self._client
+        )
 
-async def _posting(request: Coroutine[Any, Any, discord.Message]) -> discord.Message:
-    """Await a post or edit, mapping Discord's failures to the notifier's errors."""
-    try:
-        return await request
-    except discord.HTTPException as exc:
-        if exc.status == 413 or exc.code in _UPLOAD_TOO_LARGE_CODES:
-            raise UploadTooLargeError(str(exc)) from exc
-        raise PostFailedError(str(exc), retryable=exc.status >= 500 or exc.status == 429) from exc
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise PostFailedError(repr(exc), retryable=True) from exc
+    async def _messageable(
+        self, job: Job, via: DeliveryRoute, channel_id: int | None = None
+    ) -> discord.PartialMessageable:
+        if via is DeliveryRoute.DM:
+            channel = await self._client.http.start_private_message(job.origin.user_id)
+            return self._client.get_partial_messageable(
+                int(channel["id"]), type=discord.ChannelType.private
+            )
+        return self._client.get_partial_messageable(
+            channel_id or job.origin.channel_id, guild_id=job.origin.guild_id
+        )
+
+
+def _post_error(exc: discord.HTTPException, via: DeliveryRoute) -> Exception:
+    """Sort a failed post: too large, channel forbidden or gone, worth retrying or not."""
+    if exc.status == 413 or exc.code in _UPLOAD_TOO_LARGE_CODES:
+        return UploadTooLargeError(str(exc))
+    if via is DeliveryRoute.CHANNEL and exc.status == 403:
+        return ChannelForbiddenError(str(exc))
+    if via is DeliveryRoute.CHANNEL and exc.status == 404 and exc.code == _UNKNOWN_CHANNEL:
+        return ChannelGoneError(str(exc))
+    return PostFailedError(str(exc), retryable=exc.status >= 500 or exc.status == 429)
 
 
 def mod_log_embed(job: Job) -> discord.Embed:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -10,6 +12,37 @@ import pytest
 
 from bot.store import SqliteStore
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.secret_scan import SCAN, ScanningHandler
+
+# Secrets ---------------------------------------------------------------------------------------
+
+#: Our own loggers; their records are scanned for secrets at every level.
+OWN_LOGGERS = ("bot", "cogs")
+#: The key every FakeVibedream() without arguments expects, watched from the first test on.
+SCAN.add_secret(
+    "VIBEDREAM_API_KEY (unit tests)",
+    inspect.signature(FakeVibedream).parameters["api_key"].default,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_leaks_in_the_whole_suite() -> Iterator[None]:
+    """Fail the run if a secret value appeared in any log line or any message sent.
+
+    `tests/secret_scan.py` collects as the suite runs; this checks the total at the end.
+    """
+    handler = ScanningHandler(SCAN)
+    loggers = [logging.getLogger(name) for name in OWN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert SCAN.leaks == [], f"secrets leaked:\n{SCAN.report()}"
+
 
 # Video API -------------------------------------------------------------------------------------
 
@@ -18,7 +51,9 @@ from tests.fakes.fake_vibedream import FakeVibedream
 async def fake_api() -> AsyncIterator[FakeVibedream]:
     """The fake video API, serving on 127.0.0.1 for one test."""
     async with FakeVibedream() as server:
+        SCAN.add_secret("VIBEDREAM_API_KEY (unit tests)", server.api_key)
         yield server
+        SCAN.scan_bodies("fake video API", server.requests)
 
 
 @pytest.fixture

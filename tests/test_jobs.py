@@ -22,8 +22,14 @@ from bot import messages
 from bot.errors import UserError
 from bot.jobs import JobService, _generate_request
 from bot.media import ClipDownloader, DownloadedClip
-from bot.models import ImageInput, Job, JobState, NewJob, Origin
-from bot.notifier import PostFailedError, ProgressGoneError, UploadTooLargeError
+from bot.models import DeliveryRoute, FailureKind, ImageInput, Job, JobState, NewJob, Origin
+from bot.notifier import (
+    ChannelForbiddenError,
+    ChannelGoneError,
+    PostFailedError,
+    ProgressGoneError,
+    UploadTooLargeError,
+)
 from bot.policy import Access
 from bot.settings import Settings
 from bot.store import SqliteStore
@@ -58,6 +64,9 @@ class RecordingNotifier:
         self.edit_error: Exception | None = None
         self.clip_error: Exception | None = None
         self.failure_error: Exception | None = None
+        self.post_routes: list[tuple[int, DeliveryRoute]] = []  # every clip/link post attempt
+        self.failure_routes: list[DeliveryRoute] = []  # the route of every posted failure
+        self.route_errors: dict[DeliveryRoute, Exception] = {}  # raised by any post that way
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -72,25 +81,40 @@ class RecordingNotifier:
         self.cancellable[job.id] = cancellable
         return True
 
-    async def post_clip(self, job: Job, clip: DownloadedClip) -> int:
+    async def post_clip(
+        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         await asyncio.sleep(0)
         self.clip_attempts.append(job.id)
+        self.post_routes.append((job.id, via))
+        if via in self.route_errors:
+            raise self.route_errors[via]
         if self.clip_error is not None:
             raise self.clip_error
         assert clip.path.read_bytes()[4:8] == b"ftyp"  # the downloaded mp4 is on disk
         self.clips.append((job.id, clip.size_bytes))
         return next(self._message_ids)
 
-    async def post_link(self, job: Job, expires_at: datetime) -> int:
+    async def post_link(
+        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> int:
         await asyncio.sleep(0)
+        self.post_routes.append((job.id, via))
+        if via in self.route_errors:
+            raise self.route_errors[via]
         self.links.append((job.id, expires_at))
         return next(self._message_ids)
 
-    async def post_failure(self, job: Job, text: str) -> None:
+    async def post_failure(
+        self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
+    ) -> None:
         await asyncio.sleep(0)
+        if via in self.route_errors:
+            raise self.route_errors[via]
         if self.failure_error is not None:
             raise self.failure_error
         self.failures.append((job.id, text))
+        self.failure_routes.append(via)
 
     async def post_mod_log(self, job: Job, channel_id: int) -> int:
         await asyncio.sleep(0)
@@ -551,6 +575,26 @@ async def test_prediction_processing_past_the_job_timeout_fails_and_tells_the_us
     assert h.notifier.failures == []  # the token still works: told in the progress message
 
 
+async def test_api_unreachable_past_the_job_timeout_keeps_the_job_until_it_answers(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(job_timeout_s=60)
+    await h.start()
+    h.fake.hold()
+    job = await h.accept()
+    await h.wait_state(job.id, JobState.SUBMITTED)
+    polls = len([r for r in h.fake.requests if r.route == "status"])
+
+    h.fake.fail_next("status", 503, times=4)  # the API is down...
+    h.clock.advance(600)  # ...for far longer than the job timeout
+    h.fake.complete_now(h.prediction_id_of(job.prompt))  # and made the clip meanwhile
+
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+    assert done.error is None
+    statuses = [r.status for r in h.fake.requests if r.route == "status"][polls:]
+    assert statuses[:4] == [503] * 4  # every poll during the outage was past the timeout
+
+
 async def test_401_while_polling_fails_the_job_as_service_unavailable(h: Harness) -> None:
     h.fake.fail_next("status", 401)
 
@@ -793,3 +837,130 @@ async def test_resumed_failed_job_tells_the_user(restarted: Restarted) -> None:
 
     assert told.state == JobState.FAILED
     assert h.notifier.texts(job.id) == [messages.failed(messages.TIMED_OUT)]
+
+
+# Delivery and submit faults --------------------------------------------------------------------
+
+FORBIDDEN = ChannelForbiddenError("403 Forbidden (error code: 50013): Missing Permissions")
+GONE = ChannelGoneError("404 Not Found (error code: 10003): Unknown Channel")
+
+
+async def test_clip_refused_in_the_channel_goes_out_as_an_interaction_followup(
+    h: Harness,
+) -> None:
+    h.notifier.route_errors[DeliveryRoute.CHANNEL] = FORBIDDEN
+
+    job = await h.accept()
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert h.notifier.post_routes == [
+        (job.id, DeliveryRoute.CHANNEL),
+        (job.id, DeliveryRoute.FOLLOWUP),
+    ]
+    assert done.delivered_via == DeliveryRoute.FOLLOWUP
+    assert done.delivery_note is not None
+    assert "Missing Permissions" in done.delivery_note
+    assert done.failure_kind is None
+
+
+async def test_clip_refused_in_the_channel_after_the_token_expired_is_sent_by_dm(
+    h: Harness,
+) -> None:
+    h.notifier.route_errors[DeliveryRoute.CHANNEL] = FORBIDDEN
+
+    job = await h.accept(origin=h.origin(token_ttl_s=-60))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert h.notifier.post_routes == [(job.id, DeliveryRoute.CHANNEL), (job.id, DeliveryRoute.DM)]
+    assert done.delivered_via == DeliveryRoute.DM
+    assert done.delivery_note is not None
+    assert "Missing Permissions" in done.delivery_note
+
+
+async def test_clip_that_can_be_posted_nowhere_is_undeliverable_and_the_user_is_told(
+    h: Harness,
+) -> None:
+    h.notifier.route_errors[DeliveryRoute.CHANNEL] = FORBIDDEN
+    h.notifier.route_errors[DeliveryRoute.FOLLOWUP] = PostFailedError("401", retryable=False)
+    h.notifier.route_errors[DeliveryRoute.DM] = PostFailedError("50007", retryable=False)
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.failure_kind == FailureKind.UNDELIVERABLE
+    assert [route for _, route in h.notifier.post_routes] == [
+        DeliveryRoute.CHANNEL,
+        DeliveryRoute.FOLLOWUP,
+        DeliveryRoute.DM,
+    ]
+    assert failed.error is not None
+    assert failed.output_url is not None
+    assert failed.output_url in failed.error
+
+
+async def test_deleted_channel_makes_the_job_undeliverable_and_tells_the_user_by_dm(
+    h: Harness,
+) -> None:
+    h.notifier.route_errors[DeliveryRoute.CHANNEL] = GONE
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.failure_kind == FailureKind.UNDELIVERABLE
+    assert h.notifier.post_routes == [(job.id, DeliveryRoute.CHANNEL)]  # no followup there
+    assert h.notifier.failure_routes == [DeliveryRoute.DM]
+    ((job_id, text),) = h.notifier.failures
+    assert job_id == job.id
+    assert failed.output_url is not None
+    assert failed.output_url in text
+
+
+async def test_failure_notice_refused_in_the_channel_is_sent_by_dm(h: Harness) -> None:
+    h.fake.fail_prompts_containing = {"forbidden": "Flagged."}
+    h.notifier.route_errors[DeliveryRoute.CHANNEL] = FORBIDDEN
+
+    job = await h.accept(prompt="something forbidden", origin=h.origin(token_ttl_s=-60))
+    await h.wait_notified(job.id)
+
+    assert h.notifier.failure_routes == [DeliveryRoute.DM]
+    ((_, text),) = h.notifier.failures
+    assert text == messages.failed_by_dm(job.id, messages.api_failed("Flagged."))
+
+
+async def test_submit_answered_by_a_gateway_error_is_recorded_as_outcome_unknown(
+    h: Harness,
+) -> None:
+    h.fake.fail_next("submit", 502)  # a proxy error can hide a prediction that was created
+
+    job = await h.accept()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.state == JobState.FAILED
+    assert failed.failure_kind == FailureKind.SUBMIT_UNKNOWN
+    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN
+    assert len(h.fake.submits) == 1
+
+
+async def test_resumed_job_caught_mid_submit_is_recorded_as_outcome_unknown(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    job = await h.seed(JobState.SUBMITTING, ALICE, "cut off mid-submit")
+
+    await h.start()
+    failed = await h.wait_notified(job.id)
+
+    assert failed.failure_kind == FailureKind.SUBMIT_UNKNOWN
+    assert h.fake.submits == []
+
+
+async def test_no_new_job_is_accepted_once_stopping(h: Harness) -> None:
+    await h.service.stop(grace_s=0.1)
+
+    with pytest.raises(UserError) as refused:
+        await h.accept()
+
+    assert refused.value.user_message == messages.SHUTTING_DOWN
+    assert await h.store.inner.open_jobs() == []

@@ -332,6 +332,40 @@ async def test_file_that_is_not_an_mp4_is_refused_and_not_kept(
     assert files_in(clip_dir) == []
 
 
+@pytest.mark.parametrize("content_type", ["text/html", "application/json", "image/png"])
+async def test_clip_served_as_another_content_type_is_refused_unread(
+    content_type: str, http: aiohttp.ClientSession, clip_dir: Path
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=mp4_bytes(4096), content_type=content_type)
+
+    async with TinyServer(handler) as server:
+        with pytest.raises(DownloadError, match="not a video") as caught:
+            await downloader(http, clip_dir).download(server.url("/clip.mp4"))
+
+    assert not caught.value.retryable
+    assert files_in(clip_dir) == []
+
+
+@pytest.mark.parametrize("content_type", ["video/mp4", "application/octet-stream", None])
+async def test_clip_served_as_a_video_or_plain_bytes_is_accepted(
+    content_type: str | None, http: aiohttp.ClientSession, clip_dir: Path
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        response = web.Response(body=mp4_bytes(4096))
+        if content_type is None:
+            response.headers.popall("Content-Type", None)
+        else:
+            response.content_type = content_type
+        return response
+
+    async with TinyServer(handler) as server:
+        clip = await downloader(http, clip_dir).download(server.url("/clip.mp4"))
+
+    assert clip.size_bytes == 4096
+    clip.discard()
+
+
 async def test_clip_cut_short_by_the_server_is_retryable_and_not_kept(
     http: aiohttp.ClientSession, clip_dir: Path
 ) -> None:
@@ -381,6 +415,15 @@ async def test_fetch_head_of_a_missing_file_is_a_download_error(
 ) -> None:
     with pytest.raises(DownloadError, match="HTTP 404"):
         await fetch_head(http, f"{fake_api.origin}/outputs/nope/0-0.mp4")
+
+
+async def test_fetch_head_of_an_empty_file_is_empty(http: aiohttp.ClientSession) -> None:
+    async def empty(request: web.Request) -> web.Response:
+        # What a server answers a range request on a zero-byte file.
+        return web.Response(status=416, headers={"Content-Range": "bytes */0"})
+
+    async with TinyServer(empty) as server:
+        assert await fetch_head(http, server.url("/empty.png")) == b""
 
 
 async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(

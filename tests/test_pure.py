@@ -11,7 +11,7 @@ from bot import messages
 from bot.api_models import parse_estimate
 from bot.errors import UserError
 from bot.jobs import next_poll_delay
-from bot.media import link_expires_within
+from bot.media import SNIFF_BYTES, link_expires_within
 from bot.models import ImageInput
 from bot.validation import ImageRules, check_image, check_image_bytes, clean_prompt
 from tests.factories import IMAGE
@@ -127,13 +127,17 @@ def test_clean_prompt_strips_surrounding_whitespace() -> None:
     assert clean_prompt("  \n The cat blinks \t", 100) == "The cat blinks"
 
 
-@pytest.mark.parametrize("prompt", ["", "   ", "\n\t "])
+@pytest.mark.parametrize("prompt", ["", "   ", "\n\t ", "\u200b\u200d", " \ufeff\u2060 "])
 def test_empty_prompt_is_refused_with_an_example(prompt: str) -> None:
     with pytest.raises(UserError) as caught:
         clean_prompt(prompt, 100)
 
     assert caught.value.user_message == messages.PROMPT_EMPTY
     assert "Describe what should happen" in caught.value.user_message
+
+
+def test_prompt_with_zero_width_characters_around_words_is_kept_as_is() -> None:
+    assert clean_prompt("the\u200bcat", 100) == "the\u200bcat"
 
 
 def test_prompt_of_exactly_the_limit_is_accepted() -> None:
@@ -254,10 +258,24 @@ def test_aspect_ratio_outside_the_limits_is_refused_asking_to_crop(width: int, h
 
 
 @pytest.mark.parametrize(
-    "head", [b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\x89PNG\r\n\x1a\n\x00\x00", b"GIF89a\x01\x00"]
+    "start", [b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\x89PNG\r\n\x1a\n\x00\x00", b"GIF89a\x01\x00"]
 )
-def test_image_bytes_of_an_accepted_format_pass(head: bytes) -> None:
-    check_image_bytes(head, "image")
+def test_image_bytes_of_an_accepted_format_pass(start: bytes) -> None:
+    check_image_bytes(start.ljust(SNIFF_BYTES, b"\x00"), "image")  # a full head, as fetched
+
+
+def test_empty_file_is_refused_as_empty() -> None:
+    with pytest.raises(UserError) as caught:
+        check_image_bytes(b"", "image")
+
+    assert "`image` attachment is empty" in caught.value.user_message
+
+
+def test_image_shorter_than_any_real_image_is_refused_as_cut_off() -> None:
+    with pytest.raises(UserError) as caught:
+        check_image_bytes(b"\x89PNG\r\n\x1a\n\x00", "image")  # the whole file: 9 bytes
+
+    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message
 
 
 def test_non_image_bytes_are_refused_naming_the_attachment() -> None:

@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import GenerationSettings, Job, JobState, NewJob, Origin
-from bot.store import SqliteStore, _migrations
+from bot.models import (
+    DeliveryRoute,
+    FailureKind,
+    GenerationSettings,
+    Job,
+    JobState,
+    NewJob,
+    Origin,
+)
+from bot.store import DatabaseUnusableError, SqliteStore, _migrations
 from tests.factories import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +164,71 @@ def test_failed_open_closes_the_database_connection(db_path: Path) -> None:
         check=True,
     )
 
-    assert probe.stdout.split() == ["DatabaseError", "0"]  # the error, and no open file left
+    # The error, and no open file left.
+    assert probe.stdout.split() == ["DatabaseUnusableError", "0"]
+
+
+def read_file(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def write_file(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+async def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(db_path: Path) -> None:
+    garbage = b"not a database " * 100
+    write_file(db_path, garbage)
+
+    with pytest.raises(DatabaseUnusableError, match="not a readable SQLite database"):
+        await SqliteStore.open(db_path)
+
+    assert read_file(db_path) == garbage
+
+
+async def test_a_damaged_database_is_refused_and_left_untouched(db_path: Path) -> None:
+    async with await SqliteStore.open(db_path) as store:
+        for n in range(200):
+            await create(store, new_job(prompt=f"job {n} " + "x" * 500), T0)
+    data = bytearray(read_file(db_path))
+    page = 4096
+    data[3 * page : 6 * page] = b"\xff" * (3 * page)  # smash pages in the middle of the table
+    write_file(db_path, bytes(data))
+
+    with pytest.raises(DatabaseUnusableError, match="left untouched"):
+        await SqliteStore.open(db_path)
+
+    assert read_file(db_path) == bytes(data)
+
+
+async def test_a_database_from_a_newer_bot_is_refused_and_left_untouched(db_path: Path) -> None:
+    async with await SqliteStore.open(db_path):
+        pass
+    newer = max(number for number, _ in _migrations()) + 1
+    with sqlite3.connect(db_path) as db:
+        db.execute(f"PRAGMA user_version = {newer}")
+    before = read_file(db_path)
+
+    with pytest.raises(DatabaseUnusableError, match=f"schema version {newer}"):
+        await SqliteStore.open(db_path)
+
+    assert read_file(db_path) == before
+    assert read_pragma(db_path, "user_version") == newer
+
+
+async def test_failure_kind_and_delivery_route_are_stored(store: SqliteStore) -> None:
+    job = await create(store, new_job(), T0)
+
+    await store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+    await store.set_delivery_route(job.id, DeliveryRoute.DM, "channel post refused: 403")
+
+    stored = await store.get_job(job.id)
+    assert stored is not None
+    assert stored.failure_kind == FailureKind.SUBMIT_UNKNOWN
+    assert (stored.delivered_via, stored.delivery_note) == (
+        DeliveryRoute.DM,
+        "channel post refused: 403",
+    )
 
 
 # Jobs ------------------------------------------------------------------------------------------

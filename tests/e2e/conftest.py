@@ -18,10 +18,13 @@ import pytest
 
 from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.secret_scan import SCAN
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DISCORD_TOKEN = "fake-discord-token-e2e"
 API_KEY = "fake-vibedream-key-e2e"
+SCAN.add_secret("DISCORD_TOKEN", DISCORD_TOKEN)
+SCAN.add_secret("VIBEDREAM_API_KEY", API_KEY)
 ATTACHMENT, STRING, INTEGER, BOOLEAN = 11, 3, 4, 5
 
 
@@ -156,12 +159,14 @@ class BotRunner:
 async def discord_fake() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord(DISCORD_TOKEN) as fake:
         yield fake
+        SCAN.scan_bodies("fake Discord", fake.requests)
 
 
 @pytest.fixture
 async def video_api() -> AsyncIterator[FakeVibedream]:
     async with FakeVibedream(API_KEY) as fake:
         yield fake
+        SCAN.scan_bodies("fake video API", fake.requests)
 
 
 @pytest.fixture
@@ -171,6 +176,8 @@ async def runner(
     runner = BotRunner(tmp_path, discord_fake, video_api)
     yield runner
     await runner.stop_all()
+    for process in runner.processes:
+        SCAN.scan_log_file(process.log_path)
     assert discord_fake.violations == [], "requests that break Discord's API spec"
 
 
