@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.models import (
     CANCELLABLE,
     AuditEntry,
@@ -22,6 +23,7 @@ from bot.models import (
     NewJob,
     Origin,
     QuotaUsage,
+    UsageTotals,
 )
 from bot.store import SqliteStore
 from tests.factories import SETTINGS
@@ -503,3 +505,31 @@ async def test_block_unblock_and_audit(store: SqliteStore) -> None:
     assert log[0] == lifted
     assert "more spam" in log[2].detail
     assert [e.action for e in await store.audit_log(GUILD, 2)] == ["unblock", "block"]
+
+
+# The user's own report ---------------------------------------------------------------------------
+
+
+async def test_user_report_counts_cancelled_jobs_as_ended_not_in_progress(
+    store: SqliteStore,
+) -> None:
+    await job_in(store, JobState.CANCELLED)
+    paid = await job_in(store, JobState.SUBMITTED)
+    await store.cancel_job(paid.id, ALICE, T0)
+    await job_in(store, JobState.SUBMITTED)  # really in progress
+    failed = await job_in(store, JobState.FAILED)  # ended, not yet told
+    assert not failed.notified
+
+    report = await store.usage_report(ALICE, T0)
+
+    assert report.in_progress == 1
+    assert report.all_time.cancelled == 2
+    assert report.today.cancelled == 2
+    assert report.all_time.cost_cents == 2 * 29
+
+
+def test_user_totals_mention_cancelled_jobs_only_when_there_are_some() -> None:
+    assert "cancelled" not in messages.usage_totals(UsageTotals(1, 1, 5, 29))
+    assert messages.usage_totals(UsageTotals(1, 0, 5, 29, cancelled=2)).startswith(
+        "3 generations (1 succeeded, 0 failed, 2 cancelled)"
+    )
