@@ -903,6 +903,26 @@ async def test_job_cancelled_once_completed_is_not_posted_by_a_late_delivery_ste
     assert h.notifier.links == []
 
 
+async def test_job_cancelled_while_its_submit_waits_to_retry_is_not_sent_again(
+    h: Harness,
+) -> None:
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)
+    job = await h.accept()
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
+
+    await h.service.cancel(job.id, actor(ALICE))
+    h.sleeper.gate.set()
+
+    told = await h.wait_notified(job.id)
+    assert told.state == JobState.CANCELLED
+    assert told.cost_cents == 0
+    other = await h.accept(BOB, prompt="after")
+    await h.wait_state(other.id, JobState.DELIVERED)
+    assert h.submitted_prompts() == [job.prompt, "after"]  # the refused attempt, then Bob's
+    assert h.fake.predictions.keys() == {(await h.job(other.id)).prediction_id}
+
+
 async def test_moderator_may_cancel_someone_elses_job_and_others_may_not(h: Harness) -> None:
     h.fake.hold()
     job = await h.accept(ALICE)
