@@ -62,15 +62,17 @@ def clip_posts(discord: FakeDiscord) -> list[RecordedRequest]:
 
 
 async def start_job(
-    discord: FakeDiscord, runner: BotRunner, prompt: str, **kwargs: Any
+    discord: FakeDiscord, runner: BotRunner, prompt: str, *, button: bool = True, **kwargs: Any
 ) -> tuple[dict[str, Any], int]:
-    """Send /animate; return the interaction once its job row exists and its message shows a
-    Cancel button."""
+    """Send /animate; return the interaction once its job row exists and (with `button`, for a
+    job that cannot finish meanwhile) its message shows a Cancel button."""
     interaction = animate_interaction(discord, prompt=prompt, **kwargs)
     await discord.send_interaction(interaction)
     await wait_until(lambda: job_id_for(runner, prompt) is not None)
     job_id = job_id_for(runner, prompt)
     assert job_id is not None
+    if not button:
+        return interaction, job_id
     await wait_until(
         lambda: cancel_id(job_id) in custom_ids(discord.original_response(interaction))
     )
@@ -243,6 +245,27 @@ async def test_moderator_cancels_from_the_moderation_log(
             == messages.cancelled(moderator, requester)
         )
     )
+
+
+async def test_mod_log_entry_loses_its_button_once_the_clip_is_posted(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    log_channel = discord_fake.add_channel("animate-log")
+    await runner.start()
+    await admin_command(
+        discord_fake, "mod-log", [discord_fake.channel_option("channel", log_channel)]
+    )
+
+    _, job_id = await start_job(discord_fake, runner, "posted and logged", button=False)
+
+    await wait_until(lambda: state_of(runner, job_id) == "delivered")
+    await wait_until(lambda: job_row(runner, job_id)["mod_log_message_id"] is not None)
+    entry_id = int(job_row(runner, job_id)["mod_log_message_id"])
+    await wait_until(lambda: "Delivered" in discord_fake.messages[entry_id]["embeds"][0]["title"])
+    entry = discord_fake.messages[entry_id]
+    assert custom_ids(entry) == []
+    assert "Posted clip" in str(entry["embeds"][0]["fields"])
+    assert len(discord_fake.channel_messages(log_channel)) == 1
 
 
 async def test_another_member_cannot_cancel_someone_elses_job(
