@@ -411,8 +411,9 @@ NO_JOBS_YET = "No clips yet. Try `/animate` with an image and a prompt!"
 
 
 def usage_totals(t: UsageTotals) -> str:
+    cancelled = f", {t.cancelled} cancelled" if t.cancelled else ""
     return (
-        f"{t.generations} generations ({t.succeeded} succeeded, {t.failed} failed)\n"
+        f"{t.generations} generations ({t.succeeded} succeeded, {t.failed} failed{cancelled})\n"
         f"{t.video_seconds} s of video · {dollars(t.cost_cents)}"
     )
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -435,7 +436,7 @@ class SqliteStore:
         day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         month = day.replace(day=1)
         row = await self._fetchone(
-            """SELECT
+            f"""SELECT
                  SUM(state = 'delivered' AND created_at >= :day),
                  SUM(state = 'failed' AND created_at >= :day),
                  SUM(CASE WHEN state = 'delivered' AND created_at >= :day THEN duration_s END),
@@ -446,20 +447,24 @@ class SqliteStore:
                  SUM(CASE WHEN created_at >= :month THEN cost_cents END),
                  SUM(state = 'delivered'), SUM(state = 'failed'),
                  SUM(CASE WHEN state = 'delivered' THEN duration_s END), SUM(cost_cents),
-                 SUM(state NOT IN ('delivered', 'failed'))
+                 SUM(state = 'cancelled' AND created_at >= :day),
+                 SUM(state = 'cancelled' AND created_at >= :month),
+                 SUM(state = 'cancelled'),
+                 SUM(state IN {_UNFINISHED})
                FROM jobs WHERE user_id = :user""",
             {"user": user_id, "day": _ts(day), "month": _ts(month)},
         )
         values = [int(v or 0) for v in row]
+        cancelled_today, cancelled_month, cancelled_ever = values[12:15]
         rows = await self._fetchall(
             "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
             (user_id, recent),
         )
         return UsageReport(
-            today=UsageTotals(*values[0:4]),
-            month=UsageTotals(*values[4:8]),
-            all_time=UsageTotals(*values[8:12]),
-            in_progress=values[12],
+            today=replace(_totals(values[0:4]), cancelled=cancelled_today),
+            month=replace(_totals(values[4:8]), cancelled=cancelled_month),
+            all_time=replace(_totals(values[8:12]), cancelled=cancelled_ever),
+            in_progress=values[15],
             recent=tuple(_job_from_row(r) for r in rows),
         )
 

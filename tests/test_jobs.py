@@ -22,7 +22,17 @@ from bot import messages
 from bot.errors import UserError
 from bot.jobs import JobService, _generate_request
 from bot.media import ClipDownloader, DownloadedClip
-from bot.models import DeliveryRoute, FailureKind, ImageInput, Job, JobState, NewJob, Origin
+from bot.models import (
+    AuditEntry,
+    DeliveryRoute,
+    FailureKind,
+    GuildConfig,
+    ImageInput,
+    Job,
+    JobState,
+    NewJob,
+    Origin,
+)
 from bot.notifier import (
     ChannelForbiddenError,
     ChannelGoneError,
@@ -30,7 +40,8 @@ from bot.notifier import (
     ProgressGoneError,
     UploadTooLargeError,
 )
-from bot.policy import Access
+from bot.periods import next_day, next_month
+from bot.policy import Access, Actor
 from bot.settings import Settings
 from bot.store import SqliteStore
 from bot.validation import AnimateRequest
@@ -41,8 +52,8 @@ from tests.fakes.tiny_http import TinyServer
 
 WAIT_S = 5.0  # safety net only: every wait ends as soon as its condition holds
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x03\x00\x08\x06"
-GUILD_ID, CHANNEL_ID = 555, 777
-ALICE, BOB = 1001, 1002
+GUILD_ID, CHANNEL_ID, OTHER_GUILD_ID, MOD_LOG_ID = 555, 777, 556, 888
+ALICE, BOB, MOD = 1001, 1002, 1003
 MODERATION = "Flagged by content moderation."
 
 
@@ -67,6 +78,7 @@ class RecordingNotifier:
         self.post_routes: list[tuple[int, DeliveryRoute]] = []  # every clip/link post attempt
         self.failure_routes: list[DeliveryRoute] = []  # the route of every posted failure
         self.route_errors: dict[DeliveryRoute, Exception] = {}  # raised by any post that way
+        self.mod_log_error: Exception | None = None
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -118,6 +130,8 @@ class RecordingNotifier:
 
     async def post_mod_log(self, job: Job, channel_id: int) -> int:
         await asyncio.sleep(0)
+        if self.mod_log_error is not None:
+            raise self.mod_log_error
         self.mod_log_posts.append((job.id, channel_id))
         return next(self._message_ids)
 
@@ -964,3 +978,351 @@ async def test_no_new_job_is_accepted_once_stopping(h: Harness) -> None:
 
     assert refused.value.user_message == messages.SHUTTING_DOWN
     assert await h.store.inner.open_jobs() == []
+
+
+# Cancel ----------------------------------------------------------------------------------------
+
+
+def actor(user_id: int, *, manages: bool = False, guild_id: int = GUILD_ID) -> Actor:
+    return Actor(guild_id=guild_id, user_id=user_id, can_manage_messages=manages)
+
+
+async def cancel_refusal(h: Harness, job_id: int, who: Actor) -> str:
+    with pytest.raises(UserError) as refused:
+        await h.service.cancel(job_id, who)
+    return refused.value.user_message
+
+
+async def test_requester_cancels_a_queued_job_which_is_never_submitted(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight=1)
+    await h.start()
+    h.fake.hold()
+    running = await h.accept(BOB, prompt="running")
+    await h.wait_state(running.id, JobState.SUBMITTED)
+    queued = await h.accept(ALICE, prompt="waiting")
+    await wait_until(lambda: h.notifier.cancellable.get(queued.id) is True)
+
+    cancelled = await h.service.cancel(queued.id, actor(ALICE))
+
+    assert cancelled.state == JobState.CANCELLED
+    assert cancelled.cancelled_by == ALICE
+    told = await h.wait_notified(queued.id)
+    assert told.state == JobState.CANCELLED
+    assert h.notifier.texts(queued.id)[-1] == messages.cancelled(ALICE, ALICE)
+    assert h.notifier.cancellable[queued.id] is False
+    h.fake.complete_now(h.prediction_id_of("running"))
+    await h.wait_state(running.id, JobState.DELIVERED)
+    assert h.submitted_prompts() == ["running"]
+    assert (await h.job(queued.id)).state == JobState.CANCELLED
+
+
+async def test_cancelling_a_generating_job_frees_its_slot_and_never_posts_it(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight=1)
+    await h.start()
+    h.fake.hold()
+    first = await h.accept(ALICE, prompt="first")
+    await h.wait_state(first.id, JobState.SUBMITTED)
+    second = await h.accept(BOB, prompt="second")
+
+    await h.service.cancel(first.id, actor(ALICE))
+
+    await h.wait_state(second.id, JobState.SUBMITTED)
+    h.fake.complete_now(h.prediction_id_of("first"))
+    h.fake.complete_now(h.prediction_id_of("second"))
+    await h.wait_state(second.id, JobState.DELIVERED)
+    assert [job_id for job_id, _ in h.notifier.clips] == [second.id]
+    stopped = await h.job(first.id)
+    assert stopped.state == JobState.CANCELLED
+    assert stopped.cost_cents == h.fake.cost_cents
+    assert stopped.reserved_cents == 0
+
+
+async def test_job_cancelled_while_its_submit_is_on_the_wire_is_never_polled_or_posted(
+    h: Harness,
+) -> None:
+    h.fake.submit_answer_delay_s = 0.5
+    job = await h.accept(ALICE, prompt="on the wire")
+    await h.wait_state(job.id, JobState.SUBMITTING)
+
+    await h.service.cancel(job.id, actor(ALICE))
+
+    # The answer still comes back and is recorded: the API charged for it.
+    charged = await h.wait_job(job.id, lambda j: j.prediction_id is not None)
+    assert charged.state == JobState.CANCELLED
+    assert charged.cost_cents == h.fake.cost_cents
+    other = await h.accept(BOB, prompt="after")
+    h.fake.submit_answer_delay_s = 0
+    await h.wait_state(other.id, JobState.DELIVERED)
+    assert h.fake.status_polls(charged.prediction_id or "") == 0
+    assert [job_id for job_id, _ in h.notifier.clips] == [other.id]
+    assert h.notifier.texts(job.id)[-1] == messages.cancelled(ALICE, ALICE)
+
+
+async def test_job_cancelled_once_completed_is_not_posted_by_a_late_delivery_step(
+    h: Harness,
+) -> None:
+    h.fake.hold()
+    job = await h.accept(ALICE)
+    await h.wait_state(job.id, JobState.SUBMITTED)
+    prediction = h.fake.complete_now(h.prediction_id_of(job.prompt))
+    assert prediction.outputs
+    # As if a poll had just recorded the clip and its delivery step had not yet run.
+    h.service._scheduler.cancel(("poll", job.id))
+    await h.store.inner.mark_completed(job.id, prediction.outputs[0], None, h.clock())
+
+    await h.service.cancel(job.id, actor(ALICE))
+    await h.service._deliver(job.id)
+
+    told = await h.wait_notified(job.id)
+    assert told.state == JobState.CANCELLED
+    assert told.message_id is None
+    assert h.notifier.clip_attempts == []
+    assert h.notifier.links == []
+
+
+async def test_job_cancelled_while_its_submit_waits_to_retry_is_not_sent_again(
+    h: Harness,
+) -> None:
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)
+    job = await h.accept()
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
+
+    await h.service.cancel(job.id, actor(ALICE))
+    h.sleeper.gate.set()
+
+    told = await h.wait_notified(job.id)
+    assert told.state == JobState.CANCELLED
+    assert told.cost_cents == 0
+    other = await h.accept(BOB, prompt="after")
+    await h.wait_state(other.id, JobState.DELIVERED)
+    assert h.submitted_prompts() == [job.prompt, "after"]  # the refused attempt, then Bob's
+    assert h.fake.predictions.keys() == {(await h.job(other.id)).prediction_id}
+
+
+async def test_moderator_may_cancel_someone_elses_job_and_others_may_not(h: Harness) -> None:
+    h.fake.hold()
+    job = await h.accept(ALICE)
+    await h.wait_state(job.id, JobState.SUBMITTED)
+
+    assert await cancel_refusal(h, job.id, actor(BOB)) == messages.CANCEL_NOT_ALLOWED
+    assert (await h.job(job.id)).state == JobState.SUBMITTED
+
+    cancelled = await h.service.cancel(job.id, actor(MOD, manages=True))
+
+    assert cancelled.cancelled_by == MOD
+    await h.wait_notified(job.id)
+    assert h.notifier.texts(job.id)[-1] == messages.cancelled(MOD, ALICE)
+
+
+async def test_cancel_from_another_server_or_of_an_unknown_job_finds_nothing(h: Harness) -> None:
+    h.fake.hold()
+    job = await h.accept(ALICE)
+
+    other_server = actor(ALICE, manages=True, guild_id=OTHER_GUILD_ID)
+    assert await cancel_refusal(h, job.id, other_server) == messages.NO_SUCH_JOB
+    assert await cancel_refusal(h, job.id + 100, actor(ALICE)) == messages.NO_SUCH_JOB
+    assert (await h.job(job.id)).cancelled_by is None
+
+
+async def test_cancel_after_the_end_says_why_not(h: Harness) -> None:
+    delivered = await h.accept(ALICE, prompt="done")
+    await h.wait_state(delivered.id, JobState.DELIVERED)
+    h.fake.hold()
+    cancelled = await h.accept(ALICE, prompt="stopped")
+    await h.service.cancel(cancelled.id, actor(ALICE))
+
+    assert await cancel_refusal(h, delivered.id, actor(ALICE)) == messages.cannot_cancel(
+        JobState.DELIVERED
+    )
+    assert await cancel_refusal(h, cancelled.id, actor(ALICE)) == messages.cannot_cancel(
+        JobState.CANCELLED
+    )
+    assert messages.cannot_cancel(JobState.DELIVERED) != messages.cannot_cancel(JobState.CANCELLED)
+
+
+async def test_resumed_cancelled_job_tells_the_user(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    job = await h.seed(JobState.QUEUED, ALICE, "cancelled before the restart")
+    await h.store.inner.cancel_job(job.id, MOD, h.clock())
+
+    await h.start()
+
+    await h.wait_notified(job.id)
+    assert h.notifier.texts(job.id) == [messages.cancelled(MOD, ALICE)]
+    assert h.fake.submits == []
+
+
+# Moderation log ----------------------------------------------------------------------------------
+
+
+async def enable_mod_log(h: Harness, channel_id: int = MOD_LOG_ID) -> None:
+    await h.store.inner.update_guild_config(
+        GUILD_ID,
+        lambda c: c.model_copy(update={"mod_log_channel_id": channel_id}),
+        AuditEntry(MOD, "mod-log", f"<#{channel_id}>", h.clock()),
+    )
+
+
+async def test_each_job_is_posted_to_the_mod_log_and_its_entry_follows_the_outcome(
+    h: Harness,
+) -> None:
+    await enable_mod_log(h)
+    h.fake.fail_prompts_containing = {"forbidden": MODERATION}
+
+    delivered = await h.accept(ALICE, prompt="a cat blinks")
+    failed = await h.accept(BOB, prompt="something forbidden")
+    await h.wait_state(delivered.id, JobState.DELIVERED)
+    await h.wait_notified(failed.id)
+
+    await wait_until(lambda: len(h.notifier.mod_log_updates) == 2)
+    assert sorted(h.notifier.mod_log_posts) == [(delivered.id, MOD_LOG_ID), (failed.id, MOD_LOG_ID)]
+    assert sorted(h.notifier.mod_log_updates) == [
+        (delivered.id, JobState.DELIVERED),
+        (failed.id, JobState.FAILED),
+    ]
+    stored = await h.job(delivered.id)
+    assert stored.mod_log_channel_id == MOD_LOG_ID
+    assert stored.mod_log_message_id is not None
+
+
+async def test_cancel_updates_the_mod_log_entry(h: Harness) -> None:
+    await enable_mod_log(h)
+    h.fake.hold()
+    job = await h.accept(ALICE)
+    await h.wait_job(job.id, lambda j: j.mod_log_message_id is not None)
+
+    await h.service.cancel(job.id, actor(MOD, manages=True))
+
+    await wait_until(lambda: (job.id, JobState.CANCELLED) in h.notifier.mod_log_updates)
+    assert h.notifier.mod_log_updates == [(job.id, JobState.CANCELLED)]
+
+
+async def test_job_cancelled_before_its_mod_log_entry_is_posted_still_shows_cancelled(
+    h: Harness,
+) -> None:
+    await enable_mod_log(h)
+    h.fake.hold()
+
+    job = await h.accept(ALICE)
+    await h.service.cancel(job.id, actor(ALICE))
+
+    await wait_until(lambda: (job.id, JobState.CANCELLED) in h.notifier.mod_log_updates)
+    assert h.notifier.mod_log_posts == [(job.id, MOD_LOG_ID)]
+
+
+async def test_no_mod_log_without_a_channel(h: Harness) -> None:
+    job = await h.accept(ALICE)
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert h.notifier.mod_log_posts == []
+    assert h.notifier.mod_log_updates == []
+
+
+async def test_a_mod_log_that_cannot_be_posted_does_not_stop_the_job(h: Harness) -> None:
+    await enable_mod_log(h)
+    h.notifier.mod_log_error = PostFailedError("Missing Access", retryable=False)
+
+    job = await h.accept(ALICE)
+
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+    assert done.mod_log_message_id is None
+    assert h.notifier.mod_log_updates == []
+
+
+# Quota, forget, retention ------------------------------------------------------------------------
+
+
+async def test_quota_status_shows_what_is_left_and_when(make_harness: MakeHarness) -> None:
+    h = make_harness(default_user_daily_limit=3, default_user_cooldown_s=60)
+    await h.start()
+    fresh = await h.service.quota_status(GUILD_ID, ALICE)
+    assert (fresh.daily_left, fresh.monthly_left, fresh.ready_at) == (3, None, None)
+
+    job = await h.accept(ALICE)
+    status = await h.service.quota_status(GUILD_ID, ALICE)
+
+    now = h.clock()
+    assert status.daily_left == 2
+    assert status.monthly_left is None
+    assert status.ready_at == job.created_at + timedelta(seconds=60)
+    assert status.daily_resets_at == next_day(now)
+    assert status.monthly_resets_at == next_month(now)
+    assert (await h.service.quota_status(OTHER_GUILD_ID, ALICE)).daily_left == 3
+    h.clock.advance(61)
+    assert (await h.service.quota_status(GUILD_ID, ALICE)).ready_at is None
+
+
+async def test_quota_status_honours_the_servers_overrides(h: Harness) -> None:
+    await h.store.inner.update_guild_config(
+        GUILD_ID,
+        lambda c: c.model_copy(update={"limits": {"daily": 0, "monthly": 7}}),
+        AuditEntry(MOD, "limit", "daily", h.clock()),
+    )
+
+    status = await h.service.quota_status(GUILD_ID, ALICE)
+
+    assert (status.daily_left, status.monthly_left) == (0, 7)
+    with pytest.raises(UserError) as refused:
+        await h.accept(ALICE)
+    assert refused.value.user_message == messages.SWITCHED_OFF
+    assert GuildConfig() == await h.store.inner.guild_config(OTHER_GUILD_ID)
+
+
+async def test_forget_erases_only_the_callers_finished_jobs(h: Harness) -> None:
+    mine = await h.accept(ALICE, prompt="mine")
+    theirs = await h.accept(BOB, prompt="theirs")
+    await h.wait_state(mine.id, JobState.DELIVERED)
+    await h.wait_state(theirs.id, JobState.DELIVERED)
+
+    assert await h.service.forget(ALICE) == 1
+
+    erased, kept = await h.job(mine.id), await h.job(theirs.id)
+    assert erased.redacted
+    assert erased.prompt == ""
+    assert erased.cost_cents == h.fake.cost_cents
+    assert not kept.redacted
+    assert kept.prompt == "theirs"
+    usage = await h.service.usage(ALICE)
+    assert usage.all_time.succeeded == 1
+
+
+async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(retention_days=30)
+    h.fake.hold()
+    store = h.store.inner
+    old = await h.seed(JobState.FAILED, ALICE, "old failure")
+    await store.mark_notified(old.id)
+    old_open = await h.seed(JobState.SUBMITTED, BOB, "old and still running")
+    h.clock.advance(31 * 24 * 3600)
+    recent = await h.seed(JobState.FAILED, 2001, "recent failure")
+    await store.mark_notified(recent.id)
+
+    await h.start()
+
+    erased = await h.wait_job(old.id, lambda j: j.redacted)
+    assert erased.prompt == ""
+    assert erased.state == JobState.FAILED
+    assert (await h.job(recent.id)).prompt == "recent failure"
+    still_running = await h.job(old_open.id)
+    assert not still_running.redacted
+    assert still_running.prompt == "old and still running"
+
+
+async def test_no_purge_without_a_retention_period(make_harness: MakeHarness) -> None:
+    h = make_harness(retention_days=None)
+    old = await h.seed(JobState.FAILED, ALICE, "kept forever")
+    await h.store.inner.mark_notified(old.id)
+    h.clock.advance(400 * 24 * 3600)
+
+    await h.start()
+    job = await h.accept(BOB)
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert not (await h.job(old.id)).redacted

@@ -915,6 +915,13 @@ class FakeDiscord:
         attachment_id = int(attachment["id"] if isinstance(attachment, dict) else attachment)
         return self._uploads[attachment_id]
 
+    def original_response(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        """The live original response message of an INTERACTION_CREATE ``d``, if any."""
+        registered = self._interactions.get(int(interaction["id"]))
+        if registered is None or registered.original_id is None:
+            return None
+        return self.messages.get(registered.original_id)
+
     @staticmethod
     def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
         """Every button on a message dict (see ``discord_payloads.buttons_of``)."""
