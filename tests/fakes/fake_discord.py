@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import random
 import re
 import secrets
 import socket
@@ -213,6 +214,14 @@ class FakeDiscord:
         self.upload_limit_bytes = 10 * 1024 * 1024
         #: How long a ``nonce`` with ``enforce_nonce`` dedupes channel posts.
         self.nonce_window_s = 300.0
+        #: The guild's boost level (discord.py derives the guild upload limit from it).
+        self.premium_tier = 0
+        #: Fraction of REST requests whose path matches `random_fault_paths` answered with a
+        #: random one of `random_fault_statuses`, unprocessed (drawn from `random`).
+        self.random_fault_rate = 0.0
+        self.random_fault_paths = re.compile(r"/(channels|webhooks)/.*")
+        self.random_fault_statuses: tuple[int, ...] = (500, 502, 503)
+        self.random = random.Random(0)
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         #: Live messages by id (channel posts, interaction responses, followups).
@@ -762,6 +771,13 @@ class FakeDiscord:
         return RecordedFile(part.name or "", part.filename, size, digest.hexdigest(), head)
 
     def _injected_fault(self, method: str, path: str) -> web.Response | None:
+        if (
+            self.random_fault_rate > 0
+            and self.random_fault_paths.fullmatch(path)
+            and self.random.random() < self.random_fault_rate
+        ):
+            status = self.random.choice(self.random_fault_statuses)
+            return json_response({"code": 0, "message": f"{status}: injected"}, status=status)
         for fault in self._faults:
             if fault.method in ("*", method) and fault.pattern.fullmatch(path):
                 fault.remaining -= 1
@@ -1350,9 +1366,11 @@ class FakeDiscord:
         ]
         for channel in channels:
             channel.pop("guild_id", None)  # GUILD_CREATE channels omit guild_id
-        return p.guild_create(
+        guild = p.guild_create(
             guild_id=self._guild_id,
             owner_id=self._owner_id,
             bot_member=p.member_object(self._bot_user, joined_at=self._bot_joined_at),
             channels=channels,
         )
+        guild["premium_tier"] = self.premium_tier
+        return guild
