@@ -164,9 +164,19 @@ def _report(w: World, soak: Soak, args: argparse.Namespace) -> tuple[str, bool]:
         f"duplicated (must be 0)         {duplicated}",
         f"peak RSS, first 10% of jobs    {start:.1f} MiB",
         f"peak RSS, last 10% of jobs     {end:.1f} MiB ({growth:+.1%}; must be <= +10%)",
+        f"peak RSS by tenth of the jobs  {_timeline(soak.rss)}",
         f"verdict                        {'PASS' if ok else 'FAIL'}",
     ]
     return "\n".join(lines), ok
+
+
+def _timeline(samples: list[tuple[float, float]]) -> str:
+    """Peak RSS (MiB) in each tenth of the run, by jobs finished."""
+    peaks: dict[int, float] = {}
+    for done, rss in samples:
+        tenth = min(9, int(done * 10))
+        peaks[tenth] = max(peaks.get(tenth, 0.0), rss)
+    return " ".join(f"{peaks[t]:.0f}" if t in peaks else "-" for t in range(10))
 
 
 def _told(w: World, soak: Soak, row: Any, all_text: str) -> bool:
