@@ -57,21 +57,21 @@ def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | 
             ms(percentile(ack, 50)),
             ms(percentile(ack, 99)),
             "p99 < 250 ms",
-            check(percentile(ack, 99), 0.25),
+            check(percentile(ack, 99), 0.25, " ms", 1000),
         ),
         Row(
             f"delivery lag (completedAt -> upload), {len(lag)} clips",
             f"{percentile(lag, 50):.2f} s",
             f"{percentile(lag, 99):.2f} s (p95 {lag_p95:.2f} s)",
             "p95 < 2.5 s",
-            check(lag_p95, 2.5),
+            check(lag_p95, 2.5, " s"),
         ),
         Row(
             "status requests per job",
             f"{per_job:.1f}",
             f"1 s polling: {baseline:.1f} ({per_job / baseline:.2f}x)",
             "< 0.3x of 1 s polling",
-            check(per_job / baseline, 0.3),
+            check(per_job / baseline, 0.3, "x"),
         ),
         Row(
             f"bot peak RSS (VmHWM), burst of {r.jobs}",
@@ -92,7 +92,7 @@ def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | 
                 f"{net * 1000:.1f} ms",
                 f"(transfer {cpu_per_mib_s * 1000:.1f} ms/MiB)",
                 "< 20 ms",
-                check(net, 0.020),
+                check(net, 0.020, " ms", 1000),
             )
         )
     rows.append(Row("jobs delivered", f"{r.delivered}/{r.jobs}", ""))
@@ -103,7 +103,7 @@ def scale_rows(results: list[ScaleResult]) -> list[Row]:
     """Rows for the in-flight scale workload."""
     rows = []
     for r in results:
-        verdict = check(r.peak_rss_mib, 150) if r.in_flight >= 1000 else ""
+        verdict = check(r.peak_rss_mib, 150, " MiB") if r.in_flight >= 1000 else ""
         rows.append(
             Row(
                 f"{r.in_flight} jobs in flight: peak RSS",
@@ -133,7 +133,7 @@ def big_clip_rows(r: BigClipResult) -> list[Row]:
             "",
             f"{grew:+.1f} MiB ({r.peak_before_mib:.1f} -> {r.peak_after_mib:.1f})",
             "< 15 MiB",
-            check(grew, 15),
+            check(grew, 15, " MiB"),
         )
     ]
 
@@ -147,7 +147,7 @@ def history_rows(r: HistoryResult) -> list[Row]:
             ms(percentile(r.usage_s, 50)),
             ms(percentile(r.usage_s, 99)),
             "p99 < 20 ms",
-            check(percentile(r.usage_s, 99), 0.020),
+            check(percentile(r.usage_s, 99), 0.020, " ms", 1000),
         )
     ]
     if r.report_s is None:
@@ -160,7 +160,7 @@ def history_rows(r: HistoryResult) -> list[Row]:
                 ms(percentile(r.report_s, 50)),
                 ms(p99),
                 "p99 < 200 ms",
-                check(p99, 0.200),
+                check(p99, 0.200, " ms", 1000),
             )
         )
     return rows

@@ -27,11 +27,11 @@ class Row:
     verdict: str = ""
 
 
-def check(value: float, limit: float) -> str:
-    """`ok` when under the limit, else by how much it is over."""
+def check(value: float, limit: float, unit: str = "", scale: float = 1.0) -> str:
+    """`ok` when under the limit, else by how much it is over (times `scale`, in `unit`)."""
     if math.isnan(value):
         return "n/a"
-    return "ok" if value < limit else f"MISSED by {value - limit:.3g}"
+    return "ok" if value < limit else f"MISSED by {(value - limit) * scale:.3g}{unit}"
 
 
 def table(rows: Sequence[Row]) -> str:
