@@ -145,9 +145,14 @@ SERVICE_BUSY = "⏳ The video service is busy or unreachable; your job is kept a
 
 
 def generating(
-    elapsed_s: float, estimate_s: tuple[float, float] | None, settings: GenerationSettings
+    started_at: datetime,
+    elapsed_s: float,
+    estimate_s: tuple[float, float] | None,
+    settings: GenerationSettings,
 ) -> str:
-    lines = [f"🎬 **Generating** — {_duration(elapsed_s)} elapsed"]
+    # A Discord timestamp counts up in the client by itself, so the text only changes (and the
+    # message is only edited) when the bar moves.
+    lines = [f"🎬 **Generating** — started <t:{int(started_at.timestamp())}:R>"]
     if estimate_s:
         low, high = estimate_s
         lines.append(f"`{progress_bar(elapsed_s / high)}` estimate {low:g}–{high:g} s")

@@ -71,9 +71,10 @@ class ProgressReporter:
         async with shown.lock:
             if shown.final:
                 return shown.text != ""  # "" marks a message that can no longer be edited
-            if only_in is not None and not await self._still_in(job.id, only_in):
-                return True
             if text != shown.text:
+                # Checked only when there is something to change: it costs a database read.
+                if only_in is not None and not await self._still_in(job.id, only_in):
+                    return True
                 try:
                     cancellable = not final and job.state in CANCELLABLE
                     if not await self._notifier.edit_progress(job, text, cancellable=cancellable):
@@ -123,17 +124,21 @@ class ProgressReporter:
         if job is None or job.notified or not self.can_edit(job) or self._is_final(job_id):
             self.forget(job_id)
             return
+        delay = self._interval_s
         if job.state == JobState.QUEUED:
             text = messages.queued(await self._store.queue_position(job.id))
         elif job.state == JobState.SUBMITTED:
-            elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
-            text = messages.generating(elapsed, job.estimate_s, job.settings)
+            started = job.submitted_at or job.created_at
+            elapsed = (self._now() - started).total_seconds()
+            text = messages.generating(started, elapsed, job.estimate_s, job.settings)
+            if job.estimate_s:  # the bar moves one cell per 1/BAR_WIDTH of the estimate
+                delay = max(delay, job.estimate_s[1] / messages.BAR_WIDTH)
         else:
             text = None  # sending and posting are short; their own messages stay up
         if text is not None:
             await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):
-            self.follow(job_id)
+            self.follow(job_id, delay)
 
     def _is_final(self, job_id: int) -> bool:
         shown = self._shown.get(job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
@@ -34,6 +35,13 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[commands.Bot]:
     """An unmodified dpy Bot logged into the fake and past on_ready."""
+    async with fake_bot(fake) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def fake_bot(fake: FakeDiscord) -> AsyncIterator[commands.Bot]:
+    """Log an unmodified dpy Bot into `fake` and wait for on_ready."""
     old_base = discord.http.Route.BASE
     old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     discord.http.Route.BASE = fake.api_url
@@ -404,3 +412,24 @@ def test_spec_accepts_integer_snowflakes_but_not_garbage_ids() -> None:
     assert schemas.validate(*route, {"content": "x", "sticker_ids": [1]}) == []
     (error,) = schemas.validate(*route, {"content": "x", "sticker_ids": ["abc"]})
     assert "sticker_ids" in error
+
+
+async def test_premium_tier_raises_the_guild_upload_limit() -> None:
+    async with FakeDiscord() as fake:
+        fake.premium_tier = 3
+        async with fake_bot(fake) as client:
+            guild = client.get_guild(fake.guild_id)
+            assert guild is not None
+            assert guild.filesize_limit == 100 * 1024 * 1024
+
+
+async def test_random_faults_hit_only_the_chosen_paths_unprocessed(fake: FakeDiscord) -> None:
+    fake.random_fault_rate = 1.0
+    fake.random_fault_statuses = (503,)
+    post = f"{fake.api_url}/channels/{fake.channel_id}/messages"
+
+    status, _, _ = await raw_json("POST", post, token=fake.token, body={"content": "hi"})
+    me, _, _ = await raw_json("GET", f"{fake.api_url}/users/@me", token=fake.token)
+
+    assert (status, me) == (503, 200)
+    assert fake.channel_messages(fake.channel_id) == []

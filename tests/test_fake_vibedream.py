@@ -387,3 +387,30 @@ async def test_requests_are_recorded_in_order_with_routes(
     assert routes == [("submit", "POST", 200), ("status", "GET", 200), ("asset", "GET", 200)]
     assert fake.requests[0].headers["Authorization"] == f"Bearer {KEY}"
     assert "Authorization" not in fake.requests[2].headers
+
+
+async def test_completion_delay_range_sets_each_due_time_inside_the_range(
+    fake: FakeVibedream, session: aiohttp.ClientSession
+) -> None:
+    fake.completion_delay_range_s = (0.05, 0.2)
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        before = loop.time()
+        _, body = await submit(session, fake)
+        after = loop.time()
+
+        due = fake.predictions[body["id"]].due_at
+        assert before + 0.05 <= due <= after + 0.2
+    await fake.wait_for(lambda: all(p.status == "completed" for p in fake.predictions.values()))
+
+
+async def test_random_faults_answer_about_the_given_share_unprocessed(
+    fake: FakeVibedream, session: aiohttp.ClientSession
+) -> None:
+    fake.random_fault_rate = 0.5
+    fake.random_fault_statuses = (503,)
+
+    statuses = [(await submit(session, fake))[0] for _ in range(40)]
+
+    assert set(statuses) == {200, 503}
+    assert len(fake.predictions) == statuses.count(200)

@@ -14,7 +14,7 @@ from bot.jobs import next_poll_delay
 from bot.media import SNIFF_BYTES, link_expires_within
 from bot.models import ImageInput
 from bot.validation import ImageRules, check_image, check_image_bytes, clean_prompt
-from tests.factories import IMAGE
+from tests.factories import IMAGE, SETTINGS
 
 # parse_estimate --------------------------------------------------------------------------------
 
@@ -118,6 +118,24 @@ def test_progress_bar_of_any_width_is_never_full_before_done(width: int) -> None
 
     assert "░" in bar
     assert len(bar) == width
+
+
+STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def test_generating_shows_the_start_as_a_live_discord_timestamp() -> None:
+    text = messages.generating(STARTED, 30, (60, 120), SETTINGS)
+
+    assert f"<t:{int(STARTED.timestamp())}:R>" in text
+
+
+def test_generating_text_changes_only_when_the_bar_moves() -> None:
+    # 120 s estimate, 12 cells: one cell per 10 s.
+    def at(elapsed_s: float) -> str:
+        return messages.generating(STARTED, elapsed_s, (60, 120), SETTINGS)
+
+    assert at(10) == at(14)
+    assert at(14) != at(21)
 
 
 # clean_prompt ----------------------------------------------------------------------------------

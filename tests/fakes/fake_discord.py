@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import random
 import re
 import secrets
 import socket
@@ -242,6 +243,14 @@ class FakeDiscord:
         self.nonce_window_s = 300.0
         #: Uploaded files up to this size keep their bytes in ``RecordedFile.data``.
         self.keep_file_bytes = 1024 * 1024
+        #: The guild's boost level (discord.py derives the guild upload limit from it).
+        self.premium_tier = 0
+        #: Fraction of REST requests whose path matches `random_fault_paths` answered with a
+        #: random one of `random_fault_statuses`, unprocessed (drawn from `random`).
+        self.random_fault_rate = 0.0
+        self.random_fault_paths = re.compile(r"/(channels|webhooks)/.*")
+        self.random_fault_statuses: tuple[int, ...] = (500, 502, 503)
+        self.random = random.Random(0)
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         #: Live messages by id (channel posts, interaction responses, followups).
@@ -1163,6 +1172,13 @@ class FakeDiscord:
         )
 
     def _injected_fault(self, method: str, path: str) -> web.Response | None:
+        if (
+            self.random_fault_rate > 0
+            and self.random_fault_paths.fullmatch(path)
+            and self.random.random() < self.random_fault_rate
+        ):
+            status = self.random.choice(self.random_fault_statuses)
+            return json_response({"code": 0, "message": f"{status}: injected"}, status=status)
         for fault in self._faults:
             if fault.method in ("*", method) and fault.pattern.fullmatch(path):
                 fault.remaining -= 1
@@ -1837,7 +1853,7 @@ class FakeDiscord:
             if uid != self._bot_user_id
         ]
         self._announced = set(self._roles) | set(self._channels)
-        return p.guild_create(
+        guild = p.guild_create(
             guild_id=self._guild_id,
             owner_id=self._owner_id,
             bot_member=self._bot_member(),
@@ -1845,3 +1861,5 @@ class FakeDiscord:
             roles=[dict(r) for r in sorted(self._roles.values(), key=lambda r: r["position"])],
             members=members,
         )
+        guild["premium_tier"] = self.premium_tier
+        return guild

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -184,6 +185,14 @@ class FakeVibedream:
         self.cost_cents: int = 29
         self.clip_bytes: int = 64 * 1024
         self.completion_delay_s: float = 0.3
+        #: When set, each prediction completes at a uniformly random point of this (low, high)
+        #: range of seconds instead of after `completion_delay_s` (drawn from `random`).
+        self.completion_delay_range_s: tuple[float, float] | None = None
+        #: Fraction of requests (any route) answered with a random one of
+        #: `random_fault_statuses` instead of being handled; applies immediately.
+        self.random_fault_rate: float = 0.0
+        self.random_fault_statuses: tuple[int, ...] = (429, 500, 503)
+        self.random = random.Random(0)
         self.fail_prompts_containing: dict[str, str] = {}
         self.output_content_type: str = "video/mp4"  # asset route, applies immediately
         self.redirect_assets_to: str | None = None  # asset route, applies immediately
@@ -376,6 +385,13 @@ class FakeVibedream:
             queue.popleft()
         return fault
 
+    def _random_fault(self) -> _Fault | None:
+        if self.random_fault_rate <= 0 or self.random.random() >= self.random_fault_rate:
+            return None
+        status = self.random.choice(self.random_fault_statuses)
+        body = json.dumps({"error": f"Injected failure (HTTP {status})"}).encode()
+        return _Fault(status, 1, body, "application/json", 0.1 if status == 429 else None)
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.name or "unknown"
@@ -400,7 +416,7 @@ class FakeVibedream:
             self._flaky_count += 1
             if self._flaky_count % self._flaky_every == 0:
                 return _error(503, "Service temporarily unavailable")
-        fault = self._take_fault(route)
+        fault = self._take_fault(route) or self._random_fault()
         if fault is not None:
             response = web.Response(
                 body=fault.body, status=fault.status, content_type=fault.content_type
@@ -450,9 +466,12 @@ class FakeVibedream:
                 prediction.planned_error = message
                 break
         loop = asyncio.get_running_loop()
-        prediction.due_at = loop.time() + self.completion_delay_s
+        delay = self.completion_delay_s
+        if self.completion_delay_range_s is not None:
+            delay = self.random.uniform(*self.completion_delay_range_s)
+        prediction.due_at = loop.time() + delay
         self.predictions[prediction.id] = prediction
-        self._timers.append(loop.call_later(self.completion_delay_s, self._on_due, prediction.id))
+        self._timers.append(loop.call_later(delay, self._on_due, prediction.id))
         if self.submit_answer_delay_s:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.submit_answer_delay_s)

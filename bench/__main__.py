@@ -1,0 +1,250 @@
+"""`python -m bench`: run the workloads against the real bot process and print a table.
+
+Defaults fit a 2-core machine in under five minutes; `--help` lists the size options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.history import HistoryResult, history
+from bench.procstats import MiB, machine
+from bench.stats import Row, check, ms, percentile, table
+from bench.workloads import BigClipResult, BurstResult, ScaleResult, big_clip, burst, scale
+
+WORKLOADS = ("burst", "scale", "bigclip", "history")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    add = parser.add_argument
+    add("--only", default=",".join(WORKLOADS), help="comma-separated workloads to run")
+    add("--burst", type=int, default=200, help="/animate calls arriving at once (200)")
+    add(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiplies the API's 60-120 s estimate and the bot's poll intervals (1.0 = real)",
+    )
+    add("--clip-mib", type=float, default=1.0, help="clip size in the burst, MiB (1)")
+    add("--scale-levels", default="10,100,1000", help="jobs in flight, comma-separated")
+    add("--scale-window", type=float, default=20.0, help="seconds to watch each level (20)")
+    add("--big-clip-mib", type=int, default=50, help="size of the big clip, MiB (50)")
+    add("--history-jobs", type=int, default=1_000_000, help="jobs in the history (1,000,000)")
+    add("--history-users", type=int, default=10_000, help="users in the history (10,000)")
+    add("--history-guilds", type=int, default=100, help="servers in the history (100)")
+    add("--samples", type=int, default=300, help="timed /usage queries (300)")
+    add("--workdir", type=Path, default=None, help="keep databases and logs here")
+    return parser.parse_args(argv)
+
+
+def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | None) -> list[Row]:
+    """Rows for the burst workload."""
+    ack, lag = r.ack_s, r.delivery_lag_s
+    lag_p95 = percentile(lag, 95)
+    per_job = r.status_requests / r.jobs
+    baseline = r.baseline_requests / r.jobs
+    cpu_job = r.cpu_s / r.jobs
+    rows = [
+        Row(
+            f"ack latency, {r.jobs} calls at once",
+            ms(percentile(ack, 50)),
+            ms(percentile(ack, 99)),
+            "p99 < 250 ms",
+            check(percentile(ack, 99), 0.25, " ms", 1000),
+        ),
+        Row(
+            f"delivery lag (completedAt -> upload), {len(lag)} clips",
+            f"{percentile(lag, 50):.2f} s",
+            f"{percentile(lag, 99):.2f} s (p95 {lag_p95:.2f} s)",
+            "p95 < 2.5 s",
+            check(lag_p95, 2.5, " s"),
+        ),
+        Row(
+            "status requests per job",
+            f"{per_job:.1f}",
+            f"1 s polling: {baseline:.1f} ({per_job / baseline:.2f}x)",
+            "< 0.3x of 1 s polling",
+            check(per_job / baseline, 0.3, "x"),
+        ),
+        Row(
+            f"bot peak RSS (VmHWM), burst of {r.jobs}",
+            "",
+            f"{r.peak_rss_mib:.1f} MiB",
+        ),
+        Row(
+            f"bot CPU per job, with its {args.clip_mib:g} MiB download + upload",
+            f"{cpu_job * 1000:.1f} ms",
+            f"{r.cpu_s:.1f} s for {r.jobs} jobs in {r.wall_s:.0f} s",
+        ),
+    ]
+    if cpu_per_mib_s is not None:
+        net = cpu_job - cpu_per_mib_s * args.clip_mib
+        rows.append(
+            Row(
+                "bot CPU per job, excluding the clip transfer",
+                f"{net * 1000:.1f} ms",
+                f"(transfer {cpu_per_mib_s * 1000:.1f} ms/MiB)",
+                "< 20 ms",
+                check(net, 0.020, " ms", 1000),
+            )
+        )
+    rows.append(Row("jobs delivered", f"{r.delivered}/{r.jobs}", ""))
+    return rows
+
+
+def scale_rows(results: list[ScaleResult]) -> list[Row]:
+    """Rows for the in-flight scale workload."""
+    rows = []
+    for r in results:
+        verdict = check(r.peak_rss_mib, 150, " MiB") if r.in_flight >= 1000 else ""
+        rows.append(
+            Row(
+                f"{r.in_flight} jobs in flight: peak RSS",
+                "",
+                f"{r.peak_rss_mib:.1f} MiB",
+                "< 150 MiB at 1000" if r.in_flight >= 1000 else "",
+                verdict,
+            )
+        )
+        rows.append(
+            Row(
+                f"{r.in_flight} in flight: CPU per job (intake; following)",
+                f"{r.intake_cpu_s / r.in_flight * 1000:.1f} ms",
+                f"{r.window_cpu_s / r.in_flight / r.window_s * 60 * 1000:.1f} ms per job-minute"
+                f" ({r.window_polls / r.window_s:.0f} polls/s)",
+            )
+        )
+    return rows
+
+
+def big_clip_rows(r: BigClipResult) -> list[Row]:
+    """Rows for the big clip."""
+    grew = r.peak_after_mib - r.peak_before_mib
+    return [
+        Row(
+            f"peak RSS rise delivering a {r.clip_mib} MiB clip (as {r.delivered_as})",
+            "",
+            f"{grew:+.1f} MiB ({r.peak_before_mib:.1f} -> {r.peak_after_mib:.1f})",
+            "< 15 MiB",
+            check(grew, 15, " MiB"),
+        )
+    ]
+
+
+def history_rows(r: HistoryResult) -> list[Row]:
+    """Rows for the history queries."""
+    label = f"{r.jobs:,} jobs"
+    rows = [
+        Row(
+            f"/usage (Store.usage_report), {label}",
+            ms(percentile(r.usage_s, 50)),
+            ms(percentile(r.usage_s, 99)),
+            "p99 < 20 ms",
+            check(percentile(r.usage_s, 99), 0.020, " ms", 1000),
+        )
+    ]
+    p99 = percentile(r.report_s, 99)
+    rows.append(
+        Row(
+            f"admin usage report, all time (Store.guild_usage), {label}",
+            ms(percentile(r.report_s, 50)),
+            ms(p99),
+            "p99 < 200 ms",
+            check(p99, 0.200, " ms", 1000),
+        )
+    )
+    return rows
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> str:
+    """Run the chosen workloads and return the report."""
+    only = set(args.only.split(","))
+    started = time.monotonic()
+    rows: list[Row] = []
+    notes: list[str] = []
+    big: BigClipResult | None = None
+    if "bigclip" in only:
+        big = await big_clip(workdir / "bigclip", clip_mib=args.big_clip_mib)
+    if "burst" in only:
+        result = await burst(
+            workdir / "burst",
+            jobs=args.burst,
+            scale=args.time_scale,
+            clip_bytes=int(args.clip_mib * MiB),
+        )
+        rows += burst_rows(result, args, big.cpu_per_mib_s if big else None)
+    if "scale" in only:
+        levels = [int(n) for n in args.scale_levels.split(",") if n]
+        results = [
+            await scale(
+                workdir / f"scale-{n}",
+                in_flight=n,
+                scale=args.time_scale,
+                window_s=args.scale_window,
+            )
+            for n in levels
+        ]
+        rows += scale_rows(results)
+    if big is not None:
+        rows += big_clip_rows(big)
+    if "history" in only:
+        hist = await history(
+            workdir / "history",
+            jobs=args.history_jobs,
+            users=args.history_users,
+            guilds=args.history_guilds,
+            samples=args.samples,
+        )
+        rows += history_rows(hist)
+        notes.append(f"history built in {hist.build_s:.1f} s; query plans:")
+        notes += [f"  {plan}" for plan in hist.usage_plans]
+    elapsed = time.monotonic() - started
+    return "\n".join(
+        [
+            f"machine: {machine()}",
+            "settings: " + settings_line(args),
+            "",
+            table(rows),
+            "",
+            *notes,
+            f"total bench time {elapsed:.0f} s",
+        ]
+    )
+
+
+def settings_line(args: argparse.Namespace) -> str:
+    """What the run used, including every bot setting the bench changes from its default."""
+    s = args.time_scale
+    return (
+        f"time scale {s:g} (API estimate {60 * s:g}-{120 * s:g}s, completion uniform inside it; "
+        f"POLL_INTERVAL_S={2 * s:g}, POLL_MAX_INTERVAL_S={10 * s:g}); "
+        f"burst {args.burst} users x 1 job, MAX_JOBS_IN_FLIGHT={args.burst}, "
+        f"{args.clip_mib:g} MiB clips; scale levels {args.scale_levels} with "
+        f"MAX_JOBS_IN_FLIGHT=level, JOB_TIMEOUT_S=3600, estimate "
+        f"{args.scale_window / 4:g}-{args.scale_window / 2:g}s held, "
+        f"{args.scale_window:g} s window; big clip {args.big_clip_mib} MiB with "
+        f"premium tier 3, MAX_CLIP_BYTES raised; history {args.history_jobs:,} jobs / "
+        f"{args.history_users:,} users / {args.history_guilds} servers, {args.samples} samples; "
+        "everything else at the bot's defaults"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    if args.workdir is not None:
+        print(asyncio.run(run(args, args.workdir)))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        print(asyncio.run(run(args, Path(tmp))))
+
+
+if __name__ == "__main__":
+    main()
