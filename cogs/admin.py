@@ -239,8 +239,17 @@ def check_channel(
         raise UserError(messages.channel_unusable(channel_id, ["View Channel"]))
     if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
         raise UserError(messages.NOT_A_TEXT_CHANNEL)
-    if lacking := missing(channel.permissions_for(guild.me), needed):
+    if lacking := _root_causes(missing(channel.permissions_for(guild.me), needed)):
         raise UserError(messages.channel_unusable(channel_id, lacking))
+
+
+def _root_causes(lacking: list[str]) -> list[str]:
+    """Without View Channel (or Send Messages) Discord denies the rest implicitly: name only
+    the permission to fix."""
+    for gate in (CLIP_PERMISSIONS["view_channel"], CLIP_PERMISSIONS["send_messages"]):
+        if gate in lacking:
+            return [gate]
+    return lacking
 
 
 def overview_embed(o: GuildOverview) -> discord.Embed:
