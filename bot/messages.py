@@ -293,10 +293,10 @@ def limit_value(name: LimitName, value: int | None) -> str:
     """An effective limit as admins read it."""
     if value is None:
         return "unlimited"
+    if name == "cooldown":  # 0 here means no wait, not "blocked"
+        return wait_text(timedelta(seconds=value)) if value else "none"
     if value == 0:
         return "0 (blocked)"
-    if name == "cooldown":
-        return wait_text(timedelta(seconds=value))
     if name == "monthly_spend":
         return dollars(value)
     return str(value)
@@ -305,9 +305,10 @@ def limit_value(name: LimitName, value: int | None) -> str:
 def bad_limit_value(name: LimitName, text: str) -> str:
     examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
     example = examples.get(name, "`5`")
+    zero = "`0` for none" if name == "cooldown" else "`0` to block"
     return (
         f"`{text[:50]}` is not a value for {LIMIT_LABELS[name].lower()}. Use a number such as "
-        f"{example}, `0` to block, `unlimited`, or `default`."
+        f"{example}, {zero}, `unlimited`, or `default`."
     )
 
 
@@ -341,8 +342,16 @@ NO_JOBS_IN_PERIOD = "No clips in this period."
 
 def server_totals(t: UsageTotals) -> str:
     return (
-        f"{t.generations} jobs: {t.succeeded} succeeded, {t.failed} failed, "
+        f"{_count(t.generations, 'job')}: {t.succeeded} succeeded, {t.failed} failed, "
         f"{t.cancelled} cancelled\n{t.video_seconds} s of video · {dollars(t.cost_cents)} spent"
+    )
+
+
+def top_user(user_id: int, t: UsageTotals) -> str:
+    """One member's line in the server report (rendered without pinging)."""
+    return (
+        f"<@{user_id}> — {_count(t.generations, 'clip')}, {t.video_seconds} s, "
+        f"{dollars(t.cost_cents)}"
     )
 
 
@@ -393,9 +402,10 @@ NO_JOBS_YET = "No clips yet. Try `/animate` with an image and a prompt!"
 
 
 def usage_totals(t: UsageTotals) -> str:
+    cancelled = f", {t.cancelled} cancelled" if t.cancelled else ""
     return (
-        f"{t.generations} generations ({t.succeeded} succeeded, {t.failed} failed)\n"
-        f"{t.video_seconds} s of video · {dollars(t.cost_cents)}"
+        f"{_count(t.generations, 'generation')} ({t.succeeded} succeeded, {t.failed} failed"
+        f"{cancelled})\n{t.video_seconds} s of video · {dollars(t.cost_cents)}"
     )
 
 
@@ -406,6 +416,10 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
 
 def dollars(cents: int) -> str:
     return f"${cents / 100:,.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _mib(size: int) -> str:

@@ -412,7 +412,7 @@ class SqliteStore:
         day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         month = day.replace(day=1)
         row = await self._fetchone(
-            """SELECT
+            f"""SELECT
                  SUM(state = 'delivered' AND created_at >= :day),
                  SUM(state = 'failed' AND created_at >= :day),
                  SUM(CASE WHEN state = 'delivered' AND created_at >= :day THEN duration_s END),
@@ -423,7 +423,9 @@ class SqliteStore:
                  SUM(CASE WHEN created_at >= :month THEN cost_cents END),
                  SUM(state = 'delivered'), SUM(state = 'failed'),
                  SUM(CASE WHEN state = 'delivered' THEN duration_s END), SUM(cost_cents),
-                 SUM(state NOT IN ('delivered', 'failed'))
+                 SUM(notified = 0 AND state IN {_UNFINISHED}),
+                 SUM(state = 'cancelled' AND created_at >= :day),
+                 SUM(state = 'cancelled' AND created_at >= :month), SUM(state = 'cancelled')
                FROM jobs WHERE user_id = :user""",
             {"user": user_id, "day": _ts(day), "month": _ts(month)},
         )
@@ -432,10 +434,15 @@ class SqliteStore:
             "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
             (user_id, recent),
         )
+
+        def totals(first: int, cancelled: int) -> UsageTotals:
+            succeeded, failed, seconds, cents = values[first : first + 4]
+            return UsageTotals(succeeded, failed, seconds, cents, cancelled)
+
         return UsageReport(
-            today=UsageTotals(*values[0:4]),
-            month=UsageTotals(*values[4:8]),
-            all_time=UsageTotals(*values[8:12]),
+            today=totals(0, values[13]),
+            month=totals(4, values[14]),
+            all_time=totals(8, values[15]),
             in_progress=values[12],
             recent=tuple(_job_from_row(r) for r in rows),
         )

@@ -293,13 +293,7 @@ def usage_report_embed(report: GuildUsageReport, period: Period) -> discord.Embe
         colour=discord.Colour.blurple(),
     )
     embed.add_field(name="Totals", value=messages.server_totals(t), inline=False)
-    top = _listing(
-        [
-            f"<@{u.user_id}> — {u.totals.generations} clips, {u.totals.video_seconds} s, "
-            f"{messages.dollars(u.totals.cost_cents)}"
-            for u in report.top_users
-        ]
-    )
+    top = _listing([messages.top_user(u.user_id, u.totals) for u in report.top_users])
     embed.add_field(name="Top members", value=top or messages.NO_JOBS_IN_PERIOD, inline=False)
     return embed
 

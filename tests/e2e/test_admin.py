@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from bot import messages
-from bot.models import JobState
+from bot.models import JobState, UsageTotals
 from tests.e2e.admin_tools import (
     ADMIN_PERMISSIONS,
     admin,
@@ -18,6 +18,7 @@ from tests.e2e.admin_tools import (
     callback_of,
     fields_of,
     guild_config,
+    reply_of,
     user_jobs,
     wait_all_notified,
 )
@@ -436,14 +437,16 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
     (embed,) = message["embeds"]
     assert embed["title"] == f"{messages.SERVER_USAGE_TITLE} · {messages.REPORT_PERIODS['month']}"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Totals"] == (
-        "3 jobs: 2 succeeded, 1 failed, 0 cancelled\n"
-        f"10 s of video · {messages.dollars(3 * cost)} spent"
-    )
+    totals = UsageTotals(succeeded=2, failed=1, video_seconds=10, cost_cents=3 * cost)
+    assert fields["Totals"] == messages.server_totals(totals)
+    assert fields["Totals"].startswith("3 jobs: 2 succeeded, 1 failed, 0 cancelled\n")
+    alice_totals = UsageTotals(succeeded=2, video_seconds=10, cost_cents=2 * cost)
+    bob_totals = UsageTotals(failed=1, cost_cents=cost)
     assert fields["Top members"].splitlines() == [
-        f"<@{alice}> — 2 clips, 10 s, {messages.dollars(2 * cost)}",
-        f"<@{bob}> — 1 clips, 0 s, {messages.dollars(cost)}",
+        messages.top_user(alice, alice_totals),
+        messages.top_user(bob, bob_totals),
     ]
+    assert fields["Top members"].splitlines()[1].startswith(f"<@{bob}> — 1 clip, 0 s")
 
     (attachment,) = message["attachments"]
     assert attachment["filename"] == f"animate-{discord_fake.guild_id}-month.csv"
@@ -485,3 +488,59 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
     assert followup.response["attachments"] == []
     assert "3 jobs" in followup.response["embeds"][0]["fields"][0]["value"]
     assert user_jobs(runner, bob)[0]["state"] == "failed"
+
+
+# Cancel as a moderator ----------------------------------------------------------------------------
+
+
+async def test_admin_cancel_stops_a_job_and_frees_its_slot(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    alice = discord_fake.add_member("alice")
+    await admin(
+        discord_fake,
+        "limit",
+        options=[
+            discord_fake.string_option("name", "in_flight"),
+            discord_fake.string_option("value", "1"),
+        ],
+    )
+    video_api.hold()
+    assert is_progress(
+        await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=alice))
+    )
+    await wait_until(lambda: runner.jobs()[0]["state"] == "submitted")
+    job_id = runner.jobs()[0]["id"]
+
+    reply = await admin(
+        discord_fake, "cancel", options=[discord_fake.integer_option("job", job_id)]
+    )
+    assert reply["content"] == messages.cancel_done(job_id)
+    await wait_until(lambda: bool(runner.jobs()[0]["notified"]))
+    assert runner.jobs()[0]["state"] == "cancelled"
+    assert runner.jobs()[0]["cancelled_by"] == discord_fake.owner_id
+    again = await admin(
+        discord_fake, "cancel", options=[discord_fake.integer_option("job", job_id)]
+    )
+    assert again["content"] == messages.cannot_cancel(JobState.CANCELLED)
+    missing = await admin(discord_fake, "cancel", options=[discord_fake.integer_option("job", 999)])
+    assert missing["content"] == messages.NO_SUCH_JOB
+
+    # Its slot is free, and /usage no longer counts it as in progress.
+    video_api.release()
+    assert is_progress(
+        await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=alice))
+    )
+    await wait_until(lambda: runner.jobs()[-1]["state"] == "delivered")
+    usage = discord_fake.make_interaction("usage", user_id=alice)
+    await discord_fake.send_interaction(usage)
+    fields = fields_of(await reply_of(discord_fake, usage))
+    assert "In progress" not in fields
+    cost = 2 * video_api.cost_cents  # the API charged the cancelled job when it took it
+    assert fields["All time"] == messages.usage_totals(
+        UsageTotals(succeeded=1, video_seconds=5, cost_cents=cost, cancelled=1)
+    )
+    assert fields["All time"].startswith("2 generations (1 succeeded, 0 failed, 1 cancelled)")
+    assert [j["state"] for j in runner.jobs()] == ["cancelled", "delivered"]
+    posts = discord_fake.requests_to("POST", f"/channels/{discord_fake.channel_id}/messages")
+    assert [r.status for r in posts] == [200]  # the second job's clip only

@@ -103,7 +103,9 @@ async def test_cooldown_refuses_with_the_wait(
     (job,) = runner.jobs()
     ready_at = datetime.fromtimestamp(job["created_at"], UTC) + timedelta(hours=1)
     assert refused in texts_over(lambda now: messages.cooldown(ready_at - now))
-    await set_limit(discord_fake, "cooldown", "0")
+    none = await set_limit(discord_fake, "cooldown", "0")
+    assert f"{messages.LIMIT_LABELS['cooldown']}: **none**" in fields_of(none)["Limits"]
+    assert audit_rows(runner)[-1][1:] == ("limit-cooldown", "none")
     assert is_progress(await animate_as(discord_fake, alice))
     await wait_all_notified(runner, 2)
 
