@@ -110,7 +110,8 @@ def check_quota(
 
 # Parsing admin input --------------------------------------------------------------------------
 
-_UNLIMITED = {"unlimited", "none", "off", "no limit"}
+# Not "off" or "none": an admin may mean "switched off" by them, the opposite of unlimited.
+_UNLIMITED = {"unlimited", "no limit"}
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MONEY = re.compile(r"^\$?(\d+(?:\.\d{1,2})?)$")

@@ -72,6 +72,20 @@ async def test_daily_limit_refuses_with_the_time_to_midnight_utc(
     assert is_progress(await animate_as(discord_fake, discord_fake.add_member("bob")))
 
 
+async def test_simultaneous_requests_cannot_overshoot_a_members_daily_limit(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    alice = discord_fake.add_member("alice")
+    await set_limit(discord_fake, "daily", "2")
+
+    outcomes = await asyncio.gather(*(animate_as(discord_fake, alice) for _ in range(5)))
+
+    refusals = texts_over(lambda now: messages.daily_limit(2, next_day(now) - now))
+    assert sum(is_progress(text) for text in outcomes) == 2
+    assert sum(text in refusals for text in outcomes) == 3
+    await wait_all_notified(runner, 2)
+
+
 async def test_monthly_limit_counts_earlier_jobs_this_month(
     bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord
 ) -> None:
@@ -171,6 +185,8 @@ async def test_bad_limit_values_are_refused_without_a_change(
     for name, value in (
         ("daily", "abc"),
         ("daily", "1.5"),
+        ("daily", "off"),  # ambiguous: switched off, or no limit?
+        ("monthly_spend", "none"),
         ("monthly", "-3"),
         ("cooldown", "5 parsecs"),
         ("in_flight", "two"),
