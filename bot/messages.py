@@ -312,6 +312,13 @@ def bad_limit_value(name: LimitName, text: str) -> str:
     )
 
 
+def limit_too_large(name: LimitName, text: str, maximum: int) -> str:
+    return (
+        f"`{text[:50]}` is more than {LIMIT_LABELS[name].lower()} can be set to "
+        f"(at most {limit_value(name, maximum)}). Use `unlimited` for no limit."
+    )
+
+
 def channel_unusable(channel_id: int, missing: list[str]) -> str:
     listed = ", ".join(f"**{m}**" for m in missing)
     return f"I can't use <#{channel_id}>: I am missing {listed} there. Fix that, then try again."

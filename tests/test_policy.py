@@ -81,3 +81,25 @@ def test_a_zero_cooldown_reads_as_none_not_blocked() -> None:
     assert messages.limit_value("cooldown", 0) == "none"
     assert messages.limit_value("daily", 0) == "0 (blocked)"
     assert "`0` for none" in messages.bad_limit_value("cooldown", "x")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "maximum"),
+    [
+        ("cooldown", "99999999999d", 365 * 86400),
+        ("daily", "100001", 100_000),
+        ("monthly_spend", "$1000000.01", 100_000_000),
+    ],
+)
+def test_parse_limit_refuses_values_past_the_maximum(
+    name: LimitName, text: str, maximum: int
+) -> None:
+    with pytest.raises(UserError) as refused:
+        parse_limit(name, text)
+    assert refused.value.user_message == messages.limit_too_large(name, text, maximum)
+    assert parse_limit(name, "unlimited") is None
+
+
+def test_digit_like_characters_are_refused_politely() -> None:
+    with pytest.raises(UserError):
+        parse_limit("daily", "²")  # str.isdigit() accepts it, int() does not

@@ -197,6 +197,8 @@ async def test_bad_limit_values_are_refused_without_a_change(
         assert reply["content"] == messages.bad_limit_value(name, value)  # type: ignore[arg-type]
         assert not reply.get("embeds")
 
+    too_long = await set_limit(discord_fake, "cooldown", "99999999999d")
+    assert too_long["content"] == messages.limit_too_large("cooldown", "99999999999d", 365 * 86400)
     assert (guild_config(runner), audit_rows(runner)) == before
 
 
