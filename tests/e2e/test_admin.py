@@ -544,3 +544,33 @@ async def test_admin_cancel_stops_a_job_and_frees_its_slot(
     assert [j["state"] for j in runner.jobs()] == ["cancelled", "delivered"]
     posts = discord_fake.requests_to("POST", f"/channels/{discord_fake.channel_id}/messages")
     assert [r.status for r in posts] == [200]  # the second job's clip only
+
+
+async def test_configuration_survives_a_restart(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    studio = discord_fake.add_channel("studio")
+    troll = discord_fake.add_member("troll")
+    first = await runner.start()
+    await admin(
+        discord_fake, "channels", "allow", options=[discord_fake.channel_option("channel", studio)]
+    )
+    await admin(
+        discord_fake,
+        "block",
+        options=[
+            discord_fake.user_option("member", troll),
+            discord_fake.string_option("reason", "spam"),
+        ],
+    )
+    before = fields_of(await admin(discord_fake, "view"))
+    await first.stop()
+
+    await runner.start()
+
+    assert fields_of(await admin(discord_fake, "view")) == before
+    refused = await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=troll))
+    assert refused == messages.blocked("spam")
+    refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
+    assert refused == messages.channel_not_allowed([studio])
+    assert runner.jobs() == []
