@@ -340,6 +340,17 @@ def not_blocked(user_id: int) -> str:
     return f"<@{user_id}> was not blocked."
 
 
+EVERY_CHANNEL = "every channel"
+AGE_RESTRICTED_ONLY = "(age-restricted channels only)"
+EVERYONE = "everyone"
+OFF = "off"
+NO_BLOCKS = "none"
+
+
+def more_lines(count: int) -> str:
+    return f"… and {count} more"
+
+
 CONFIG_SAVED = "✅ Saved. This is the configuration now:"
 CONFIG_TITLE = "/animate on this server"
 ADMIN_ONLY = "Only members with **Manage Server** can change how `/animate` works here."

@@ -256,16 +256,16 @@ def overview_embed(o: GuildOverview) -> discord.Embed:
     """The whole configuration of a server."""
     c = o.config
     embed = discord.Embed(title=messages.CONFIG_TITLE, colour=discord.Colour.blurple())
-    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or "every channel"
+    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or messages.EVERY_CHANNEL
     if c.nsfw_only:
-        channels += "\n(age-restricted channels only)"
+        channels += f"\n{messages.AGE_RESTRICTED_ONLY}"
     embed.add_field(name="Channels", value=channels)
     embed.add_field(
-        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or "everyone"
+        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or messages.EVERYONE
     )
     embed.add_field(
         name="Moderation log",
-        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else "off",
+        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else messages.OFF,
     )
     limits = "\n".join(
         f"{messages.LIMIT_LABELS[n]}: **{messages.limit_value(n, o.limits.get(n))}**"
@@ -274,7 +274,7 @@ def overview_embed(o: GuildOverview) -> discord.Embed:
     )
     embed.add_field(name="Limits", value=limits, inline=False)
     blocks = _listing([f"<@{b.user_id}> — {b.reason}" for b in o.blocks])
-    embed.add_field(name="Blocked members", value=blocks or "none", inline=False)
+    embed.add_field(name="Blocked members", value=blocks or messages.NO_BLOCKS, inline=False)
     changes = _listing(
         [
             f"<t:{int(a.at.timestamp())}:R> <@{a.actor_id}> {a.action}: {a.detail}"
@@ -318,7 +318,7 @@ def _listing(lines: list[str]) -> str:
     """Up to ten lines, with a count of the rest, within an embed field's size."""
     shown = lines[:_LISTED_MAX]
     if len(lines) > _LISTED_MAX:
-        shown.append(f"… and {len(lines) - _LISTED_MAX} more")
+        shown.append(messages.more_lines(len(lines) - _LISTED_MAX))
     text = "\n".join(shown)
     return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 1] + "…"
 

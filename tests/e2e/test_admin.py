@@ -160,7 +160,7 @@ async def test_channel_allowlist_and_nsfw_only(
     }
 
     everywhere = await admin(discord_fake, "channels", "all")
-    assert fields_of(everywhere)["Channels"] == "every channel"
+    assert fields_of(everywhere)["Channels"] == messages.EVERY_CHANNEL
     assert is_progress(await animate_outcome(discord_fake, animate_interaction(discord_fake)))
 
     nsfw = await admin(
@@ -169,7 +169,9 @@ async def test_channel_allowlist_and_nsfw_only(
         "nsfw-only",
         options=[discord_fake.boolean_option("enabled", True)],
     )
-    assert "age-restricted channels only" in fields_of(nsfw)["Channels"]
+    assert (
+        fields_of(nsfw)["Channels"] == f"{messages.EVERY_CHANNEL}\n{messages.AGE_RESTRICTED_ONLY}"
+    )
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
     assert refused == messages.NSFW_ONLY
     accepted = await animate_outcome(
@@ -181,7 +183,7 @@ async def test_channel_allowlist_and_nsfw_only(
     owner = discord_fake.owner_id
     assert audit_rows(runner) == [
         (owner, "channel-allow", f"<#{studio}>"),
-        (owner, "channels-all", "every channel"),
+        (owner, "channels-all", messages.EVERY_CHANNEL),
         (owner, "nsfw-only", "on"),
     ]
 
@@ -212,7 +214,7 @@ async def test_role_rule_admits_only_members_with_an_allowed_role(
     assert is_progress(accepted)
 
     everyone = await admin(discord_fake, "roles", "everyone")
-    assert fields_of(everyone)["Roles"] == "everyone"
+    assert fields_of(everyone)["Roles"] == messages.EVERYONE
     accepted = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, user_id=visitor)
     )
@@ -256,9 +258,9 @@ async def test_block_unblock_audit_trail_and_view(
     view = await admin(discord_fake, "view")
     assert view["content"] == messages.CONFIG_TITLE
     fields = fields_of(view)
-    assert fields["Channels"] == "every channel"
-    assert fields["Roles"] == "everyone"
-    assert fields["Moderation log"] == "off"
+    assert fields["Channels"] == messages.EVERY_CHANNEL
+    assert fields["Roles"] == messages.EVERYONE
+    assert fields["Moderation log"] == messages.OFF
     assert fields["Blocked members"] == f"<@{troll}> — {reason}"
     labels = messages.LIMIT_LABELS
     assert fields["Limits"].splitlines() == [
@@ -292,7 +294,7 @@ async def test_block_unblock_audit_trail_and_view(
         (discord_fake.owner_id, "unblock", f"<@{troll}>"),
     ]
     view = await admin(discord_fake, "view")
-    assert fields_of(view)["Blocked members"] == "none"
+    assert fields_of(view)["Blocked members"] == messages.NO_BLOCKS
     assert len(fields_of(view)["Recent changes"].splitlines()) == 3
 
 
@@ -384,13 +386,16 @@ async def test_moderation_log_shows_failures_and_can_be_turned_off(
     assert discord_fake.buttons_of(discord_fake.messages[entry_id]) == []
 
     off = await admin(discord_fake, "mod-log")
-    assert fields_of(off)["Moderation log"] == "off"
+    assert fields_of(off)["Moderation log"] == messages.OFF
     before = len(discord_fake.channel_messages(mod_log))
     await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=alice))
     await wait_all_notified(runner, 2)
     assert runner.jobs()[1]["mod_log_message_id"] is None
     assert len(discord_fake.channel_messages(mod_log)) == before
-    assert [a[1:] for a in audit_rows(runner)] == [("mod-log", f"<#{mod_log}>"), ("mod-log", "off")]
+    assert [a[1:] for a in audit_rows(runner)] == [
+        ("mod-log", f"<#{mod_log}>"),
+        ("mod-log", messages.OFF),
+    ]
 
 
 # Reports ------------------------------------------------------------------------------------------
