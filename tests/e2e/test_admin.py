@@ -579,3 +579,29 @@ async def test_configuration_survives_a_restart(
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
     assert refused == messages.channel_not_allowed([studio])
     assert runner.jobs() == []
+
+
+async def test_view_lists_the_last_ten_changes_and_counts_the_rest(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    members = [discord_fake.add_member(f"member{i}") for i in range(12)]
+    for i, member in enumerate(members):
+        await admin(
+            discord_fake,
+            "block",
+            options=[
+                discord_fake.user_option("member", member),
+                discord_fake.string_option("reason", f"reason {i}"),
+            ],
+        )
+
+    fields = fields_of(await admin(discord_fake, "view"))
+
+    blocked = fields["Blocked members"].splitlines()
+    assert len(blocked) == 11
+    assert blocked[-1] == messages.more_lines(2)
+    changes = fields["Recent changes"].splitlines()
+    assert len(changes) == 10
+    assert changes[0].endswith(f"block: <@{members[-1]}>: reason 11")  # newest first
+    assert changes[-1].endswith(f"block: <@{members[2]}>: reason 2")
+    assert len(audit_rows(runner)) == 12
