@@ -59,6 +59,8 @@ class Admin(commands.Cog):
         name="animate-admin",
         description="Configure /animate on this server.",
         guild_only=True,
+        # `contexts`, which Discord now reads instead of the deprecated `dm_permission`.
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
         # Shown to members with Manage Server; owners can change who sees it under
         # Server Settings > Integrations. The bot re-checks on every call (interaction_check).
         default_permissions=discord.Permissions(manage_guild=True),

@@ -43,7 +43,7 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
     group = commands["animate-admin"]
 
     assert group["default_member_permissions"] == str(p.MANAGE_GUILD) == "32"
-    assert group.get("contexts") in (None, [0])
+    assert group["contexts"] == [0]  # server channels only
     assert group.get("dm_permission") is False
     tree = {
         o["name"]: (o["type"], [s["name"] for s in o.get("options", []) if s["type"] == 1])
