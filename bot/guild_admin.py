@@ -88,7 +88,7 @@ class GuildAdmin:
             guild_id,
             actor_id,
             "channels-all",
-            "every channel",
+            messages.EVERY_CHANNEL,
             lambda c: c.model_copy(update={"channel_ids": frozenset()}),
         )
 
@@ -130,7 +130,7 @@ class GuildAdmin:
             guild_id,
             actor_id,
             "roles-everyone",
-            "everyone",
+            messages.EVERYONE,
             lambda c: c.model_copy(update={"role_ids": frozenset()}),
         )
 
@@ -169,7 +169,7 @@ class GuildAdmin:
         self, guild_id: int, actor_id: int, channel_id: int | None
     ) -> GuildConfig:
         """Post every job in this channel from now on; None turns the log off."""
-        detail = f"<#{channel_id}>" if channel_id else "off"
+        detail = f"<#{channel_id}>" if channel_id else messages.OFF
         return await self._change(
             guild_id,
             actor_id,

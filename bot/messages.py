@@ -316,10 +316,10 @@ def limit_value(name: LimitName, value: int | None) -> str:
     """An effective limit as admins read it."""
     if value is None:
         return "unlimited"
+    if name == "cooldown":  # 0 here means no wait, not "blocked"
+        return wait_text(timedelta(seconds=value)) if value else "none"
     if value == 0:
         return "0 (blocked)"
-    if name == "cooldown":
-        return wait_text(timedelta(seconds=value))
     if name == "monthly_spend":
         return dollars(value)
     return str(value)
@@ -328,9 +328,17 @@ def limit_value(name: LimitName, value: int | None) -> str:
 def bad_limit_value(name: LimitName, text: str) -> str:
     examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
     example = examples.get(name, "`5`")
+    zero = "`0` for none" if name == "cooldown" else "`0` to block"
     return (
         f"`{text[:50]}` is not a value for {LIMIT_LABELS[name].lower()}. Use a number such as "
-        f"{example}, `0` to block, `unlimited`, or `default`."
+        f"{example}, {zero}, `unlimited`, or `default`."
+    )
+
+
+def limit_too_large(name: LimitName, text: str, maximum: int) -> str:
+    return (
+        f"`{text[:50]}` is more than {LIMIT_LABELS[name].lower()} can be set to "
+        f"(at most {limit_value(name, maximum)}). Use `unlimited` for no limit."
     )
 
 
@@ -355,6 +363,17 @@ def not_blocked(user_id: int) -> str:
     return f"<@{user_id}> was not blocked."
 
 
+EVERY_CHANNEL = "every channel"
+AGE_RESTRICTED_ONLY = "(age-restricted channels only)"
+EVERYONE = "everyone"
+OFF = "off"
+NO_BLOCKS = "none"
+
+
+def more_lines(count: int) -> str:
+    return f"… and {count} more"
+
+
 CONFIG_SAVED = "✅ Saved. This is the configuration now:"
 CONFIG_TITLE = "/animate on this server"
 ADMIN_ONLY = "Only members with **Manage Server** can change how `/animate` works here."
@@ -364,8 +383,16 @@ NO_JOBS_IN_PERIOD = "No clips in this period."
 
 def server_totals(t: UsageTotals) -> str:
     return (
-        f"{t.generations} jobs: {t.succeeded} succeeded, {t.failed} failed, "
+        f"{_count(t.generations, 'job')}: {t.succeeded} succeeded, {t.failed} failed, "
         f"{t.cancelled} cancelled\n{t.video_seconds} s of video · {dollars(t.cost_cents)} spent"
+    )
+
+
+def top_user(user_id: int, t: UsageTotals) -> str:
+    """One member's line in the server report (rendered without pinging)."""
+    return (
+        f"<@{user_id}> — {_count(t.generations, 'clip')}, {t.video_seconds} s, "
+        f"{dollars(t.cost_cents)}"
     )
 
 
@@ -418,8 +445,8 @@ NO_JOBS_YET = "No clips yet. Try `/animate` with an image and a prompt!"
 def usage_totals(t: UsageTotals) -> str:
     cancelled = f", {t.cancelled} cancelled" if t.cancelled else ""
     return (
-        f"{t.generations} generations ({t.succeeded} succeeded, {t.failed} failed{cancelled})\n"
-        f"{t.video_seconds} s of video · {dollars(t.cost_cents)}"
+        f"{_count(t.generations, 'generation')} ({t.succeeded} succeeded, {t.failed} failed"
+        f"{cancelled})\n{t.video_seconds} s of video · {dollars(t.cost_cents)}"
     )
 
 
@@ -430,6 +457,10 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
 
 def dollars(cents: int) -> str:
     return f"${cents / 100:,.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _mib(size: int) -> str:

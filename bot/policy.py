@@ -110,10 +110,20 @@ def check_quota(
 
 # Parsing admin input --------------------------------------------------------------------------
 
-_UNLIMITED = {"unlimited", "none", "off", "no limit"}
+# Not "off" or "none": an admin may mean "switched off" by them, the opposite of unlimited.
+_UNLIMITED = {"unlimited", "no limit"}
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MONEY = re.compile(r"^\$?(\d+(?:\.\d{1,2})?)$")
+#: The largest value each limit takes (past them a limit means nothing, and a longer cooldown
+#: would overflow date arithmetic).
+LIMIT_MAXIMA: dict[LimitName, int] = {
+    "daily": 100_000,
+    "monthly": 1_000_000,
+    "cooldown": 365 * 86400,
+    "in_flight": 1_000,
+    "monthly_spend": 100_000_000,  # cents: $1,000,000
+}
 
 
 def parse_limit(name: LimitName, text: str) -> int | Literal["default"] | None:
@@ -127,14 +137,19 @@ def parse_limit(name: LimitName, text: str) -> int | Literal["default"] | None:
         return "default"
     if value in _UNLIMITED:
         return None
+    number = _number(name, value)
+    if number is None:
+        raise UserError(messages.bad_limit_value(name, text))
+    if number > LIMIT_MAXIMA[name]:
+        raise UserError(messages.limit_too_large(name, text, LIMIT_MAXIMA[name]))
+    return number
+
+
+def _number(name: LimitName, value: str) -> int | None:
     if name == "cooldown":
         match = _DURATION.match(value)
-        if match:
-            return int(match[1]) * _SECONDS[match[2]]
-    elif name == "monthly_spend":
+        return int(match[1]) * _SECONDS[match[2]] if match else None
+    if name == "monthly_spend":
         match = _MONEY.match(value)
-        if match:
-            return round(float(match[1]) * 100)
-    elif value.isdigit():
-        return int(value)
-    raise UserError(messages.bad_limit_value(name, text))
+        return round(float(match[1]) * 100) if match else None
+    return int(value) if value.isascii() and value.isdigit() else None

@@ -433,8 +433,7 @@ class SqliteStore:
 
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport:
         """A user's totals today, this month (UTC) and overall, and their latest jobs."""
-        day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        month = day.replace(day=1)
+        day, month = day_start(now), month_start(now)
         row = await self._fetchone(
             f"""SELECT
                  SUM(state = 'delivered' AND created_at >= :day),
@@ -460,6 +459,7 @@ class SqliteStore:
             "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
             (user_id, recent),
         )
+
         return UsageReport(
             today=replace(_totals(values[0:4]), cancelled=cancelled_today),
             month=replace(_totals(values[4:8]), cancelled=cancelled_month),

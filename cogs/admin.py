@@ -59,6 +59,8 @@ class Admin(commands.Cog):
         name="animate-admin",
         description="Configure /animate on this server.",
         guild_only=True,
+        # `contexts`, which Discord now reads instead of the deprecated `dm_permission`.
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
         # Shown to members with Manage Server; owners can change who sees it under
         # Server Settings > Integrations. The bot re-checks on every call (interaction_check).
         default_permissions=discord.Permissions(manage_guild=True),
@@ -239,24 +241,33 @@ def check_channel(
         raise UserError(messages.channel_unusable(channel_id, ["View Channel"]))
     if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
         raise UserError(messages.NOT_A_TEXT_CHANNEL)
-    if lacking := missing(channel.permissions_for(guild.me), needed):
+    if lacking := _root_causes(missing(channel.permissions_for(guild.me), needed)):
         raise UserError(messages.channel_unusable(channel_id, lacking))
+
+
+def _root_causes(lacking: list[str]) -> list[str]:
+    """Without View Channel (or Send Messages) Discord denies the rest implicitly: name only
+    the permission to fix."""
+    for gate in (CLIP_PERMISSIONS["view_channel"], CLIP_PERMISSIONS["send_messages"]):
+        if gate in lacking:
+            return [gate]
+    return lacking
 
 
 def overview_embed(o: GuildOverview) -> discord.Embed:
     """The whole configuration of a server."""
     c = o.config
     embed = discord.Embed(title=messages.CONFIG_TITLE, colour=discord.Colour.blurple())
-    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or "every channel"
+    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or messages.EVERY_CHANNEL
     if c.nsfw_only:
-        channels += "\n(age-restricted channels only)"
+        channels += f"\n{messages.AGE_RESTRICTED_ONLY}"
     embed.add_field(name="Channels", value=channels)
     embed.add_field(
-        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or "everyone"
+        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or messages.EVERYONE
     )
     embed.add_field(
         name="Moderation log",
-        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else "off",
+        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else messages.OFF,
     )
     limits = "\n".join(
         f"{messages.LIMIT_LABELS[n]}: **{messages.limit_value(n, o.limits.get(n))}**"
@@ -265,7 +276,7 @@ def overview_embed(o: GuildOverview) -> discord.Embed:
     )
     embed.add_field(name="Limits", value=limits, inline=False)
     blocks = _listing([f"<@{b.user_id}> — {b.reason}" for b in o.blocks])
-    embed.add_field(name="Blocked members", value=blocks or "none", inline=False)
+    embed.add_field(name="Blocked members", value=blocks or messages.NO_BLOCKS, inline=False)
     changes = _listing(
         [
             f"<t:{int(a.at.timestamp())}:R> <@{a.actor_id}> {a.action}: {a.detail}"
@@ -284,13 +295,7 @@ def usage_report_embed(report: GuildUsageReport, period: Period) -> discord.Embe
         colour=discord.Colour.blurple(),
     )
     embed.add_field(name="Totals", value=messages.server_totals(t), inline=False)
-    top = _listing(
-        [
-            f"<@{u.user_id}> — {u.totals.generations} clips, {u.totals.video_seconds} s, "
-            f"{messages.dollars(u.totals.cost_cents)}"
-            for u in report.top_users
-        ]
-    )
+    top = _listing([messages.top_user(u.user_id, u.totals) for u in report.top_users])
     embed.add_field(name="Top members", value=top or messages.NO_JOBS_IN_PERIOD, inline=False)
     return embed
 
@@ -315,7 +320,7 @@ def _listing(lines: list[str]) -> str:
     """Up to ten lines, with a count of the rest, within an embed field's size."""
     shown = lines[:_LISTED_MAX]
     if len(lines) > _LISTED_MAX:
-        shown.append(f"… and {len(lines) - _LISTED_MAX} more")
+        shown.append(messages.more_lines(len(lines) - _LISTED_MAX))
     text = "\n".join(shown)
     return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 1] + "…"
 

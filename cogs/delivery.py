@@ -197,7 +197,7 @@ def mod_log_embed(job: Job) -> discord.Embed:
     embed.add_field(
         name="Result", value=_truncate(messages.mod_log_result(job), _FIELD_MAX), inline=False
     )
-    if job.image_url.startswith("https://"):
+    if job.image_url.startswith(("https://", "http://")):  # empty once erased
         embed.set_thumbnail(url=job.image_url)
     embed.set_footer(text=f"Job #{job.id}")
     return embed

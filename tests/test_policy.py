@@ -190,8 +190,6 @@ def test_none_means_unlimited_even_with_large_usage() -> None:
         ("default", "default"),
         (" Default ", "default"),
         ("unlimited", None),
-        ("none", None),
-        ("OFF", None),
         ("no limit", None),
     ],
 )
