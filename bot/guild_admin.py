@@ -247,4 +247,5 @@ _CSV_COLUMNS = (
 
 def _cell(text: str) -> str:
     """A user-written cell, defused so spreadsheets show it rather than run it."""
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+    # Leading blanks too: some spreadsheet apps skip them before deciding it is a formula.
+    return "'" + text if text.lstrip(" ").startswith(_FORMULA_PREFIXES) else text

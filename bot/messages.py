@@ -290,6 +290,12 @@ def mod_log_title(job: Job) -> str:
     return f"Job #{job.id} · {label}"
 
 
+def mod_log_cost(job: Job) -> str:
+    if job.reserved_cents:  # not yet reported by the API
+        return f"up to {dollars(job.reserved_cents)} (reserved)"
+    return dollars(job.cost_cents)
+
+
 def mod_log_result(job: Job) -> str:
     if job.state == JobState.DELIVERED and job.message_id is not None:
         link = jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)

@@ -192,7 +192,7 @@ def mod_log_embed(job: Job) -> discord.Embed:
     )
     embed.add_field(name="Requested by", value=f"<@{job.origin.user_id}>")
     embed.add_field(name="Channel", value=f"<#{job.origin.channel_id}>")
-    embed.add_field(name="Cost", value=messages.dollars(job.cost_cents + job.reserved_cents))
+    embed.add_field(name="Cost", value=messages.mod_log_cost(job))
     embed.add_field(name="Settings", value=messages.settings_line(job.settings), inline=False)
     embed.add_field(
         name="Result", value=_truncate(messages.mod_log_result(job), _FIELD_MAX), inline=False

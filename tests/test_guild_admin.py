@@ -235,7 +235,7 @@ async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
     plain = await add_job(store, prompt='a cat, with a comma and "quotes"\nover two lines')
     risky = [
         await add_job(store, user_id=BOB, prompt=p)
-        for p in ('=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tx", "\ry")
+        for p in ('=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tx", "\ry", "  =1+1")
     ]
     failed = await add_job(store, prompt="fails")
     await store.mark_failed(failed.id, "=cmd|' /C calc'!A0", 29, NOW)
@@ -247,7 +247,7 @@ async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
 
     with path.open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
-    assert count == len(rows) == 8
+    assert count == len(rows) == 9
     assert [int(r["job_id"]) for r in rows] == [plain.id, *(j.id for j in risky), failed.id]
     first = rows[0]
     assert first["prompt"] == plain.prompt  # commas, quotes and newlines survive quoting
@@ -257,7 +257,7 @@ async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
     assert first["cost_usd"] == "1.00"  # still reserved
     assert first["created_at_utc"] == "2026-05-20T12:00:00+00:00"
     assert (first["duration_s"], first["resolution"], first["seed"]) == ("5", "720p", "7")
-    for row, job in zip(rows[1:7], risky, strict=True):
+    for row, job in zip(rows[1:8], risky, strict=True):
         assert row["prompt"] == "'" + job.prompt
     last = rows[-1]
     assert (last["state"], last["cost_usd"]) == ("failed", "0.29")
