@@ -136,7 +136,7 @@ class GuildAdmin:
 
     async def block(self, guild_id: int, actor_id: int, user_id: int, reason: str) -> Block:
         """Bar a member from the bot on this server."""
-        reason = " ".join(reason.split())[:_REASON_MAX_CHARS] or "no reason given"
+        reason = " ".join(reason.split())[:_REASON_MAX_CHARS] or messages.NO_REASON_GIVEN
         block = Block(user_id, reason, actor_id, self._now())
         await self._store.block_user(guild_id, block)
         return block

@@ -30,6 +30,7 @@ from bot.errors import (
 )
 from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
 from bot.models import (
+    CANCELLABLE,
     DeliveryRoute,
     FailureKind,
     ImageInput,
@@ -64,6 +65,8 @@ _DELIVERY_BACKOFF_MAX_S = 300.0
 #: How long after an unexpected error a job's step is picked up again from its stored state.
 _RECOVER_AFTER_S = 30.0
 _PURGE_EVERY_S = 24 * 3600.0
+_MOD_LOG_RETRIES = 3
+_MOD_LOG_RETRY_S = 5.0
 
 
 class _ShuttingDownError(Exception):
@@ -185,9 +188,18 @@ class JobService:
             case JobState.FAILED:
                 self._spawn_step(job.id, self._notify_failure(job))
             case JobState.CANCELLED:
+                if job.reserved_cents and job.prediction_id is None:
+                    # Cancelled with a submit on the wire, and stopped before its answer: it
+                    # may have been charged, so it is settled like any unknown submit.
+                    job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+                    job = await self._store.mark_failed(
+                        job.id, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents, self._now()
+                    )
                 self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
                 pass
+        if job.mod_log_message_id is None and job.state != JobState.DELIVERED:
+            self._spawn_side(job.id, self._sync_mod_log(job.id))  # posted if the log is on
 
     # Intake ---------------------------------------------------------------------------------
 
@@ -243,7 +255,7 @@ class JobService:
         self._reporter.follow(job.id, 0)  # shows its place in the queue right away
         self._dispatch_wake.set()
         if config.mod_log_channel_id is not None:
-            self._spawn_step(job.id, self._post_mod_log(job, config.mod_log_channel_id))
+            self._spawn_side(job.id, self._sync_mod_log(job.id))
         return job
 
     def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> str | None:
@@ -315,7 +327,7 @@ class JobService:
         await self._reporter.show(job, text, final=True)
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
-        await self._update_mod_log(job)
+        self._spawn_side(job.id, self._sync_mod_log(job.id))
 
     async def _check_bytes(self, image: ImageInput, label: str) -> None:
         try:
@@ -371,6 +383,7 @@ class JobService:
             return
         except _CancelledBeforeSendError:
             log.info("job %d: cancelled before its submit was sent", job.id)
+            await self._store.release_reservation(job.id)  # an earlier attempt was refused
             return
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
@@ -433,7 +446,9 @@ class JobService:
     async def _requeue(self, job: Job, exc: ApiError) -> None:
         """Put a job the API certainly did not take back at its place, and pause dispatch."""
         log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
-        await self._store.set_state(job.id, JobState.QUEUED)
+        if (await self._store.set_state(job.id, JobState.QUEUED)).state == JobState.CANCELLED:
+            await self._store.release_reservation(job.id)  # cancelled while that submit was out
+            return
         loop = asyncio.get_running_loop()
         self._dispatch_paused_until = loop.time() + self._settings.api_backoff_max_s
         await self._reporter.show(job, messages.SERVICE_BUSY)
@@ -551,7 +566,7 @@ class JobService:
             text = messages.done(link, took)
         # `job` still holds the interaction token, which the store has just dropped.
         await self._reporter.show(job, text, final=True)
-        await self._update_mod_log(delivered)
+        self._spawn_side(job.id, self._sync_mod_log(job.id))
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel."""
@@ -646,33 +661,41 @@ class JobService:
             await self._tell_elsewhere(job, reason)
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
-        await self._update_mod_log(job)
+        self._spawn_side(job.id, self._sync_mod_log(job.id))
 
     # Moderation log -------------------------------------------------------------------------
 
-    async def _post_mod_log(self, job: Job, channel_id: int) -> None:
-        """Post the job's entry in the server's moderation log (once: the nonce dedupes)."""
+    async def _sync_mod_log(self, job_id: int, attempt: int = 0) -> None:
+        """Bring the job's moderation-log entry up to date: post it if the server keeps a log
+        and it has none yet (the nonce makes a repeat the same message), else show its state.
+        Passing Discord errors are retried a few times; the job itself never waits on this."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.origin.guild_id is None:
+            return
+        notifier = self._notifier_()
         try:
-            message_id = await self._notifier_().post_mod_log(job, channel_id)
+            if job.mod_log_message_id is not None:
+                await notifier.update_mod_log(job)
+                return
+            config = await self._store.guild_config(job.origin.guild_id)
+            if config.mod_log_channel_id is None:
+                return
+            message_id = await notifier.post_mod_log(job, config.mod_log_channel_id)
+            await self._store.set_mod_log(job.id, config.mod_log_channel_id, message_id)
+            current = await self._store.get_job(job.id)
+            if current is not None and current.state not in CANCELLABLE:  # ended meanwhile
+                await notifier.update_mod_log(current)
         except PostFailedError as exc:
-            log.warning("job %d: could not post to the moderation log: %s", job.id, exc)
-            return
-        await self._store.set_mod_log(job.id, channel_id, message_id)
-        current = await self._store.get_job(job.id)
-        if current is not None and current.notified:  # it ended while the entry was posted
-            await self._update_mod_log(current)
-
-    async def _update_mod_log(self, job: Job | None) -> None:
-        """Show the job's outcome on its moderation-log entry, if it has one."""
-        if job is None:
-            return
-        job = await self._store.get_job(job.id) or job
-        if job.mod_log_message_id is None:
-            return
-        try:
-            await self._notifier_().update_mod_log(job)
-        except PostFailedError as exc:
-            log.warning("job %d: could not update the moderation log: %s", job.id, exc)
+            if exc.retryable and attempt < _MOD_LOG_RETRIES:
+                self._scheduler.call_later(
+                    ("mod-log", job_id),
+                    _MOD_LOG_RETRY_S * (attempt + 1),
+                    lambda: self._sync_mod_log(job_id, attempt + 1),
+                )
+                return
+            log.warning(
+                "job %d: could not post or update its moderation-log entry: %s", job_id, exc
+            )
 
     async def _tell_elsewhere(self, job: Job, reason: str) -> None:
         """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
@@ -702,6 +725,20 @@ class JobService:
         if self._notifier is None:
             raise RuntimeError("JobService.start() has not been called")
         return self._notifier
+
+    def _spawn_side(self, job_id: int, effect: Coroutine[Any, Any, None]) -> None:
+        """Run a side effect of a job (its moderation-log entry) as a tracked task. A crash is
+        logged and nothing more: recovering would re-run the job's own steps alongside."""
+
+        async def logged() -> None:
+            try:
+                await effect
+            except Exception:
+                log.exception("job %d: moderation-log update crashed", job_id)
+
+        task = asyncio.create_task(logged(), name=f"job-{job_id}-side")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _spawn_step(self, job_id: int, step: Coroutine[Any, Any, None]) -> None:
         """Run one step of a job as a tracked task (see `_guarded`)."""

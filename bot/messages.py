@@ -94,14 +94,14 @@ SWITCHED_OFF = "The admins of this server have switched `/animate` off for now."
 
 def daily_limit(limit: int, wait: timedelta) -> str:
     return (
-        f"You've reached this server's daily limit of {limit} clips; "
+        f"You've reached this server's daily limit of {_count(limit, 'clip')}; "
         f"it resets in {wait_text(wait)} (midnight UTC)."
     )
 
 
 def monthly_limit(limit: int, wait: timedelta) -> str:
     return (
-        f"You've reached this server's monthly limit of {limit} clips; "
+        f"You've reached this server's monthly limit of {_count(limit, 'clip')}; "
         f"it resets in {wait_text(wait)}."
     )
 
@@ -262,6 +262,8 @@ def cancel_done(job_id: int) -> str:
     return f"Job #{job_id} is cancelled; it will not be posted."
 
 
+CANCEL_FAILED = "Something went wrong on my side while cancelling; please try again."
+NO_REASON_GIVEN = "no reason given"
 CANCEL_NOT_ALLOWED = (
     "Only the person who asked for this clip, or a member with **Manage Messages**, can cancel it."
 )

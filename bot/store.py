@@ -100,6 +100,7 @@ class Store(Protocol):
     ) -> QuotaUsage: ...
     async def expected_cost(self, settings: GenerationSettings) -> int | None: ...
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...
+    async def release_reservation(self, job_id: int) -> None: ...
     async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None: ...
     async def guild_config(self, guild_id: int) -> GuildConfig: ...
     async def update_guild_config(
@@ -290,15 +291,22 @@ class SqliteStore:
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
         """Cancel a job that is not yet being posted; None if it is past that point.
 
-        A reservation is released; a cost the API already reported stays.
+        A reservation is released, except while a submit is on the wire: that one may still be
+        charged, so it stands until the answer settles it (see `release_reservation`). A cost
+        the API already reported stays.
         """
         row = await self._fetchone(
-            f"""UPDATE jobs SET state = 'cancelled', cancelled_by = ?, reserved_cents = 0,
+            f"""UPDATE jobs SET state = 'cancelled', cancelled_by = ?,
+                   reserved_cents = CASE WHEN state = 'submitting' THEN reserved_cents ELSE 0 END,
                    finished_at = ?, updated_at = ?
                 WHERE id = ? AND state IN {_CANCELLABLE} RETURNING id""",
             (actor_id, _ts(now), _ts(now), job_id),
         )
         return await self._job(row["id"]) if row else None
+
+    async def release_reservation(self, job_id: int) -> None:
+        """Drop a job's reservation: it certainly reached the API in no way that costs."""
+        await self._set(job_id, reserved_cents=0)
 
     async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None:
         """Remember where the job's moderation-log entry is, to update it later."""
@@ -488,18 +496,20 @@ class SqliteStore:
 
     async def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]:
         """Every job of a server since `since`, oldest first, read in batches."""
-        after = -1
+        # Keyset paging in the order of `jobs_by_guild_time`: each batch starts where the last
+        # ended instead of re-reading the period.
+        after: tuple[float, int] = (_ts(since) if since else 0.0, -1)
         while True:
             rows = await self._fetchall(
-                """SELECT * FROM jobs WHERE guild_id = ? AND created_at >= ? AND id > ?
-                   ORDER BY id LIMIT 500""",
-                (guild_id, _ts(since) if since else 0.0, after),
+                """SELECT * FROM jobs WHERE guild_id = ? AND (created_at, id) > (?, ?)
+                   ORDER BY created_at, id LIMIT 500""",
+                (guild_id, *after),
             )
             for row in rows:
                 yield _job_from_row(row)
             if len(rows) < 500:
                 return
-            after = rows[-1]["id"]
+            after = (rows[-1]["created_at"], rows[-1]["id"])
 
     # Data retention ---------------------------------------------------------------------------
 
@@ -676,9 +686,10 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-_TOTALS = f"""SUM(state = 'delivered'), SUM(state = 'failed' AND {_COUNTED}),
+# Reports count every job that ended, charged or not; only the limits skip uncharged ones.
+_TOTALS = """SUM(state = 'delivered'), SUM(state = 'failed'),
     SUM(CASE WHEN state = 'delivered' THEN duration_s END), SUM(cost_cents + reserved_cents),
-    SUM(state = 'cancelled' AND {_COUNTED})"""
+    SUM(state = 'cancelled')"""
 
 
 async def _check_usable(db: aiosqlite.Connection, path: Path) -> None:

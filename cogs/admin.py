@@ -30,7 +30,15 @@ class NotPermittedError(app_commands.CheckFailure):
 
 
 class PostableChannel(app_commands.Transformer):
-    """A channel option offering only channels a bot can post in; checked by `check_channel`."""
+    """A channel option offering only channels a bot can post in; checked by `check_channel`.
+
+    Forums hold threads, not messages: fine for where members may run /animate (its threads),
+    not for the moderation log, which the bot posts in directly.
+    """
+
+    def __init__(self, *, forums: bool) -> None:
+        super().__init__()
+        self.forums = forums
 
     @property
     def type(self) -> discord.AppCommandOptionType:
@@ -40,7 +48,8 @@ class PostableChannel(app_commands.Transformer):
     @property
     def channel_types(self) -> list[discord.ChannelType]:
         """Which channels the picker offers."""
-        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+        kinds = [discord.ChannelType.text, discord.ChannelType.news]
+        return [*kinds, discord.ChannelType.forum] if self.forums else kinds
 
     async def transform(
         self, interaction: discord.Interaction, value: app_commands.AppCommandChannel
@@ -49,7 +58,8 @@ class PostableChannel(app_commands.Transformer):
         return value
 
 
-Channel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel]
+Channel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel(forums=True)]
+LogChannel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel(forums=False)]
 
 
 class Admin(commands.Cog):
@@ -181,11 +191,11 @@ class Admin(commands.Cog):
     async def mod_log(
         self,
         interaction: discord.Interaction,
-        channel: Channel | None = None,
+        channel: LogChannel | None = None,
     ) -> None:
         """Set or clear the moderation-log channel."""
         if channel is not None:
-            check_channel(interaction, channel.id, MOD_LOG_PERMISSIONS)
+            check_channel(interaction, channel.id, MOD_LOG_PERMISSIONS, forums=False)
         channel_id = channel.id if channel else None
         await self.admin.set_mod_log(_guild(interaction), interaction.user.id, channel_id)
         await self._show(interaction, messages.CONFIG_SAVED)
@@ -232,14 +242,19 @@ class Admin(commands.Cog):
 
 
 def check_channel(
-    interaction: discord.Interaction, channel_id: int, needed: dict[str, str]
+    interaction: discord.Interaction,
+    channel_id: int,
+    needed: dict[str, str],
+    *,
+    forums: bool = True,
 ) -> None:
     """Refuse a channel the bot cannot see or post in, naming what it lacks."""
     guild = interaction.guild
     channel = guild.get_channel(channel_id) if guild else None
     if guild is None or channel is None:
         raise UserError(messages.channel_unusable(channel_id, ["View Channel"]))
-    if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+    kinds = (discord.TextChannel, discord.ForumChannel) if forums else (discord.TextChannel,)
+    if not isinstance(channel, kinds):
         raise UserError(messages.NOT_A_TEXT_CHANNEL)
     if lacking := _root_causes(missing(channel.permissions_for(guild.me), needed)):
         raise UserError(messages.channel_unusable(channel_id, lacking))
@@ -310,10 +325,9 @@ def _guild(interaction: discord.Interaction) -> int:
 
 
 def _limit_name(value: str) -> LimitName:
-    for name in LIMIT_NAMES:
-        if name == value:
-            return name
-    raise UserError(messages.bad_limit_value("daily", value))
+    """The choice Discord sent back (it only sends the values offered)."""
+    (name,) = (n for n in LIMIT_NAMES if n == value)
+    return name
 
 
 def _listing(lines: list[str]) -> str:

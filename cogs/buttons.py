@@ -60,7 +60,7 @@ class CancelButton(
             text = exc.user_message
         except Exception:
             log.exception("cancel of job %d failed", self.job_id)
-            text = messages.SOMETHING_WENT_WRONG
+            text = messages.CANCEL_FAILED
         await interaction.response.send_message(text, ephemeral=True)
 
 

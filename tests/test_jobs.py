@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+import bot.jobs
 import bot.progress
 from bot import messages
 from bot.errors import UserError
@@ -79,6 +80,8 @@ class RecordingNotifier:
         self.failure_routes: list[DeliveryRoute] = []  # the route of every posted failure
         self.route_errors: dict[DeliveryRoute, Exception] = {}  # raised by any post that way
         self.mod_log_error: Exception | None = None
+        self.mod_log_passing_failures = 0  # mod-log posts that fail with a retryable error first
+        self.mod_log_attempts = 0
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -130,8 +133,12 @@ class RecordingNotifier:
 
     async def post_mod_log(self, job: Job, channel_id: int) -> int:
         await asyncio.sleep(0)
+        self.mod_log_attempts += 1
         if self.mod_log_error is not None:
             raise self.mod_log_error
+        if self.mod_log_passing_failures:
+            self.mod_log_passing_failures -= 1
+            raise PostFailedError("503 Service Unavailable", retryable=True)
         self.mod_log_posts.append((job.id, channel_id))
         return next(self._message_ids)
 
@@ -264,7 +271,7 @@ class Harness:
         }
         return Access(**(fields | changes))
 
-    async def seed(self, state: JobState, user_id: int, prompt: str) -> Job:
+    async def seed(self, state: JobState, user_id: int, prompt: str, reserve: int = 0) -> Job:
         """Store a job as a previous run would have left it in `state` (before `start`)."""
         new = NewJob(
             origin=self.origin(user_id),
@@ -275,8 +282,10 @@ class Harness:
             nonce=f"nonce-{user_id}",
         )
         store, now = self.store.inner, self.clock()
-        job = await store.create_job(new, now, max_open_per_user=10)
-        assert job is not None
+        job = await store.admit(
+            new, now, reserve_cents=reserve, cooldown_s=0, decide=lambda _: None
+        )
+        assert isinstance(job, Job)
         if state in (JobState.CLAIMED, JobState.SUBMITTING):
             return await store.set_state(job.id, state)
         if state == JobState.FAILED:
@@ -399,6 +408,7 @@ async def make_harness(
             http,
             base_url=settings.vibedream_api_url,
             api_key=settings.vibedream_api_key,
+            timeout_s=settings.api_timeout_s,
             max_retries=settings.api_max_retries,
             backoff_max_s=settings.api_backoff_max_s,
             sleep=sleeper,
@@ -1326,3 +1336,107 @@ async def test_no_purge_without_a_retention_period(make_harness: MakeHarness) ->
     await h.wait_state(job.id, JobState.DELIVERED)
 
     assert not (await h.job(old.id)).redacted
+
+
+# Review findings: money and side effects ---------------------------------------------------------
+
+
+async def test_a_crashing_mod_log_post_never_resubmits_the_job(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.jobs, "_RECOVER_AFTER_S", 0.05)
+    await enable_mod_log(h)
+    h.notifier.mod_log_error = RuntimeError("a bug in the moderation-log post")
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)  # the job holds its slot while its submit waits to retry
+    job = await h.accept(ALICE)
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)
+
+    await asyncio.sleep(0.3)  # well past the recovery delay a crashed job step would get
+    h.sleeper.gate.set()
+
+    await h.wait_state(job.id, JobState.DELIVERED)
+    assert len(h.fake.predictions) == 1
+    assert h.notifier.clips == [(job.id, h.notifier.clips[0][1])]
+
+
+async def test_a_passing_mod_log_failure_is_retried(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.jobs, "_MOD_LOG_RETRY_S", 0.05)
+    await enable_mod_log(h)
+    h.notifier.mod_log_passing_failures = 2
+
+    job = await h.accept(ALICE)
+
+    await h.wait_state(job.id, JobState.DELIVERED)
+    await wait_until(lambda: (job.id, MOD_LOG_ID) in h.notifier.mod_log_posts)
+    assert h.notifier.mod_log_attempts >= 3
+
+
+async def test_cancel_while_the_submit_is_on_the_wire_keeps_its_possible_charge(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(api_timeout_s=0.3)
+    await h.start()
+    h.fake.submit_answer_delay_s = 1.0  # the answer never arrives in time: outcome unknown
+    job = await h.accept(ALICE, prompt="on the wire")
+    await h.wait_state(job.id, JobState.SUBMITTING)
+
+    cancelled = await h.service.cancel(job.id, actor(ALICE))
+
+    assert cancelled.reserved_cents > 0  # it may still be charged
+    settled = await h.wait_job(job.id, lambda j: j.error is not None)
+    assert settled.state == JobState.CANCELLED
+    assert settled.failure_kind == FailureKind.SUBMIT_UNKNOWN
+    assert settled.cost_cents == cancelled.reserved_cents
+    assert settled.reserved_cents == 0
+
+
+async def test_cancelled_job_whose_refused_submit_is_not_retried_releases_its_reservation(
+    h: Harness,
+) -> None:
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)
+    job = await h.accept()
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)
+
+    await h.service.cancel(job.id, actor(ALICE))
+    h.sleeper.gate.set()
+
+    released = await h.wait_job(job.id, lambda j: j.notified and j.reserved_cents == 0)
+    assert released.cost_cents == 0
+    assert len(h.fake.predictions) == 0
+
+
+async def test_job_cancelled_mid_submit_before_a_restart_is_settled_as_unknown(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    job = await h.seed(JobState.SUBMITTING, ALICE, "cut off after its cancel", reserve=29)
+    await h.store.inner.cancel_job(job.id, ALICE, h.clock())
+
+    await h.start()
+
+    told = await h.wait_notified(job.id)
+    assert told.state == JobState.CANCELLED
+    assert told.failure_kind == FailureKind.SUBMIT_UNKNOWN
+    assert told.cost_cents == job.reserved_cents
+    assert told.reserved_cents == 0
+    assert h.fake.submits == []
+
+
+async def test_retention_purge_runs_again_every_period(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.jobs, "_PURGE_EVERY_S", 0.1)
+    h = make_harness(retention_days=30)
+    await h.start()
+    job = await h.accept(ALICE, prompt="ages out after the first purge")
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+    h.clock.advance(31 * 24 * 3600)
+
+    erased = await h.wait_job(job.id, lambda j: j.redacted)
+    assert erased.prompt == ""
+    assert erased.cost_cents == h.fake.cost_cents

@@ -107,6 +107,39 @@ async def test_reopening_a_migrated_database_keeps_its_data_and_version(
     assert read_pragma(db_path, "user_version") == version
 
 
+async def test_a_populated_database_from_the_first_release_is_upgraded_in_place(
+    db_path: Path,
+) -> None:
+    (first, script), *_ = _migrations()
+    with sqlite3.connect(db_path) as db:
+        db.executescript(f"{script}\nPRAGMA user_version = {first};")
+        row = (
+            "INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,"
+            " interaction_token, interaction_expires_at, upload_limit_bytes, prompt, image_url,"
+            " duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, nonce,"
+            " cost_cents, created_at, updated_at, notified)"
+            " VALUES (?, 555, 777, ?, 999, ?, ?, 10485760, ?, 'https://cdn.example/a.png',"
+            " 5, '720p', 'auto', 0, 7, 0, ?, ?, ?, ?, ?)"
+        )
+        now = T0.timestamp()
+        db.execute(row, ("queued", ALICE, "tok", now + 900, "waiting", "n1", 0, now, now, 0))
+        db.execute(row, ("delivered", BOB, None, now, "done", "n2", 29, now, now, 1))
+
+    async with await SqliteStore.open(db_path) as store:
+        (waiting,) = await store.open_jobs()
+        assert (waiting.state, waiting.prompt, waiting.reserved_cents) == (
+            JobState.QUEUED,
+            "waiting",
+            0,
+        )
+        assert waiting.origin.interaction_token == "tok"
+        report = await store.guild_usage(555, None)
+        assert (report.totals.succeeded, report.totals.cost_cents) == (1, 29)
+        assert (await store.guild_config(555)).channel_ids == frozenset()
+
+    assert read_pragma(db_path, "user_version") == max(number for number, _ in _migrations())
+
+
 async def test_database_uses_write_ahead_logging(store: SqliteStore, db_path: Path) -> None:
     assert read_pragma(db_path, "journal_mode") == "wal"
 
