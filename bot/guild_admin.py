@@ -21,7 +21,8 @@ from bot.store import Store
 
 Period = Literal["day", "month", "all"]
 _AUDIT_SHOWN = 10
-_REASON_MAX_CHARS = 300
+#: Longest block reason kept (the command's option allows no more).
+REASON_MAX_CHARS = 300
 #: Spreadsheet apps run cells starting with these as formulas.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -136,7 +137,7 @@ class GuildAdmin:
 
     async def block(self, guild_id: int, actor_id: int, user_id: int, reason: str) -> Block:
         """Bar a member from the bot on this server."""
-        reason = " ".join(reason.split())[:_REASON_MAX_CHARS] or messages.NO_REASON_GIVEN
+        reason = " ".join(reason.split())[:REASON_MAX_CHARS] or messages.NO_REASON_GIVEN
         block = Block(user_id, reason, actor_id, self._now())
         await self._store.block_user(guild_id, block)
         return block

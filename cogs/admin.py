@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot import messages
 from bot.bot import AnimateBot
 from bot.errors import UserError
-from bot.guild_admin import GuildAdmin, GuildOverview, Period
+from bot.guild_admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
 from bot.jobs import JobService
 from bot.models import LIMIT_NAMES, GuildUsageReport, LimitName
 from bot.policy import Actor
@@ -151,7 +151,7 @@ class Admin(commands.Cog):
         self,
         interaction: discord.Interaction,
         member: discord.User,
-        reason: app_commands.Range[str, 1, 300],
+        reason: app_commands.Range[str, 1, REASON_MAX_CHARS],
     ) -> None:
         """Block a member, with a reason."""
         if member.bot:
