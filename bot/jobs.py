@@ -324,7 +324,9 @@ class JobService:
     async def _notify_cancelled(self, job: Job) -> None:
         assert job.cancelled_by is not None
         text = messages.cancelled(job.cancelled_by, job.origin.user_id)
-        await self._reporter.show(job, text, final=True)
+        shown = await self._reporter.show(job, text, final=True)
+        if not shown and job.cancelled_by != job.origin.user_id:
+            await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
         await self._store.mark_notified(job.id)
         self._reporter.forget(job.id)
         self._spawn_side(job.id, self._sync_mod_log(job.id))

@@ -1440,3 +1440,19 @@ async def test_retention_purge_runs_again_every_period(
     erased = await h.wait_job(job.id, lambda j: j.redacted)
     assert erased.prompt == ""
     assert erased.cost_cents == h.fake.cost_cents
+
+
+async def test_requester_is_told_elsewhere_when_a_moderator_cancels_after_their_token_expired(
+    h: Harness,
+) -> None:
+    h.fake.hold()
+    job = await h.accept(ALICE, origin=h.origin(token_ttl_s=-60))
+    await h.wait_state(job.id, JobState.SUBMITTED)
+
+    await h.service.cancel(job.id, actor(MOD, manages=True))
+
+    await h.wait_notified(job.id)
+    ((job_id, text),) = h.notifier.failures
+    assert job_id == job.id
+    assert messages.cancelled(MOD, ALICE) in text
+    assert h.notifier.failure_routes == [DeliveryRoute.CHANNEL]
