@@ -91,8 +91,7 @@ class ProgressReporter:
         return True
 
     async def _still_in(self, job_id: int, state: JobState) -> bool:
-        current = await self._store.get_job(job_id)
-        return current is not None and current.state == state
+        return await self._store.job_state(job_id) == state
 
     def can_edit(self, job: Job) -> bool:
         """True while the job's interaction token is known to work."""
