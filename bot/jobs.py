@@ -50,7 +50,7 @@ from bot.notifier import (
 )
 from bot.periods import next_day, next_month
 from bot.policy import Access, Actor, Limits, check_access, check_quota
-from bot.progress import ProgressReporter
+from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
@@ -240,7 +240,7 @@ class JobService:
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
-        self._reporter.follow(job.id, 0)  # shows its place in the queue right away
+        self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # its place in the queue, if it waits
         self._dispatch_wake.set()
         if config.mod_log_channel_id is not None:
             self._spawn_step(job.id, self._post_mod_log(job, config.mod_log_channel_id))
@@ -358,7 +358,7 @@ class JobService:
         if any(link_expires_within(url, self._now(), _LINK_MARGIN) for url in links):
             await self._fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
-        await self._reporter.show(job, messages.SUBMITTING)
+        self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # "Sending", if the submit is slow
         try:
             response = await self._api.submit(
                 _generate_request(job),
