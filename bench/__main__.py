@@ -74,6 +74,11 @@ def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | 
             check(per_job / baseline, 0.3, "x"),
         ),
         Row(
+            "Discord requests per job (progress edits)",
+            f"{r.discord_requests / r.jobs:.1f}",
+            f"({r.progress_edits / r.jobs:.1f})",
+        ),
+        Row(
             f"bot peak RSS (VmHWM), burst of {r.jobs}",
             "",
             f"{r.peak_rss_mib:.1f} MiB",

@@ -29,6 +29,8 @@ class BurstResult:
     delivery_lag_s: list[float]
     status_requests: int
     baseline_requests: int
+    progress_edits: int
+    discord_requests: int
     peak_rss_mib: float
     cpu_s: float
     wall_s: float
@@ -112,9 +114,13 @@ async def burst(workdir: Path, *, jobs: int, scale: float, clip_bytes: int) -> B
         ack_s = [acks[int(e["id"])] - sent_at for e in events if int(e["id"]) in acks]
         lag_s, baseline = _delivery_lags(w, scale)
         status = sum(1 for r in w.api.requests if r.route == "status")
+        edits = len(w.discord.webhook_edits())
+        discord_requests = len(w.discord.requests)
         delivered = w.count("state = 'delivered'")
         await bot.stop()
-    return BurstResult(jobs, delivered, ack_s, lag_s, status, baseline, peak, cpu, wall)
+    return BurstResult(
+        jobs, delivered, ack_s, lag_s, status, baseline, edits, discord_requests, peak, cpu, wall
+    )
 
 
 def _delivery_lags(w: World, scale: float) -> tuple[list[float], int]:

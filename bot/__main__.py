@@ -8,6 +8,7 @@ import signal
 
 import aiohttp
 import discord
+import uvloop
 import yarl
 from pydantic import ValidationError
 
@@ -91,7 +92,10 @@ def main() -> None:
     )
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice
     try:
-        asyncio.run(run(settings))
+        # uvloop: the same asyncio API with the loop and socket transports in C; it takes
+        # about half of aiohttp's own CPU off each HTTP round trip (README, Performance).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(settings))
     except DatabaseUnusableError as exc:
         # Stop with a clear message: starting afresh would hide, or overwrite, the real data.
         log.critical("cannot start: %s", exc)

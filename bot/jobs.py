@@ -51,7 +51,7 @@ from bot.notifier import (
 )
 from bot.periods import next_day, next_month
 from bot.policy import Access, Actor, Limits, check_access, check_quota
-from bot.progress import ProgressReporter
+from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
@@ -181,7 +181,7 @@ class JobService:
                 # The submit may or may not have reached the API: never send it twice.
                 self._spawn_step(job.id, self._fail_outcome_unknown(job))
             case JobState.SUBMITTED:
-                self._schedule_poll(job.id, 0)
+                self._schedule_poll(job, 0)
                 self._reporter.follow(job.id, 0)
             case JobState.COMPLETED | JobState.DELIVERING:
                 self._spawn_step(job.id, self._deliver(job.id))
@@ -252,7 +252,7 @@ class JobService:
         log.info(
             "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
         )
-        self._reporter.follow(job.id, 0)  # shows its place in the queue right away
+        self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # its place in the queue, if it waits
         self._dispatch_wake.set()
         if config.mod_log_channel_id is not None:
             self._spawn_side(job.id, self._sync_mod_log(job.id))
@@ -372,7 +372,7 @@ class JobService:
         if any(link_expires_within(url, self._now(), _LINK_MARGIN) for url in links):
             await self._fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
-        await self._reporter.show(job, messages.SUBMITTING)
+        self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # "Sending", if the submit is slow
         try:
             response = await self._api.submit(
                 _generate_request(job),
@@ -423,7 +423,7 @@ class JobService:
         )
         s = self._settings
         self._schedule_poll(
-            job.id, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
+            job, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
         )
         self._reporter.follow(job.id, 0)
 
@@ -458,19 +458,20 @@ class JobService:
 
     # Polling --------------------------------------------------------------------------------
 
-    def _schedule_poll(self, job_id: int, delay_s: float) -> None:
-        self._scheduler.call_later(("poll", job_id), delay_s, lambda: self._poll(job_id))
+    def _schedule_poll(self, job: Job, delay_s: float) -> None:
+        self._scheduler.call_later(("poll", job.id), delay_s, lambda: self._poll(job))
 
-    async def _poll(self, job_id: int) -> None:
+    async def _poll(self, job: Job) -> None:
         try:
-            await self._poll_once(job_id)
+            await self._poll_once(job)
         except Exception:
-            log.exception("job %d: status check crashed; will retry", job_id)
-            self._schedule_poll(job_id, self._settings.poll_max_interval_s)
+            log.exception("job %d: status check crashed; will retry", job.id)
+            self._schedule_poll(job, self._settings.poll_max_interval_s)
 
-    async def _poll_once(self, job_id: int) -> None:
-        job = await self._store.get_job(job_id)
-        if job is None or job.state != JobState.SUBMITTED or job.prediction_id is None:
+    async def _poll_once(self, job: Job) -> None:
+        # Of what a poll uses, only the state can change once a job is submitted (a cancel,
+        # say), so that is all it reads again: about 17 polls a job, each sparing a row read.
+        if job.prediction_id is None or await self._store.job_state(job.id) != JobState.SUBMITTED:
             return
         elapsed = (self._now() - (job.submitted_at or job.created_at)).total_seconds()
         prediction: Prediction | None = None
@@ -498,7 +499,7 @@ class JobService:
             delay = next_poll_delay(
                 elapsed, job.estimate_s, s.poll_interval_s, s.poll_max_interval_s
             )
-            self._schedule_poll(job.id, delay)
+            self._schedule_poll(job, delay)
 
     def _timeout_s(self, *, answered: bool) -> float:
         """How long a submitted job may go unfinished before it is failed as timed out.

@@ -6,7 +6,10 @@ from datetime import datetime, timedelta
 
 from bot.models import GenerationSettings, Job, JobState, LimitName, QuotaStatus, UsageTotals
 
-BAR_WIDTH = 12
+#: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
+#: kept short: with a 120 s estimate the bar moves every 20 s, and the timestamp
+#: beside it, which Discord keeps current, shows the seconds.
+BAR_WIDTH = 6
 
 # Input validation -----------------------------------------------------------------------------
 

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 #: Stop using an interaction token this long before Discord's 15 minutes are up.
 TOKEN_SAFETY = timedelta(seconds=30)
 _MIN_TICK_S = 1.0
+#: How long a new step (queued, being sent) waits before its message is shown. A job that is
+#: sent at once goes straight from Discord's "thinking…" to Generating: two edits fewer.
+STEP_SHOW_DELAY_S = 1.0
 #: How long a finished job's final text is remembered, so a late edit cannot replace it.
 _KEEP_FINAL_S = 120.0
 
@@ -91,8 +94,7 @@ class ProgressReporter:
         return True
 
     async def _still_in(self, job_id: int, state: JobState) -> bool:
-        current = await self._store.get_job(job_id)
-        return current is not None and current.state == state
+        return await self._store.job_state(job_id) == state
 
     def can_edit(self, job: Job) -> bool:
         """True while the job's interaction token is known to work."""
@@ -133,8 +135,10 @@ class ProgressReporter:
             text = messages.generating(started, elapsed, job.estimate_s, job.settings)
             if job.estimate_s:  # the bar moves one cell per 1/BAR_WIDTH of the estimate
                 delay = max(delay, job.estimate_s[1] / messages.BAR_WIDTH)
+        elif job.state in (JobState.CLAIMED, JobState.SUBMITTING):
+            text = messages.SUBMITTING  # the submit is taking a while (say, being retried)
         else:
-            text = None  # sending and posting are short; their own messages stay up
+            text = None  # posting is short; its own message stays up
         if text is not None:
             await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):

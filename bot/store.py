@@ -68,6 +68,7 @@ class Store(Protocol):
         self, new: NewJob, now: datetime, *, max_open_per_user: int
     ) -> Job | None: ...
     async def get_job(self, job_id: int) -> Job | None: ...
+    async def job_state(self, job_id: int) -> JobState | None: ...
     async def open_jobs(self) -> list[Job]: ...
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None: ...
     async def queue_position(self, job_id: int) -> int: ...
@@ -316,6 +317,11 @@ class SqliteStore:
         """Return the job, or None if there is no such id."""
         row = await self._fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job_from_row(row) if row else None
+
+    async def job_state(self, job_id: int) -> JobState | None:
+        """Return just the job's state (cheaper than `get_job`), or None if there is no such id."""
+        row = await self._fetchone("SELECT state FROM jobs WHERE id = ?", (job_id,))
+        return JobState(row["state"]) if row else None
 
     async def open_jobs(self) -> list[Job]:
         """Jobs whose user has not yet been told the outcome, oldest first."""

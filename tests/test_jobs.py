@@ -483,6 +483,36 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
     ]
 
 
+async def test_a_job_sent_at_once_goes_straight_to_generating(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long delay, so that the outcome cannot depend on how fast this machine is.
+    monkeypatch.setattr(bot.jobs, "STEP_SHOW_DELAY_S", 30.0)
+    job = await h.accept()
+
+    await h.wait_state(job.id, JobState.DELIVERED)
+    await wait_until(lambda: any("Done" in t for t in h.notifier.texts(job.id)))
+
+    texts = h.notifier.texts(job.id)
+    assert texts[0].startswith("🎬 **Generating**")
+    assert messages.SUBMITTING not in texts
+    assert not any(t.startswith("⏳ **Queued**") for t in texts)
+
+
+async def test_a_slow_submit_shows_that_the_job_is_being_sent(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.jobs, "STEP_SHOW_DELAY_S", 0.05)
+    h.sleeper.gate = asyncio.Event()
+    h.fake.fail_next("submit", 429)
+    job = await h.accept()
+    await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
+
+    await wait_until(lambda: messages.SUBMITTING in h.notifier.texts(job.id))
+    h.sleeper.gate.set()
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+
 # Intake ----------------------------------------------------------------------------------------
 
 

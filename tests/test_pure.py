@@ -130,12 +130,14 @@ def test_generating_shows_the_start_as_a_live_discord_timestamp() -> None:
 
 
 def test_generating_text_changes_only_when_the_bar_moves() -> None:
-    # 120 s estimate, 12 cells: one cell per 10 s.
+    # 120 s estimate, 6 cells: the bar moves every 20 s (at 10, 30, 50 s, ...).
+    assert messages.BAR_WIDTH == 6
+
     def at(elapsed_s: float) -> str:
         return messages.generating(STARTED, elapsed_s, (60, 120), SETTINGS)
 
-    assert at(10) == at(14)
-    assert at(14) != at(21)
+    assert at(31) == at(45)
+    assert at(45) != at(51)
 
 
 # clean_prompt ----------------------------------------------------------------------------------

@@ -303,6 +303,16 @@ async def test_get_job_of_an_unknown_id_is_none(store: SqliteStore) -> None:
     assert await store.get_job(12345) is None
 
 
+async def test_job_state_follows_the_stored_state(store: SqliteStore) -> None:
+    job = await create(store, new_job(ALICE), T0)
+    assert await store.job_state(job.id) == JobState.QUEUED
+
+    await store.set_state(job.id, JobState.SUBMITTING)
+
+    assert await store.job_state(job.id) == JobState.SUBMITTING
+    assert await store.job_state(12345) is None
+
+
 async def test_claim_takes_the_oldest_queued_job(store: SqliteStore) -> None:
     first = await create(store, new_job(ALICE), T0)
     await create(store, new_job(BOB), T0)
