@@ -19,10 +19,9 @@ from bot.models import (
     Job,
     JobState,
     NewJob,
-    Origin,
 )
 from bot.store import DatabaseUnusableError, SqliteStore, _migrations
-from tests.factories import SETTINGS
+from tests import factories
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -32,22 +31,7 @@ NO_LIMIT = 1000
 
 
 def new_job(user_id: int = ALICE, *, duration_s: int = 5, prompt: str = "The cat blinks") -> NewJob:
-    return NewJob(
-        origin=Origin(
-            guild_id=555,
-            channel_id=777,
-            user_id=user_id,
-            application_id=999,
-            interaction_token=f"token-of-{user_id}",
-            interaction_expires_at=T0 + timedelta(minutes=15),
-            upload_limit_bytes=10 * 1024 * 1024,
-        ),
-        prompt=prompt,
-        image_url="https://cdn.example.com/cat.png",
-        last_image_url=None,
-        settings=replace(SETTINGS, duration_s=duration_s),
-        nonce="00112233aabbccdd",
-    )
+    return factories.new_job(user_id, now=T0, duration_s=duration_s, prompt=prompt)
 
 
 def read_pragma(path: Path, name: str) -> object:

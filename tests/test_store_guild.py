@@ -21,11 +21,11 @@ from bot.models import (
     Job,
     JobState,
     NewJob,
-    Origin,
     QuotaUsage,
     UsageTotals,
 )
 from bot.store import SqliteStore
+from tests import factories
 from tests.factories import SETTINGS
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -37,20 +37,13 @@ RESERVE = 100
 def new_job(
     user_id: int = ALICE, *, guild_id: int = GUILD, duration_s: int = 5, prompt: str = "cat"
 ) -> NewJob:
-    return NewJob(
-        origin=Origin(
-            guild_id=guild_id,
-            channel_id=777,
-            user_id=user_id,
-            application_id=999,
-            interaction_token=f"token-of-{user_id}",
-            interaction_expires_at=T0 + timedelta(minutes=15),
-            upload_limit_bytes=10 * 1024 * 1024,
-        ),
+    return factories.new_job(
+        user_id,
+        now=T0,
+        guild_id=guild_id,
+        duration_s=duration_s,
         prompt=prompt,
-        image_url="https://cdn.example.com/cat.png",
         last_image_url="https://cdn.example.com/last.png",
-        settings=replace(SETTINGS, duration_s=duration_s),
         nonce=f"nonce-{user_id}",
     )
 
