@@ -51,21 +51,8 @@ async def run(settings: Settings) -> None:
     ):
         if settings.uses_custom_discord:
             await point_discord_at(settings, http)
-        api = VibedreamClient(
-            http,
-            base_url=settings.vibedream_api_url,
-            api_key=settings.vibedream_api_key,
-            timeout_s=settings.api_timeout_s,
-            max_retries=settings.api_max_retries,
-            backoff_max_s=settings.api_backoff_max_s,
-        )
-        downloader = ClipDownloader(
-            http,
-            allowed_hosts=settings.vibedream_output_hosts,
-            require_https=settings.vibedream_output_require_https,
-            max_bytes=settings.max_clip_bytes,
-            directory=settings.download_dir,
-        )
+        api = VibedreamClient.from_settings(http, settings)
+        downloader = ClipDownloader.from_settings(http, settings)
         jobs = JobService(settings=settings, store=store, api=api, downloader=downloader, http=http)
         admin = GuildAdmin(settings=settings, store=store)
         async with AnimateBot(settings=settings, jobs=jobs, admin=admin, store=store) as bot:

@@ -14,6 +14,7 @@ import aiohttp
 import yarl
 
 from bot.errors import ClipTooLargeError, DownloadError
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,17 @@ class DownloadedClip:
 
 class ClipDownloader:
     """Downloads clips only from allowlisted hosts, streamed to disk under a size cap."""
+
+    @classmethod
+    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> ClipDownloader:
+        """The downloader the settings describe."""
+        return cls(
+            session,
+            allowed_hosts=settings.vibedream_output_hosts,
+            require_https=settings.vibedream_output_require_https,
+            max_bytes=settings.max_clip_bytes,
+            directory=settings.download_dir,
+        )
 
     def __init__(
         self,

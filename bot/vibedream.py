@@ -22,6 +22,7 @@ from bot.errors import (
     ApiUnavailableError,
     SubmitOutcomeUnknownError,
 )
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,21 @@ class VibedreamClient:
     Any other 5xx, or a request that went out with no answer, raises
     `SubmitOutcomeUnknownError` instead, since the prediction may exist and be charged.
     """
+
+    @classmethod
+    def from_settings(
+        cls, session: aiohttp.ClientSession, settings: Settings, sleep: Sleep = asyncio.sleep
+    ) -> VibedreamClient:
+        """The client the settings describe."""
+        return cls(
+            session,
+            base_url=settings.vibedream_api_url,
+            api_key=settings.vibedream_api_key,
+            timeout_s=settings.api_timeout_s,
+            max_retries=settings.api_max_retries,
+            backoff_max_s=settings.api_backoff_max_s,
+            sleep=sleep,
+        )
 
     def __init__(
         self,

@@ -404,22 +404,8 @@ async def make_harness(
             }
         )
         sleeper, clock = Sleeper(), Clock()
-        api = VibedreamClient(
-            http,
-            base_url=settings.vibedream_api_url,
-            api_key=settings.vibedream_api_key,
-            timeout_s=settings.api_timeout_s,
-            max_retries=settings.api_max_retries,
-            backoff_max_s=settings.api_backoff_max_s,
-            sleep=sleeper,
-        )
-        downloader = ClipDownloader(
-            http,
-            allowed_hosts=settings.vibedream_output_hosts,
-            require_https=settings.vibedream_output_require_https,
-            max_bytes=settings.max_clip_bytes,
-            directory=tmp_path,
-        )
+        api = VibedreamClient.from_settings(http, settings, sleep=sleeper)
+        downloader = ClipDownloader.from_settings(http, settings)
         tracing = TracingStore(store)
         service = JobService(
             settings=settings,
