@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import uuid
@@ -11,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import av
 import pytest
 
+from tests.fakes.clips import make_mp4
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream, epoch_ms
 
 KEY = "test-vibedream-key"
@@ -233,6 +236,21 @@ async def test_output_is_mp4_of_configured_size_without_auth(
     assert data[4:8] == b"ftyp"
     assert data[28:32] == b"mdat"
     assert int.from_bytes(data[24:28], "big") == 100_000 - 24
+
+
+async def test_output_can_be_a_real_clip(
+    fake: FakeVibedream, session: aiohttp.ClientSession
+) -> None:
+    fake.clip_data = make_mp4(160, 120, seconds=0.5, audio=True)
+    done = await completed_prediction(session, fake)
+
+    async with session.get(done["outputs"][0]) as resp:
+        data = await resp.read()
+        assert resp.content_length == len(fake.clip_data)
+    assert data == fake.clip_data
+    with av.open(io.BytesIO(data)) as clip:
+        assert [s.type for s in clip.streams] == ["video", "audio"]
+        assert (clip.streams.video[0].width, clip.streams.video[0].height) == (160, 120)
 
 
 async def test_large_output_streams_completely(

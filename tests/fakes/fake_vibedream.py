@@ -155,6 +155,8 @@ class FakePrediction:
     error: str | None = None
     outputs: list[str] | None = None
     clip_bytes: int = 64 * 1024
+    #: A real clip to serve instead of `clip_bytes` zero-filled bytes.
+    clip_data: bytes | None = field(default=None, repr=False)
     cost_cents: int = 29
     # Failure message decided at submit time (moderation knob), applied on completion.
     planned_error: str | None = field(default=None, repr=False)
@@ -184,6 +186,9 @@ class FakeVibedream:
         self.estimated_time: str = "1-2s"
         self.cost_cents: int = 29
         self.clip_bytes: int = 64 * 1024
+        #: A real mp4 (see `tests.fakes.clips.make_mp4`) served as every output instead of a
+        #: zero-filled placeholder of `clip_bytes`.
+        self.clip_data: bytes | None = None
         self.completion_delay_s: float = 0.3
         #: When set, each prediction completes at a uniformly random point of this (low, high)
         #: range of seconds instead of after `completion_delay_s` (drawn from `random`).
@@ -457,6 +462,7 @@ class FakeVibedream:
             request=body,
             created_at=created_at,
             clip_bytes=self.clip_bytes,
+            clip_data=self.clip_data,
             cost_cents=self.cost_cents,
         )
         # Undocumented: moderation match is a case-insensitive substring test.
@@ -517,13 +523,16 @@ class FakeVibedream:
             or request.match_info["name"] != prediction.output_name
         ):
             return _error(404, "Output not found")
-        size = prediction.clip_bytes
+        data = prediction.clip_data
+        size = len(data) if data is not None else prediction.clip_bytes
         response = web.StreamResponse(headers={"Content-Type": self.output_content_type})
         response.content_length = size
         await response.prepare(request)
         request[RECORD_KEY].status = response.status  # already sent, even if the client aborts
         try:
-            if request.method != "HEAD":
+            if request.method != "HEAD" and data is not None:
+                await response.write(data)
+            elif request.method != "HEAD":
                 await self._write_clip(response, size)
             await response.write_eof()
         except ConnectionError:

@@ -1,0 +1,63 @@
+"""Real, small mp4 clips for the fakes to serve, made with PyAV (the bot's own video library)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import random
+import struct
+from fractions import Fraction
+
+import av
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+
+_RATE = 44100
+
+
+@functools.cache
+def make_mp4(
+    width: int = 320,
+    height: int = 240,
+    seconds: float = 1.0,
+    fps: int = 12,
+    *,
+    noise: bool = False,
+    audio: bool = False,
+) -> bytes:
+    """An H.264 mp4 fading from black to white, or of random noise (which compresses badly,
+    for a big file); with a 440 Hz AAC soundtrack when `audio`. The last frame is white."""
+    buffer = io.BytesIO()
+    rng = random.Random(0)
+    with av.open(buffer, "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = container.add_stream("aac", rate=_RATE) if audio else None
+        frames = max(1, round(seconds * fps))
+        for index in range(frames):
+            if noise and index < frames - 1:
+                pixels = rng.randbytes(width * height * 4)
+            else:
+                level = 255 * index // max(1, frames - 1)
+                pixels = bytes([level]) * (width * height * 4)
+            frame = av.VideoFrame.from_bytes(pixels, width, height, format="rgba")
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if sound is not None:
+            _add_tone(container, sound, seconds)
+    return buffer.getvalue()
+
+
+def _add_tone(container: OutputContainer, stream: AudioStream, seconds: float) -> None:
+    samples = 1024
+    for start in range(0, int(_RATE * seconds), samples):
+        phase = (2 * math.pi * 440 * (start + i) / _RATE for i in range(samples))
+        values = (int(6000 * math.sin(p)) for p in phase)
+        frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+        frame.planes[0].update(struct.pack(f"<{samples}h", *values))
+        frame.sample_rate = _RATE
+        frame.pts = start
+        frame.time_base = Fraction(1, _RATE)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
