@@ -290,6 +290,16 @@ class JobService:
         log.info("user %d: erased prompts and links of %d jobs", user_id, count)
         return count
 
+    async def notify_on_done(self, user_id: int) -> bool:
+        """Whether the user is mentioned (so notified) on their result posts."""
+        return await self._store.notify_on_done(user_id)
+
+    async def set_notify_on_done(self, user_id: int, enabled: bool) -> None:
+        """Turn the mention on the user's result posts on or off, from the next post on (jobs
+        already running included: the setting is read when the result is posted)."""
+        await self._store.set_notify_on_done(user_id, enabled, self._now())
+        log.info("user %d: mention on result posts %s", user_id, "on" if enabled else "off")
+
     async def _purge(self) -> None:
         """Erase prompts and links older than the retention period; runs daily."""
         try:
@@ -578,21 +588,23 @@ class JobService:
         expires_at = (job.completed_at or self._now()) + timedelta(
             hours=self._settings.vibedream_output_ttl_hours
         )
+        # Read now, not at accept: a change applies to jobs already running.
+        mention = await self._store.notify_on_done(job.origin.user_id)
         try:
             clip = await self._downloader.download(
                 job.output_url, max_bytes=job.origin.upload_limit_bytes
             )
         except ClipTooLargeError:
             return await self._post_somewhere(
-                job, lambda via: notifier.post_link(job, expires_at, via)
+                job, lambda via: notifier.post_link(job, expires_at, via, mention=mention)
             ), "link"
         try:
             return await self._post_somewhere(
-                job, lambda via: notifier.post_clip(job, clip, via)
+                job, lambda via: notifier.post_clip(job, clip, via, mention=mention)
             ), "file"
         except UploadTooLargeError:
             return await self._post_somewhere(
-                job, lambda via: notifier.post_link(job, expires_at, via)
+                job, lambda via: notifier.post_link(job, expires_at, via, mention=mention)
             ), "link"
         finally:
             clip.discard()

@@ -461,6 +461,106 @@ def usage_totals(t: UsageTotals) -> str:
     )
 
 
+# History, show and notifications -----------------------------------------------------------------
+
+HISTORY_TITLE = "Your clips on this server"
+NO_HISTORY = "You have no clips on this server yet. Try `/animate` with an image and a prompt!"
+HISTORY_NEWER = "◀ Newer"
+HISTORY_OLDER = "Older ▶"
+#: How much of a failure reason a history line shows.
+_REASON_PREVIEW_CHARS = 80
+#: Discord's limit on an autocomplete choice's name.
+CHOICE_NAME_MAX = 100
+
+
+def history_footer(first: int, last: int, total: int) -> str:
+    return f"{first}–{last} of {total}, newest first"
+
+
+def history_line(job: Job, prompt: str, link: str | None) -> str:
+    """One job in `/animate-history`; `prompt` is a short, already escaped preview."""
+    head = f"**#{job.id}** {STATE_LABELS[job.state]} · <t:{int(job.created_at.timestamp())}:R>"
+    if link is not None:
+        head += f" · [open]({link})"
+    lines = [head, settings_line(job.settings), f"> {prompt or '*(erased)*'}"]
+    if job.state == JobState.FAILED:
+        reason = job.error or SOMETHING_WENT_WRONG
+        if len(reason) > _REASON_PREVIEW_CHARS:
+            reason = reason[: _REASON_PREVIEW_CHARS - 1] + "…"
+        lines.append(f"Why: {reason}")
+    return "\n".join(lines)
+
+
+def job_choice_label(job: Job) -> str:
+    """An autocomplete choice: `#123 · ✅ · a cat turns its head…` (plain text, ≤ 100 chars)."""
+    emoji = STATE_LABELS[job.state].split(" ", 1)[0]
+    prompt = "(erased)" if job.redacted else " ".join(job.prompt.split())
+    label = f"#{job.id} · {emoji} · {prompt}"
+    return label if len(label) <= CHOICE_NAME_MAX else label[: CHOICE_NAME_MAX - 1] + "…"
+
+
+JOB_NOT_FOUND = (
+    "I can't find that job among your clips on this server. "
+    "Start typing in `job` to pick one of yours."
+)
+
+
+def show_title(job: Job) -> str:
+    return f"Job #{job.id} · {STATE_LABELS[job.state]}"
+
+
+SHOW_SETTINGS = "Settings"
+SHOW_COST = "Cost"
+SHOW_TIMES = "Times"
+SHOW_POST = "Post"
+SHOW_CLIP = "Clip"
+SHOW_WHY = "Why it failed"
+SHOW_CANCELLED = "Cancelled"
+CLIP_ERASED = "The link was erased (`/usage forget` or the retention period)."
+SENT_BY_DM = "Sent to you by DM."
+
+
+def show_times(job: Job) -> str:
+    lines = [f"Requested <t:{int(job.created_at.timestamp())}:f>"]
+    if took := generation_time(job):
+        lines.append(f"Generated in {took}")
+    if job.finished_at is not None:
+        lines.append(f"Finished <t:{int(job.finished_at.timestamp())}:R>")
+    return "\n".join(lines)
+
+
+def clip_link(url: str, expires_at: datetime) -> str:
+    return f"[Download the mp4]({url}) — the link expires <t:{int(expires_at.timestamp())}:R>."
+
+
+def clip_expired(expires_at: datetime) -> str:
+    return f"The video service's link expired <t:{int(expires_at.timestamp())}:R>."
+
+
+def result_mention(user_id: int) -> str:
+    # Sent with an allowlist holding this user alone: it pings them and nobody else.
+    return f"<@{user_id}>"
+
+
+def notify_setting(enabled: bool) -> str:
+    if enabled:
+        return (
+            "🔔 I mention you when your clip is posted, so Discord notifies you. "
+            "Turn it off with `/animate-notify mention:False`."
+        )
+    return (
+        "🔕 I post your clips without mentioning you. "
+        "Turn mentions back on with `/animate-notify mention:True`."
+    )
+
+
+def notify_changed(enabled: bool) -> str:
+    after = "from now on, including clips already in progress"
+    if enabled:
+        return f"🔔 Done: I'll mention you when your clips are posted, {after}."
+    return f"🔕 Done: I won't mention you when your clips are posted, {after}."
+
+
 def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
     """Link that opens a message in the Discord client."""
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"

@@ -250,3 +250,36 @@ class QuotaUsage:
     open_anywhere: int  # ... on every server
     last_started_at: datetime | None
     guild_month_cents: int  # settled costs plus reservations of jobs still running
+
+
+# History -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a member's jobs on one server, newest first."""
+
+    jobs: tuple[Job, ...]
+    newer: int  # how many of their jobs on this server are newer than this page
+    total: int  # all their jobs on this server
+
+    @property
+    def has_newer(self) -> bool:
+        """Whether a page of newer jobs exists."""
+        return self.newer > 0
+
+    @property
+    def has_older(self) -> bool:
+        """Whether a page of older jobs exists."""
+        return self.newer + len(self.jobs) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    """One of a member's jobs as `/animate-show` presents it."""
+
+    job: Job
+    #: The API's output URL while it still works (None once expired, erased or never made).
+    clip_url: str | None
+    #: When the output URL stops (or stopped) working; None if there never was one.
+    clip_expires_at: datetime | None

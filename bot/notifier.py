@@ -50,16 +50,28 @@ class JobNotifier(Protocol):
         """
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
         """Post the clip as a file; returns the message id. Posting twice with the same job
-        nonce in the channel yields one message. Raises UploadTooLargeError or
+        nonce in the channel yields one message. With `mention`, the post mentions (so
+        notifies) the requester and no one else. Raises UploadTooLargeError or
         PostFailedError (ChannelForbiddenError, ChannelGoneError)."""
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the clip's URL instead of the file; returns the message id."""
+        """Post the clip's URL instead of the file (`mention` as in `post_clip`); returns the
+        message id."""
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL

@@ -30,6 +30,7 @@ from bot.models import (
     GenerationSettings,
     GuildConfig,
     GuildUsageReport,
+    HistoryPage,
     Job,
     JobState,
     NewJob,
@@ -119,6 +120,14 @@ class Store(Protocol):
         self, guild_id: int, since: datetime | None, top: int = 10
     ) -> GuildUsageReport: ...
     def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]: ...
+    async def history_page(
+        self, guild_id: int, user_id: int, *, size: int, before: int | None, after: int | None
+    ) -> HistoryPage: ...
+    async def job_choices(
+        self, guild_id: int, user_id: int, *, id_prefix: str, text: str, limit: int
+    ) -> list[Job]: ...
+    async def notify_on_done(self, user_id: int) -> bool: ...
+    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
     async def redact_user(self, user_id: int) -> int: ...
     async def redact_before(self, cutoff: datetime) -> int: ...
     async def get_meta(self, key: str) -> str | None: ...
@@ -516,6 +525,81 @@ class SqliteStore:
             if len(rows) < 500:
                 return
             after = (rows[-1]["created_at"], rows[-1]["id"])
+
+    # History ---------------------------------------------------------------------------------
+
+    async def history_page(
+        self, guild_id: int, user_id: int, *, size: int, before: int | None, after: int | None
+    ) -> HistoryPage:
+        """A page of `size` of a member's jobs on a server, newest first: the newest, or those
+        just older than job `before`, or those just newer than job `after`."""
+        # Keyset paging along `jobs_by_guild_user_time` (its rows end in the id): a page starts
+        # at its neighbour's key, so jobs started meanwhile shift no page, and no page re-reads
+        # the ones before it.
+        params = {"guild": guild_id, "user": user_id, "size": size, "cursor": before or after}
+        mine = "guild_id = :guild AND user_id = :user"
+        cursor_key = "((SELECT created_at FROM jobs WHERE id = :cursor), :cursor)"
+        if after is not None:
+            rows = await self._fetchall(
+                f"""SELECT * FROM jobs WHERE {mine} AND (created_at, id) > {cursor_key}
+                    ORDER BY created_at, id LIMIT :size""",
+                params,
+            )
+            rows.reverse()
+        else:
+            older = f"AND (created_at, id) < {cursor_key}" if before is not None else ""
+            rows = await self._fetchall(
+                f"""SELECT * FROM jobs WHERE {mine} {older}
+                    ORDER BY created_at DESC, id DESC LIMIT :size""",
+                params,
+            )
+        newer = 0
+        if rows:
+            (newer,) = await self._fetchone(
+                f"SELECT COUNT(*) FROM jobs WHERE {mine} AND (created_at, id) > (:at, :id)",
+                {**params, "at": rows[0]["created_at"], "id": rows[0]["id"]},
+            )
+        (total,) = await self._fetchone(f"SELECT COUNT(*) FROM jobs WHERE {mine}", params)
+        return HistoryPage(tuple(_job_from_row(r) for r in rows), int(newer), int(total))
+
+    async def job_choices(
+        self, guild_id: int, user_id: int, *, id_prefix: str, text: str, limit: int
+    ) -> list[Job]:
+        """A member's newest jobs on a server whose id starts with `id_prefix` and whose
+        prompt contains `text` (any case); empty strings match everything."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self._fetchall(
+            """SELECT * FROM jobs WHERE guild_id = :guild AND user_id = :user
+                 AND CAST(id AS TEXT) LIKE :prefix || '%'
+                 AND prompt LIKE '%' || :text || '%' ESCAPE '\\'
+               ORDER BY created_at DESC, id DESC LIMIT :limit""",
+            {
+                "guild": guild_id,
+                "user": user_id,
+                "prefix": id_prefix,
+                "text": escaped,
+                "limit": limit,
+            },
+        )
+        return [_job_from_row(row) for row in rows]
+
+    # Members' settings ------------------------------------------------------------------------
+
+    async def notify_on_done(self, user_id: int) -> bool:
+        """Whether the member wants to be mentioned on their result posts (default yes)."""
+        row = await self._fetchone(
+            "SELECT notify_on_done FROM user_prefs WHERE user_id = ?", (user_id,)
+        )
+        return True if row is None else bool(row["notify_on_done"])
+
+    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None:
+        """Turn the mention on the member's result posts on or off."""
+        await self._db.execute(
+            """INSERT INTO user_prefs (user_id, notify_on_done, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (user_id) DO UPDATE SET notify_on_done = excluded.notify_on_done,
+                   updated_at = excluded.updated_at""",
+            (user_id, enabled, _ts(now)),
+        )
 
     # Data retention ---------------------------------------------------------------------------
 

@@ -70,21 +70,33 @@ class DiscordNotifier:
         return True
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
         """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
-        the same message."""
+        the same message. With `mention`, the requester (only) is pinged."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        return await self._send(job, via, embed=result_embed(job), file=file)
+        return await self._send(
+            job, via, embed=result_embed(job), file=file, **_mention_parts(job, via, mention)
+        )
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the clip's URL, saying when it expires."""
+        """Post the clip's URL, saying when it expires (`mention` as in `post_clip`)."""
         embed = result_embed(job)
         embed.url = job.output_url
         embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
-        return await self._send(job, via, embed=embed)
+        return await self._send(job, via, embed=embed, **_mention_parts(job, via, mention))
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
@@ -130,13 +142,14 @@ class DiscordNotifier:
         file: discord.File | None = None,
         view: discord.ui.View | None = None,
         nonce: str | None = None,
+        allowed_mentions: discord.AllowedMentions = _NO_MENTIONS,
     ) -> int:
         parts: dict[str, Any] = {
             "content": content if content is not None else discord.utils.MISSING,
             "embed": embed if embed is not None else discord.utils.MISSING,
             "file": file if file is not None else discord.utils.MISSING,
             "view": view if view is not None else discord.utils.MISSING,
-            "allowed_mentions": _NO_MENTIONS,
+            "allowed_mentions": allowed_mentions,
         }
         try:
             if via is DeliveryRoute.FOLLOWUP:
@@ -168,6 +181,21 @@ class DiscordNotifier:
         return self._client.get_partial_messageable(
             channel_id or job.origin.channel_id, guild_id=job.origin.guild_id
         )
+
+
+def _mention_parts(job: Job, via: DeliveryRoute, mention: bool) -> dict[str, Any]:
+    """Content and allowed mentions that ping the requester and no one else: the allowlist
+    holds their id alone, so nothing in the prompt or caption can ping anybody. A DM needs no
+    mention: Discord notifies it anyway."""
+    if not mention or via is DeliveryRoute.DM:
+        return {}
+    user_id = job.origin.user_id
+    return {
+        "content": messages.result_mention(user_id),
+        "allowed_mentions": discord.AllowedMentions(
+            everyone=False, users=[discord.Object(user_id)], roles=False, replied_user=False
+        ),
+    }
 
 
 def _post_error(exc: discord.HTTPException, via: DeliveryRoute) -> Exception:

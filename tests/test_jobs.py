@@ -69,6 +69,7 @@ class RecordingNotifier:
         self.clip_attempts: list[int] = []  # job id of every post_clip call, failed or not
         self.clips: list[tuple[int, int]] = []  # (job id, clip size) of every posted clip
         self.links: list[tuple[int, datetime]] = []
+        self.mentions: dict[int, bool] = {}  # job id -> whether its last clip/link post mentioned
         self.failures: list[tuple[int, str]] = []
         self.cancellable: dict[int, bool] = {}  # job id -> whether its last edit had Cancel
         self.mod_log_posts: list[tuple[int, int]] = []  # (job id, channel id)
@@ -97,10 +98,16 @@ class RecordingNotifier:
         return True
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
         self.clip_attempts.append(job.id)
+        self.mentions[job.id] = mention
         self.post_routes.append((job.id, via))
         if via in self.route_errors:
             raise self.route_errors[via]
@@ -111,9 +118,15 @@ class RecordingNotifier:
         return next(self._message_ids)
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        *,
+        mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
+        self.mentions[job.id] = mention
         self.post_routes.append((job.id, via))
         if via in self.route_errors:
             raise self.route_errors[via]
@@ -467,6 +480,41 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
         JobState.DELIVERING,
         JobState.DELIVERED,
     ]
+
+
+async def test_result_post_mentions_the_requester_by_default(h: Harness) -> None:
+    job = await h.accept()
+
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert h.notifier.mentions == {job.id: True}
+
+
+async def test_opting_out_while_a_job_runs_posts_its_result_without_a_mention(h: Harness) -> None:
+    h.fake.hold()  # the clip is made only once the setting has changed
+    job = await h.accept()
+    await h.wait_state(job.id, JobState.SUBMITTED)
+    other = await h.accept(BOB)
+
+    await h.service.set_notify_on_done(ALICE, False)
+    h.fake.release()
+    await h.wait_state(job.id, JobState.DELIVERED)
+    await h.wait_state(other.id, JobState.DELIVERED)
+
+    assert h.notifier.mentions == {job.id: False, other.id: True}  # only Alice opted out
+    assert await h.service.notify_on_done(ALICE) is False
+
+
+async def test_link_post_follows_the_mention_setting_once_turned_back_on(h: Harness) -> None:
+    await h.service.set_notify_on_done(ALICE, False)
+    await h.service.set_notify_on_done(ALICE, True)
+    h.fake.clip_bytes = 4096
+
+    job = await h.accept(origin=h.origin(upload_limit_bytes=2048))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "link"
+    assert h.notifier.mentions == {job.id: True}
 
 
 async def test_a_job_sent_at_once_goes_straight_to_generating(

@@ -53,7 +53,14 @@ async def test_commands_are_registered_with_native_option_types(
     bot: BotProcess, discord_fake: FakeDiscord
 ) -> None:
     commands = {c["name"]: c for c in discord_fake.commands}
-    assert set(commands) == {"animate", "usage", "animate-admin"}
+    assert set(commands) == {
+        "animate",
+        "usage",
+        "animate-admin",
+        "animate-history",
+        "animate-show",
+        "animate-notify",
+    }
     options = {o["name"]: o for o in commands["animate"]["options"]}
     assert list(options) == [
         "image",
