@@ -145,12 +145,13 @@ class DiscordNotifier:
         allowed_mentions: discord.AllowedMentions = _NO_MENTIONS,
     ) -> int:
         parts: dict[str, Any] = {
-            "content": content if content is not None else discord.utils.MISSING,
             "embed": embed if embed is not None else discord.utils.MISSING,
             "file": file if file is not None else discord.utils.MISSING,
             "view": view if view is not None else discord.utils.MISSING,
             "allowed_mentions": allowed_mentions,
         }
+        if content is not None:  # a channel send turns MISSING content into the text "..."
+            parts["content"] = content
         try:
             if via is DeliveryRoute.FOLLOWUP:
                 message: discord.abc.Snowflake = await self._followup(job).send(wait=True, **parts)

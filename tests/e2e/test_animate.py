@@ -49,7 +49,10 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     assert clip.filename.endswith(".mp4")
     assert clip.size == video_api.clip_bytes
     assert clip.head[4:8] == b"ftyp"
-    assert post.json["allowed_mentions"] == {"parse": []}
+    requester = int(interaction["member"]["user"]["id"])
+    # The requester is mentioned so Discord notifies them; the allowlist holds them alone.
+    assert post.json["content"] == f"<@{requester}>"
+    assert post.json["allowed_mentions"] == {"parse": [], "users": [requester]}
     (embed,) = post.json["embeds"]
     assert "the cat slowly turns its head and blinks" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}

@@ -550,11 +550,15 @@ async def test_hostile_prompts_are_animated_without_pinging_or_formatting_anythi
     sent = [
         r.json for r in discord_fake.requests if isinstance(r.json, dict) and "content" in r.json
     ]
-    assert all(body.get("allowed_mentions") == {"parse": []} for body in sent)
-    assert all(
-        not m.get("mention_everyone") and not m.get("mentions")
+    requester = int(interaction["member"]["user"]["id"])
+    only_requester = {"parse": [], "users": [requester]}  # the clip post, to notify them
+    assert all(body.get("allowed_mentions") in ({"parse": []}, only_requester) for body in sent)
+    assert all(not m.get("mention_everyone") for m in discord_fake.messages.values())
+    assert [
+        [int(u["id"]) for u in m["mentions"]]
         for m in discord_fake.messages.values()
-    )
+        if m.get("mentions")
+    ] == [[requester]]  # the clip post mentions its requester; nothing else anyone
     assert all(not m.get("mention_roles") for m in discord_fake.messages.values())
 
 

@@ -195,9 +195,13 @@ async def test_everyone_in_a_prompt_never_pings(
         and ("content" in r.json or "embeds" in r.json)
     ]
     assert bodies
+    requester = int(interaction["member"]["user"]["id"])
+    only_requester = {"parse": [], "users": [requester]}  # the clip post, to notify them
     for body in bodies:
-        assert body.get("allowed_mentions") == {"parse": []}, body
+        assert body.get("allowed_mentions") in ({"parse": []}, only_requester), body
     assert all(not m.get("mention_everyone") for m in discord_fake.messages.values())
+    mentioned = {int(u["id"]) for m in discord_fake.messages.values() for u in m["mentions"]}
+    assert mentioned == {requester}
 
 
 async def test_jobs_over_the_in_flight_cap_wait_in_order(
