@@ -8,6 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot import messages
 from bot.store import SqliteStore
 from tests import factories
@@ -88,15 +90,17 @@ async def test_history_lists_the_callers_jobs_with_status_settings_and_jump_link
     assert answer["data"].get("components", []) == []  # one page: no buttons
 
 
-async def seed_finished_jobs(runner: BotRunner, count: int) -> list[int]:
-    """Store `count` delivered jobs of Alice, as earlier runs of the bot would have left them."""
+async def seed_finished_jobs(
+    runner: BotRunner, count: int, *, user_id: int = ALICE, prompt: str = "clip number {i}"
+) -> list[int]:
+    """Store `count` delivered jobs, as earlier runs of the bot would have left them."""
     start = datetime.now(UTC) - timedelta(days=1)
     ids = []
     async with await SqliteStore.open(runner.db_path) as store:
         for i in range(count):
             at = start + timedelta(minutes=i)
             new = factories.new_job(
-                ALICE, now=at, guild_id=runner.discord.guild_id, prompt=f"clip number {i}"
+                user_id, now=at, guild_id=runner.discord.guild_id, prompt=prompt.format(i=i)
             )
             job = await store.create_job(new, at, max_open_per_user=100)
             assert job is not None
@@ -243,6 +247,47 @@ async def test_show_of_someone_elses_job_or_of_nonsense_is_not_found(
         assert answer["data"]["flags"] == EPHEMERAL
         assert answer["data"]["content"] == messages.JOB_NOT_FOUND
         assert "embeds" not in answer["data"] or not answer["data"]["embeds"]
+
+
+needs_autocomplete = pytest.mark.skipif(
+    not hasattr(FakeDiscord, "make_autocomplete_interaction"),
+    reason="the fake Discord's autocomplete arrives with the fake-ui branch",
+)
+
+
+async def typed_in_show(discord: FakeDiscord, user_id: int, typed: str) -> list[dict[str, Any]]:
+    """What the bot offers while `user_id` types `typed` in `/animate-show job:`."""
+    interaction = discord.make_autocomplete_interaction(
+        "animate-show", [discord.string_option("job", typed)], focused="job", user_id=user_id
+    )
+    answer = await answer_to(discord, interaction)
+    assert answer["type"] == 8
+    choices = discord.choices_of(interaction)
+    assert choices is not None
+    return list(choices)
+
+
+@needs_autocomplete
+async def test_show_autocomplete_offers_the_callers_own_jobs_filtered_by_what_is_typed(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    ids = await seed_finished_jobs(runner, 30, prompt="a cat turns its head, take {i}")
+    dog = (await seed_finished_jobs(runner, 1, prompt="a dog wags its tail"))[0]
+    (bobs,) = await seed_finished_jobs(runner, 1, user_id=BOB, prompt="bob's cat")
+    await runner.start()
+
+    newest = await typed_in_show(discord_fake, ALICE, "")
+    assert [int(c["value"]) for c in newest] == [dog, *ids[::-1][:24]]
+    assert newest[0]["name"] == f"#{dog} · ✅ · a dog wags its tail"
+    assert all(len(c["name"]) <= 100 for c in newest)
+
+    cats = await typed_in_show(discord_fake, ALICE, "CAT turns")
+    assert [int(c["value"]) for c in cats] == ids[::-1][:25]
+    assert await typed_in_show(discord_fake, ALICE, "dog") == newest[:1]
+
+    by_id = await typed_in_show(discord_fake, ALICE, f"#{ids[12]}")
+    assert [int(c["value"]) for c in by_id] == [ids[12]]
+    assert await typed_in_show(discord_fake, ALICE, str(bobs)) == []  # not Alice's
 
 
 # Notify on completion ----------------------------------------------------------------------------
