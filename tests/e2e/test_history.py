@@ -271,19 +271,20 @@ async def typed_in_show(discord: FakeDiscord, user_id: int, typed: str) -> list[
 async def test_show_autocomplete_offers_the_callers_own_jobs_filtered_by_what_is_typed(
     runner: BotRunner, discord_fake: FakeDiscord
 ) -> None:
+    (dog,) = await seed_finished_jobs(runner, 1, prompt="a dog wags its tail")
     ids = await seed_finished_jobs(runner, 30, prompt="a cat turns its head, take {i}")
-    dog = (await seed_finished_jobs(runner, 1, prompt="a dog wags its tail"))[0]
     (bobs,) = await seed_finished_jobs(runner, 1, user_id=BOB, prompt="bob's cat")
     await runner.start()
 
     newest = await typed_in_show(discord_fake, ALICE, "")
-    assert [int(c["value"]) for c in newest] == [dog, *ids[::-1][:24]]
-    assert newest[0]["name"] == f"#{dog} · ✅ · a dog wags its tail"
+    assert [int(c["value"]) for c in newest] == ids[::-1][:25]
+    assert newest[0]["name"] == f"#{ids[-1]} · ✅ · a cat turns its head, take 29"
     assert all(len(c["name"]) <= 100 for c in newest)
 
     cats = await typed_in_show(discord_fake, ALICE, "CAT turns")
-    assert [int(c["value"]) for c in cats] == ids[::-1][:25]
-    assert await typed_in_show(discord_fake, ALICE, "dog") == newest[:1]
+    assert cats == newest
+    dogs = await typed_in_show(discord_fake, ALICE, "dog")
+    assert dogs == [{"name": f"#{dog} · ✅ · a dog wags its tail", "value": str(dog)}]
 
     by_id = await typed_in_show(discord_fake, ALICE, f"#{ids[12]}")
     assert [int(c["value"]) for c in by_id] == [ids[12]]
