@@ -21,13 +21,15 @@ derives ``app_permissions`` and ``member.permissions`` of interactions from them
 Interactions: chat-input commands (``make_interaction``; options built with ``subcommand``,
 ``user_option``, ``channel_option``, ``role_option``... get ``data.resolved`` filled in) and
 button/select presses on known messages (``make_component_interaction``), with callback
-types 4, 5 and, for components, 6 and 7.
+types 4, 5 and, for components, 6 and 7. Commands and components may open a modal
+(callback 9, kept for ``modal_of``); ``make_modal_submit_interaction`` submits it (type 5,
+answered with 4, 5 or, from a component, 6 and 7).
 
 Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
 unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
 via ``push_guild_update()`` once it is connected),
-event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads,
-modals. Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
+event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads.
+Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
 ``add_attachment`` files are downloadable from the CDN.
 """
 
@@ -67,6 +69,7 @@ HEAD_BYTES = 64
 CHUNK = 1 << 16
 PARSE_ALL = frozenset({"users", "roles", "everyone"})
 PARSE_USERS = frozenset({"users"})
+CALLBACK_SPEC_PATH = "/interactions/{interaction_id}/{interaction_token}/callback"
 
 
 @dataclass
@@ -197,6 +200,21 @@ class _Interaction:
     acked: bool = False
     original_id: int | None = None
     message_ids: set[int] = field(default_factory=set)
+    #: Type of the messages its responses create (reply, slash or context-menu command).
+    response_type: int = p.MESSAGE_TYPE_CHAT_INPUT_COMMAND
+    #: The modal it was answered with (callback 9), components numbered like Discord does.
+    modal: dict[str, Any] | None = None
+    #: For a modal submit: the interaction that opened the modal.
+    opened_by: _Interaction | None = None
+
+    def allowed_callbacks(self) -> tuple[int, ...]:
+        """Callback types Discord accepts for this kind of interaction."""
+        if self.kind == p.INTERACTION_AUTOCOMPLETE:
+            return (8,)
+        on_message = (6, 7) if self.message_id is not None else ()
+        if self.kind == p.INTERACTION_MODAL_SUBMIT:
+            return (4, 5, *on_message)
+        return (4, 5, *on_message, 9)
 
 
 @dataclass
@@ -693,6 +711,7 @@ class FakeDiscord:
                 kind=p.INTERACTION_MESSAGE_COMPONENT,
                 user_id=int(user["id"]),
                 message_id=message_id,
+                response_type=p.MESSAGE_TYPE_REPLY,
             )
         )
         return p.interaction_create(
@@ -708,6 +727,69 @@ class FakeDiscord:
             locale=locale,
             interaction_type=p.INTERACTION_MESSAGE_COMPONENT,
             message=copy.deepcopy(message),
+        )
+
+    def make_modal_submit_interaction(
+        self,
+        interaction: dict[str, Any],
+        values: dict[str, p.ModalValue],
+        *,
+        username: str = "alice",
+        member_permissions: int | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) the MODAL_SUBMIT (type 5) of the modal ``interaction`` opened.
+
+        ``values`` maps input ``custom_id`` to the text typed (a list of values for selects,
+        of ``add_attachment`` objects for file uploads); inputs left out submit their
+        prefilled value. ``data.components`` mirror the modal as Discord sends them (see
+        ``discord_payloads.modal_submit_components``, which raises ``ValueError`` for what
+        the client would not submit). Opened from a component, the submit carries the
+        component's ``message`` and may also be answered with callbacks 6 and 7.
+        """
+        opener = self._interactions.get(int(interaction["id"]))
+        if opener is None or opener.modal is None:
+            raise ValueError("that interaction was not answered with a modal")
+        modal = opener.modal
+        data: dict[str, Any] = {
+            "custom_id": modal["custom_id"],
+            "components": p.modal_submit_components(modal["components"], values),
+        }
+        uploads = p.modal_attachments(values)
+        if uploads:
+            data["resolved"] = {"attachments": {a["id"]: a for a in uploads}}
+        user = self._invoker(opener.user_id, username, None)
+        submit = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=opener.channel_id,
+                attachment_size_limit=attachment_size_limit,
+                kind=p.INTERACTION_MODAL_SUBMIT,
+                user_id=int(user["id"]),
+                message_id=opener.message_id,
+                response_type=opener.response_type,
+                opened_by=opener,
+            )
+        )
+        message = self.messages.get(opener.message_id or 0)
+        return p.interaction_create(
+            interaction_id=submit.id,
+            application_id=self._application_id,
+            token=submit.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[opener.channel_id]),
+            member=self._invoker_member(user, opener.channel_id, member_permissions),
+            app_permissions=self._app_permissions(opener.channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+            guild_locale=guild_locale,
+            interaction_type=p.INTERACTION_MODAL_SUBMIT,
+            message=copy.deepcopy(message) if message is not None else None,
         )
 
     # Option builders (pure; ``make_interaction`` fills ``data.resolved`` for them).
@@ -863,6 +945,9 @@ class FakeDiscord:
                     kind=int(d["type"]),
                     user_id=int(d["member"]["user"]["id"]) if "member" in d else None,
                     message_id=int(message["id"]) if message else None,
+                    response_type=p.MESSAGE_TYPE_REPLY
+                    if message
+                    else p.MESSAGE_TYPE_CHAT_INPUT_COMMAND,
                 )
             )
         interaction.sent_at = time.monotonic()
@@ -930,6 +1015,11 @@ class FakeDiscord:
         if registered is None or registered.original_id is None:
             return None
         return self.messages.get(registered.original_id)
+
+    def modal_of(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        """The modal (``custom_id``, ``title``, numbered ``components``) the bot answered with."""
+        registered = self._interactions.get(int(interaction["id"]))
+        return registered.modal if registered is not None else None
 
     @staticmethod
     def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1003,7 +1093,7 @@ class FakeDiscord:
                 r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback",
                 self._interaction_callback,
                 auth=False,
-                spec_path="/interactions/{interaction_id}/{interaction_token}/callback",
+                spec_path=CALLBACK_SPEC_PATH,
             ),
             r(
                 "POST",
@@ -1392,7 +1482,11 @@ class FakeDiscord:
         }
         if interaction.original_id is not None:
             meta["original_response_message_id"] = str(interaction.original_id)
-        if interaction.message_id is not None:
+        if interaction.opened_by is not None:
+            meta["triggering_interaction_metadata"] = self._interaction_metadata(
+                interaction.opened_by
+            )
+        elif interaction.message_id is not None:
             meta["interacted_message_id"] = str(interaction.message_id)
         return meta
 
@@ -1532,11 +1626,11 @@ class FakeDiscord:
         self._check_upload(call, interaction.attachment_size_limit)
         body = call.body or {}
         callback_type = int(body.get("type") or 0)
-        # Implemented: message responses (4, 5) and, for components, updates (6, 7).
-        allowed = (4, 5, 6, 7) if interaction.message_id is not None else (4, 5)
-        if callback_type not in allowed:
+        if callback_type not in interaction.allowed_callbacks():
             raise DiscordError(400, 50035, "Invalid Form Body")
         data = body.get("data") or {}
+        if callback_type == 9:
+            return self._open_modal(call, interaction, data)
         if callback_type in (6, 7):
             message = self._update_component_message(call, interaction, callback_type, data)
         else:
@@ -1547,6 +1641,28 @@ class FakeDiscord:
         if not _truthy(call.request.query.get("with_response")):
             return web.Response(status=204)
         return self._ok(call, self._callback_response(interaction, callback_type, message))
+
+    def _open_modal(
+        self, call: _Call, interaction: _Interaction, data: dict[str, Any]
+    ) -> web.Response:
+        """Callback 9: keep the modal (Discord refuses an invalid one with 50035)."""
+        if self._schemas.validate("POST", CALLBACK_SPEC_PATH, call.body):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        modal = {**data, "components": p.numbered_components(data["components"])}
+        components = p.iter_components(modal["components"])
+        inputs = [c["custom_id"] for c in components if "custom_id" in c]
+        if len(inputs) != len(set(inputs)):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        interaction.modal = modal
+        interaction.acked = True
+        return self._no_message_callback(call, interaction)
+
+    def _no_message_callback(self, call: _Call, interaction: _Interaction) -> web.Response:
+        """Answer a callback that creates no message (modal, autocomplete choices)."""
+        if not _truthy(call.request.query.get("with_response")):
+            return web.Response(status=204)
+        summary = {"id": str(interaction.id), "type": interaction.kind}
+        return self._ok(call, {"interaction": {**summary, "activity_instance_id": None}})
 
     def _response_message(
         self, call: _Call, interaction: _Interaction, callback_type: int, data: dict[str, Any]
@@ -1559,9 +1675,7 @@ class FakeDiscord:
             body=data,
             files=call.files if callback_type == 4 else [],
             default_parse=PARSE_USERS,
-            message_type=p.MESSAGE_TYPE_CHAT_INPUT_COMMAND
-            if interaction.message_id is None
-            else p.MESSAGE_TYPE_REPLY,
+            message_type=interaction.response_type,
             extra_flags=p.FLAG_LOADING if callback_type == 5 else 0,
             webhook=True,
             interaction=interaction,

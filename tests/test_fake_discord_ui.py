@@ -1,0 +1,217 @@
+"""Modals, modal submits and the other creative-loop surfaces against a real dpy client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import discord
+import pytest
+from discord.ext import commands
+
+from tests.fakes import discord_payloads as p
+from tests.fakes.fake_discord import FakeDiscord
+from tests.test_fake_discord import bot, command_outcome  # noqa: F401 - fixture
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord (overrides the one from test_fake_discord)."""
+    async with FakeDiscord() as server:
+        yield server
+
+
+async def post_callback(fake: FakeDiscord, d: dict[str, Any], body: Any) -> tuple[int, Any]:
+    """POST an interaction callback outside discord.py; return (status, JSON or None)."""
+    url = f"{fake.api_url}/interactions/{d['id']}/{fake.token_of(d)}/callback"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as resp:
+        return resp.status, await resp.json() if resp.status != 204 else None
+
+
+# ---------------------------------------------------------------- modals
+
+
+class PromptModal(discord.ui.Modal, title="Animate this image"):
+    """A legacy action-row text input, a labelled one and a text display."""
+
+    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Prompt", custom_id="prompt", max_length=500
+    )
+    note = discord.ui.TextDisplay("Describe the motion.")
+    style = discord.ui.Label(
+        text="Style",
+        description="Optional",
+        component=discord.ui.TextInput(
+            custom_id="style", required=False, default="cinematic", max_length=40
+        ),
+    )
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__(custom_id="animate:modal:7", timeout=60)
+        self.answer = answer
+        self.submitted: asyncio.Future[tuple[str, str, discord.Interaction]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        style = self.style.component
+        assert isinstance(style, discord.ui.TextInput)
+        await self.answer(interaction)
+        self.submitted.set_result((self.prompt.value, style.value, interaction))
+
+
+async def test_modal_from_a_slash_command_is_recorded_and_its_submit_parsed_by_dpy(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    async def reply(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("queued", ephemeral=True)
+
+    modal = PromptModal(reply)
+
+    async def open_modal(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(modal)
+
+    command_outcome(bot, "animate", open_modal)
+    d = await fake.send_interaction(fake.make_interaction("animate"))
+    await fake.wait_for_request(lambda r: d["id"] in r.path and r.status < 300)
+    recorded = fake.modal_of(d)
+    assert recorded is not None
+    assert (recorded["custom_id"], recorded["title"]) == ("animate:modal:7", "Animate this image")
+    row, text, label = recorded["components"]
+    assert (row["type"], row["components"][0]["custom_id"]) == (p.ACTION_ROW, "prompt")
+    assert (text["type"], label["type"], label["component"]["value"]) == (
+        p.TEXT_DISPLAY,
+        p.LABEL,
+        "cinematic",
+    )
+    assert fake.original_response(d) is None  # a modal creates no message
+
+    submit = fake.make_modal_submit_interaction(d, {"prompt": "the cat waves"})
+    assert submit["type"] == p.INTERACTION_MODAL_SUBMIT
+    assert "message" not in submit
+    assert submit["data"] == {
+        "custom_id": "animate:modal:7",
+        "components": [
+            {
+                "type": 1,
+                "id": row["id"],
+                "components": [
+                    {
+                        "type": 4,
+                        "id": row["components"][0]["id"],
+                        "custom_id": "prompt",
+                        "value": "the cat waves",
+                    }
+                ],
+            },
+            {"type": 10, "id": text["id"]},
+            {
+                "type": 18,
+                "id": label["id"],
+                "component": {
+                    "type": 4,
+                    "id": label["component"]["id"],
+                    "custom_id": "style",
+                    "value": "cinematic",
+                },
+            },
+        ],
+    }
+    await fake.send_interaction(submit)
+    prompt, style, interaction = await asyncio.wait_for(modal.submitted, 10)
+    assert (prompt, style, interaction.user.id) == (
+        "the cat waves",
+        "cinematic",
+        int(d["member"]["user"]["id"]),
+    )
+    await fake.wait_for_request(lambda r: submit["id"] in r.path and r.status == 200)
+    reply_msg = fake.original_response(submit)
+    assert reply_msg is not None
+    assert reply_msg["flags"] & p.FLAG_EPHEMERAL
+    meta = reply_msg["interaction_metadata"]
+    assert (meta["type"], meta["triggering_interaction_metadata"]["id"]) == (5, d["id"])
+    assert fake.violations == []
+
+
+class EditButton(discord.ui.View):
+    """A button that opens a modal; the modal's submit edits the button's message (7)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+        self.modal = PromptModal(self.update)
+
+    async def update(self, interaction: discord.Interaction) -> None:
+        await interaction.response.edit_message(content="regenerating", view=None)
+
+    @discord.ui.button(label="Edit prompt", custom_id="animate:edit:7")
+    async def edit(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(self.modal)
+
+
+async def test_modal_from_a_button_submits_with_the_message_and_may_update_it(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    channel = bot.get_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    view = EditButton()
+    sent = await channel.send("clip 7", view=view)
+    press = await fake.send_interaction(fake.make_component_interaction(sent.id, "animate:edit:7"))
+    await fake.wait_for_request(lambda r: press["id"] in r.path and r.status < 300)
+    with pytest.raises(ValueError, match="'prompt' is required"):
+        fake.make_modal_submit_interaction(press, {"style": "noir"})
+    with pytest.raises(ValueError, match="must be 0-500 characters"):
+        fake.make_modal_submit_interaction(press, {"prompt": "x" * 501})
+    with pytest.raises(ValueError, match="no input"):
+        fake.make_modal_submit_interaction(press, {"prompt": "ok", "seed": "1"})
+
+    submit = fake.make_modal_submit_interaction(press, {"prompt": "slower", "style": "noir"})
+    assert submit["message"]["id"] == str(sent.id)
+    await fake.send_interaction(submit)
+    prompt, style, interaction = await asyncio.wait_for(view.modal.submitted, 10)
+    assert (prompt, style) == ("slower", "noir")
+    assert interaction.message is not None
+    assert interaction.message.id == sent.id
+    await fake.wait_for_request(lambda r: submit["id"] in r.path and r.status == 200)
+    assert (fake.messages[sent.id]["content"], fake.messages[sent.id]["components"]) == (
+        "regenerating",
+        [],
+    )
+    assert fake.violations == []
+
+
+async def test_modal_callbacks_are_refused_where_discord_refuses_them(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    modal = {
+        "custom_id": "m",
+        "title": "Prompt",
+        "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "p", "style": 1, "label": "P"}]}
+        ],
+    }
+
+    async def callback(d: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any]:
+        await fake.send_interaction(d)
+        return await post_callback(fake, d, body)
+
+    too_long = {**modal, "title": "t" * 46}
+    status, answer = await callback(fake.make_interaction("a"), {"type": 9, "data": too_long})
+    assert (status, answer["code"]) == (400, 50035)
+    twice = {**modal, "components": modal["components"] * 2}
+    status, answer = await callback(fake.make_interaction("b"), {"type": 9, "data": twice})
+    assert (status, answer["code"]) == (400, 50035)
+    opened = fake.make_interaction("c")
+    assert await callback(opened, {"type": 9, "data": modal}) == (204, None)
+    submit = fake.make_modal_submit_interaction(opened, {"p": "hello"})
+    status, answer = await callback(submit, {"type": 9, "data": modal})
+    assert (status, answer["code"]) == (400, 50035)  # a modal submit cannot open a modal
+    status, answer = await callback(
+        fake.make_modal_submit_interaction(opened, {"p": "again"}), {"type": 7, "data": {}}
+    )
+    assert (status, answer["code"]) == (400, 50035)  # not opened from a message
+    assert len(fake.violations) == 1  # the 46-character title
