@@ -215,3 +215,45 @@ async def test_modal_callbacks_are_refused_where_discord_refuses_them(
     )
     assert (status, answer["code"]) == (400, 50035)  # not opened from a message
     assert len(fake.violations) == 1  # the 46-character title
+
+
+# ---------------------------------------------------------------- user messages
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 300
+
+
+async def test_user_message_with_attachment_and_image_embeds_is_fetchable_and_downloadable(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    photo = fake.add_attachment("cat.png", PNG, "image/png", width=64, height=48)
+    rich = fake.image_embed(PNG, width=640, height=480, filename="dog.png")
+    pasted = fake.image_embed(b"GIF89a", width=8, height=8, filename="a.gif", unfurl=True)
+    bob = fake.add_member("bob")
+    stored = fake.add_user_message(
+        author_id=bob,
+        content="look <@" + str(bob) + ">",
+        attachments=[photo],
+        embeds=[rich, pasted],
+    )
+    assert fake.messages[int(stored["id"])] is stored
+    assert "ephemeral" not in stored["attachments"][0]
+    channel = bot.get_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    message = await channel.fetch_message(int(stored["id"]))
+    assert (message.author.id, message.author.bot, message.mentions[0].id) == (bob, False, bob)
+    assert await message.attachments[0].read() == PNG
+    image, thumbnail = message.embeds[0].image, message.embeds[1].thumbnail
+    assert (image.width, image.height, message.embeds[1].type) == (640, 480, "image")
+    async with aiohttp.ClientSession() as session:
+        for url, expected in (
+            (image.proxy_url, PNG),
+            (image.url, PNG),
+            (thumbnail.proxy_url, b"GIF89a"),
+        ):
+            assert url is not None
+            async with session.get(url) as resp:
+                assert (resp.status, await resp.read()) == (200, expected)
+        async with session.get(image.proxy_url.replace("dog.png", "cat.png")) as resp:
+            assert resp.status == 404
+    assert fake.violations == []

@@ -10,7 +10,8 @@ Observing: ``fake.requests`` records every HTTP request (paths without ``/api/v1
 keep ``/cdn``; the gateway upgrade is ``GET /gateway`` with status 101). Bodies of the
 message/command routes are validated against Discord's OpenAPI request schemas; problems go
 to ``fake.violations`` (so does any internal error of the fake, answered with a 500).
-``fake.messages`` holds live messages by id.
+``fake.messages`` holds live messages by id (``add_user_message`` adds a user's, with
+``add_attachment`` files and ``image_embed`` embeds the fake CDN serves).
 
 Guild model: roles (``add_role``), members with roles (``add_member``, ``set_roles``; the bot
 too), channel permission overwrites (``set_overwrite``, ``deny_bot``, ``hide_channel_from_bot``).
@@ -233,10 +234,12 @@ class _GatewayConn:
 
 @dataclass
 class _CdnFile:
-    filename: str
+    """A file the fake CDN serves at ``paths``; signed URLs need ``hm`` and an unexpired ``ex``."""
+
+    paths: set[str]
     data: bytes
     content_type: str | None
-    signature: str
+    signature: str | None
     expires_at: int
 
 
@@ -576,15 +579,7 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """Store bytes on the fake CDN and return a user-upload attachment object."""
         attachment_id = snowflake()
-        channel_id = channel_id or self._channel_id
-        now = int(time.time())
-        expires_at = now + 24 * 3600
-        signature = secrets.token_hex(32)
-        self._cdn[attachment_id] = _CdnFile(filename, data, content_type, signature, expires_at)
-        url = (
-            f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
-            f"?ex={expires_at:x}&is={now:x}&hm={signature}&"
-        )
+        url = self._cdn_put(attachment_id, filename, data, content_type, channel_id)
         attachment = p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
@@ -597,6 +592,92 @@ class FakeDiscord:
         )
         self._attachment_objects[attachment["id"]] = attachment
         return attachment
+
+    def _cdn_put(
+        self,
+        attachment_id: int,
+        filename: str,
+        data: bytes,
+        content_type: str | None,
+        channel_id: int | None = None,
+    ) -> str:
+        """Serve ``data`` as a channel attachment; return its signed URL (valid 24 h)."""
+        channel_id = channel_id or self._channel_id
+        now = int(time.time())
+        expires_at = now + 24 * 3600
+        signature = secrets.token_hex(32)
+        path = f"{CDN_PREFIX}/attachments/{channel_id}/{attachment_id}/{filename}"
+        self._cdn[attachment_id] = _CdnFile({path}, data, content_type, signature, expires_at)
+        return f"{self.base_url}{path}?ex={expires_at:x}&is={now:x}&hm={signature}&"
+
+    def image_embed(
+        self,
+        data: bytes,
+        *,
+        width: int,
+        height: int,
+        filename: str = "image.png",
+        content_type: str = "image/png",
+        url: str | None = None,
+        unfurl: bool = False,
+    ) -> dict[str, Any]:
+        """An embed showing an image: ``image.url``, ``image.proxy_url``, width and height.
+
+        ``proxy_url`` (Discord's media proxy) is served by the fake CDN, and so is ``url``
+        unless given. ``unfurl=True`` gives the shape Discord makes for an image link a
+        user pastes (``type: "image"``, the picture in ``thumbnail``) instead of a rich
+        embed's ``image``.
+        """
+        media_id = snowflake()
+        proxy_path = f"{CDN_PREFIX}/external/{media_id}/{filename}"
+        origin_path = f"{CDN_PREFIX}/origin/{media_id}/{filename}"
+        self._cdn[media_id] = _CdnFile({proxy_path, origin_path}, data, content_type, None, 2**62)
+        media = {
+            "url": url or self.base_url + origin_path,
+            "proxy_url": self.base_url + proxy_path,
+            "width": width,
+            "height": height,
+            "content_type": content_type,
+        }
+        if unfurl:
+            return {"type": "image", "url": media["url"], "thumbnail": media}
+        return {"type": "rich", "image": media}
+
+    def add_user_message(
+        self,
+        channel_id: int | None = None,
+        *,
+        author_id: int | None = None,
+        username: str = "alice",
+        content: str = "",
+        attachments: Iterable[dict[str, Any]] = (),
+        embeds: Iterable[dict[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """Put a message by a user (a guild member) in ``messages``; return it.
+
+        ``attachments`` are ``add_attachment`` objects (served by the fake CDN), ``embeds``
+        e.g. ``image_embed`` ones. The bot hears of it only through REST (no MESSAGE_CREATE)
+        or as the target of a message command.
+        """
+        channel_id = channel_id or self._channel_id
+        author = self._invoker(author_id, username, None)
+        mentions, mention_roles, everyone = p.resolve_mentions(
+            content, None, default_parse=PARSE_ALL, known_users=self._users
+        )
+        message = p.message_object(
+            message_id=snowflake(),
+            channel_id=channel_id,
+            guild_id=self._guild_id,
+            author=author,
+            content=content,
+            embeds=[copy.deepcopy(e) for e in embeds],
+            attachments=[{k: v for k, v in a.items() if k != "ephemeral"} for a in attachments],
+            mentions=mentions,
+            mention_roles=mention_roles,
+            mention_everyone=everyone,
+        )
+        self.messages[int(message["id"])] = message
+        return message
 
     def make_interaction(
         self,
@@ -1144,7 +1225,8 @@ class FakeDiscord:
             ),
             r(
                 "GET",
-                CDN_PREFIX + r"/attachments/(?P<cid>\d+)/(?P<aid>\d+)/(?P<filename>[^/]+)",
+                CDN_PREFIX
+                + r"/(?:attachments/(?P<cid>\d+)|external|origin)/(?P<aid>\d+)/(?P<filename>[^/]+)",
                 self._cdn_get,
                 auth=False,
                 api=False,
@@ -1792,9 +1874,14 @@ class FakeDiscord:
         query = call.request.query
         if (
             stored is None
-            or stored.filename != call.match["filename"]
-            or query.get("hm") != stored.signature
-            or int(query.get("ex", "0"), 16) < time.time()
+            or call.request.path not in stored.paths
+            or (
+                stored.signature is not None
+                and (
+                    query.get("hm") != stored.signature
+                    or int(query.get("ex", "0"), 16) < time.time()
+                )
+            )
         ):
             return web.Response(status=404, text="This content is no longer available.")
         data = stored.data
