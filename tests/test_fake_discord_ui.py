@@ -257,3 +257,56 @@ async def test_user_message_with_attachment_and_image_embeds_is_fetchable_and_do
         async with session.get(image.proxy_url.replace("dog.png", "cat.png")) as resp:
             assert resp.status == 404
     assert fake.violations == []
+
+
+# ---------------------------------------------------------------- message commands
+
+
+async def test_message_command_is_registered_and_invoked_on_a_user_message(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    targets: asyncio.Queue[tuple[discord.Message, discord.Interaction]] = asyncio.Queue()
+
+    @discord.app_commands.context_menu(name="Animate this image")
+    async def animate_this(interaction: discord.Interaction, message: discord.Message) -> None:
+        await interaction.response.send_message("on it", ephemeral=True)
+        targets.put_nowait((message, interaction))
+
+    guild = discord.Object(fake.guild_id)
+    bot.tree.add_command(animate_this, guild=guild)
+    await bot.tree.sync(guild=guild)
+    (registered,) = fake.commands_for(fake.guild_id)
+    assert (registered["type"], registered["name"], registered["description"]) == (
+        p.MESSAGE_COMMAND,
+        "Animate this image",
+        "",
+    )
+    photo = fake.add_attachment("cat.png", PNG, "image/png", width=64, height=48)
+    stored = fake.add_user_message(content="my cat", attachments=[photo])
+    d = fake.make_message_command_interaction("Animate this image", int(stored["id"]))
+    assert (d["data"]["type"], d["data"]["target_id"]) == (3, stored["id"])
+    assert d["data"]["id"] == registered["id"]
+    assert d["data"]["guild_id"] == str(fake.guild_id)
+    await fake.send_interaction(d)
+    message, interaction = await asyncio.wait_for(targets.get(), 10)
+    assert (message.id, message.content) == (int(stored["id"]), "my cat")
+    assert await message.attachments[0].read() == PNG
+    assert interaction.command is not None
+    assert interaction.command.name == "Animate this image"
+    await fake.wait_for_request(lambda r: d["id"] in r.path and r.status == 200)
+    answer = fake.original_response(d)
+    assert answer is not None
+    assert answer["type"] == p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND
+    with pytest.raises(ValueError, match="no live message"):
+        fake.make_message_command_interaction("Animate this image", 1)
+    assert fake.violations == []
+
+
+async def test_message_command_with_a_description_is_refused(fake: FakeDiscord) -> None:
+    url = f"{fake.api_url}/applications/{fake.application_id}/commands"
+    headers = {"Authorization": f"Bot {fake.token}"}
+    bad = [{"name": "Animate", "type": 3, "description": "no"}]
+    async with aiohttp.ClientSession() as session, session.put(url, json=bad, headers=headers) as r:
+        assert (r.status, (await r.json())["code"]) == (400, 50035)
+    assert fake.commands == []

@@ -24,7 +24,8 @@ Interactions: chat-input commands (``make_interaction``; options built with ``su
 button/select presses on known messages (``make_component_interaction``), with callback
 types 4, 5 and, for components, 6 and 7. Commands and components may open a modal
 (callback 9, kept for ``modal_of``); ``make_modal_submit_interaction`` submits it (type 5,
-answered with 4, 5 or, from a component, 6 and 7).
+answered with 4, 5 or, from a component, 6 and 7). Message context-menu commands
+(``make_message_command_interaction``) target a live message.
 
 Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
 unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
@@ -810,6 +811,65 @@ class FakeDiscord:
             message=copy.deepcopy(message),
         )
 
+    def make_message_command_interaction(
+        self,
+        name: str,
+        target_message_id: int,
+        *,
+        user_id: int | None = None,
+        username: str = "alice",
+        member_roles: Iterable[int] | None = None,
+        member_permissions: int | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) a right-click "Apps > ``name``" on a live message (type 3).
+
+        ``data.target_id`` names the message and ``data.resolved.messages`` holds it, as
+        discord.py expects; the interaction happens in the message's channel. Responses are
+        CONTEXT_MENU_COMMAND (23) messages. Permissions default as in ``make_interaction``.
+        """
+        target = self.messages.get(target_message_id)
+        if target is None:
+            raise ValueError(f"no live message {target_message_id}")
+        channel_id = int(target["channel_id"])
+        user = self._invoker(user_id, username, member_roles)
+        command_id, command_guild_id = self._command_ref(name, p.MESSAGE_COMMAND)
+        data: dict[str, Any] = {
+            "id": str(command_id),
+            "name": name,
+            "type": p.MESSAGE_COMMAND,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: copy.deepcopy(target)}},
+        }
+        if command_guild_id is not None:
+            data["guild_id"] = str(command_guild_id)
+        interaction = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=channel_id,
+                attachment_size_limit=attachment_size_limit,
+                user_id=int(user["id"]),
+                response_type=p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND,
+            )
+        )
+        return p.interaction_create(
+            interaction_id=interaction.id,
+            application_id=self._application_id,
+            token=interaction.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[channel_id]),
+            member=self._invoker_member(user, channel_id, member_permissions),
+            app_permissions=self._app_permissions(channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+            guild_locale=guild_locale,
+        )
+
     def make_modal_submit_interaction(
         self,
         interaction: dict[str, Any],
@@ -1408,11 +1468,13 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ application commands
 
-    def _command_ref(self, name: str) -> tuple[int, int | None]:
+    def _command_ref(
+        self, name: str, command_type: int = p.CHAT_INPUT_COMMAND
+    ) -> tuple[int, int | None]:
         """(command id, guild id or None) of a registered command, else a fresh id."""
         for scope in (self._guild_id, None):
             for cmd in self._commands.get(scope, []):
-                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                if cmd["name"] == name and cmd.get("type", 1) == command_type:
                     return int(cmd["id"]), scope
         return snowflake(), None
 
@@ -1431,6 +1493,9 @@ class FakeDiscord:
         old_ids = {(c["name"], c.get("type", 1)): c["id"] for c in self._commands.get(scope, [])}
         echoed = []
         for cmd in call.body:
+            if cmd.get("type") in (2, 3) and (cmd.get("description") or cmd.get("options")):
+                # User and message commands take neither (docs application-commands.mdx).
+                raise DiscordError(400, 50035, "Invalid Form Body")
             out = {
                 "type": 1,
                 "description": "",
