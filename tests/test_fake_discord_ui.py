@@ -310,3 +310,67 @@ async def test_message_command_with_a_description_is_refused(fake: FakeDiscord) 
     async with aiohttp.ClientSession() as session, session.put(url, json=bad, headers=headers) as r:
         assert (r.status, (await r.json())["code"]) == (400, 50035)
     assert fake.commands == []
+
+
+# ---------------------------------------------------------------- autocomplete
+
+
+async def test_autocomplete_flags_the_focused_option_and_records_the_choices(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    typed: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+
+    async def jobs(interaction: discord.Interaction, current: str) -> list[Any]:
+        typed.put_nowait((current, interaction.namespace.limit))
+        return [discord.app_commands.Choice(name=f"#{n} a dog", value=str(n)) for n in (12, 11)]
+
+    @discord.app_commands.command(name="animate-show", description="Show a job")
+    @discord.app_commands.autocomplete(job=jobs)
+    async def show(interaction: discord.Interaction, job: str, limit: int = 5) -> None:
+        raise AssertionError("autocomplete must not run the command")
+
+    bot.tree.add_command(show)
+    d = fake.make_autocomplete_interaction(
+        "animate-show",
+        [fake.string_option("job", "1"), fake.integer_option("limit", 3)],
+        focused="job",
+    )
+    assert d["type"] == p.INTERACTION_AUTOCOMPLETE
+    assert d["data"]["options"][0] == {"name": "job", "type": 3, "value": "1", "focused": True}
+    await fake.send_interaction(d)
+    assert await asyncio.wait_for(typed.get(), 10) == ("1", 3)
+    await fake.wait_for_request(lambda r: d["id"] in r.path and r.status < 300)
+    assert fake.choices_of(d) == [
+        {"name": "#12 a dog", "value": "12"},
+        {"name": "#11 a dog", "value": "11"},
+    ]
+    with pytest.raises(ValueError, match="no option 'prompt'"):
+        fake.make_autocomplete_interaction("animate-show", [], focused="prompt")
+    assert fake.violations == []
+
+
+async def test_autocomplete_answers_are_checked_like_discord_checks_them(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    def ask() -> dict[str, Any]:
+        return fake.make_autocomplete_interaction("x", [fake.string_option("q", "")], focused="q")
+
+    many = [{"name": str(n), "value": str(n)} for n in range(26)]
+    long_name = [{"name": "n" * 101, "value": "v"}]
+    for choices in (many, long_name):
+        d = await fake.send_interaction(ask())
+        status, answer = await post_callback(fake, d, {"type": 8, "data": {"choices": choices}})
+        assert (status, answer["code"]) == (400, 50035)
+        assert fake.choices_of(d) is None
+    d = await fake.send_interaction(ask())
+    status, answer = await post_callback(fake, d, {"type": 4, "data": {"content": "hi"}})
+    assert (status, answer["code"]) == (400, 50035)  # autocomplete takes only choices
+    assert await post_callback(fake, d, {"type": 8, "data": {"choices": many[:25]}}) == (204, None)
+    assert len(fake.choices_of(d) or []) == 25
+    command = fake.make_interaction("x")
+    await fake.send_interaction(command)
+    status, answer = await post_callback(fake, command, {"type": 8, "data": {"choices": []}})
+    assert (status, answer["code"]) == (400, 50035)  # a command cannot answer with choices
+    assert len(fake.violations) == 2

@@ -25,7 +25,8 @@ button/select presses on known messages (``make_component_interaction``), with c
 types 4, 5 and, for components, 6 and 7. Commands and components may open a modal
 (callback 9, kept for ``modal_of``); ``make_modal_submit_interaction`` submits it (type 5,
 answered with 4, 5 or, from a component, 6 and 7). Message context-menu commands
-(``make_message_command_interaction``) target a live message.
+(``make_message_command_interaction``) target a live message; autocompletes
+(``make_autocomplete_interaction``) take only callback 8, kept for ``choices_of``.
 
 Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
 unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
@@ -208,6 +209,8 @@ class _Interaction:
     modal: dict[str, Any] | None = None
     #: For a modal submit: the interaction that opened the modal.
     opened_by: _Interaction | None = None
+    #: For an autocomplete: the choices the bot answered with (callback 8).
+    choices: list[dict[str, Any]] | None = None
 
     def allowed_callbacks(self) -> tuple[int, ...]:
         """Callback types Discord accepts for this kind of interaction."""
@@ -811,6 +814,31 @@ class FakeDiscord:
             message=copy.deepcopy(message),
         )
 
+    def make_autocomplete_interaction(
+        self,
+        name: str,
+        options: Iterable[dict[str, Any]],
+        *,
+        focused: str,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Build (and register) an APPLICATION_COMMAND_AUTOCOMPLETE (type 4) for ``name``.
+
+        ``options`` are what the user has typed so far (nested in ``subcommand`` as
+        needed); the option named ``focused`` is flagged ``focused: true`` and its value
+        sent as the partial text (a string, whatever the option's type). Other keywords are
+        those of ``make_interaction``. Only callback 8 may answer; read it with ``choices_of``.
+        """
+        options = copy.deepcopy(list(options))
+        target = next((o for o in p.leaf_options(options) if o["name"] == focused), None)
+        if target is None:
+            raise ValueError(f"no option {focused!r} to focus")
+        target.update(focused=True, value=str(target["value"]))
+        d = self.make_interaction(name, options, **kwargs)
+        d["type"] = p.INTERACTION_AUTOCOMPLETE
+        self._interactions[int(d["id"])].kind = p.INTERACTION_AUTOCOMPLETE
+        return d
+
     def make_message_command_interaction(
         self,
         name: str,
@@ -1156,6 +1184,11 @@ class FakeDiscord:
         if registered is None or registered.original_id is None:
             return None
         return self.messages.get(registered.original_id)
+
+    def choices_of(self, interaction: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The autocomplete choices the bot answered an autocomplete interaction with."""
+        registered = self._interactions.get(int(interaction["id"]))
+        return registered.choices if registered is not None else None
 
     def modal_of(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
         """The modal (``custom_id``, ``title``, numbered ``components``) the bot answered with."""
@@ -1778,6 +1811,8 @@ class FakeDiscord:
         data = body.get("data") or {}
         if callback_type == 9:
             return self._open_modal(call, interaction, data)
+        if callback_type == 8:
+            return self._autocomplete_result(call, interaction, data)
         if callback_type in (6, 7):
             message = self._update_component_message(call, interaction, callback_type, data)
         else:
@@ -1801,6 +1836,16 @@ class FakeDiscord:
         if len(inputs) != len(set(inputs)):
             raise DiscordError(400, 50035, "Invalid Form Body")
         interaction.modal = modal
+        interaction.acked = True
+        return self._no_message_callback(call, interaction)
+
+    def _autocomplete_result(
+        self, call: _Call, interaction: _Interaction, data: dict[str, Any]
+    ) -> web.Response:
+        """Callback 8: keep the choices (at most 25, names 1-100 characters, else 50035)."""
+        if self._schemas.validate("POST", CALLBACK_SPEC_PATH, call.body):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        interaction.choices = [c for c in data.get("choices") or [] if c is not None]
         interaction.acked = True
         return self._no_message_callback(call, interaction)
 
