@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -374,3 +376,91 @@ async def test_autocomplete_answers_are_checked_like_discord_checks_them(
     status, answer = await post_callback(fake, command, {"type": 8, "data": {"choices": []}})
     assert (status, answer["code"]) == (400, 50035)  # a command cannot answer with choices
     assert len(fake.violations) == 2
+
+
+# ---------------------------------------------------------------- uploads on the CDN
+
+CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+
+
+class Delete(discord.ui.View):
+    """A Delete button whose press lands in a queue."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+        self.pressed: asyncio.Queue[discord.Interaction] = asyncio.Queue()
+
+    @discord.ui.button(label="Delete", custom_id="clip:delete")
+    async def delete(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        await interaction.response.defer()
+        self.pressed.put_nowait(interaction)
+
+
+async def fetch(url: str) -> tuple[int, bytes]:
+    """GET a URL outside discord.py; return (status, body)."""
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_files_the_bot_uploads_are_served_at_signed_urls_until_deleted(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    channel = bot.get_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    view = Delete()
+    post = await channel.send(file=discord.File(io.BytesIO(CLIP), filename="clip.mp4"), view=view)
+    url = post.attachments[0].url
+    assert re.search(r"/clip\.mp4\?ex=[0-9a-f]+&is=[0-9a-f]+&hm=[0-9a-f]{64}&$", url)
+    assert await post.attachments[0].read() == CLIP
+    assert await fetch(url.split("&hm=")[0]) == (404, b"This content is no longer available.")
+    fetched = await channel.fetch_message(post.id)
+    assert fetched.attachments[0].url == url
+    press = fake.make_component_interaction(post.id, "clip:delete")
+    assert press["message"]["attachments"][0]["url"] == url
+    await fake.send_interaction(press)
+    interaction = await asyncio.wait_for(view.pressed.get(), 10)
+    edited = await interaction.edit_original_response(
+        attachments=[discord.File(io.BytesIO(b"frame"), filename="frame.png")]
+    )
+    assert [a.filename for a in edited.attachments] == ["frame.png"]
+    assert await edited.attachments[0].read() == b"frame"
+    await interaction.delete_original_response()
+    assert post.id not in fake.messages
+    assert (await fetch(url))[0] == 404
+    assert (await fetch(edited.attachments[0].url))[0] == 404
+    assert fake.violations == []
+
+
+async def test_ephemeral_response_and_followup_files_are_downloadable_big_ones_not_kept(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    fake.keep_file_bytes = 1000
+
+    async def reply(interaction: discord.Interaction) -> list[discord.Message]:
+        await interaction.response.send_message(
+            "preview",
+            ephemeral=True,
+            file=discord.File(io.BytesIO(b"small"), filename="a.png"),
+        )
+        followup = await interaction.followup.send(
+            "clip",
+            ephemeral=True,
+            file=discord.File(io.BytesIO(CLIP), filename="clip.mp4"),
+            wait=True,
+        )
+        second = await interaction.followup.send("x", ephemeral=True, wait=True)
+        await interaction.followup.delete_message(second.id)
+        return [await interaction.original_response(), followup]
+
+    outcome = command_outcome(bot, "preview", reply)
+    await fake.send_interaction(fake.make_interaction("preview"))
+    original, followup = await asyncio.wait_for(outcome, 10)
+    assert original.flags.ephemeral
+    assert await original.attachments[0].read() == b"small"
+    big = followup.attachments[0]
+    assert (big.size, fake.upload_of(big.id).data) == (len(CLIP), None)
+    assert (await fetch(big.url))[0] == 404
+    assert [m["content"] for m in fake.channel_messages()] == ["preview", "clip"]
+    assert fake.violations == []

@@ -32,8 +32,9 @@ Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events 
 unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
 via ``push_guild_update()`` once it is connected),
 event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads.
-Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
-``add_attachment`` files are downloadable from the CDN.
+Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) and served by
+the fake CDN at signed URLs (``?ex=&is=&hm=``, as ``add_attachment`` files) until their
+message is deleted; bigger uploads are hashed, not kept, and their URLs answer 404.
 """
 
 from __future__ import annotations
@@ -266,8 +267,9 @@ class FakeDiscord:
         self.upload_limit_bytes = 10 * 1024 * 1024
         #: How long a ``nonce`` with ``enforce_nonce`` dedupes channel posts.
         self.nonce_window_s = 300.0
-        #: Uploaded files up to this size keep their bytes in ``RecordedFile.data``.
-        self.keep_file_bytes = 1024 * 1024
+        #: Uploaded files up to this size keep their bytes in ``RecordedFile.data`` and are
+        #: served by the fake CDN; larger ones are only hashed as they stream in.
+        self.keep_file_bytes = 10 * 1024 * 1024
         #: The guild's boost level (discord.py derives the guild upload limit from it).
         self.premium_tier = 0
         #: Fraction of REST requests whose path matches `random_fault_paths` answered with a
@@ -1585,15 +1587,26 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         attachment_id = snowflake()
         filename = entry.get("filename") or upload.filename or "unknown"
+        content_type = mimetypes.guess_type(filename)[0]
         self._uploads[attachment_id] = upload
+        if upload.data is not None:
+            url = self._cdn_put(attachment_id, filename, upload.data, content_type, channel_id)
+        else:  # not kept: the URL has the right shape but the CDN answers 404
+            url = f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
         return p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
             size=upload.size,
-            url=f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}",
-            content_type=mimetypes.guess_type(filename)[0],
+            url=url,
+            content_type=content_type,
             description=entry.get("description"),
         )
+
+    def _forget_message(self, message: dict[str, Any]) -> None:
+        """Delete a message; its attachments leave the CDN with it."""
+        del self.messages[int(message["id"])]
+        for attachment in message["attachments"]:
+            self._cdn.pop(int(attachment["id"]), None)
 
     def _new_message(
         self,
@@ -1690,9 +1703,12 @@ class FakeDiscord:
                 message["flags"] & p.FLAG_EPHEMERAL
             )
         message["flags"] &= ~p.FLAG_LOADING
+        before = {a["id"] for a in message["attachments"]}
         message["attachments"] = self._build_attachments(
             int(message["channel_id"]), body, files, message["attachments"]
         )
+        for dropped in before - {a["id"] for a in message["attachments"]}:
+            self._cdn.pop(int(dropped), None)  # an attachment an edit drops is deleted
         # An edit without allowed_mentions re-parses with the defaults (docs message.mdx).
         mentions, roles, everyone = p.resolve_mentions(
             message["content"],
@@ -1785,8 +1801,7 @@ class FakeDiscord:
         return self._ok(call, self._edit_message(message, call.body or {}, call.files, PARSE_ALL))
 
     async def _delete_channel_message(self, call: _Call) -> web.Response:
-        message = self._channel_message(call)
-        del self.messages[int(message["id"])]
+        self._forget_message(self._channel_message(call))
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ interactions / webhooks
@@ -1973,8 +1988,7 @@ class FakeDiscord:
 
     async def _delete_wh_msg(self, call: _Call) -> web.Response:
         interaction = self._webhook_interaction(call)
-        message = self._webhook_message(call, interaction)
-        del self.messages[int(message["id"])]
+        self._forget_message(self._webhook_message(call, interaction))
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ CDN
