@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from discord.ext import commands
 
 from tests.fakes import discord_payloads as p
+from tests.fakes.extract_discord_schemas import DEFAULT_SPEC
 from tests.fakes.fake_discord import FakeDiscord
 from tests.test_fake_discord import bot, command_outcome  # noqa: F401 - fixture
 
@@ -464,3 +466,85 @@ async def test_ephemeral_response_and_followup_files_are_downloadable_big_ones_n
     assert (await fetch(big.url))[0] == 404
     assert [m["content"] for m in fake.channel_messages()] == ["preview", "clip"]
     assert fake.violations == []
+
+
+# ---------------------------------------------------------------- localized commands
+
+
+class German(discord.app_commands.Translator):
+    """Translates every command string to German by prefixing it."""
+
+    async def translate(
+        self,
+        string: discord.app_commands.locale_str,
+        locale: discord.Locale,
+        context: discord.app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if locale is not discord.Locale.german:
+            return None
+        return "de-" + string.message
+
+
+async def test_localized_commands_are_kept_and_interactions_carry_both_locales(
+    fake: FakeDiscord,
+    bot: commands.Bot,  # noqa: F811
+) -> None:
+    seen: asyncio.Queue[tuple[discord.Locale, discord.Locale | None]] = asyncio.Queue()
+
+    @discord.app_commands.command(name="animate", description="Animate an image")
+    @discord.app_commands.choices(quality=[discord.app_commands.Choice(name="fast", value="fast")])
+    async def animate(interaction: discord.Interaction, quality: str) -> None:
+        seen.put_nowait((interaction.locale, interaction.guild_locale))
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    await bot.tree.set_translator(German())
+    bot.tree.add_command(animate)
+    await bot.tree.sync()
+    (registered,) = fake.commands
+    option = registered["options"][0]
+    assert (registered["name_localizations"], registered["description_localizations"]) == (
+        {"de": "de-animate"},
+        {"de": "de-Animate an image"},
+    )
+    assert option["name_localizations"] == {"de": "de-quality"}
+    assert option["choices"][0]["name_localizations"] == {"de": "de-fast"}
+
+    d = fake.make_interaction(
+        "animate", [fake.string_option("quality", "fast")], locale="de", guild_locale="fr"
+    )
+    assert (d["locale"], d["guild_locale"], d["guild"]["locale"]) == ("de", "fr", "fr")
+    await fake.send_interaction(d)
+    assert await asyncio.wait_for(seen.get(), 10) == (discord.Locale.german, discord.Locale.french)
+    assert fake.violations == []
+
+
+async def test_localizations_with_unknown_locales_or_bad_lengths_are_flagged(
+    fake: FakeDiscord,
+) -> None:
+    url = f"{fake.api_url}/applications/{fake.application_id}/commands"
+    headers = {"Authorization": f"Bot {fake.token}"}
+    choice = {"name": "fast", "value": "fast", "name_localizations": {"klingon": "q"}}
+    option = {"type": 3, "name": "q", "description": "d", "choices": [choice]}
+    unknown = [{"name": "a", "description": "d", "options": [option]}]
+    too_long = [{"name": "b", "description": "d", "name_localizations": {"de": "x" * 33}}]
+    async with aiohttp.ClientSession() as session:
+        async with session.put(url, json=unknown, headers=headers) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 50035)
+        assert fake.violations == [
+            f"PUT /applications/{fake.application_id}/commands: not a locale: "
+            "a.options[0].choices[0].name_localizations.klingon"
+        ]
+        async with session.put(url, json=too_long, headers=headers) as r:
+            assert r.status == 200
+    assert "name_localizations" in fake.violations[1]
+    assert "too long" in fake.violations[1]
+
+
+def test_the_fakes_locales_are_the_specs() -> None:
+    if not DEFAULT_SPEC.exists():
+        pytest.skip(f"spec not available at {DEFAULT_SPEC}")
+    spec = json.loads(DEFAULT_SPEC.read_text(encoding="utf-8"))
+    enum = spec["components"]["schemas"]["AvailableLocalesEnum"]["oneOf"]
+    assert {e["const"] for e in enum} == p.LOCALES
+    # discord.py 2.7.1 has no Locale for Arabic and Hebrew, which Discord added later.
+    assert p.LOCALES - {locale.value for locale in discord.Locale} == {"ar", "he"}

@@ -108,6 +108,15 @@ FILE_UPLOAD = 19
 #: String, user, role, mentionable and channel selects.
 SELECTS = frozenset({3, 5, 6, 7, 8})
 
+#: Discord's locales (the spec's ``AvailableLocalesEnum``): the only keys ``*_localizations``
+#: dicts may have.
+LOCALES = frozenset(
+    (  # noqa: SIM905 - a word list reads better than 34 one-line strings
+        "ar bg cs da de el en-GB en-US es-419 es-ES fi fr he hi hr hu id it ja ko lt nl no pl "
+        "pt-BR ro ru sv-SE th tr uk vi zh-CN zh-TW"
+    ).split()
+)
+
 _snowflake_lock = threading.Lock()
 _last_snowflake = 0
 
@@ -679,3 +688,23 @@ def modal_attachments(values: dict[str, ModalValue]) -> list[dict[str, Any]]:
     """Attachment objects given as file-upload values (they go to ``data.resolved``)."""
     lists = [given for given in values.values() if isinstance(given, list)]
     return [v for given in lists for v in given if isinstance(v, dict)]
+
+
+# ---------------------------------------------------------------- localizations
+
+
+def unknown_locales(command: dict[str, Any]) -> list[str]:
+    """Paths of ``*_localizations`` keys in a command (options, choices) that are no locale."""
+    found: list[str] = []
+
+    def visit(node: dict[str, Any], path: str) -> None:
+        for key in ("name_localizations", "description_localizations"):
+            for locale in node.get(key) or {}:
+                if locale not in LOCALES:
+                    found.append(f"{path}.{key}.{locale}")
+        for child in ("options", "choices"):
+            for index, item in enumerate(node.get(child) or []):
+                visit(item, f"{path}.{child}[{index}]")
+
+    visit(command, command.get("name", "?"))
+    return found

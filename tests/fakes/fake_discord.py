@@ -699,6 +699,7 @@ class FakeDiscord:
         locale: str = "en-US",
         member_roles: Iterable[int] | None = None,
         member_permissions: int | None = None,
+        guild_locale: str = "en-US",
     ) -> dict[str, Any]:
         """Build (and register) the ``d`` of an INTERACTION_CREATE for a chat-input command.
 
@@ -708,7 +709,8 @@ class FakeDiscord:
         the guild; ``member_roles`` replaces their roles (``None`` keeps them, new users have
         none). ``member_permissions``/``app_permissions`` default to what Discord computes
         in the channel: the member's roles and overwrites, and the bot's plus the
-        ATTACH_FILES/EMBED_LINKS apps always have for responses (research A4).
+        ATTACH_FILES/EMBED_LINKS apps always have for responses (research A4). ``locale``
+        is the user's client language, ``guild_locale`` the server's (also ``guild.locale``).
         """
         channel_id = channel_id or self._channel_id
         user = self._invoker(user_id, username, member_roles)
@@ -741,6 +743,7 @@ class FakeDiscord:
             ),
             attachment_size_limit=attachment_size_limit,
             locale=locale,
+            guild_locale=guild_locale,
         )
 
     def make_component_interaction(
@@ -757,6 +760,7 @@ class FakeDiscord:
         app_permissions: int | None = None,
         attachment_size_limit: int = 10 * 1024 * 1024,
         locale: str = "en-US",
+        guild_locale: str = "en-US",
     ) -> dict[str, Any]:
         """Build (and register) the INTERACTION_CREATE of a press on a component of a message.
 
@@ -812,6 +816,7 @@ class FakeDiscord:
             data=data,
             attachment_size_limit=attachment_size_limit,
             locale=locale,
+            guild_locale=guild_locale,
             interaction_type=p.INTERACTION_MESSAGE_COMPONENT,
             message=copy.deepcopy(message),
         )
@@ -1530,6 +1535,9 @@ class FakeDiscord:
         for cmd in call.body:
             if cmd.get("type") in (2, 3) and (cmd.get("description") or cmd.get("options")):
                 # User and message commands take neither (docs application-commands.mdx).
+                raise DiscordError(400, 50035, "Invalid Form Body")
+            if bad := p.unknown_locales(cmd):
+                self.violations.extend(f"PUT {call.record.path}: not a locale: {b}" for b in bad)
                 raise DiscordError(400, 50035, "Invalid Form Body")
             out = {
                 "type": 1,
