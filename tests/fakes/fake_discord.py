@@ -9,7 +9,8 @@ interaction-token expiry (401/50027), upload limits (413/40005), nonce dedupe, 4
 Observing: ``fake.requests`` records every HTTP request (paths without ``/api/v10``; CDN paths
 keep ``/cdn``; the gateway upgrade is ``GET /gateway`` with status 101). Bodies of the
 message/command routes are validated against Discord's OpenAPI request schemas; problems go
-to ``fake.violations`` (so does any internal error of the fake, answered with a 500).
+to ``fake.violations`` (so does any internal error of the fake, answered with a 500), as
+do ``*_localizations`` keys that are not Discord locales (answered 400/50035).
 ``fake.messages`` holds live messages by id (``add_user_message`` adds a user's, with
 ``add_attachment`` files and ``image_embed`` embeds the fake CDN serves).
 
