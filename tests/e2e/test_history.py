@@ -8,8 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from bot import messages
 from bot.store import SqliteStore
 from tests import factories
@@ -249,12 +247,6 @@ async def test_show_of_someone_elses_job_or_of_nonsense_is_not_found(
         assert "embeds" not in answer["data"] or not answer["data"]["embeds"]
 
 
-needs_autocomplete = pytest.mark.skipif(
-    not hasattr(FakeDiscord, "make_autocomplete_interaction"),
-    reason="the fake Discord's autocomplete arrives with the fake-ui branch",
-)
-
-
 async def typed_in_show(discord: FakeDiscord, user_id: int, typed: str) -> list[dict[str, Any]]:
     """What the bot offers while `user_id` types `typed` in `/animate-show job:`."""
     interaction = discord.make_autocomplete_interaction(
@@ -267,7 +259,6 @@ async def typed_in_show(discord: FakeDiscord, user_id: int, typed: str) -> list[
     return list(choices)
 
 
-@needs_autocomplete
 async def test_show_autocomplete_offers_the_callers_own_jobs_filtered_by_what_is_typed(
     runner: BotRunner, discord_fake: FakeDiscord
 ) -> None:
