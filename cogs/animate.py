@@ -134,6 +134,8 @@ def origin(interaction: discord.Interaction) -> Origin:
         interaction_token=interaction.token,
         interaction_expires_at=interaction.expires_at,
         upload_limit_bytes=upload_limit,
+        locale=interaction.locale.value,
+        guild_locale=(interaction.guild_locale or interaction.locale).value,
     )
 
 
