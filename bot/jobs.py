@@ -28,6 +28,7 @@ from bot.errors import (
     DownloadError,
     UserError,
 )
+from bot.i18n import Text
 from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
 from bot.models import (
     CANCELLABLE,
@@ -192,8 +193,9 @@ class JobService:
                     # Cancelled with a submit on the wire, and stopped before its answer: it
                     # may have been charged, so it is settled like any unknown submit.
                     job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+                    reason = messages.SUBMIT_OUTCOME_UNKNOWN.render(job.origin.locale)
                     job = await self._store.mark_failed(
-                        job.id, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents, self._now()
+                        job.id, reason, job.reserved_cents, self._now()
                     )
                 self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
@@ -246,7 +248,7 @@ class JobService:
             cooldown_s=cooldown,
             decide=lambda usage: self._quota_refusal(limits, usage, expected),
         )
-        if isinstance(admitted, str):
+        if isinstance(admitted, Text):
             raise UserError(admitted)
         job = admitted
         log.info(
@@ -258,7 +260,7 @@ class JobService:
             self._spawn_side(job.id, self._sync_mod_log(job.id))
         return job
 
-    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> str | None:
+    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> Text | None:
         cap = self._settings.max_jobs_queued_per_user
         if usage.open_anywhere >= cap:
             return messages.too_many_open_jobs(cap)
@@ -652,7 +654,9 @@ class JobService:
 
     # Failure --------------------------------------------------------------------------------
 
-    async def _fail(self, job: Job, reason: str, cost_cents: int | None = None) -> None:
+    async def _fail(self, job: Job, why: Text, cost_cents: int | None = None) -> None:
+        # Stored as the requester reads it: it is shown to them, and on the moderation log.
+        reason = why.render(job.origin.locale)
         job = await self._store.mark_failed(job.id, reason, cost_cents, self._now())
         log.info("job %d: -> failed: %s", job.id, reason)
         self._dispatch_wake.set()  # it may have held an in-flight slot
@@ -670,7 +674,7 @@ class JobService:
     async def _notify_failure(self, job: Job) -> None:
         if job.state == JobState.CANCELLED:  # a step failed after the job was cancelled
             return
-        reason = job.error or messages.SOMETHING_WENT_WRONG
+        reason = job.error or messages.SOMETHING_WENT_WRONG.render(job.origin.locale)
         shown = await self._reporter.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
             await self._tell_elsewhere(job, reason)
@@ -712,7 +716,7 @@ class JobService:
                 "job %d: could not post or update its moderation-log entry: %s", job_id, exc
             )
 
-    async def _tell_elsewhere(self, job: Job, reason: str) -> None:
+    async def _tell_elsewhere(self, job: Job, reason: Text | str) -> None:
         """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
         routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
         if job.failure_kind is FailureKind.UNDELIVERABLE:
@@ -723,7 +727,7 @@ class JobService:
             else:
                 text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
             try:
-                await self._notifier_().post_failure(job, text, route)
+                await self._notifier_().post_failure(job, text.render(job.origin.locale), route)
                 return
             except PostFailedError as exc:
                 log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)

@@ -13,11 +13,16 @@ from discord.ext import commands
 from bot import messages
 from bot.bot import AnimateBot
 from bot.history import HistoryService
+from bot.i18n import Text
 from bot.models import DeliveryRoute, HistoryPage, Job, JobDetails, JobState
+from bot.translator import command_text, say
 
 log = logging.getLogger(__name__)
 
 _PROMPT_PREVIEW_CHARS = 60
+_REASON_PREVIEW_CHARS = 80
+#: Discord's limit on an autocomplete choice's name.
+_CHOICE_NAME_MAX = 100
 _DESCRIPTION_MAX = 4096
 _FIELD_MAX = 1024
 Direction = Literal["newer", "older"]
@@ -30,23 +35,30 @@ class History(commands.Cog):
         self.history = history
 
     @app_commands.command(
-        name="animate-history", description="Your recent clips on this server, newest first."
+        name=command_text("command.history.name"),
+        description=command_text("command.history.description"),
     )
     @app_commands.guild_only()
     async def animate_history(self, interaction: discord.Interaction) -> None:
         """Show the caller's newest jobs here, with buttons to page through the rest."""
         assert interaction.guild_id is not None
         page = await self.history.page(interaction.guild_id, interaction.user.id)
-        await interaction.response.send_message(**history_message(page), ephemeral=True)
+        message = history_message(page, interaction.locale.value)
+        await interaction.response.send_message(**message, ephemeral=True)
 
-    @app_commands.command(name="animate-show", description="Show the details of one of your clips.")
+    @app_commands.command(
+        name=command_text("command.show.name"),
+        description=command_text("command.show.description"),
+    )
     @app_commands.guild_only()
-    @app_commands.describe(job="The job number; start typing to pick from your clips.")
+    @app_commands.describe(job=command_text("command.show.job"))
+    @app_commands.rename(job=command_text("command.show.option.job"))
     async def animate_show(self, interaction: discord.Interaction, job: str) -> None:
         """Show one of the caller's jobs here."""
         assert interaction.guild_id is not None
         details = await self.history.details(interaction.guild_id, interaction.user.id, job)
-        await interaction.response.send_message(embed=show_embed(details), ephemeral=True)
+        embed = show_embed(details, interaction.locale.value)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @animate_show.autocomplete("job")
     async def job_choices(
@@ -56,9 +68,8 @@ class History(commands.Cog):
         if interaction.guild_id is None:
             return []
         jobs = await self.history.choices(interaction.guild_id, interaction.user.id, current)
-        return [
-            app_commands.Choice(name=messages.job_choice_label(j), value=str(j.id)) for j in jobs
-        ]
+        locale = interaction.locale.value
+        return [app_commands.Choice(name=choice_name(j, locale), value=str(j.id)) for j in jobs]
 
 
 class HistoryButton(
@@ -68,11 +79,18 @@ class HistoryButton(
     """Turn a page of /animate-history. The custom id holds only where the page starts; whose
     history it is comes from the press, so a press can only ever show the presser's own."""
 
-    def __init__(self, direction: Direction, job_id: int, *, disabled: bool = False) -> None:
+    def __init__(
+        self,
+        direction: Direction,
+        job_id: int,
+        locale: str | None = None,
+        *,
+        disabled: bool = False,
+    ) -> None:
         label = messages.HISTORY_NEWER if direction == "newer" else messages.HISTORY_OLDER
         super().__init__(
             discord.ui.Button(
-                label=label,
+                label=label.render(locale),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"animate:history:{direction}:{job_id}",
                 disabled=disabled,
@@ -102,62 +120,85 @@ class HistoryButton(
         except Exception:
             # A button's errors never reach the command tree's handler: answer here.
             log.exception("history page after job %d failed", self.job_id)
-            await interaction.response.send_message(messages.SOMETHING_WENT_WRONG, ephemeral=True)
+            text = say(interaction, messages.SOMETHING_WENT_WRONG)
+            await interaction.response.send_message(text, ephemeral=True)
             return
-        await interaction.response.edit_message(**history_message(page))
+        await interaction.response.edit_message(**history_message(page, interaction.locale.value))
 
 
-def history_message(page: HistoryPage) -> dict[str, Any]:
-    """The content, embed and buttons of one history page."""
+def history_message(page: HistoryPage, locale: str) -> dict[str, Any]:
+    """The content, embed and buttons of one history page, in `locale`'s language."""
     if not page.jobs:
-        return {"content": messages.NO_HISTORY, "embed": None, "view": None}
-    lines = [messages.history_line(job, _preview(job), _post_link(job)) for job in page.jobs]
+        return {"content": messages.NO_HISTORY.render(locale), "embed": None, "view": None}
+    lines = [_history_line(job, locale) for job in page.jobs]
     embed = discord.Embed(
-        title=messages.HISTORY_TITLE,
+        title=messages.HISTORY_TITLE.render(locale),
         description=_truncate("\n\n".join(lines), _DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
-    first = page.newer + 1
-    embed.set_footer(text=messages.history_footer(first, first + len(page.jobs) - 1, page.total))
+    first, last = page.newer + 1, page.newer + len(page.jobs)
+    embed.set_footer(text=messages.history_footer(first, last, page.total).render(locale))
     view = None
     if page.has_newer or page.has_older:
+        newer, older = page.jobs[0].id, page.jobs[-1].id
         view = discord.ui.View(timeout=None)
-        view.add_item(HistoryButton("newer", page.jobs[0].id, disabled=not page.has_newer))
-        view.add_item(HistoryButton("older", page.jobs[-1].id, disabled=not page.has_older))
+        view.add_item(HistoryButton("newer", newer, locale, disabled=not page.has_newer))
+        view.add_item(HistoryButton("older", older, locale, disabled=not page.has_older))
     return {"content": None, "embed": embed, "view": view}
 
 
-def show_embed(details: JobDetails) -> discord.Embed:
+def show_embed(details: JobDetails, locale: str) -> discord.Embed:
     """One job in full: prompt, settings, cost, times, where it was posted, its clip link."""
     job = details.job
-    prompt = "*(erased)*" if job.redacted else discord.utils.escape_markdown(job.prompt)
+    erased = f"*{messages.USAGE_ERASED.render(locale)}*"
+    prompt = erased if job.redacted else discord.utils.escape_markdown(job.prompt)
     embed = discord.Embed(
-        title=messages.show_title(job),
+        title=messages.show_title(job).render(locale),
         description=_truncate(prompt, _DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(
-        name=messages.SHOW_SETTINGS, value=messages.settings_line(job.settings), inline=False
-    )
-    embed.add_field(name=messages.SHOW_COST, value=messages.mod_log_cost(job))
-    embed.add_field(name=messages.SHOW_TIMES, value=messages.show_times(job))
-    if job.delivered_via is DeliveryRoute.DM and job.state == JobState.DELIVERED:
-        embed.add_field(name=messages.SHOW_POST, value=messages.SENT_BY_DM, inline=False)
-    elif link := _post_link(job):
-        embed.add_field(name=messages.SHOW_POST, value=link, inline=False)
-    if clip := _clip_text(details):
-        embed.add_field(name=messages.SHOW_CLIP, value=clip, inline=False)
-    if job.state == JobState.FAILED:
-        reason = job.error or messages.SOMETHING_WENT_WRONG
-        embed.add_field(name=messages.SHOW_WHY, value=_truncate(reason, _FIELD_MAX), inline=False)
-    if job.state == JobState.CANCELLED:
+
+    def field(name: str, value: Text | str, *, inline: bool = False) -> None:
+        text = value if isinstance(value, str) else value.render(locale)
         embed.add_field(
-            name=messages.SHOW_CANCELLED, value=messages.mod_log_result(job), inline=False
+            name=messages.SHOW_FIELDS[name].render(locale),
+            value=_truncate(text, _FIELD_MAX),
+            inline=inline,
         )
+
+    field("settings", messages.settings_line(job.settings))
+    field("cost", messages.mod_log_cost(job), inline=True)
+    field("times", messages.show_times(job), inline=True)
+    if job.delivered_via is DeliveryRoute.DM and job.state == JobState.DELIVERED:
+        field("post", messages.SENT_BY_DM)
+    elif link := _post_link(job):
+        field("post", link)
+    if clip := _clip_text(details):
+        field("clip", clip)
+    if job.state == JobState.FAILED:
+        field("why", job.error or messages.SOMETHING_WENT_WRONG)
+    if job.state == JobState.CANCELLED:
+        field("cancelled", messages.mod_log_result(job))
     return embed
 
 
-def _clip_text(details: JobDetails) -> str | None:
+def choice_name(job: Job, locale: str) -> str:
+    """An autocomplete choice's label: `#123 · ✅ · a cat turns its head…` (≤ 100 chars)."""
+    emoji = messages.STATE_LABELS[job.state].render(locale).split(" ", 1)[0]
+    prompt = "" if job.redacted else " ".join(job.prompt.split())
+    return _truncate(messages.job_choice(job.id, emoji, prompt).render(locale), _CHOICE_NAME_MAX)
+
+
+def _history_line(job: Job, locale: str) -> str:
+    reason = None
+    if job.state == JobState.FAILED:
+        error = job.error or messages.SOMETHING_WENT_WRONG.render(locale)
+        reason = _truncate(" ".join(error.split()), _REASON_PREVIEW_CHARS)
+    line = messages.history_line(job, _preview(job), _post_link(job), reason)
+    return line.render(locale)
+
+
+def _clip_text(details: JobDetails) -> Text | None:
     if details.clip_url is not None and details.clip_expires_at is not None:
         return messages.clip_link(details.clip_url, details.clip_expires_at)
     if details.clip_expires_at is not None:

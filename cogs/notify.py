@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot import messages
 from bot.bot import AnimateBot
 from bot.jobs import JobService
+from bot.translator import command_text, say
 
 
 class Notify(commands.Cog):
@@ -18,12 +19,11 @@ class Notify(commands.Cog):
         self.jobs = jobs
 
     @app_commands.command(
-        name="animate-notify",
-        description="Whether I mention you when your clip is posted (shows the setting).",
+        name=command_text("command.notify.name"),
+        description=command_text("command.notify.description"),
     )
-    @app_commands.describe(
-        mention="True: mention me so Discord notifies me (the default). False: post quietly."
-    )
+    @app_commands.describe(mention=command_text("command.notify.mention"))
+    @app_commands.rename(mention=command_text("command.notify.option.mention"))
     async def animate_notify(
         self, interaction: discord.Interaction, mention: bool | None = None
     ) -> None:
@@ -34,7 +34,7 @@ class Notify(commands.Cog):
         else:
             await self.jobs.set_notify_on_done(user_id, mention)
             text = messages.notify_changed(mention)
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
 async def setup(bot: AnimateBot) -> None:

@@ -16,6 +16,7 @@ from bot.history import MAX_CHOICES, PAGE_SIZE, HistoryService
 from bot.models import Job
 from bot.settings import Settings
 from bot.store import SqliteStore
+from cogs.history import choice_name
 from tests import factories
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -321,13 +322,12 @@ async def test_choice_labels_show_id_state_and_prompt_within_discords_limit(
     job = await add(store, prompt="a cat turns its head\nand blinks " + "slowly " * 30)
     failed = await store.mark_failed(job.id, "boom", None, T0)
 
-    label = messages.job_choice_label(failed)
+    label = choice_name(failed, "en-US")
 
     assert label.startswith(f"#{job.id} · ❌ · a cat turns its head and blinks slowly")
-    assert len(label) == messages.CHOICE_NAME_MAX
+    assert len(label) == 100
     assert label.endswith("…")
-    short = messages.job_choice_label(await add(store, prompt="hi"))
-    assert short.endswith(" · ⏳ · hi")
+    assert choice_name(await add(store, prompt="hi"), "en-US").endswith(" · ⏳ · hi")
 
 
 # The mention setting ---------------------------------------------------------------------------
