@@ -245,6 +245,15 @@ def link_instead(expires_at: datetime) -> str:
     )
 
 
+REENCODED_TITLE = "Re-encoded"
+
+
+def reencoded(from_bytes: int, to_bytes: int) -> str:
+    return (
+        f"Re-encoded from {_mib(from_bytes)} to {_mib(to_bytes)} to fit this server's upload limit."
+    )
+
+
 def generation_time(job: Job) -> str | None:
     if job.submitted_at and job.completed_at:
         return _duration((job.completed_at - job.submitted_at).total_seconds())
