@@ -19,6 +19,29 @@ PROMPT_EMPTY = (
 )
 GUILD_ONLY = "`/animate` works in server channels only."
 
+# The "Animate this image" context menu ----------------------------------------------------------
+
+CONTEXT_MENU_NAME = "Animate this image"
+FORM_TITLE = "Animate this image"
+FORM_PROMPT_LABEL = "Prompt"
+FORM_PROMPT_PLACEHOLDER = "What should happen: action, camera and style."
+FORM_DURATION_LABEL = "Duration in seconds (optional)"
+
+
+def form_duration_placeholder(default: int, low: int, high: int) -> str:
+    return f"{default} ({low}–{high})"
+
+
+NO_IMAGE_IN_MESSAGE = (
+    "That message has no image I can use. Right-click a message with an attached image "
+    "(JPEG, PNG, GIF or WebP), or use `/animate` and attach one."
+)
+FORM_EXPIRED = (
+    "That form was opened before I restarted (or too long ago), so I no longer know which "
+    "image it was for. Nothing was charged; please right-click the image and choose "
+    "**Animate this image** again."
+)
+
 
 def prompt_too_long(length: int, limit: int) -> str:
     return f"Your prompt is {length} characters long; please shorten it to at most {limit}."
@@ -51,6 +74,10 @@ def image_aspect_out_of_range(label: str, width: int, height: int, low: float, h
 
 def value_out_of_range(name: str, value: object, allowed: str) -> str:
     return f"`{name}` cannot be {value}; allowed: {allowed}."
+
+
+def duration_not_a_number(allowed: str) -> str:
+    return f"`duration` must be a whole number of seconds; allowed: {allowed} seconds."
 
 
 def missing_permissions(names: list[str]) -> str:
