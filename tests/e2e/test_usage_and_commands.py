@@ -57,10 +57,14 @@ async def test_commands_are_registered_with_native_option_types(
         "animate",
         "usage",
         "animate-admin",
+        "Animate this image",
         "animate-history",
         "animate-show",
         "animate-notify",
     }
+    menu = commands["Animate this image"]
+    assert menu["type"] == 3  # a message command: right-click a message → Apps
+    assert menu["contexts"] == commands["animate"]["contexts"] == [0]  # servers only
     options = {o["name"]: o for o in commands["animate"]["options"]}
     assert list(options) == [
         "image",
