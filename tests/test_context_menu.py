@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from bot import messages
 from bot.errors import UserError
 from bot.models import ImageInput
 from bot.validation import parse_duration
