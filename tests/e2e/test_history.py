@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     is_clip_post,
     wait_until,
 )
+from tests.english import english
 from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
@@ -122,9 +123,9 @@ async def test_history_pages_turn_with_buttons_that_survive_a_restart(
     assert message is not None
     assert ids_in(message["embeds"][0]) == ids[::-1][:10]
     newer, older = discord_fake.buttons_of(message)
-    assert (newer["label"], newer.get("disabled")) == (messages.HISTORY_NEWER.render("en-US"), True)
+    assert (newer["label"], newer.get("disabled")) == (english.HISTORY_NEWER, True)
     assert (older["label"], older.get("disabled", False)) == (
-        messages.HISTORY_OLDER.render("en-US"),
+        english.HISTORY_OLDER,
         False,
     )
 
@@ -168,7 +169,7 @@ async def test_a_page_button_shows_the_presser_only_their_own_jobs(
     await answer_to(discord_fake, press)
 
     page = discord_fake.messages[int(message["id"])]
-    assert page["content"] == messages.NO_HISTORY.render("en-US")
+    assert page["content"] == english.NO_HISTORY
     assert page["embeds"] == []
 
 
@@ -178,7 +179,7 @@ async def test_history_with_no_jobs_says_how_to_start(
     answer = await answer_to(discord_fake, discord_fake.make_interaction("animate-history"))
 
     assert answer["type"] == 4
-    assert answer["data"]["content"] == messages.NO_HISTORY.render("en-US")
+    assert answer["data"]["content"] == english.NO_HISTORY
     assert answer["data"]["flags"] == EPHEMERAL
     assert not answer["data"].get("embeds")
 
@@ -212,9 +213,9 @@ async def test_show_gives_the_details_of_an_own_job_with_its_live_clip_link(
     assert "Generated in " in fields["Times"]
     assert fields["Post"] == jump(discord_fake, int(post.response["id"]))
     expires = int(job["completed_at"] + 24 * 3600)
-    assert fields["Clip"] == messages.clip_link(
+    assert fields["Clip"] == english.clip_link(
         job["output_url"], datetime.fromtimestamp(expires, UTC)
-    ).render("en-US")
+    )
 
 
 async def test_show_of_a_failed_job_gives_the_reason(
@@ -246,7 +247,7 @@ async def test_show_of_someone_elses_job_or_of_nonsense_is_not_found(
         answer = await answer_to(discord_fake, show(discord_fake, BOB, typed))
         assert answer["type"] == 4
         assert answer["data"]["flags"] == EPHEMERAL
-        assert answer["data"]["content"] == messages.JOB_NOT_FOUND.render("en-US")
+        assert answer["data"]["content"] == english.JOB_NOT_FOUND
         assert "embeds" not in answer["data"] or not answer["data"]["embeds"]
 
 
@@ -318,18 +319,18 @@ async def test_after_opting_out_the_clip_is_posted_without_a_mention(
     bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord
 ) -> None:
     shown = await answer_to(discord_fake, notify(discord_fake, ALICE))
-    assert shown["data"]["content"] == messages.notify_setting(True).render("en-US")
+    assert shown["data"]["content"] == english.notify_setting(True)
     assert shown["data"]["flags"] == EPHEMERAL
 
     changed = await answer_to(discord_fake, notify(discord_fake, ALICE, mention=False))
-    assert changed["data"]["content"] == messages.notify_changed(False).render("en-US")
+    assert changed["data"]["content"] == english.notify_changed(False)
     post = await deliver(discord_fake, runner, ALICE, "a quiet clip", count=1)
 
     assert post.json.get("content") is None  # no text, and no "..." either
     assert post.json["allowed_mentions"] == {"parse": []}
     assert discord_fake.messages[int(post.response["id"])]["mentions"] == []
     shown = await answer_to(discord_fake, notify(discord_fake, ALICE))
-    assert shown["data"]["content"] == messages.notify_setting(False).render("en-US")
+    assert shown["data"]["content"] == english.notify_setting(False)
     # Bob did not opt out: his clip still mentions him.
     bobs = await deliver(discord_fake, runner, BOB, "bob's clip", count=2)
     assert bobs.json["content"] == f"<@{BOB}>"
