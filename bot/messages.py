@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.api_models import DOCUMENTED_ESTIMATE_S
+from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.models import GenerationSettings, Job, JobState, LimitName, QuotaStatus, UsageTotals
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
-#: kept short: with a 120 s estimate the bar moves every 20 s, and the timestamp
-#: beside it, which Discord keeps current, shows the seconds.
+#: kept short: with a 120 s ETA the bar moves every 20 s, and the timestamps
+#: beside it, which Discord keeps current, show the seconds.
 BAR_WIDTH = 6
 
 # Input validation -----------------------------------------------------------------------------
@@ -138,29 +140,63 @@ SOMETHING_WENT_WRONG = "Something went wrong on my side. Nothing was charged; pl
 # Progress ---------------------------------------------------------------------------------------
 
 
-def queued(position: int) -> str:
+def queued(position: int, forecast: Forecast, settings: GenerationSettings) -> str:
     ahead = "you're next" if position <= 1 else f"{position - 1} ahead of you"
-    return f"⏳ **Queued** — position {position} ({ahead})."
+    return f"⏳ **Queued** — position {position} ({ahead}).\n{expectation(forecast, settings)}"
 
 
 SUBMITTING = "📨 **Sending** your image to the video service…"
+
+
+def submitting(forecast: Forecast, settings: GenerationSettings) -> str:
+    return f"{SUBMITTING}\n{expectation(forecast, settings)}"
+
+
+def expectation(forecast: Forecast, settings: GenerationSettings) -> str:
+    """The cost and the earliest ready time, shown while a job waits to be sent."""
+    return (
+        f"Expected cost **{dollars(forecast.cost_cents)}** · ready "
+        f"{_timestamp(forecast.ready_at)} at the earliest ({eta_basis(forecast.eta, settings)})"
+    )
+
+
+def eta_basis(eta: Eta, s: GenerationSettings) -> str:
+    """Where an expected time comes from, in a few words."""
+    if eta.basis is EtaBasis.HISTORY:
+        return (
+            f"typical here: {_duration(eta.seconds)}, the median of the last "
+            f"{_count(eta.samples, 'clip')} at {s.duration_s} s {s.resolution}"
+        )
+    if eta.basis is EtaBasis.API:
+        return f"the video service's estimate: {_duration(eta.seconds)}"
+    low, high = DOCUMENTED_ESTIMATE_S
+    return f"the video service usually takes {low:g}–{high:g} s"
+
+
 SERVICE_BUSY = "⏳ The video service is busy or unreachable; your job is kept and will be retried."
 
 
 def generating(
     started_at: datetime,
     elapsed_s: float,
-    estimate_s: tuple[float, float] | None,
+    forecast: Forecast,
     settings: GenerationSettings,
+    *,
+    late: bool = False,
 ) -> str:
-    # A Discord timestamp counts up in the client by itself, so the text only changes (and the
-    # message is only edited) when the bar moves.
-    lines = [f"🎬 **Generating** — started <t:{int(started_at.timestamp())}:R>"]
-    if estimate_s:
-        low, high = estimate_s
-        lines.append(f"`{progress_bar(elapsed_s / high)}` estimate {low:g}–{high:g} s")
-    lines.append(settings_line(settings))
-    return "\n".join(lines)
+    # A Discord timestamp counts in the client by itself, so the text only changes (and the
+    # message is only edited) when the bar moves, or once if the job runs late.
+    ready = _timestamp(forecast.ready_at)
+    when = f"expected {ready}, taking longer than usual" if late else f"ready {ready}"
+    bar = progress_bar(bar_fraction(elapsed_s, forecast.eta))
+    return "\n".join(
+        [
+            f"🎬 **Generating** — started {_timestamp(started_at)} · cost "
+            f"{dollars(forecast.cost_cents)}",
+            f"`{bar}` {when} ({eta_basis(forecast.eta, settings)})",
+            settings_line(settings),
+        ]
+    )
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -468,6 +504,11 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
 
 def dollars(cents: int) -> str:
     return f"${cents / 100:,.2f}"
+
+
+def _timestamp(moment: datetime) -> str:
+    """A Discord relative timestamp ("in 2 minutes"), which the client keeps current."""
+    return f"<t:{int(moment.timestamp())}:R>"
 
 
 def _count(n: int, noun: str) -> str:

@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot import messages
+from bot.expectations import HISTORY_SAMPLE, Forecast, expected_generation, settle_shown
 from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
 from bot.scheduler import Scheduler
@@ -33,6 +34,10 @@ class _Shown:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     text: str = ""
     final: bool = False
+    #: Generation times of recent similar jobs, read once per job (None: not read yet).
+    history: tuple[float, ...] | None = None
+    #: The ready moment (epoch seconds) shown while the job waits to be sent.
+    ready_at: float | None = None
 
 
 class ProgressReporter:
@@ -127,22 +132,44 @@ class ProgressReporter:
             self.forget(job_id)
             return
         delay = self._interval_s
+        text: str | None = None  # posting is short; its own message stays up
         if job.state == JobState.QUEUED:
-            text = messages.queued(await self._store.queue_position(job.id))
+            forecast = await self._forecast(job)
+            position = await self._store.queue_position(job.id)
+            text = messages.queued(position, forecast, job.settings)
         elif job.state == JobState.SUBMITTED:
+            forecast = await self._forecast(job)
             started = job.submitted_at or job.created_at
             elapsed = (self._now() - started).total_seconds()
-            text = messages.generating(started, elapsed, job.estimate_s, job.settings)
-            if job.estimate_s:  # the bar moves one cell per 1/BAR_WIDTH of the estimate
-                delay = max(delay, job.estimate_s[1] / messages.BAR_WIDTH)
+            late = forecast.is_late(self._now())
+            text = messages.generating(started, elapsed, forecast, job.settings, late=late)
+            # The bar moves one cell per 1/BAR_WIDTH of the ETA: no need to look more often.
+            delay = max(delay, forecast.eta.seconds / messages.BAR_WIDTH)
         elif job.state in (JobState.CLAIMED, JobState.SUBMITTING):
-            text = messages.SUBMITTING  # the submit is taking a while (say, being retried)
-        else:
-            text = None  # posting is short; its own message stays up
+            # The submit is taking a while (say, being retried).
+            text = messages.submitting(await self._forecast(job), job.settings)
         if text is not None:
             await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):
             self.follow(job_id, delay)
+
+    async def _forecast(self, job: Job) -> Forecast:
+        """The job's cost and ready time: from its submit once sent, else from now (held
+        steady while it waits, see `settle_shown`)."""
+        shown = self._shown.setdefault(job.id, _Shown())
+        if shown.history is None:
+            s = job.settings
+            recent = await self._store.recent_generation_s(
+                s.resolution, s.duration_s, HISTORY_SAMPLE
+            )
+            shown.history = tuple(recent)
+        eta = expected_generation(shown.history, job.estimate_s)
+        if job.submitted_at is not None:
+            ready_at = job.submitted_at + timedelta(seconds=eta.seconds)
+            return Forecast(job.cost_cents, eta, ready_at)
+        candidate = self._now().timestamp() + eta.seconds
+        shown.ready_at = settle_shown(shown.ready_at, candidate, eta)
+        return Forecast(job.reserved_cents, eta, datetime.fromtimestamp(shown.ready_at, UTC))
 
     def _is_final(self, job_id: int) -> bool:
         shown = self._shown.get(job_id)
