@@ -39,7 +39,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--history-jobs", type=int, default=1_000_000, help="jobs in the history (1,000,000)")
     add("--history-users", type=int, default=10_000, help="users in the history (10,000)")
     add("--history-guilds", type=int, default=100, help="servers in the history (100)")
-    add("--samples", type=int, default=300, help="timed /usage queries (300)")
+    add("--samples", type=int, default=300, help="timed queries of each kind (300)")
     add("--workdir", type=Path, default=None, help="keep databases and logs here")
     return parser.parse_args(argv)
 
@@ -163,6 +163,16 @@ def history_rows(r: HistoryResult) -> list[Row]:
             ms(p99),
             "p99 < 200 ms",
             check(p99, 0.200, " ms", 1000),
+        )
+    )
+    eta_p99 = percentile(r.eta_s, 99)
+    rows.append(
+        Row(
+            f"ETA history (Store.recent_generation_s), {label}",
+            ms(percentile(r.eta_s, 50), 2),
+            ms(eta_p99, 2),
+            "p99 < 20 ms",
+            check(eta_p99, 0.020, " ms", 1000),
         )
     )
     return rows
