@@ -52,14 +52,14 @@ class Forecast:
         return (now - self.ready_at).total_seconds() > self.eta.seconds * LATE_AFTER
 
 
-def median_s(durations: Sequence[float]) -> float | None:
-    """The median generation time, or None while there are too few jobs to trust."""
-    if len(durations) < HISTORY_MIN:
+def learned_eta(history: Sequence[float]) -> Eta | None:
+    """The median of recent generation times, or None while there are too few to trust."""
+    if len(history) < HISTORY_MIN:
         return None
-    return float(statistics.median(durations))
+    return Eta(float(statistics.median(history)), EtaBasis.HISTORY, len(history))
 
 
-def expected_generation(history: Sequence[float], estimate_s: tuple[float, float] | None) -> Eta:
+def expected_generation(learned: Eta | None, estimate_s: tuple[float, float] | None) -> Eta:
     """The generation time to expect: learned, else the API's estimate, else the documented one.
 
     Once the API has estimated this job, a learned median outside its range is clearly at odds
@@ -67,14 +67,13 @@ def expected_generation(history: Sequence[float], estimate_s: tuple[float, float
     range; inside the range the median stands. Without a median the high end is used, so the
     promise errs on the late side.
     """
-    learned = median_s(history)
     if learned is not None:
         if estimate_s is None:
-            return Eta(learned, EtaBasis.HISTORY, len(history))
+            return learned
         low, high = estimate_s
-        if low <= learned <= high:
-            return Eta(learned, EtaBasis.HISTORY, len(history))
-        return Eta(min(max(learned, low), high), EtaBasis.API)
+        if low <= learned.seconds <= high:
+            return learned
+        return Eta(min(max(learned.seconds, low), high), EtaBasis.API)
     if estimate_s is not None:
         return Eta(estimate_s[1], EtaBasis.API)
     return Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot import messages
-from bot.expectations import HISTORY_SAMPLE, Forecast, expected_generation, settle_shown
+from bot.expectations import (
+    HISTORY_SAMPLE,
+    Eta,
+    Forecast,
+    expected_generation,
+    learned_eta,
+    settle_shown,
+)
 from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
 from bot.scheduler import Scheduler
@@ -34,8 +41,9 @@ class _Shown:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     text: str = ""
     final: bool = False
-    #: Generation times of recent similar jobs, read once per job (None: not read yet).
-    history: tuple[float, ...] | None = None
+    #: What recent similar jobs took, looked up once per job (`learned` None: too few of them).
+    looked_up: bool = False
+    learned: Eta | None = None
     #: The ready moment (epoch seconds) shown while the job waits to be sent.
     ready_at: float | None = None
 
@@ -157,13 +165,13 @@ class ProgressReporter:
         """The job's cost and ready time: from its submit once sent, else from now (held
         steady while it waits, see `settle_shown`)."""
         shown = self._shown.setdefault(job.id, _Shown())
-        if shown.history is None:
+        if not shown.looked_up:
             s = job.settings
             recent = await self._store.recent_generation_s(
                 s.resolution, s.duration_s, HISTORY_SAMPLE
             )
-            shown.history = tuple(recent)
-        eta = expected_generation(shown.history, job.estimate_s)
+            shown.looked_up, shown.learned = True, learned_eta(recent)
+        eta = expected_generation(shown.learned, job.estimate_s)
         if job.submitted_at is not None:
             ready_at = job.submitted_at + timedelta(seconds=eta.seconds)
             return Forecast(job.cost_cents, eta, ready_at)

@@ -17,7 +17,7 @@ from bot.expectations import (
     Forecast,
     bar_fraction,
     expected_generation,
-    median_s,
+    learned_eta,
     settle_shown,
 )
 from bot.store import SqliteStore
@@ -26,44 +26,46 @@ from tests.factories import delivered_job
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 
 
-# median_s --------------------------------------------------------------------------------------
+# learned_eta -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("history", [[], [90.0], [90.0, 100.0]])
-def test_too_few_jobs_give_no_median(history: list[float]) -> None:
+def test_too_few_jobs_teach_nothing(history: list[float]) -> None:
     assert len(history) < HISTORY_MIN
-    assert median_s(history) is None
+    assert learned_eta(history) is None
 
 
-def test_median_of_an_odd_and_an_even_history() -> None:
-    assert median_s([100.0, 60.0, 80.0]) == 80.0
-    assert median_s([100.0, 60.0, 80.0, 70.0]) == 75.0
+def test_the_median_of_an_odd_and_an_even_history_is_learned() -> None:
+    assert learned_eta([100.0, 60.0, 80.0]) == Eta(80.0, EtaBasis.HISTORY, 3)
+    assert learned_eta([100.0, 60.0, 80.0, 70.0]) == Eta(75.0, EtaBasis.HISTORY, 4)
 
 
 def test_one_very_slow_job_does_not_move_the_median_much() -> None:
-    assert median_s([70.0, 75.0, 80.0, 85.0, 3600.0]) == 80.0
+    learned = learned_eta([70.0, 75.0, 80.0, 85.0, 3600.0])
+
+    assert learned is not None
+    assert learned.seconds == 80.0
 
 
 # expected_generation: the fallback order -------------------------------------------------------
 
-LEARNED = [80.0, 90.0, 100.0]  # median 90
+LEARNED = Eta(90.0, EtaBasis.HISTORY, 3)
 
 
 def test_before_any_history_or_estimate_the_documented_time_is_used() -> None:
-    assert expected_generation([], None) == Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)
+    assert expected_generation(None, None) == Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)
 
 
 def test_without_history_the_high_end_of_the_api_estimate_is_used() -> None:
-    assert expected_generation([], (30.0, 45.0)) == Eta(45.0, EtaBasis.API)
-    assert expected_generation([50.0, 60.0], (30.0, 45.0)) == Eta(45.0, EtaBasis.API)
+    assert expected_generation(None, (30.0, 45.0)) == Eta(45.0, EtaBasis.API)
 
 
 def test_history_is_used_before_the_job_is_estimated() -> None:
-    assert expected_generation(LEARNED, None) == Eta(90.0, EtaBasis.HISTORY, 3)
+    assert expected_generation(LEARNED, None) == LEARNED
 
 
 def test_history_inside_the_api_estimate_stands() -> None:
-    assert expected_generation(LEARNED, (60.0, 120.0)) == Eta(90.0, EtaBasis.HISTORY, 3)
+    assert expected_generation(LEARNED, (60.0, 120.0)) == LEARNED
 
 
 @pytest.mark.parametrize(
