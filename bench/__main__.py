@@ -33,6 +33,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="multiplies the API's 60-120 s estimate and the bot's poll intervals (1.0 = real)",
     )
     add("--clip-mib", type=float, default=1.0, help="clip size in the burst, MiB (1)")
+    add(
+        "--burst-history",
+        type=int,
+        default=0,
+        help="finished jobs in the burst's database before it starts, so progress uses a "
+        "learned ETA (0)",
+    )
     add("--scale-levels", default="10,100,1000", help="jobs in flight, comma-separated")
     add("--scale-window", type=float, default=20.0, help="seconds to watch each level (20)")
     add("--big-clip-mib", type=int, default=50, help="size of the big clip, MiB (50)")
@@ -193,6 +200,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
             jobs=args.burst,
             scale=args.time_scale,
             clip_bytes=int(args.clip_mib * MiB),
+            history_jobs=args.burst_history,
         )
         rows += burst_rows(result, args, big.cpu_per_mib_s if big else None)
     if "scale" in only:
@@ -241,6 +249,7 @@ def settings_line(args: argparse.Namespace) -> str:
         f"time scale {s:g} (API estimate {60 * s:g}-{120 * s:g}s, completion uniform inside it; "
         f"POLL_INTERVAL_S={2 * s:g}, POLL_MAX_INTERVAL_S={10 * s:g}); "
         f"burst {args.burst} users x 1 job, MAX_JOBS_IN_FLIGHT={args.burst}, "
+        f"{args.burst_history:,} finished jobs before it, "
         f"{args.clip_mib:g} MiB clips; scale levels {args.scale_levels} with "
         f"MAX_JOBS_IN_FLIGHT=level, JOB_TIMEOUT_S=3600, estimate "
         f"{args.scale_window / 4:g}-{args.scale_window / 2:g}s held, "

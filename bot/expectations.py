@@ -18,7 +18,7 @@ from bot.api_models import DOCUMENTED_ESTIMATE_S
 HISTORY_SAMPLE = 50
 #: Fewer delivered jobs than this are too few to trust; the API's estimate is used instead.
 HISTORY_MIN = 3
-#: A job is "running late" only past its ETA by this share of it: an ETA is a typical time.
+#: A job is "running late" only past its ETA by this share of it (see `late_after_s`).
 LATE_AFTER = 0.1
 
 
@@ -46,10 +46,11 @@ class Forecast:
     cost_cents: int  # before the submit what was reserved, after it what the API charges
     eta: Eta
     ready_at: datetime
+    late_at: datetime  # from then on the job is running late (see `late_after_s`)
 
     def is_late(self, now: datetime) -> bool:
-        """True once the clip is clearly overdue: past the ETA by more than a tenth of it."""
-        return (now - self.ready_at).total_seconds() > self.eta.seconds * LATE_AFTER
+        """True once the clip is clearly overdue."""
+        return now > self.late_at
 
 
 def learned_eta(history: Sequence[float]) -> Eta | None:
@@ -77,6 +78,13 @@ def expected_generation(learned: Eta | None, estimate_s: tuple[float, float] | N
     if estimate_s is not None:
         return Eta(estimate_s[1], EtaBasis.API)
     return Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)
+
+
+def late_after_s(eta: Eta, estimate_s: tuple[float, float] | None) -> float:
+    """Seconds after its start at which a job is running late: past its ETA by a tenth, and
+    past the high end of the API's estimate for it too (an ETA is a typical time, so a job a
+    little over it, still inside what the API said, is not late)."""
+    return max(eta.seconds * (1 + LATE_AFTER), estimate_s[1] if estimate_s else 0.0)
 
 
 def bar_fraction(elapsed_s: float, eta: Eta) -> float:

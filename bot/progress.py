@@ -14,6 +14,7 @@ from bot.expectations import (
     Eta,
     Forecast,
     expected_generation,
+    late_after_s,
     learned_eta,
     settle_shown,
 )
@@ -172,12 +173,14 @@ class ProgressReporter:
             )
             shown.looked_up, shown.learned = True, learned_eta(recent)
         eta = expected_generation(shown.learned, job.estimate_s)
+        late_after = timedelta(seconds=late_after_s(eta, job.estimate_s))
         if job.submitted_at is not None:
             ready_at = job.submitted_at + timedelta(seconds=eta.seconds)
-            return Forecast(job.cost_cents, eta, ready_at)
-        candidate = self._now().timestamp() + eta.seconds
-        shown.ready_at = settle_shown(shown.ready_at, candidate, eta)
-        return Forecast(job.reserved_cents, eta, datetime.fromtimestamp(shown.ready_at, UTC))
+            return Forecast(job.cost_cents, eta, ready_at, job.submitted_at + late_after)
+        now = self._now()
+        shown.ready_at = settle_shown(shown.ready_at, now.timestamp() + eta.seconds, eta)
+        ready_at = datetime.fromtimestamp(shown.ready_at, UTC)
+        return Forecast(job.reserved_cents, eta, ready_at, now + late_after)
 
     def _is_final(self, job_id: int) -> bool:
         shown = self._shown.get(job_id)

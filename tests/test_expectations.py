@@ -17,6 +17,7 @@ from bot.expectations import (
     Forecast,
     bar_fraction,
     expected_generation,
+    late_after_s,
     learned_eta,
     settle_shown,
 )
@@ -93,11 +94,20 @@ def test_bar_fraction_of_a_zero_eta_stays_empty() -> None:
     assert bar_fraction(10, Eta(0.0, EtaBasis.API)) == 0.0
 
 
-def test_a_job_is_late_only_well_past_its_eta() -> None:
-    forecast = Forecast(29, Eta(100.0, EtaBasis.HISTORY, 5), T0)
+@pytest.mark.parametrize(
+    ("estimate", "late_after"), [(None, 110.0), ((60.0, 105.0), 110.0), ((60.0, 150.0), 150.0)]
+)
+def test_a_job_is_late_past_its_eta_by_a_tenth_and_past_the_api_estimate(
+    estimate: tuple[float, float] | None, late_after: float
+) -> None:
+    assert late_after_s(Eta(100.0, EtaBasis.HISTORY, 5), estimate) == pytest.approx(late_after)
 
-    assert not forecast.is_late(T0 + timedelta(seconds=10))
-    assert forecast.is_late(T0 + timedelta(seconds=11))
+
+def test_a_forecast_is_late_only_after_its_late_moment() -> None:
+    forecast = Forecast(29, Eta(100.0, EtaBasis.HISTORY, 5), ready_at=T0, late_at=T0)
+
+    assert not forecast.is_late(T0)
+    assert forecast.is_late(T0 + timedelta(seconds=1))
 
 
 def test_the_shown_ready_time_holds_while_the_wait_drifts_a_little() -> None:

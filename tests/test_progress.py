@@ -262,7 +262,12 @@ async def test_a_followed_queued_job_shows_its_queue_position(
     reporter.follow(job.id, 0)
     await asyncio.wait_for(notifier.edited.wait(), WAIT_S)
 
-    nothing_learned = Forecast(0, Eta(120.0, EtaBasis.DOCS), T0 + timedelta(seconds=120))
+    nothing_learned = Forecast(
+        0,
+        Eta(120.0, EtaBasis.DOCS),
+        ready_at=T0 + timedelta(seconds=120),
+        late_at=T0 + timedelta(seconds=132),
+    )
     assert notifier.edits == [(job.id, messages.queued(1, nothing_learned, SETTINGS))]
     assert len(scheduler) == 1  # and it keeps following
 
@@ -337,13 +342,13 @@ async def test_a_generating_job_fills_its_bar_against_the_learned_eta(
 ) -> None:
     await learn(store, 60, 60, 60)
     await store.mark_submitted(job.id, "pred-1", 29, (30.0, 120.0), T0)
-    clock.now = T0 + timedelta(seconds=30)  # half of the learned 60 s; a quarter of 120 s
+    clock.now = T0 + timedelta(seconds=36)  # 3/5 of the learned 60 s; under 2/5 of 120 s
 
     await reporter._tick(job.id)
 
     ((_, text),) = notifier.edits
-    assert "`███░░░`" in text
-    assert f"ready <t:{int(T0.timestamp()) + 60}:R>" in text
+    assert "`███░░`" in text
+    assert f"expected <t:{int(T0.timestamp()) + 60}:R>" in text
     assert "cost $0.29" in text
 
 
@@ -354,10 +359,13 @@ async def test_a_generating_job_past_its_eta_says_it_is_late_once(
     store: SqliteStore,
     job: Job,
 ) -> None:
+    await learn(store, 90, 90, 90)
     await store.mark_submitted(job.id, "pred-1", 29, (60.0, 120.0), T0)
-    for elapsed_s in (110, 125, 140, 200):
+    # Past the learned 90 s, but not late until past the API's 120 s as well.
+    for elapsed_s in (100, 115, 121, 140, 200):
         clock.now = T0 + timedelta(seconds=elapsed_s)
         await reporter._tick(job.id)
 
     texts = [text for _, text in notifier.edits]
     assert ["taking longer than usual" in text for text in texts] == [False, True]
+    assert all(f"expected <t:{int(T0.timestamp()) + 90}:R>" in text for text in texts)
