@@ -28,7 +28,14 @@ from bot.errors import (
     DownloadError,
     UserError,
 )
-from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
+from bot.i18n import Text
+from bot.media import (
+    SNIFF_BYTES,
+    ClipDownloader,
+    DownloadedClip,
+    fetch_head,
+    link_expires_within,
+)
 from bot.models import (
     CANCELLABLE,
     DeliveryRoute,
@@ -55,6 +62,7 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
 
@@ -113,9 +121,11 @@ class JobService:
         api: VibedreamClient,
         downloader: ClipDownloader,
         http: aiohttp.ClientSession,
+        fitter: ClipFitter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._fitter = fitter or ClipFitter.from_settings(settings)
         self._store = store
         self._api = api
         self._downloader = downloader
@@ -192,8 +202,9 @@ class JobService:
                     # Cancelled with a submit on the wire, and stopped before its answer: it
                     # may have been charged, so it is settled like any unknown submit.
                     job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+                    reason = messages.SUBMIT_OUTCOME_UNKNOWN.render(job.origin.locale)
                     job = await self._store.mark_failed(
-                        job.id, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents, self._now()
+                        job.id, reason, job.reserved_cents, self._now()
                     )
                 self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
@@ -246,7 +257,7 @@ class JobService:
             cooldown_s=cooldown,
             decide=lambda usage: self._quota_refusal(limits, usage, expected),
         )
-        if isinstance(admitted, str):
+        if isinstance(admitted, Text):
             raise UserError(admitted)
         job = admitted
         log.info(
@@ -258,7 +269,7 @@ class JobService:
             self._spawn_side(job.id, self._sync_mod_log(job.id))
         return job
 
-    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> str | None:
+    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> Text | None:
         cap = self._settings.max_jobs_queued_per_user
         if usage.open_anywhere >= cap:
             return messages.too_many_open_jobs(cap)
@@ -575,14 +586,12 @@ class JobService:
         """Post the clip as a file, or as a link when it is too big for the channel."""
         assert job.output_url is not None
         notifier = self._notifier_()
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         try:
-            clip = await self._downloader.download(
-                job.output_url, max_bytes=job.origin.upload_limit_bytes
-            )
+            clip = await self._fitting_clip(job)
         except ClipTooLargeError:
+            clip = None
+        if clip is None:
             return await self._post_somewhere(
                 job, lambda via: notifier.post_link(job, expires_at, via)
             ), "link"
@@ -596,6 +605,25 @@ class JobService:
             ), "link"
         finally:
             clip.discard()
+
+    async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
+        """Download the clip; one over the channel's upload limit is re-encoded to fit it.
+        None when even that cannot fit (the clip is then posted as a link)."""
+        assert job.output_url is not None
+        clip = await self._downloader.download(job.output_url)
+        limit = job.origin.upload_limit_bytes
+        if clip.size_bytes <= limit:
+            return clip
+        log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
+        try:
+            return await self._fitter.fit(clip, limit)
+        finally:
+            clip.discard()
+
+    def _link_expires_at(self, job: Job) -> datetime:
+        """When the video API stops serving the job's clip: every link post says so."""
+        made_at = job.completed_at or self._now()
+        return made_at + timedelta(hours=self._settings.vibedream_output_ttl_hours)
 
     async def _post_somewhere(
         self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
@@ -640,7 +668,9 @@ class JobService:
 
     # Failure --------------------------------------------------------------------------------
 
-    async def _fail(self, job: Job, reason: str, cost_cents: int | None = None) -> None:
+    async def _fail(self, job: Job, why: Text, cost_cents: int | None = None) -> None:
+        # Stored as the requester reads it: it is shown to them, and on the moderation log.
+        reason = why.render(job.origin.locale)
         job = await self._store.mark_failed(job.id, reason, cost_cents, self._now())
         log.info("job %d: -> failed: %s", job.id, reason)
         self._dispatch_wake.set()  # it may have held an in-flight slot
@@ -650,15 +680,13 @@ class JobService:
         """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
         log.warning("job %d: undeliverable: %s", job.id, why)
         job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
 
     async def _notify_failure(self, job: Job) -> None:
         if job.state == JobState.CANCELLED:  # a step failed after the job was cancelled
             return
-        reason = job.error or messages.SOMETHING_WENT_WRONG
+        reason = job.error or messages.SOMETHING_WENT_WRONG.render(job.origin.locale)
         shown = await self._reporter.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
             await self._tell_elsewhere(job, reason)
@@ -700,7 +728,7 @@ class JobService:
                 "job %d: could not post or update its moderation-log entry: %s", job_id, exc
             )
 
-    async def _tell_elsewhere(self, job: Job, reason: str) -> None:
+    async def _tell_elsewhere(self, job: Job, reason: Text | str) -> None:
         """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
         routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
         if job.failure_kind is FailureKind.UNDELIVERABLE:
@@ -711,7 +739,7 @@ class JobService:
             else:
                 text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
             try:
-                await self._notifier_().post_failure(job, text, route)
+                await self._notifier_().post_failure(job, text.render(job.origin.locale), route)
                 return
             except PostFailedError as exc:
                 log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)

@@ -18,6 +18,7 @@ from bot.expectations import (
     learned_eta,
     settle_shown,
 )
+from bot.i18n import Text
 from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
 from bot.scheduler import Scheduler
@@ -74,9 +75,10 @@ class ProgressReporter:
         self._scheduler.call_later(("progress", job_id), delay, lambda: self._tick(job_id))
 
     async def show(
-        self, job: Job, text: str, *, final: bool = False, only_in: JobState | None = None
+        self, job: Job, message: Text, *, final: bool = False, only_in: JobState | None = None
     ) -> bool:
-        """Put `text` on the job's message; False when the message could not be updated.
+        """Put `message` on the job's message, in the requester's language; False when the
+        message could not be updated.
 
         Edits for one job are serialised, identical texts are skipped, and nothing replaces a
         final text. With `only_in`, the edit is skipped unless the job is still in that state
@@ -84,6 +86,7 @@ class ProgressReporter:
         """
         if not self.can_edit(job):
             return False
+        text = message.render(job.origin.locale)
         shown = self._shown.setdefault(job.id, _Shown())
         async with shown.lock:
             if shown.final:
@@ -141,7 +144,7 @@ class ProgressReporter:
             self.forget(job_id)
             return
         delay = self._interval_s
-        text: str | None = None  # posting is short; its own message stays up
+        text: Text | None = None  # posting is short; its own message stays up
         if job.state == JobState.QUEUED:
             forecast = await self._forecast(job)
             position = await self._store.queue_position(job.id)

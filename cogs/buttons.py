@@ -12,6 +12,7 @@ from bot import messages
 from bot.bot import AnimateBot
 from bot.errors import UserError
 from bot.policy import Actor
+from bot.translator import say
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,10 @@ class CancelButton(
     """Cancel one job; for its requester and members with Manage Messages (checked here,
     not only by who can see the button)."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, locale: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=messages.CANCEL_LABEL,
+                label=messages.CANCEL_LABEL.render(locale),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"animate:cancel:{job_id}",
             )
@@ -61,11 +62,11 @@ class CancelButton(
         except Exception:
             log.exception("cancel of job %d failed", self.job_id)
             text = messages.CANCEL_FAILED
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
-    """A message's components: one Cancel button for the job."""
+def cancel_view(job_id: int, locale: str) -> discord.ui.View:
+    """A message's components: one Cancel button for the job, labelled in `locale`."""
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job_id))
+    view.add_item(CancelButton(job_id, locale))
     return view

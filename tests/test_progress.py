@@ -10,6 +10,7 @@ import pytest
 
 from bot import messages
 from bot.expectations import Eta, EtaBasis, Forecast
+from bot.i18n import Join
 from bot.media import DownloadedClip
 from bot.models import Job, JobState, NewJob, Origin
 from bot.notifier import ProgressGoneError
@@ -17,6 +18,12 @@ from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.store import SqliteStore
 from tests.factories import SETTINGS, delivered_job, new_job
+
+
+def _text(line: str) -> Join:
+    """A message that renders as `line` in any language."""
+    return Join((line,))
+
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 EXPIRES_AT = T0 + timedelta(minutes=15)
@@ -114,10 +121,10 @@ async def job(store: SqliteStore) -> Job:
 async def test_identical_text_is_edited_in_only_once(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "one")
-    assert await reporter.show(job, "one")
-    assert await reporter.show(job, "two")
-    assert await reporter.show(job, "two")
+    assert await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("two"))
+    assert await reporter.show(job, _text("two"))
 
     assert notifier.edits == [(job.id, "one"), (job.id, "two")]
 
@@ -125,7 +132,7 @@ async def test_identical_text_is_edited_in_only_once(
 async def test_concurrent_identical_texts_are_edited_in_only_once(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    results = await asyncio.gather(*(reporter.show(job, "same") for _ in range(5)))
+    results = await asyncio.gather(*(reporter.show(job, _text("same")) for _ in range(5)))
 
     assert results == [True] * 5
     assert notifier.edits == [(job.id, "same")]
@@ -135,8 +142,8 @@ async def test_nothing_replaces_a_final_text_that_is_being_shown(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
     # Both start together; the final one takes the message first.
-    final = asyncio.create_task(reporter.show(job, "done", final=True))
-    later = asyncio.create_task(reporter.show(job, "still generating"))
+    final = asyncio.create_task(reporter.show(job, _text("done"), final=True))
+    later = asyncio.create_task(reporter.show(job, _text("still generating")))
 
     assert await final
     await later
@@ -147,9 +154,9 @@ async def test_nothing_replaces_a_final_text_that_is_being_shown(
 async def test_nothing_replaces_a_final_text_once_shown(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "done", final=True)
+    assert await reporter.show(job, _text("done"), final=True)
 
-    await reporter.show(job, "still generating")
+    await reporter.show(job, _text("still generating"))
 
     assert notifier.edits == [(job.id, "done")]
 
@@ -157,10 +164,10 @@ async def test_nothing_replaces_a_final_text_once_shown(
 async def test_final_text_holds_even_after_the_job_is_forgotten(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "failed", final=True)
+    assert await reporter.show(job, _text("failed"), final=True)
     reporter.forget(job.id)
 
-    await reporter.show(job, "Queued — position 0")  # a refresh that raced the failure
+    await reporter.show(job, _text("Queued — position 0"))  # a refresh that raced the failure
 
     assert notifier.edits == [(job.id, "failed")]
 
@@ -170,8 +177,8 @@ async def test_failed_edit_is_not_remembered_so_the_same_text_is_tried_again(
 ) -> None:
     notifier.answers = [False]
 
-    assert not await reporter.show(job, "one")
-    assert await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("one"))
 
     assert notifier.edits == [(job.id, "one")]
 
@@ -186,7 +193,7 @@ async def test_gone_message_clears_the_stored_token_and_stops_following(
     reporter.follow(job.id)
     notifier.answers = [ProgressGoneError("token expired")]
 
-    assert not await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
 
     stored = await store.get_job(job.id)
     assert stored is not None
@@ -200,7 +207,7 @@ async def test_show_without_a_usable_token_edits_nothing(
 ) -> None:
     clock.now = EXPIRES_AT
 
-    assert not await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
 
     assert notifier.edits == []
 
@@ -249,7 +256,7 @@ async def test_final_text_stops_following(
 ) -> None:
     reporter.follow(job.id)
 
-    assert await reporter.show(job, "done", final=True)
+    assert await reporter.show(job, _text("done"), final=True)
 
     assert ("progress", job.id) not in scheduler
 
@@ -268,7 +275,8 @@ async def test_a_followed_queued_job_shows_its_queue_position(
         ready_at=T0 + timedelta(seconds=120),
         late_at=T0 + timedelta(seconds=132),
     )
-    assert notifier.edits == [(job.id, messages.queued(1, nothing_learned, SETTINGS))]
+    expected = messages.queued(1, nothing_learned, SETTINGS).render()
+    assert notifier.edits == [(job.id, expected)]
     assert len(scheduler) == 1  # and it keeps following
 
 
@@ -328,7 +336,7 @@ async def test_a_job_being_sent_shows_the_cost_and_ready_time_too(
     await reporter._tick(job.id)
 
     ((_, text),) = notifier.edits
-    assert text.startswith(messages.SUBMITTING)
+    assert text.startswith(messages.SUBMITTING.render())
     assert "Expected cost **$1.00**" in text
     assert f"<t:{int(T0.timestamp()) + 120}:R>" in text
 

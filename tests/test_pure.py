@@ -133,7 +133,7 @@ FORECAST = Forecast(
 
 
 def test_generating_shows_the_start_and_the_ready_time_as_live_discord_timestamps() -> None:
-    text = messages.generating(STARTED, 30, FORECAST, SETTINGS)
+    text = messages.generating(STARTED, 30, FORECAST, SETTINGS).render()
 
     assert f"<t:{int(STARTED.timestamp())}:R>" in text
     assert f"expected <t:{int(STARTED.timestamp()) + 120}:R>" in text
@@ -145,7 +145,7 @@ def test_generating_text_changes_only_when_the_bar_moves() -> None:
     assert messages.BAR_WIDTH == 5
 
     def at(elapsed_s: float) -> str:
-        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS)
+        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS).render()
 
     assert at(37) == at(59)
     assert at(59) != at(61)
@@ -156,11 +156,11 @@ def test_generating_bar_follows_the_eta_not_the_api_range() -> None:
     learned = Forecast(29, Eta(60.0, EtaBasis.HISTORY, 12), ready_at=at, late_at=at)
 
     # 36 s of a 60 s ETA is three of five cells; against a 120 s high end it would be two.
-    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS)
+    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS).render()
 
 
 def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() -> None:
-    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True)
+    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True).render()
 
     assert "taking longer than usual" in text
     assert "`████░`" in text
@@ -179,7 +179,7 @@ def test_empty_prompt_is_refused_with_an_example(prompt: str) -> None:
         clean_prompt(prompt, 100)
 
     assert caught.value.user_message == messages.PROMPT_EMPTY
-    assert "Describe what should happen" in caught.value.user_message
+    assert "Describe what should happen" in caught.value.user_message.render()
 
 
 def test_prompt_with_zero_width_characters_around_words_is_kept_as_is() -> None:
@@ -194,8 +194,8 @@ def test_prompt_over_the_limit_is_refused_naming_length_and_limit() -> None:
     with pytest.raises(UserError) as caught:
         clean_prompt("x" * 101, 100)
 
-    assert "101 characters" in caught.value.user_message
-    assert "shorten it to at most 100" in caught.value.user_message
+    assert "101 characters" in caught.value.user_message.render()
+    assert "shorten it to at most 100" in caught.value.user_message.render()
 
 
 def test_prompt_limit_counts_after_stripping() -> None:
@@ -212,7 +212,7 @@ RULES = ImageRules(
 def refusal(image: ImageInput, label: str = "image") -> str:
     with pytest.raises(UserError) as caught:
         check_image(image, RULES, label)
-    return caught.value.user_message
+    return caught.value.user_message.render()
 
 
 def test_ordinary_image_is_accepted() -> None:
@@ -314,21 +314,21 @@ def test_empty_file_is_refused_as_empty() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"", "image")
 
-    assert "`image` attachment is empty" in caught.value.user_message
+    assert "`image` attachment is empty" in caught.value.user_message.render()
 
 
 def test_image_shorter_than_any_real_image_is_refused_as_cut_off() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"\x89PNG\r\n\x1a\n\x00", "image")  # the whole file: 9 bytes
 
-    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message
+    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message.render()
 
 
 def test_non_image_bytes_are_refused_naming_the_attachment() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"<!DOCTYPE html><html>", "last_image")
 
-    message = caught.value.user_message
+    message = caught.value.user_message.render()
     assert "`last_image` attachment does not contain image data" in message
     assert "Please attach a JPEG, PNG, GIF or WebP image" in message
 
