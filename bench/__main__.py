@@ -83,7 +83,7 @@ def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | 
         Row(
             "Discord requests per job (progress edits)",
             f"{r.discord_requests / r.jobs:.1f}",
-            f"({r.progress_edits / r.jobs:.1f})",
+            f"({r.progress_edits / r.jobs:.1f}; Queued or Sending {r.waiting_edits / r.jobs:.1f})",
         ),
         Row(
             f"bot peak RSS (VmHWM), burst of {r.jobs}",

@@ -32,6 +32,7 @@ class BurstResult:
     status_requests: int
     baseline_requests: int
     progress_edits: int
+    waiting_edits: int  # of those, edits showing Queued or Sending (before the API has the job)
     discord_requests: int
     peak_rss_mib: float
     cpu_s: float
@@ -127,12 +128,25 @@ async def burst(
         ack_s = [acks[int(e["id"])] - sent_at for e in events if int(e["id"]) in acks]
         lag_s, baseline = _delivery_lags(w, scale)
         status = sum(1 for r in w.api.requests if r.route == "status")
-        edits = len(w.discord.webhook_edits())
+        edit_texts = [str((r.json or {}).get("content", "")) for r in w.discord.webhook_edits()]
+        edits = len(edit_texts)
+        waiting = sum(t.startswith(("⏳ **Queued**", "📨 **Sending**")) for t in edit_texts)
         discord_requests = len(w.discord.requests)
         delivered = w.count(f"state = 'delivered' AND {new}")
         await bot.stop()
     return BurstResult(
-        jobs, delivered, ack_s, lag_s, status, baseline, edits, discord_requests, peak, cpu, wall
+        jobs,
+        delivered,
+        ack_s,
+        lag_s,
+        status,
+        baseline,
+        edits,
+        waiting,
+        discord_requests,
+        peak,
+        cpu,
+        wall,
     )
 
 
