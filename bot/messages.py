@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from bot.api_models import DOCUMENTED_ESTIMATE_S
+from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.i18n import Join, Text
 from bot.models import (
     LIMIT_NAMES,
@@ -21,9 +23,11 @@ from bot.models import (
 )
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
-#: kept short: with a 120 s estimate the bar moves every 20 s, and the timestamp
-#: beside it, which Discord keeps current, shows the seconds.
-BAR_WIDTH = 6
+#: kept short: with a 90 s ETA the bar moves every 18 s, and the timestamps beside it, which
+#: Discord keeps current, show the seconds. (Against a learned ETA most jobs see every cell,
+#: where against the API's high end they saw about two thirds: five cells, not six, keep the
+#: edits per job where they were.)
+BAR_WIDTH = 5
 
 
 def lines(parts: Iterable[Text | str]) -> Text:
@@ -183,30 +187,72 @@ SOMETHING_WENT_WRONG = Text("service.something_went_wrong")
 # Progress ---------------------------------------------------------------------------------------
 
 
-def queued(position: int) -> Text:
+def queued(position: int, forecast: Forecast, settings: GenerationSettings) -> Text:
     ahead = Text("progress.next") if position <= 1 else Text("progress.ahead", count=position - 1)
-    return Text("progress.queued", position=position, ahead=ahead)
+    place = Text("progress.queued", position=position, ahead=ahead)
+    return lines([place, expectation(forecast, settings)])
 
 
 SUBMITTING = Text("progress.submitting")
 SERVICE_BUSY = Text("progress.service_busy")
 
 
+def submitting(forecast: Forecast, settings: GenerationSettings) -> Text:
+    return lines([SUBMITTING, expectation(forecast, settings)])
+
+
+def expectation(forecast: Forecast, settings: GenerationSettings) -> Text:
+    """The cost and the earliest ready time, shown while a job waits to be sent."""
+    return Text(
+        "progress.expectation",
+        cost=dollars(forecast.cost_cents),
+        ready=timestamp(forecast.ready_at),
+        basis=eta_basis(forecast.eta, settings),
+    )
+
+
+def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
+    """Where an expected time comes from, in a few words."""
+    if eta.basis is EtaBasis.HISTORY:
+        return Text(
+            "progress.eta_history",
+            took=duration_text(eta.seconds),
+            count=eta.samples,
+            duration=s.duration_s,
+            resolution=s.resolution,
+        )
+    if eta.basis is EtaBasis.API:
+        return Text("progress.eta_api", took=duration_text(eta.seconds))
+    low, high = DOCUMENTED_ESTIMATE_S
+    return Text("progress.eta_docs", low=f"{low:g}", high=f"{high:g}")
+
+
 def generating(
     started_at: datetime,
     elapsed_s: float,
-    estimate_s: tuple[float, float] | None,
+    forecast: Forecast,
     settings: GenerationSettings,
+    *,
+    late: bool = False,
 ) -> Text:
-    # A Discord timestamp counts up in the client by itself, so the text only changes (and the
-    # message is only edited) when the bar moves.
-    parts: list[Text | str] = [Text("progress.generating", started=timestamp(started_at))]
-    if estimate_s:
-        low, high = estimate_s
-        bar = progress_bar(elapsed_s / high)
-        parts.append(Text("progress.estimate", bar=bar, low=f"{low:g}", high=f"{high:g}"))
-    parts.append(settings_line(settings))
-    return lines(parts)
+    # A Discord timestamp counts in the client by itself, so the text only changes (and the
+    # message is only edited) when the bar moves, or once if the job runs late.
+    values = {
+        "bar": progress_bar(bar_fraction(elapsed_s, forecast.eta)),
+        "ready": timestamp(forecast.ready_at),
+        "basis": eta_basis(forecast.eta, settings),
+        "cost": dollars(forecast.cost_cents),
+    }
+    expected = (
+        Text("progress.expected_late", **values) if late else Text("progress.expected", **values)
+    )
+    return lines(
+        [
+            Text("progress.generating", started=timestamp(started_at)),
+            expected,
+            settings_line(settings),
+        ]
+    )
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:

@@ -106,6 +106,9 @@ class Store(Protocol):
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
     ) -> QuotaUsage: ...
     async def expected_cost(self, settings: GenerationSettings) -> int | None: ...
+    async def recent_generation_s(
+        self, resolution: str, duration_s: int, limit: int
+    ) -> list[float]: ...
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...
     async def release_reservation(self, job_id: int) -> None: ...
     async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None: ...
@@ -302,6 +305,20 @@ class SqliteStore:
             (settings.duration_s, settings.resolution, settings.generate_audio),
         )
         return None if row[0] is None else int(row[0])
+
+    async def recent_generation_s(
+        self, resolution: str, duration_s: int, limit: int
+    ) -> list[float]:
+        """Generation times (submitted to completed, seconds) of the latest `limit` delivered
+        jobs with this resolution and duration, newest first."""
+        rows = await self._fetchall(
+            """SELECT completed_at - submitted_at FROM jobs
+               WHERE state = 'delivered' AND resolution = ? AND duration_s = ?
+                 AND submitted_at IS NOT NULL AND completed_at IS NOT NULL
+               ORDER BY completed_at DESC LIMIT ?""",
+            (resolution, duration_s, limit),
+        )
+        return [float(row[0]) for row in rows]
 
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
         """Cancel a job that is not yet being posted; None if it is past that point.
