@@ -31,6 +31,7 @@ from bot.models import (
     GuildConfig,
     GuildUsageReport,
     Job,
+    JobKind,
     JobState,
     NewJob,
     Origin,
@@ -52,7 +53,8 @@ _COUNTED = "(state NOT IN ('failed', 'cancelled') OR cost_cents > 0)"
 _INSERT_JOB = """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
        interaction_token, interaction_expires_at, upload_limit_bytes, prompt, image_url,
        last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio,
-       nonce, created_at, updated_at, reserved_cents)"""
+       nonce, created_at, updated_at, reserved_cents, kind, parent_job_id)"""
+_INSERT_COLUMNS = 23
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
 Decision = Callable[[QuotaUsage], str | None]
 
@@ -125,6 +127,7 @@ class Store(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
     async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job: ...
     async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job: ...
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool: ...
 
 
 class SqliteStore:
@@ -197,7 +200,7 @@ class SqliteStore:
         # Count and insert in one statement, so concurrent requests cannot both squeeze in.
         cursor = await self._db.execute(
             f"""{_INSERT_JOB}
-               SELECT {", ".join("?" * 21)}
+               SELECT {", ".join("?" * _INSERT_COLUMNS)}
                WHERE (SELECT COUNT(*) FROM jobs
                       WHERE notified = 0 AND state IN {_UNFINISHED}
                         AND user_id = ?) < ?""",
@@ -224,7 +227,7 @@ class SqliteStore:
             if (refusal := decide(usage)) is not None:
                 return refusal
             cursor = await db.execute(
-                f"{_INSERT_JOB} VALUES ({', '.join('?' * 21)})",
+                f"{_INSERT_JOB} VALUES ({', '.join('?' * _INSERT_COLUMNS)})",
                 _job_values(new, now, reserve_cents=reserve_cents),
             )
             job_id = cursor.lastrowid
@@ -442,6 +445,15 @@ class SqliteStore:
     async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job:
         """Record that the result goes out another way than the channel post, and why."""
         return await self._update(job_id, delivered_via=route, delivery_note=note)
+
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool:
+        """Record that the job's result post was deleted; False if it already was."""
+        cursor = await self._db.execute(
+            """UPDATE jobs SET post_deleted_at = ?, updated_at = ?
+               WHERE id = ? AND post_deleted_at IS NULL""",
+            (_ts(now), _ts(now), job_id),
+        )
+        return cursor.rowcount == 1
 
     # Usage ----------------------------------------------------------------------------------
 
@@ -765,6 +777,8 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         _ts(now),
         _ts(now),
         reserve_cents,
+        new.kind,
+        new.parent_job_id,
     )
 
 
@@ -830,4 +844,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
         delivered_via=DeliveryRoute(row["delivered_via"]) if row["delivered_via"] else None,
         delivery_note=row["delivery_note"],
+        kind=JobKind(row["kind"]),
+        parent_job_id=row["parent_job_id"],
+        post_deleted_at=_dt(row["post_deleted_at"]),
     )
