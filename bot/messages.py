@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.models import GenerationSettings, Job, JobState, LimitName, QuotaStatus, UsageTotals
+from bot.models import (
+    GenerationSettings,
+    Job,
+    JobKind,
+    JobState,
+    LimitName,
+    QuotaStatus,
+    UsageTotals,
+)
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
 #: kept short: with a 120 s estimate the bar moves every 20 s, and the timestamp
@@ -271,6 +279,48 @@ CANCEL_NOT_ALLOWED = (
     "Only the person who asked for this clip, or a member with **Manage Messages**, can cancel it."
 )
 NO_SUCH_JOB = "I can't find that job on this server."
+
+# Buttons on a result ----------------------------------------------------------------------------
+
+REGENERATE_LABEL = "Regenerate"
+EDIT_LABEL = "Edit prompt"
+CONTINUE_LABEL = "Continue"
+LOOP_LABEL = "Loop"
+DELETE_LABEL = "Delete"
+EDIT_MODAL_TITLE = "Edit the prompt"
+EDIT_MODAL_FIELD = "Prompt"
+BUTTON_NOT_YOURS = (
+    "Only the person who asked for this clip can make new clips from it. "
+    "Use `/animate` to make your own."
+)
+DELETE_NOT_ALLOWED = (
+    "Only the person who asked for this clip, or a member with **Manage Messages**, can delete it."
+)
+POST_ALREADY_DELETED = "That post was already deleted."
+DELETE_FAILED = "I couldn't delete that post just now; please try again in a moment."
+POST_DELETED = "🗑️ Deleted."
+SOURCE_GONE = (
+    "The source image of this clip is no longer available. Please start again with `/animate`."
+)
+CLIP_GONE = (
+    "This clip can no longer be downloaded, so I can't continue it. "
+    "Please start again with `/animate`."
+)
+CLIP_UNREADABLE = "I couldn't read the last frame of this clip, so I can't continue it."
+CONTINUE_FRAME = "Continuing from this frame…"
+BUTTON_FAILED = "Something went wrong on my side; please try again."
+
+
+def made_from(kind: JobKind, parent_id: int, link: str | None) -> str:
+    """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
+    verb = {
+        JobKind.REGENERATE: "Regenerated from",
+        JobKind.EDIT: "Prompt edited from",
+        JobKind.CONTINUE: "Continued from",
+        JobKind.LOOP: "Looped from",
+    }.get(kind, "Made from")
+    name = f"job #{parent_id}"
+    return f"{verb} [{name}]({link})" if link else f"{verb} {name}"
 
 
 def cannot_cancel(state: JobState) -> str:

@@ -24,7 +24,7 @@ from bot.jobs import JobService
 from bot.models import ImageInput, Origin
 from bot.policy import Access
 from bot.validation import AnimateRequest
-from cogs.buttons import CancelButton
+from cogs.buttons import CancelButton, ResultButton
 from cogs.delivery import DiscordNotifier
 from cogs.permissions import CLIP_PERMISSIONS, missing
 
@@ -154,5 +154,5 @@ def missing_permissions(interaction: discord.Interaction) -> list[str]:
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(CancelButton)
+    bot.add_dynamic_items(CancelButton, ResultButton)
     await bot.add_cog(Animate(bot, bot.jobs))

@@ -10,16 +10,18 @@ import aiohttp
 import discord
 
 from bot import messages
-from bot.media import DownloadedClip
+from bot.media import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.models import CANCELLABLE, DeliveryRoute, Job, JobState
 from bot.notifier import (
+    NO_EXTRAS,
     ChannelForbiddenError,
     ChannelGoneError,
     PostFailedError,
     ProgressGoneError,
+    ResultExtras,
     UploadTooLargeError,
 )
-from cogs.buttons import cancel_view
+from cogs.buttons import cancel_view, result_view
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +72,55 @@ class DiscordNotifier:
         return True
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
     ) -> int:
-        """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
-        the same message."""
+        """Post the mp4 with its caption, source images and buttons; in the channel the job's
+        nonce makes a repeat return the same message."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        return await self._send(job, via, embed=result_embed(job), file=file)
+        return await self._send(
+            job,
+            via,
+            embed=result_embed(job, extras),
+            files=[file, *_source_files(extras)],
+            view=result_view(job.id),
+        )
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
     ) -> int:
-        """Post the clip's URL, saying when it expires."""
-        embed = result_embed(job)
+        """Post the clip's URL, saying when it expires, with source images and buttons."""
+        embed = result_embed(job, extras)
         embed.url = job.output_url
         embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
-        return await self._send(job, via, embed=embed)
+        return await self._send(
+            job, via, embed=embed, files=_source_files(extras), view=result_view(job.id)
+        )
+
+    async def delete_post(self, job: Job) -> None:
+        """Delete the result post where it went (a followup is a message in the channel)."""
+        assert job.message_id is not None
+        try:
+            if job.delivered_via is DeliveryRoute.DM:
+                channel = await self._messageable(job, DeliveryRoute.DM)
+            else:
+                channel = self._client.get_partial_messageable(
+                    job.origin.channel_id, guild_id=job.origin.guild_id
+                )
+            await channel.get_partial_message(job.message_id).delete()
+        except discord.NotFound:
+            return  # deleted already, by hand or by an earlier press
+        except discord.HTTPException as exc:
+            raise PostFailedError(str(exc), retryable=exc.status >= 500) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostFailedError(repr(exc), retryable=True) from exc
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
@@ -127,14 +163,14 @@ class DiscordNotifier:
         channel_id: int | None = None,
         content: str | None = None,
         embed: discord.Embed | None = None,
-        file: discord.File | None = None,
+        files: list[discord.File] | None = None,
         view: discord.ui.View | None = None,
         nonce: str | None = None,
     ) -> int:
         parts: dict[str, Any] = {
             "content": content if content is not None else discord.utils.MISSING,
             "embed": embed if embed is not None else discord.utils.MISSING,
-            "file": file if file is not None else discord.utils.MISSING,
+            "files": files if files else discord.utils.MISSING,
             "view": view if view is not None else discord.utils.MISSING,
             "allowed_mentions": _NO_MENTIONS,
         }
@@ -203,8 +239,13 @@ def mod_log_embed(job: Job) -> discord.Embed:
     return embed
 
 
-def result_embed(job: Job) -> discord.Embed:
-    """The caption posted with a clip: prompt, requester, settings, generation time."""
+def _source_files(extras: ResultExtras) -> list[discord.File]:
+    return [discord.File(s.file.path, filename=s.filename) for s in extras.sources]
+
+
+def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
+    """The caption posted with a clip: prompt, requester, settings, generation time, the
+    clip it was made from, and its source images."""
     embed = discord.Embed(
         title=messages.RESULT_TITLE,
         # Escaped so a prompt cannot dress up as a masked link or other formatting.
@@ -216,6 +257,14 @@ def result_embed(job: Job) -> discord.Embed:
     if took := messages.generation_time(job):
         embed.add_field(name="Generation time", value=took)
     embed.add_field(name="Settings", value=messages.settings_line(job.settings), inline=False)
+    if extras.parent_id is not None:
+        made_from = messages.made_from(job.kind, extras.parent_id, extras.parent_link)
+        embed.add_field(name="From", value=made_from, inline=False)
+    for source in extras.sources:
+        if source.filename.startswith(SOURCE_FIRST):
+            embed.set_thumbnail(url=f"attachment://{source.filename}")
+        elif source.filename.startswith(SOURCE_LAST):
+            embed.set_image(url=f"attachment://{source.filename}")
     embed.set_footer(text=f"Job #{job.id} · Seedance 1.5 Pro")
     return embed
 
