@@ -9,8 +9,10 @@ interaction-token expiry (401/50027), upload limits (413/40005), nonce dedupe, 4
 Observing: ``fake.requests`` records every HTTP request (paths without ``/api/v10``; CDN paths
 keep ``/cdn``; the gateway upgrade is ``GET /gateway`` with status 101). Bodies of the
 message/command routes are validated against Discord's OpenAPI request schemas; problems go
-to ``fake.violations`` (so does any internal error of the fake, answered with a 500).
-``fake.messages`` holds live messages by id.
+to ``fake.violations`` (so does any internal error of the fake, answered with a 500), as
+do ``*_localizations`` keys that are not Discord locales (answered 400/50035).
+``fake.messages`` holds live messages by id (``add_user_message`` adds a user's, with
+``add_attachment`` files and ``image_embed`` embeds the fake CDN serves).
 
 Guild model: roles (``add_role``), members with roles (``add_member``, ``set_roles``; the bot
 too), channel permission overwrites (``set_overwrite``, ``deny_bot``, ``hide_channel_from_bot``).
@@ -21,14 +23,19 @@ derives ``app_permissions`` and ``member.permissions`` of interactions from them
 Interactions: chat-input commands (``make_interaction``; options built with ``subcommand``,
 ``user_option``, ``channel_option``, ``role_option``... get ``data.resolved`` filled in) and
 button/select presses on known messages (``make_component_interaction``), with callback
-types 4, 5 and, for components, 6 and 7.
+types 4, 5 and, for components, 6 and 7. Commands and components may open a modal
+(callback 9, kept for ``modal_of``); ``make_modal_submit_interaction`` submits it (type 5,
+answered with 4, 5 or, from a component, 6 and 7). Message context-menu commands
+(``make_message_command_interaction``) target a live message; autocompletes
+(``make_autocomplete_interaction``) take only callback 8, kept for ``choices_of``.
 
 Not modelled: rate-limit buckets (only injected 429s), gateway MESSAGE_* events and
 unprompted CHANNEL_*/ROLE_*/MEMBER_* events (setup changes reach the bot via GUILD_CREATE, or
 via ``push_guild_update()`` once it is connected),
-event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads,
-modals. Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) but only
-``add_attachment`` files are downloadable from the CDN.
+event replay on RESUME, zlib/zstd compression (dpy accepts plain text frames), threads.
+Uploaded files are kept in memory up to ``keep_file_bytes`` (``upload_of``) and served by
+the fake CDN at signed URLs (``?ex=&is=&hm=``, as ``add_attachment`` files) until their
+message is deleted; bigger uploads are hashed, not kept, and their URLs answer 404.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ HEAD_BYTES = 64
 CHUNK = 1 << 16
 PARSE_ALL = frozenset({"users", "roles", "everyone"})
 PARSE_USERS = frozenset({"users"})
+CALLBACK_SPEC_PATH = "/interactions/{interaction_id}/{interaction_token}/callback"
 
 
 @dataclass
@@ -197,6 +205,23 @@ class _Interaction:
     acked: bool = False
     original_id: int | None = None
     message_ids: set[int] = field(default_factory=set)
+    #: Type of the messages its responses create (reply, slash or context-menu command).
+    response_type: int = p.MESSAGE_TYPE_CHAT_INPUT_COMMAND
+    #: The modal it was answered with (callback 9), components numbered like Discord does.
+    modal: dict[str, Any] | None = None
+    #: For a modal submit: the interaction that opened the modal.
+    opened_by: _Interaction | None = None
+    #: For an autocomplete: the choices the bot answered with (callback 8).
+    choices: list[dict[str, Any]] | None = None
+
+    def allowed_callbacks(self) -> tuple[int, ...]:
+        """Callback types Discord accepts for this kind of interaction."""
+        if self.kind == p.INTERACTION_AUTOCOMPLETE:
+            return (8,)
+        on_message = (6, 7) if self.message_id is not None else ()
+        if self.kind == p.INTERACTION_MODAL_SUBMIT:
+            return (4, 5, *on_message)
+        return (4, 5, *on_message, 9)
 
 
 @dataclass
@@ -215,10 +240,12 @@ class _GatewayConn:
 
 @dataclass
 class _CdnFile:
-    filename: str
+    """A file the fake CDN serves at ``paths``; signed URLs need ``hm`` and an unexpired ``ex``."""
+
+    paths: set[str]
     data: bytes
     content_type: str | None
-    signature: str
+    signature: str | None
     expires_at: int
 
 
@@ -241,8 +268,9 @@ class FakeDiscord:
         self.upload_limit_bytes = 10 * 1024 * 1024
         #: How long a ``nonce`` with ``enforce_nonce`` dedupes channel posts.
         self.nonce_window_s = 300.0
-        #: Uploaded files up to this size keep their bytes in ``RecordedFile.data``.
-        self.keep_file_bytes = 1024 * 1024
+        #: Uploaded files up to this size keep their bytes in ``RecordedFile.data`` and are
+        #: served by the fake CDN; larger ones are only hashed as they stream in.
+        self.keep_file_bytes = 10 * 1024 * 1024
         #: The guild's boost level (discord.py derives the guild upload limit from it).
         self.premium_tier = 0
         #: Fraction of REST requests whose path matches `random_fault_paths` answered with a
@@ -558,15 +586,7 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """Store bytes on the fake CDN and return a user-upload attachment object."""
         attachment_id = snowflake()
-        channel_id = channel_id or self._channel_id
-        now = int(time.time())
-        expires_at = now + 24 * 3600
-        signature = secrets.token_hex(32)
-        self._cdn[attachment_id] = _CdnFile(filename, data, content_type, signature, expires_at)
-        url = (
-            f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
-            f"?ex={expires_at:x}&is={now:x}&hm={signature}&"
-        )
+        url = self._cdn_put(attachment_id, filename, data, content_type, channel_id)
         attachment = p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
@@ -579,6 +599,92 @@ class FakeDiscord:
         )
         self._attachment_objects[attachment["id"]] = attachment
         return attachment
+
+    def _cdn_put(
+        self,
+        attachment_id: int,
+        filename: str,
+        data: bytes,
+        content_type: str | None,
+        channel_id: int | None = None,
+    ) -> str:
+        """Serve ``data`` as a channel attachment; return its signed URL (valid 24 h)."""
+        channel_id = channel_id or self._channel_id
+        now = int(time.time())
+        expires_at = now + 24 * 3600
+        signature = secrets.token_hex(32)
+        path = f"{CDN_PREFIX}/attachments/{channel_id}/{attachment_id}/{filename}"
+        self._cdn[attachment_id] = _CdnFile({path}, data, content_type, signature, expires_at)
+        return f"{self.base_url}{path}?ex={expires_at:x}&is={now:x}&hm={signature}&"
+
+    def image_embed(
+        self,
+        data: bytes,
+        *,
+        width: int,
+        height: int,
+        filename: str = "image.png",
+        content_type: str = "image/png",
+        url: str | None = None,
+        unfurl: bool = False,
+    ) -> dict[str, Any]:
+        """An embed showing an image: ``image.url``, ``image.proxy_url``, width and height.
+
+        ``proxy_url`` (Discord's media proxy) is served by the fake CDN, and so is ``url``
+        unless given. ``unfurl=True`` gives the shape Discord makes for an image link a
+        user pastes (``type: "image"``, the picture in ``thumbnail``) instead of a rich
+        embed's ``image``.
+        """
+        media_id = snowflake()
+        proxy_path = f"{CDN_PREFIX}/external/{media_id}/{filename}"
+        origin_path = f"{CDN_PREFIX}/origin/{media_id}/{filename}"
+        self._cdn[media_id] = _CdnFile({proxy_path, origin_path}, data, content_type, None, 2**62)
+        media = {
+            "url": url or self.base_url + origin_path,
+            "proxy_url": self.base_url + proxy_path,
+            "width": width,
+            "height": height,
+            "content_type": content_type,
+        }
+        if unfurl:
+            return {"type": "image", "url": media["url"], "thumbnail": media}
+        return {"type": "rich", "image": media}
+
+    def add_user_message(
+        self,
+        channel_id: int | None = None,
+        *,
+        author_id: int | None = None,
+        username: str = "alice",
+        content: str = "",
+        attachments: Iterable[dict[str, Any]] = (),
+        embeds: Iterable[dict[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """Put a message by a user (a guild member) in ``messages``; return it.
+
+        ``attachments`` are ``add_attachment`` objects (served by the fake CDN), ``embeds``
+        e.g. ``image_embed`` ones. The bot hears of it only through REST (no MESSAGE_CREATE)
+        or as the target of a message command.
+        """
+        channel_id = channel_id or self._channel_id
+        author = self._invoker(author_id, username, None)
+        mentions, mention_roles, everyone = p.resolve_mentions(
+            content, None, default_parse=PARSE_ALL, known_users=self._users
+        )
+        message = p.message_object(
+            message_id=snowflake(),
+            channel_id=channel_id,
+            guild_id=self._guild_id,
+            author=author,
+            content=content,
+            embeds=[copy.deepcopy(e) for e in embeds],
+            attachments=[{k: v for k, v in a.items() if k != "ephemeral"} for a in attachments],
+            mentions=mentions,
+            mention_roles=mention_roles,
+            mention_everyone=everyone,
+        )
+        self.messages[int(message["id"])] = message
+        return message
 
     def make_interaction(
         self,
@@ -594,6 +700,7 @@ class FakeDiscord:
         locale: str = "en-US",
         member_roles: Iterable[int] | None = None,
         member_permissions: int | None = None,
+        guild_locale: str = "en-US",
     ) -> dict[str, Any]:
         """Build (and register) the ``d`` of an INTERACTION_CREATE for a chat-input command.
 
@@ -603,7 +710,8 @@ class FakeDiscord:
         the guild; ``member_roles`` replaces their roles (``None`` keeps them, new users have
         none). ``member_permissions``/``app_permissions`` default to what Discord computes
         in the channel: the member's roles and overwrites, and the bot's plus the
-        ATTACH_FILES/EMBED_LINKS apps always have for responses (research A4).
+        ATTACH_FILES/EMBED_LINKS apps always have for responses (research A4). ``locale``
+        is the user's client language, ``guild_locale`` the server's (also ``guild.locale``).
         """
         channel_id = channel_id or self._channel_id
         user = self._invoker(user_id, username, member_roles)
@@ -636,6 +744,7 @@ class FakeDiscord:
             ),
             attachment_size_limit=attachment_size_limit,
             locale=locale,
+            guild_locale=guild_locale,
         )
 
     def make_component_interaction(
@@ -652,6 +761,7 @@ class FakeDiscord:
         app_permissions: int | None = None,
         attachment_size_limit: int = 10 * 1024 * 1024,
         locale: str = "en-US",
+        guild_locale: str = "en-US",
     ) -> dict[str, Any]:
         """Build (and register) the INTERACTION_CREATE of a press on a component of a message.
 
@@ -693,6 +803,7 @@ class FakeDiscord:
                 kind=p.INTERACTION_MESSAGE_COMPONENT,
                 user_id=int(user["id"]),
                 message_id=message_id,
+                response_type=p.MESSAGE_TYPE_REPLY,
             )
         )
         return p.interaction_create(
@@ -706,8 +817,156 @@ class FakeDiscord:
             data=data,
             attachment_size_limit=attachment_size_limit,
             locale=locale,
+            guild_locale=guild_locale,
             interaction_type=p.INTERACTION_MESSAGE_COMPONENT,
             message=copy.deepcopy(message),
+        )
+
+    def make_autocomplete_interaction(
+        self,
+        name: str,
+        options: Iterable[dict[str, Any]],
+        *,
+        focused: str,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Build (and register) an APPLICATION_COMMAND_AUTOCOMPLETE (type 4) for ``name``.
+
+        ``options`` are what the user has typed so far (nested in ``subcommand`` as
+        needed); the option named ``focused`` is flagged ``focused: true`` and its value
+        sent as the partial text (a string, whatever the option's type). Other keywords are
+        those of ``make_interaction``. Only callback 8 may answer; read it with ``choices_of``.
+        """
+        options = copy.deepcopy(list(options))
+        target = next((o for o in p.leaf_options(options) if o["name"] == focused), None)
+        if target is None:
+            raise ValueError(f"no option {focused!r} to focus")
+        target.update(focused=True, value=str(target["value"]))
+        d = self.make_interaction(name, options, **kwargs)
+        d["type"] = p.INTERACTION_AUTOCOMPLETE
+        self._interactions[int(d["id"])].kind = p.INTERACTION_AUTOCOMPLETE
+        return d
+
+    def make_message_command_interaction(
+        self,
+        name: str,
+        target_message_id: int,
+        *,
+        user_id: int | None = None,
+        username: str = "alice",
+        member_roles: Iterable[int] | None = None,
+        member_permissions: int | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) a right-click "Apps > ``name``" on a live message (type 3).
+
+        ``data.target_id`` names the message and ``data.resolved.messages`` holds it, as
+        discord.py expects; the interaction happens in the message's channel. Responses are
+        CONTEXT_MENU_COMMAND (23) messages. Permissions default as in ``make_interaction``.
+        """
+        target = self.messages.get(target_message_id)
+        if target is None:
+            raise ValueError(f"no live message {target_message_id}")
+        channel_id = int(target["channel_id"])
+        user = self._invoker(user_id, username, member_roles)
+        command_id, command_guild_id = self._command_ref(name, p.MESSAGE_COMMAND)
+        data: dict[str, Any] = {
+            "id": str(command_id),
+            "name": name,
+            "type": p.MESSAGE_COMMAND,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: copy.deepcopy(target)}},
+        }
+        if command_guild_id is not None:
+            data["guild_id"] = str(command_guild_id)
+        interaction = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=channel_id,
+                attachment_size_limit=attachment_size_limit,
+                user_id=int(user["id"]),
+                response_type=p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND,
+            )
+        )
+        return p.interaction_create(
+            interaction_id=interaction.id,
+            application_id=self._application_id,
+            token=interaction.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[channel_id]),
+            member=self._invoker_member(user, channel_id, member_permissions),
+            app_permissions=self._app_permissions(channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+            guild_locale=guild_locale,
+        )
+
+    def make_modal_submit_interaction(
+        self,
+        interaction: dict[str, Any],
+        values: dict[str, p.ModalValue],
+        *,
+        username: str = "alice",
+        member_permissions: int | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        locale: str = "en-US",
+        guild_locale: str = "en-US",
+    ) -> dict[str, Any]:
+        """Build (and register) the MODAL_SUBMIT (type 5) of the modal ``interaction`` opened.
+
+        ``values`` maps input ``custom_id`` to the text typed (a list of values for selects,
+        of ``add_attachment`` objects for file uploads); inputs left out submit their
+        prefilled value. ``data.components`` mirror the modal as Discord sends them (see
+        ``discord_payloads.modal_submit_components``, which raises ``ValueError`` for what
+        the client would not submit). Opened from a component, the submit carries the
+        component's ``message`` and may also be answered with callbacks 6 and 7.
+        """
+        opener = self._interactions.get(int(interaction["id"]))
+        if opener is None or opener.modal is None:
+            raise ValueError("that interaction was not answered with a modal")
+        modal = opener.modal
+        data: dict[str, Any] = {
+            "custom_id": modal["custom_id"],
+            "components": p.modal_submit_components(modal["components"], values),
+        }
+        uploads = p.modal_attachments(values)
+        if uploads:
+            data["resolved"] = {"attachments": {a["id"]: a for a in uploads}}
+        user = self._invoker(opener.user_id, username, None)
+        submit = self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=opener.channel_id,
+                attachment_size_limit=attachment_size_limit,
+                kind=p.INTERACTION_MODAL_SUBMIT,
+                user_id=int(user["id"]),
+                message_id=opener.message_id,
+                response_type=opener.response_type,
+                opened_by=opener,
+            )
+        )
+        message = self.messages.get(opener.message_id or 0)
+        return p.interaction_create(
+            interaction_id=submit.id,
+            application_id=self._application_id,
+            token=submit.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[opener.channel_id]),
+            member=self._invoker_member(user, opener.channel_id, member_permissions),
+            app_permissions=self._app_permissions(opener.channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=attachment_size_limit,
+            locale=locale,
+            guild_locale=guild_locale,
+            interaction_type=p.INTERACTION_MODAL_SUBMIT,
+            message=copy.deepcopy(message) if message is not None else None,
         )
 
     # Option builders (pure; ``make_interaction`` fills ``data.resolved`` for them).
@@ -863,6 +1122,9 @@ class FakeDiscord:
                     kind=int(d["type"]),
                     user_id=int(d["member"]["user"]["id"]) if "member" in d else None,
                     message_id=int(message["id"]) if message else None,
+                    response_type=p.MESSAGE_TYPE_REPLY
+                    if message
+                    else p.MESSAGE_TYPE_CHAT_INPUT_COMMAND,
                 )
             )
         interaction.sent_at = time.monotonic()
@@ -930,6 +1192,16 @@ class FakeDiscord:
         if registered is None or registered.original_id is None:
             return None
         return self.messages.get(registered.original_id)
+
+    def choices_of(self, interaction: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The autocomplete choices the bot answered an autocomplete interaction with."""
+        registered = self._interactions.get(int(interaction["id"]))
+        return registered.choices if registered is not None else None
+
+    def modal_of(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        """The modal (``custom_id``, ``title``, numbered ``components``) the bot answered with."""
+        registered = self._interactions.get(int(interaction["id"]))
+        return registered.modal if registered is not None else None
 
     @staticmethod
     def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1003,7 +1275,7 @@ class FakeDiscord:
                 r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback",
                 self._interaction_callback,
                 auth=False,
-                spec_path="/interactions/{interaction_id}/{interaction_token}/callback",
+                spec_path=CALLBACK_SPEC_PATH,
             ),
             r(
                 "POST",
@@ -1054,7 +1326,8 @@ class FakeDiscord:
             ),
             r(
                 "GET",
-                CDN_PREFIX + r"/attachments/(?P<cid>\d+)/(?P<aid>\d+)/(?P<filename>[^/]+)",
+                CDN_PREFIX
+                + r"/(?:attachments/(?P<cid>\d+)|external|origin)/(?P<aid>\d+)/(?P<filename>[^/]+)",
                 self._cdn_get,
                 auth=False,
                 api=False,
@@ -1236,11 +1509,13 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ application commands
 
-    def _command_ref(self, name: str) -> tuple[int, int | None]:
+    def _command_ref(
+        self, name: str, command_type: int = p.CHAT_INPUT_COMMAND
+    ) -> tuple[int, int | None]:
         """(command id, guild id or None) of a registered command, else a fresh id."""
         for scope in (self._guild_id, None):
             for cmd in self._commands.get(scope, []):
-                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                if cmd["name"] == name and cmd.get("type", 1) == command_type:
                     return int(cmd["id"]), scope
         return snowflake(), None
 
@@ -1259,6 +1534,12 @@ class FakeDiscord:
         old_ids = {(c["name"], c.get("type", 1)): c["id"] for c in self._commands.get(scope, [])}
         echoed = []
         for cmd in call.body:
+            if cmd.get("type") in (2, 3) and (cmd.get("description") or cmd.get("options")):
+                # User and message commands take neither (docs application-commands.mdx).
+                raise DiscordError(400, 50035, "Invalid Form Body")
+            if bad := p.unknown_locales(cmd):
+                self.violations.extend(f"PUT {call.record.path}: not a locale: {b}" for b in bad)
+                raise DiscordError(400, 50035, "Invalid Form Body")
             out = {
                 "type": 1,
                 "description": "",
@@ -1315,15 +1596,26 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         attachment_id = snowflake()
         filename = entry.get("filename") or upload.filename or "unknown"
+        content_type = mimetypes.guess_type(filename)[0]
         self._uploads[attachment_id] = upload
+        if upload.data is not None:
+            url = self._cdn_put(attachment_id, filename, upload.data, content_type, channel_id)
+        else:  # not kept: the URL has the right shape but the CDN answers 404
+            url = f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
         return p.attachment_object(
             attachment_id=attachment_id,
             filename=filename,
             size=upload.size,
-            url=f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}",
-            content_type=mimetypes.guess_type(filename)[0],
+            url=url,
+            content_type=content_type,
             description=entry.get("description"),
         )
+
+    def _forget_message(self, message: dict[str, Any]) -> None:
+        """Delete a message; its attachments leave the CDN with it."""
+        del self.messages[int(message["id"])]
+        for attachment in message["attachments"]:
+            self._cdn.pop(int(attachment["id"]), None)
 
     def _new_message(
         self,
@@ -1392,7 +1684,11 @@ class FakeDiscord:
         }
         if interaction.original_id is not None:
             meta["original_response_message_id"] = str(interaction.original_id)
-        if interaction.message_id is not None:
+        if interaction.opened_by is not None:
+            meta["triggering_interaction_metadata"] = self._interaction_metadata(
+                interaction.opened_by
+            )
+        elif interaction.message_id is not None:
             meta["interacted_message_id"] = str(interaction.message_id)
         return meta
 
@@ -1416,9 +1712,12 @@ class FakeDiscord:
                 message["flags"] & p.FLAG_EPHEMERAL
             )
         message["flags"] &= ~p.FLAG_LOADING
+        before = {a["id"] for a in message["attachments"]}
         message["attachments"] = self._build_attachments(
             int(message["channel_id"]), body, files, message["attachments"]
         )
+        for dropped in before - {a["id"] for a in message["attachments"]}:
+            self._cdn.pop(int(dropped), None)  # an attachment an edit drops is deleted
         # An edit without allowed_mentions re-parses with the defaults (docs message.mdx).
         mentions, roles, everyone = p.resolve_mentions(
             message["content"],
@@ -1511,8 +1810,7 @@ class FakeDiscord:
         return self._ok(call, self._edit_message(message, call.body or {}, call.files, PARSE_ALL))
 
     async def _delete_channel_message(self, call: _Call) -> web.Response:
-        message = self._channel_message(call)
-        del self.messages[int(message["id"])]
+        self._forget_message(self._channel_message(call))
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ interactions / webhooks
@@ -1532,11 +1830,13 @@ class FakeDiscord:
         self._check_upload(call, interaction.attachment_size_limit)
         body = call.body or {}
         callback_type = int(body.get("type") or 0)
-        # Implemented: message responses (4, 5) and, for components, updates (6, 7).
-        allowed = (4, 5, 6, 7) if interaction.message_id is not None else (4, 5)
-        if callback_type not in allowed:
+        if callback_type not in interaction.allowed_callbacks():
             raise DiscordError(400, 50035, "Invalid Form Body")
         data = body.get("data") or {}
+        if callback_type == 9:
+            return self._open_modal(call, interaction, data)
+        if callback_type == 8:
+            return self._autocomplete_result(call, interaction, data)
         if callback_type in (6, 7):
             message = self._update_component_message(call, interaction, callback_type, data)
         else:
@@ -1547,6 +1847,38 @@ class FakeDiscord:
         if not _truthy(call.request.query.get("with_response")):
             return web.Response(status=204)
         return self._ok(call, self._callback_response(interaction, callback_type, message))
+
+    def _open_modal(
+        self, call: _Call, interaction: _Interaction, data: dict[str, Any]
+    ) -> web.Response:
+        """Callback 9: keep the modal (Discord refuses an invalid one with 50035)."""
+        if self._schemas.validate("POST", CALLBACK_SPEC_PATH, call.body):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        modal = {**data, "components": p.numbered_components(data["components"])}
+        components = p.iter_components(modal["components"])
+        inputs = [c["custom_id"] for c in components if "custom_id" in c]
+        if len(inputs) != len(set(inputs)):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        interaction.modal = modal
+        interaction.acked = True
+        return self._no_message_callback(call, interaction)
+
+    def _autocomplete_result(
+        self, call: _Call, interaction: _Interaction, data: dict[str, Any]
+    ) -> web.Response:
+        """Callback 8: keep the choices (at most 25, names 1-100 characters, else 50035)."""
+        if self._schemas.validate("POST", CALLBACK_SPEC_PATH, call.body):
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        interaction.choices = [c for c in data.get("choices") or [] if c is not None]
+        interaction.acked = True
+        return self._no_message_callback(call, interaction)
+
+    def _no_message_callback(self, call: _Call, interaction: _Interaction) -> web.Response:
+        """Answer a callback that creates no message (modal, autocomplete choices)."""
+        if not _truthy(call.request.query.get("with_response")):
+            return web.Response(status=204)
+        summary = {"id": str(interaction.id), "type": interaction.kind}
+        return self._ok(call, {"interaction": {**summary, "activity_instance_id": None}})
 
     def _response_message(
         self, call: _Call, interaction: _Interaction, callback_type: int, data: dict[str, Any]
@@ -1559,9 +1891,7 @@ class FakeDiscord:
             body=data,
             files=call.files if callback_type == 4 else [],
             default_parse=PARSE_USERS,
-            message_type=p.MESSAGE_TYPE_CHAT_INPUT_COMMAND
-            if interaction.message_id is None
-            else p.MESSAGE_TYPE_REPLY,
+            message_type=interaction.response_type,
             extra_flags=p.FLAG_LOADING if callback_type == 5 else 0,
             webhook=True,
             interaction=interaction,
@@ -1667,8 +1997,7 @@ class FakeDiscord:
 
     async def _delete_wh_msg(self, call: _Call) -> web.Response:
         interaction = self._webhook_interaction(call)
-        message = self._webhook_message(call, interaction)
-        del self.messages[int(message["id"])]
+        self._forget_message(self._webhook_message(call, interaction))
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ CDN
@@ -1678,9 +2007,14 @@ class FakeDiscord:
         query = call.request.query
         if (
             stored is None
-            or stored.filename != call.match["filename"]
-            or query.get("hm") != stored.signature
-            or int(query.get("ex", "0"), 16) < time.time()
+            or call.request.path not in stored.paths
+            or (
+                stored.signature is not None
+                and (
+                    query.get("hm") != stored.signature
+                    or int(query.get("ex", "0"), 16) < time.time()
+                )
+            )
         ):
             return web.Response(status=404, text="This content is no longer available.")
         data = stored.data
