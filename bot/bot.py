@@ -13,14 +13,24 @@ from discord.ext import commands
 from bot import messages
 from bot.errors import UserError
 from bot.guild_admin import GuildAdmin
+from bot.i18n import Text
 from bot.jobs import JobService
 from bot.settings import Settings
 from bot.store import Store
+from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.animate", "cogs.usage", "cogs.admin")
+EXTENSIONS = ("cogs.animate", "cogs.context_menu", "cogs.usage", "cogs.admin")
 _COMMANDS_HASH_KEY = "command_tree_sha256"
+
+
+class NotPermittedError(app_commands.CheckFailure):
+    """The caller lacks what a command needs; `user_message` says what."""
+
+    def __init__(self, user_message: Text) -> None:
+        super().__init__(user_message.key)
+        self.user_message = user_message
 
 
 class AnimateTree(app_commands.CommandTree["AnimateBot"]):
@@ -31,21 +41,26 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
     ) -> None:
         """Show a UserError's message; log anything else and apologise without details."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, UserError):
-            text = cause.user_message
+        if isinstance(cause, UserError | NotPermittedError):
+            text = say(interaction, cause.user_message)
         elif isinstance(cause, app_commands.CheckFailure):
-            text = str(cause) or messages.NOT_ALLOWED
+            text = say(interaction, messages.NOT_ALLOWED)
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
-            text = messages.SOMETHING_WENT_WRONG
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text, embed=None)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException as exc:
-            log.warning("could not tell the user about an error: %s", exc)
+            text = say(interaction, messages.SOMETHING_WENT_WRONG)
+        await reply_privately(interaction, text)
+
+
+async def reply_privately(interaction: discord.Interaction, text: str) -> None:
+    """Answer only the user: the first response, or an edit of it once one was sent."""
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text, embed=None)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the user about an error: %s", exc)
 
 
 class AnimateBot(commands.Bot):
@@ -68,13 +83,19 @@ class AnimateBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""
+        await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
 
     async def sync_commands_if_changed(self) -> bool:
         """Upload the command tree only when it differs from the last upload; True if synced."""
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        translator = self.tree.translator
+        assert translator is not None
+        payload = [
+            await command.get_translated_payload(self.tree, translator)
+            for command in self.tree.get_commands()
+        ]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"{_COMMANDS_HASH_KEY}:{self.application_id}"
         if await self.store.get_meta(key) == digest:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from bot.i18n import Text
+
 
 class UserError(Exception):
-    """A problem the user can fix; `user_message` is shown to them as is (ephemerally)."""
+    """A problem the user can fix; `user_message` is shown to them (ephemerally, in their
+    language)."""
 
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
+    def __init__(self, user_message: Text) -> None:
+        super().__init__(user_message.key)
         self.user_message = user_message
 
 

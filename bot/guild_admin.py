@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot import messages
+from bot.i18n import DEFAULT_LANGUAGE, Text
 from bot.models import AuditEntry, Block, GuildConfig, GuildUsageReport, LimitName
 from bot.periods import day_start, month_start
 from bot.policy import Limits, parse_limit
@@ -137,7 +138,7 @@ class GuildAdmin:
 
     async def block(self, guild_id: int, actor_id: int, user_id: int, reason: str) -> Block:
         """Bar a member from the bot on this server."""
-        reason = " ".join(reason.split())[:REASON_MAX_CHARS] or messages.NO_REASON_GIVEN
+        reason = " ".join(reason.split())[:REASON_MAX_CHARS]  # "" shows as "no reason given"
         block = Block(user_id, reason, actor_id, self._now())
         await self._store.block_user(guild_id, block)
         return block
@@ -222,10 +223,12 @@ class GuildAdmin:
         guild_id: int,
         actor_id: int,
         action: str,
-        detail: str,
+        detail: Text | str,
         change: Callable[[GuildConfig], GuildConfig],
     ) -> GuildConfig:
-        audit = AuditEntry(actor_id, action, detail, self._now())
+        # The audit trail is a record, kept in one language (English) whoever reads it later.
+        shown = detail if isinstance(detail, str) else detail.render(DEFAULT_LANGUAGE)
+        audit = AuditEntry(actor_id, action, shown, self._now())
         return await self._store.update_guild_config(guild_id, change, audit)
 
 

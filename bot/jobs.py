@@ -30,6 +30,7 @@ from bot.errors import (
     UserError,
 )
 from bot.frames import Frame, FrameError, last_frame
+from bot.i18n import Text
 from bot.lineage import PostFiles, derived_request
 from bot.media import (
     IMAGE_EXTENSIONS,
@@ -37,6 +38,7 @@ from bot.media import (
     SOURCE_FIRST,
     SOURCE_LAST,
     ClipDownloader,
+    DownloadedClip,
     SourceImage,
     fetch_file,
     fetch_head,
@@ -74,6 +76,7 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
 
@@ -144,9 +147,11 @@ class JobService:
         api: VibedreamClient,
         downloader: ClipDownloader,
         http: aiohttp.ClientSession,
+        fitter: ClipFitter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._fitter = fitter or ClipFitter.from_settings(settings)
         self._store = store
         self._api = api
         self._downloader = downloader
@@ -223,8 +228,9 @@ class JobService:
                     # Cancelled with a submit on the wire, and stopped before its answer: it
                     # may have been charged, so it is settled like any unknown submit.
                     job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+                    reason = messages.SUBMIT_OUTCOME_UNKNOWN.render(job.origin.locale)
                     job = await self._store.mark_failed(
-                        job.id, messages.SUBMIT_OUTCOME_UNKNOWN, job.reserved_cents, self._now()
+                        job.id, reason, job.reserved_cents, self._now()
                     )
                 self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
@@ -272,7 +278,7 @@ class JobService:
             cooldown_s=rules.cooldown_s,
             decide=lambda usage: self._quota_refusal(rules.limits, usage, rules.expected_cents),
         )
-        if isinstance(admitted, str):
+        if isinstance(admitted, Text):
             raise UserError(admitted)
         job = admitted
         log.info(
@@ -308,7 +314,7 @@ class JobService:
             raise UserError(refusal)
         return _Admission(config, limits, expected, cooldown)
 
-    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> str | None:
+    def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> Text | None:
         cap = self._settings.max_jobs_queued_per_user
         if usage.open_anywhere >= cap:
             return messages.too_many_open_jobs(cap)
@@ -726,9 +732,7 @@ class JobService:
         way with the job's input images, when they can still be fetched."""
         assert job.output_url is not None
         notifier = self._notifier_()
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         parent_link = await self._parent_link(job)
 
         async def post_link() -> int:
@@ -742,10 +746,10 @@ class JobService:
                 _discard(sources)
 
         try:
-            clip = await self._downloader.download(
-                job.output_url, max_bytes=job.origin.upload_limit_bytes
-            )
+            clip = await self._fitting_clip(job)
         except ClipTooLargeError:
+            clip = None
+        if clip is None:
             return await post_link(), "link"
         sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES - clip.size_bytes)
         extras = ResultExtras(sources, parent_link, job.parent_job_id)
@@ -796,6 +800,25 @@ class JobService:
             room -= file.size_bytes
         return tuple(found)
 
+    async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
+        """Download the clip; one over the channel's upload limit is re-encoded to fit it.
+        None when even that cannot fit (the clip is then posted as a link)."""
+        assert job.output_url is not None
+        clip = await self._downloader.download(job.output_url)
+        limit = job.origin.upload_limit_bytes
+        if clip.size_bytes <= limit:
+            return clip
+        log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
+        try:
+            return await self._fitter.fit(clip, limit)
+        finally:
+            clip.discard()
+
+    def _link_expires_at(self, job: Job) -> datetime:
+        """When the video API stops serving the job's clip: every link post says so."""
+        made_at = job.completed_at or self._now()
+        return made_at + timedelta(hours=self._settings.vibedream_output_ttl_hours)
+
     async def _post_somewhere(
         self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
     ) -> int:
@@ -839,7 +862,9 @@ class JobService:
 
     # Failure --------------------------------------------------------------------------------
 
-    async def _fail(self, job: Job, reason: str, cost_cents: int | None = None) -> None:
+    async def _fail(self, job: Job, why: Text, cost_cents: int | None = None) -> None:
+        # Stored as the requester reads it: it is shown to them, and on the moderation log.
+        reason = why.render(job.origin.locale)
         job = await self._store.mark_failed(job.id, reason, cost_cents, self._now())
         log.info("job %d: -> failed: %s", job.id, reason)
         self._dispatch_wake.set()  # it may have held an in-flight slot
@@ -849,15 +874,13 @@ class JobService:
         """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
         log.warning("job %d: undeliverable: %s", job.id, why)
         job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
 
     async def _notify_failure(self, job: Job) -> None:
         if job.state == JobState.CANCELLED:  # a step failed after the job was cancelled
             return
-        reason = job.error or messages.SOMETHING_WENT_WRONG
+        reason = job.error or messages.SOMETHING_WENT_WRONG.render(job.origin.locale)
         shown = await self._reporter.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
             await self._tell_elsewhere(job, reason)
@@ -899,7 +922,7 @@ class JobService:
                 "job %d: could not post or update its moderation-log entry: %s", job_id, exc
             )
 
-    async def _tell_elsewhere(self, job: Job, reason: str) -> None:
+    async def _tell_elsewhere(self, job: Job, reason: Text | str) -> None:
         """Tell the user of a failure in the channel, or by DM where the channel cannot be used."""
         routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
         if job.failure_kind is FailureKind.UNDELIVERABLE:
@@ -910,7 +933,7 @@ class JobService:
             else:
                 text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
             try:
-                await self._notifier_().post_failure(job, text, route)
+                await self._notifier_().post_failure(job, text.render(job.origin.locale), route)
                 return
             except PostFailedError as exc:
                 log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)

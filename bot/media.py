@@ -90,6 +90,8 @@ class DownloadedClip:
     path: Path
     size_bytes: int
     head: bytes = b""  # the first bytes, as sniffed
+    #: The size before it was re-encoded to fit an upload limit; None for the clip as made.
+    reencoded_from: int | None = None
 
     def discard(self) -> None:
         """Remove the file, if it is still there."""

@@ -1,10 +1,17 @@
-"""Every sentence the bot says to users, in one place; the cogs add the Discord frame."""
+"""Every message the bot shows users, as `Text` to render in the reader's language.
+
+The wording lives in the catalogues (`bot/locales/<language>.toml`, English first); this module
+names each message and gathers its values, and the cogs render it and add the Discord frame.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from bot.i18n import Join, Text
 from bot.models import (
+    LIMIT_NAMES,
     GenerationSettings,
     Job,
     JobKind,
@@ -19,140 +26,171 @@ from bot.models import (
 #: beside it, which Discord keeps current, shows the seconds.
 BAR_WIDTH = 6
 
+
+def lines(parts: Iterable[Text | str]) -> Text:
+    """Several messages (or plain lines) shown one per line."""
+    return Join(parts)
+
+
 # Input validation -----------------------------------------------------------------------------
 
-PROMPT_EMPTY = (
-    "Your prompt is empty. Describe what should happen in the video, "
-    "e.g. *the cat turns its head and blinks*."
-)
-GUILD_ONLY = "`/animate` works in server channels only."
+PROMPT_EMPTY = Text("input.prompt_empty")
+GUILD_ONLY = Text("input.guild_only")
+
+# The "Animate this image" context menu ----------------------------------------------------------
+
+FORM_TITLE = Text("context.form_title")
+FORM_PROMPT_LABEL = Text("context.prompt_label")
+FORM_PROMPT_PLACEHOLDER = Text("context.prompt_placeholder")
+FORM_DURATION_LABEL = Text("context.duration_label")
 
 
-def prompt_too_long(length: int, limit: int) -> str:
-    return f"Your prompt is {length} characters long; please shorten it to at most {limit}."
+def form_duration_placeholder(default: int, low: int, high: int) -> Text:
+    return Text("context.duration_placeholder", default=default, low=low, high=high)
 
 
-def not_an_image(label: str, detail: str) -> str:
-    return f"The `{label}` attachment {detail}. Please attach a JPEG, PNG, GIF or WebP image."
+NO_IMAGE_IN_MESSAGE = Text("context.no_image")
+FORM_EXPIRED = Text("context.form_expired")
 
 
-def image_too_big(label: str, size: int, limit: int) -> str:
-    return (
-        f"The `{label}` image is {_mib(size)}; the limit is {_mib(limit)}. "
-        "Please attach a smaller image."
+def prompt_too_long(length: int, limit: int) -> Text:
+    return Text("input.prompt_too_long", length=length, limit=limit)
+
+
+def not_an_image(label: str, detail: Text) -> Text:
+    return Text("input.not_an_image", label=label, detail=detail)
+
+
+def declared_type(declared: str) -> Text:
+    return Text("input.declared_type", type=declared)
+
+
+NOT_RECOGNISED = Text("input.not_recognised")
+NO_DIMENSIONS = Text("input.no_dimensions")
+EMPTY_FILE = Text("input.empty_file")
+NO_IMAGE_DATA = Text("input.no_image_data")
+
+
+def cut_off(size: int) -> Text:
+    return Text("input.cut_off", count=size)
+
+
+def image_too_big(label: str, size: int, limit: int) -> Text:
+    return Text("input.image_too_big", label=label, size=_mib(size), limit=_mib(limit))
+
+
+def image_side_out_of_range(label: str, width: int, height: int, low: int, high: int) -> Text:
+    return Text(
+        "input.image_side_out_of_range", label=label, width=width, height=height, low=low, high=high
     )
 
 
-def image_side_out_of_range(label: str, width: int, height: int, low: int, high: int) -> str:
-    return (
-        f"The `{label}` image is {width}×{height} px; each side must be between {low} and "
-        f"{high} px. Please resize it."
+def image_aspect_out_of_range(label: str, width: int, height: int, low: float, high: float) -> Text:
+    return Text(
+        "input.image_aspect_out_of_range",
+        label=label,
+        width=width,
+        height=height,
+        ratio=f"{width / height:.2f}",
+        low=f"{low:g}",
+        high=f"{high:g}",
     )
 
 
-def image_aspect_out_of_range(label: str, width: int, height: int, low: float, high: float) -> str:
-    return (
-        f"The `{label}` image is {width}×{height} px (aspect ratio {width / height:.2f}); the "
-        f"model accepts ratios between {low:g} and {high:g}. Please crop it."
+def value_out_of_range(name: str, value: object, allowed: str | Text) -> Text:
+    return Text("input.value_out_of_range", name=name, value=value, allowed=allowed)
+
+
+def seconds_range(low: int, high: int) -> Text:
+    return Text("input.seconds_range", low=low, high=high)
+
+
+#: Discord's names for the permissions the bot checks, keyed by discord.py's attribute.
+PERMISSION_NAMES = {
+    flag: Text(f"permission.{flag}")
+    for flag in (
+        "view_channel",
+        "send_messages",
+        "send_messages_in_threads",
+        "attach_files",
+        "embed_links",
     )
+}
 
 
-def value_out_of_range(name: str, value: object, allowed: str) -> str:
-    return f"`{name}` cannot be {value}; allowed: {allowed}."
+def missing_permissions(flags: list[str]) -> Text:
+    return Text("input.missing_permissions", names=_bold_list(flags))
 
 
-def missing_permissions(names: list[str]) -> str:
-    listed = ", ".join(f"**{n}**" for n in names)
-    return (
-        f"I can't post the finished clip in this channel: I am missing {listed} here. "
-        "Ask a moderator to grant me those permissions, or use a channel where I have them."
-    )
+def too_many_open_jobs(limit: int) -> Text:
+    return Text("input.too_many_open_jobs", count=limit)
 
 
-def too_many_open_jobs(limit: int) -> str:
-    return (
-        f"You already have {limit} clips waiting or in progress. "
-        "Please wait for one of them to finish, then try again."
-    )
+def duration_not_a_number(allowed: Text) -> Text:
+    return Text("input.duration_not_a_number", allowed=allowed)
 
 
-def image_unreadable(label: str) -> str:
-    return f"I couldn't read the `{label}` attachment. Please upload it again."
+def image_unreadable(label: str) -> Text:
+    return Text("input.image_unreadable", label=label)
 
 
 # Server rules -------------------------------------------------------------------------------------
 
 
-def blocked(reason: str) -> str:
-    return f"A moderator has blocked you from using `/animate` on this server. Reason: {reason}"
+def blocked(reason: str) -> Text:
+    return Text("rules.blocked", reason=reason or NO_REASON_GIVEN)
 
 
-def channel_not_allowed(channel_ids: list[int]) -> str:
-    where = ", ".join(f"<#{c}>" for c in channel_ids[:10])
-    return f"`/animate` can't be used in this channel on this server. Try {where}."
+def channel_not_allowed(channel_ids: list[int]) -> Text:
+    return Text("rules.channel_not_allowed", where=", ".join(f"<#{c}>" for c in channel_ids[:10]))
 
 
-NSFW_ONLY = "On this server `/animate` works only in age-restricted channels. Try one of those."
+NSFW_ONLY = Text("rules.nsfw_only")
 
 
-def role_required(role_ids: list[int]) -> str:
-    roles = ", ".join(f"<@&{r}>" for r in role_ids[:10])
-    return f"On this server `/animate` is for members with one of these roles: {roles}."
+def role_required(role_ids: list[int]) -> Text:
+    return Text("rules.role_required", roles=", ".join(f"<@&{r}>" for r in role_ids[:10]))
 
 
-SWITCHED_OFF = "The admins of this server have switched `/animate` off for now."
+SWITCHED_OFF = Text("rules.switched_off")
+NO_REASON_GIVEN = Text("admin.no_reason_given")
 
 
-def daily_limit(limit: int, wait: timedelta) -> str:
-    return (
-        f"You've reached this server's daily limit of {_count(limit, 'clip')}; "
-        f"it resets in {wait_text(wait)} (midnight UTC)."
-    )
+def daily_limit(limit: int, wait: timedelta) -> Text:
+    return Text("rules.daily_limit", count=limit, wait=wait_text(wait))
 
 
-def monthly_limit(limit: int, wait: timedelta) -> str:
-    return (
-        f"You've reached this server's monthly limit of {_count(limit, 'clip')}; "
-        f"it resets in {wait_text(wait)}."
-    )
+def monthly_limit(limit: int, wait: timedelta) -> Text:
+    return Text("rules.monthly_limit", count=limit, wait=wait_text(wait))
 
 
-def in_flight_limit(limit: int) -> str:
-    plural = "clip" if limit == 1 else "clips"
-    return (
-        f"You already have {limit} {plural} waiting or in progress on this server, the most "
-        "allowed at once. Try again when one of them is done."
-    )
+def in_flight_limit(limit: int) -> Text:
+    return Text("rules.in_flight_limit", count=limit)
 
 
-def cooldown(wait: timedelta) -> str:
-    return f"Please wait {wait_text(wait)} before starting another clip (this server's cooldown)."
+def cooldown(wait: timedelta) -> Text:
+    return Text("rules.cooldown", wait=wait_text(wait))
 
 
-def spend_cap(cap_cents: int, wait: timedelta) -> str:
-    return (
-        f"This server has used its monthly video budget of {dollars(cap_cents)}; it resets in "
-        f"{wait_text(wait)}. Nothing was charged. An admin can raise the budget."
-    )
+def spend_cap(cap_cents: int, wait: timedelta) -> Text:
+    return Text("rules.spend_cap", cap=dollars(cap_cents), wait=wait_text(wait))
 
 
-SERVICE_UNAVAILABLE = (
-    "The video service is unavailable right now. Nothing was charged; please try again later."
-)
-SHUTTING_DOWN = "I'm restarting right now. Nothing was charged; please try again in a minute."
-NOT_ALLOWED = "You don't have permission to do that here."
-SOMETHING_WENT_WRONG = "Something went wrong on my side. Nothing was charged; please try again."
+SERVICE_UNAVAILABLE = Text("service.unavailable")
+SHUTTING_DOWN = Text("service.shutting_down")
+NOT_ALLOWED = Text("service.not_allowed")
+SOMETHING_WENT_WRONG = Text("service.something_went_wrong")
 
 # Progress ---------------------------------------------------------------------------------------
 
 
-def queued(position: int) -> str:
-    ahead = "you're next" if position <= 1 else f"{position - 1} ahead of you"
-    return f"⏳ **Queued** — position {position} ({ahead})."
+def queued(position: int) -> Text:
+    ahead = Text("progress.next") if position <= 1 else Text("progress.ahead", count=position - 1)
+    return Text("progress.queued", position=position, ahead=ahead)
 
 
-SUBMITTING = "📨 **Sending** your image to the video service…"
-SERVICE_BUSY = "⏳ The video service is busy or unreachable; your job is kept and will be retried."
+SUBMITTING = Text("progress.submitting")
+SERVICE_BUSY = Text("progress.service_busy")
 
 
 def generating(
@@ -160,15 +198,16 @@ def generating(
     elapsed_s: float,
     estimate_s: tuple[float, float] | None,
     settings: GenerationSettings,
-) -> str:
+) -> Text:
     # A Discord timestamp counts up in the client by itself, so the text only changes (and the
     # message is only edited) when the bar moves.
-    lines = [f"🎬 **Generating** — started <t:{int(started_at.timestamp())}:R>"]
+    parts: list[Text | str] = [Text("progress.generating", started=timestamp(started_at))]
     if estimate_s:
         low, high = estimate_s
-        lines.append(f"`{progress_bar(elapsed_s / high)}` estimate {low:g}–{high:g} s")
-    lines.append(settings_line(settings))
-    return "\n".join(lines)
+        bar = progress_bar(elapsed_s / high)
+        parts.append(Text("progress.estimate", bar=bar, low=f"{low:g}", high=f"{high:g}"))
+    parts.append(settings_line(settings))
+    return lines(parts)
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -177,338 +216,365 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def done(link: str, took: str | None) -> str:
-    after = f" in {took}" if took else ""
-    return f"✅ **Done**{after} — your clip is posted: {link}"
+def done(link: str, took: Text | None) -> Text:
+    if took is None:
+        return Text("progress.done", link=link)
+    return Text("progress.done_in", link=link, took=took)
 
 
-def failed(reason: str) -> str:
-    return f"❌ **Your clip could not be made.** {reason}"
+def failed(reason: str) -> Text:
+    return Text("progress.failed", reason=reason)
 
 
-def failed_in_channel(user_id: int, job_id: int, reason: str) -> str:
+def failed_in_channel(user_id: int, job_id: int, reason: Text | str) -> Text:
     # Rendered with mentions disabled, so the user's name shows without a ping.
-    return f"❌ <@{user_id}>, your clip (job #{job_id}) could not be made. {reason}"
+    return Text("progress.failed_in_channel", user=f"<@{user_id}>", job=job_id, reason=reason)
 
 
-def failed_by_dm(job_id: int, reason: str) -> str:
-    return f"❌ About your clip (job #{job_id}): {reason}"
+def failed_by_dm(job_id: int, reason: Text | str) -> Text:
+    return Text("progress.failed_by_dm", job=job_id, reason=reason)
 
 
-def done_by_dm(took: str | None) -> str:
-    after = f" in {took}" if took else ""
-    return f"✅ **Done**{after} — I couldn't post in the channel, so I sent you the clip by DM."
+def done_by_dm(took: Text | None) -> Text:
+    if took is None:
+        return Text("progress.done_by_dm")
+    return Text("progress.done_by_dm_in", took=took)
 
 
-# Failure reasons (stored in the job's `error` and shown to the user) -------------------------
+# Failure reasons (stored in the job's `error`, rendered in its language) --------------------------
 
 
-def api_failed(api_error: str | None) -> str:
-    reason = (api_error or "").strip() or "The video service did not say why."
-    return f"The video service said: “{reason[:500]}”"
+def api_failed(api_error: str | None) -> Text:
+    reason = (api_error or "").strip()
+    if not reason:
+        return Text("failure.api_failed_silently")
+    return Text("failure.api_failed", reason=reason[:500])
 
 
-def api_rejected(message: str) -> str:
-    return f"The video service refused the request: “{message[:500]}”. Nothing was charged."
+def api_rejected(message: str) -> Text:
+    return Text("failure.api_rejected", reason=message[:500])
 
 
-SUBMIT_OUTCOME_UNKNOWN = (
-    "I lost contact with the video service while sending your job, so I can't tell whether it "
-    "started. To avoid charging you twice it was not re-sent; please try again."
-)
-TIMED_OUT = "The video service took too long to finish this clip, so I stopped waiting."
-IMAGE_LINK_EXPIRED = (
-    "Your image's link expired while the job waited in the queue. Please run `/animate` again."
-)
-DOWNLOAD_FAILED = "The clip was made but I couldn't download it safely from the video service."
-POST_FAILED = "The clip was made but I couldn't post it in this channel."
+SUBMIT_OUTCOME_UNKNOWN = Text("failure.submit_outcome_unknown")
+TIMED_OUT = Text("failure.timed_out")
+IMAGE_LINK_EXPIRED = Text("failure.image_link_expired")
+DOWNLOAD_FAILED = Text("failure.download_failed")
+POST_FAILED = Text("failure.post_failed")
 
 
-def undeliverable(output_url: str, expires_at: datetime) -> str:
-    return (
-        "The clip was made, but I couldn't post it: the channel is gone or I may not post "
-        f"there. Here is a link instead (it expires <t:{int(expires_at.timestamp())}:R>): "
-        f"{output_url}"
-    )
+def undeliverable(output_url: str, expires_at: datetime) -> Text:
+    return Text("failure.undeliverable", url=output_url, expires=timestamp(expires_at))
 
 
 # Results -----------------------------------------------------------------------------------------
 
-RESULT_TITLE = "🎬 Your clip is ready"
+RESULT_TITLE = Text("result.title")
+FIELD_SETTINGS = Text("result.field_settings")
+FIELD_REQUESTED_BY = Text("result.field_requested_by")
+FIELD_GENERATION_TIME = Text("result.field_generation_time")
+FIELD_DOWNLOAD = Text("result.field_download")
 
 
-def settings_line(s: GenerationSettings) -> str:
-    camera = "fixed camera" if s.camera_fixed else "moving camera"
-    audio = "with audio" if s.generate_audio else "no audio"
-    return (
-        f"{s.duration_s} s · {s.resolution} · aspect {s.aspect_ratio} · seed {s.seed} · "
-        f"{camera} · {audio}"
+def result_footer(job_id: int) -> Text:
+    return Text("result.footer", job=job_id)
+
+
+def settings_line(s: GenerationSettings) -> Text:
+    return Text(
+        "result.settings_line",
+        duration=s.duration_s,
+        resolution=s.resolution,
+        aspect=s.aspect_ratio,
+        seed=s.seed,
+        camera=Text("result.camera_fixed") if s.camera_fixed else Text("result.camera_moving"),
+        audio=Text("result.with_audio") if s.generate_audio else Text("result.no_audio"),
     )
 
 
-def link_instead(expires_at: datetime) -> str:
-    return (
-        "The clip is larger than this server's upload limit, so here is a link instead. "
-        f"It expires <t:{int(expires_at.timestamp())}:R>; download it before then."
-    )
+def link_instead(expires_at: datetime) -> Text:
+    return Text("result.link_instead", expires=timestamp(expires_at))
 
 
-def generation_time(job: Job) -> str | None:
+REENCODED_TITLE = Text("result.reencoded_title")
+
+
+def reencoded(from_bytes: int, to_bytes: int) -> Text:
+    return Text("result.reencoded", original=_mib(from_bytes), size=_mib(to_bytes))
+
+
+def generation_time(job: Job) -> Text | None:
     if job.submitted_at and job.completed_at:
-        return _duration((job.completed_at - job.submitted_at).total_seconds())
+        return duration_text((job.completed_at - job.submitted_at).total_seconds())
     return None
 
 
 # Cancel ------------------------------------------------------------------------------------------
 
-CANCEL_LABEL = "Cancel"
+CANCEL_LABEL = Text("cancel.label")
 
 
-def cancelled(actor_id: int, requester_id: int) -> str:
-    who = "you" if actor_id == requester_id else f"a moderator (<@{actor_id}>)"
-    return f"🛑 **Cancelled** by {who}. This clip will not be posted."
+def cancelled(actor_id: int, requester_id: int) -> Text:
+    if actor_id == requester_id:
+        return Text("cancel.by_you")
+    return Text("cancel.by_moderator", moderator=f"<@{actor_id}>")
 
 
-def cancel_done(job_id: int) -> str:
-    return f"Job #{job_id} is cancelled; it will not be posted."
+def cancel_done(job_id: int) -> Text:
+    return Text("cancel.done", job=job_id)
 
 
-CANCEL_FAILED = "Something went wrong on my side while cancelling; please try again."
-NO_REASON_GIVEN = "no reason given"
-CANCEL_NOT_ALLOWED = (
-    "Only the person who asked for this clip, or a member with **Manage Messages**, can cancel it."
-)
-NO_SUCH_JOB = "I can't find that job on this server."
+CANCEL_FAILED = Text("cancel.failed")
+CANCEL_NOT_ALLOWED = Text("cancel.not_allowed")
+NO_SUCH_JOB = Text("cancel.no_such_job")
 
 # Buttons on a result ----------------------------------------------------------------------------
 
-REGENERATE_LABEL = "Regenerate"
-EDIT_LABEL = "Edit prompt"
-CONTINUE_LABEL = "Continue"
-LOOP_LABEL = "Loop"
-DELETE_LABEL = "Delete"
-EDIT_MODAL_TITLE = "Edit the prompt"
-EDIT_MODAL_FIELD = "Prompt"
-BUTTON_NOT_YOURS = (
-    "Only the person who asked for this clip can make new clips from it. "
-    "Use `/animate` to make your own."
-)
-DELETE_NOT_ALLOWED = (
-    "Only the person who asked for this clip, or a member with **Manage Messages**, can delete it."
-)
-POST_ALREADY_DELETED = "That post was already deleted."
-DELETE_FAILED = "I couldn't delete that post just now; please try again in a moment."
-POST_DELETED = "🗑️ Deleted."
-SOURCE_GONE = (
-    "The source image of this clip is no longer available. Please start again with `/animate`."
-)
-CLIP_GONE = (
-    "This clip can no longer be downloaded, so I can't continue it. "
-    "Please start again with `/animate`."
-)
-CLIP_UNREADABLE = "I couldn't read the last frame of this clip, so I can't continue it."
-CONTINUE_FRAME = "Continuing from this frame…"
-BUTTON_FAILED = "Something went wrong on my side; please try again."
+REGENERATE_LABEL = Text("buttons.regenerate")
+EDIT_LABEL = Text("buttons.edit")
+CONTINUE_LABEL = Text("buttons.continue")
+LOOP_LABEL = Text("buttons.loop")
+DELETE_LABEL = Text("buttons.delete")
+EDIT_MODAL_TITLE = Text("buttons.edit_title")
+EDIT_MODAL_FIELD = Text("buttons.edit_field")
+BUTTON_NOT_YOURS = Text("buttons.not_yours")
+DELETE_NOT_ALLOWED = Text("buttons.delete_not_allowed")
+POST_ALREADY_DELETED = Text("buttons.already_deleted")
+DELETE_FAILED = Text("buttons.delete_failed")
+POST_DELETED = Text("buttons.deleted")
+SOURCE_GONE = Text("buttons.source_gone")
+CLIP_GONE = Text("buttons.clip_gone")
+CLIP_UNREADABLE = Text("buttons.clip_unreadable")
+CONTINUE_FRAME = Text("buttons.continue_frame")
+BUTTON_FAILED = Text("buttons.failed")
+FIELD_FROM = Text("result.field_from")
 
 
-def made_from(kind: JobKind, parent_id: int, link: str | None) -> str:
+def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
     """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
-    verb = {
-        JobKind.REGENERATE: "Regenerated from",
-        JobKind.EDIT: "Prompt edited from",
-        JobKind.CONTINUE: "Continued from",
-        JobKind.LOOP: "Looped from",
-    }.get(kind, "Made from")
-    name = f"job #{parent_id}"
-    return f"{verb} [{name}]({link})" if link else f"{verb} {name}"
+    verb = kind.value if kind in _DERIVED_VERBS else "other"
+    if link is None:
+        return Text(f"buttons.from.{verb}", job=parent_id)
+    return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)
 
 
-def cannot_cancel(state: JobState) -> str:
+_DERIVED_VERBS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
+
+
+def cannot_cancel(state: JobState) -> Text:
     if state == JobState.CANCELLED:
-        return "This job was already cancelled."
+        return Text("cancel.already_cancelled")
     if state == JobState.DELIVERING:
-        return "Too late to cancel: the clip is being posted right now."
-    return "This job has already finished, so there is nothing to cancel."
+        return Text("cancel.too_late")
+    return Text("cancel.already_finished")
 
 
 # Moderation log ----------------------------------------------------------------------------------
 
 MOD_LOG_STATES = {
-    JobState.DELIVERED: "✅ Delivered",
-    JobState.FAILED: "❌ Failed",
-    JobState.CANCELLED: "🛑 Cancelled",
+    JobState.DELIVERED: Text("mod_log.delivered"),
+    JobState.FAILED: Text("mod_log.failed"),
+    JobState.CANCELLED: Text("mod_log.cancelled"),
 }
+MOD_LOG_FIELDS = {
+    name: Text(f"mod_log.field_{name}")
+    for name in ("requester", "channel", "settings", "cost", "result")
+}
+MOD_LOG_ERASED = Text("mod_log.erased")
 
 
-def mod_log_title(job: Job) -> str:
+def mod_log_footer(job_id: int) -> Text:
+    return Text("mod_log.footer", job=job_id)
+
+
+def mod_log_title(job: Job) -> Text:
     label = MOD_LOG_STATES.get(job.state, STATE_LABELS[job.state])
-    return f"Job #{job.id} · {label}"
+    return Text("mod_log.title", job=job.id, state=label)
 
 
-def mod_log_cost(job: Job) -> str:
+def mod_log_cost(job: Job) -> Text | str:
     if job.reserved_cents:  # not yet reported by the API
-        return f"up to {dollars(job.reserved_cents)} (reserved)"
+        return Text("mod_log.reserved", amount=dollars(job.reserved_cents))
     return dollars(job.cost_cents)
 
 
-def mod_log_result(job: Job) -> str:
+def mod_log_result(job: Job) -> Text | str:
     if job.state == JobState.DELIVERED and job.message_id is not None:
         link = jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
-        return f"[Posted clip]({link})"
+        return Text("mod_log.posted", link=link)
     if job.state == JobState.CANCELLED:
-        return f"Cancelled by <@{job.cancelled_by}>" if job.cancelled_by else "Cancelled"
+        if job.cancelled_by:
+            return Text("mod_log.cancelled_by", user=f"<@{job.cancelled_by}>")
+        return Text("mod_log.cancelled_plain")
     if job.state == JobState.FAILED:
         return job.error or SOMETHING_WENT_WRONG
-    return "In progress"
+    return Text("mod_log.in_progress")
 
 
 # Server administration ---------------------------------------------------------------------------
 
-LIMIT_LABELS: dict[LimitName, str] = {
-    "daily": "Clips per member per day",
-    "monthly": "Clips per member per month",
-    "cooldown": "Cooldown between a member's clips",
-    "in_flight": "Clips a member may have running at once",
-    "monthly_spend": "Server spending cap per month",
-}
+#: Each limit as a heading, and as it reads inside a sentence.
+LIMIT_LABELS = {name: Text(f"admin.limit.{name}") for name in LIMIT_NAMES}
+LIMIT_NOUNS = {name: Text(f"admin.limit_noun.{name}") for name in LIMIT_NAMES}
 
 
-def limit_value(name: LimitName, value: int | None) -> str:
+def limit_value(name: LimitName, value: int | None) -> Text | str:
     """An effective limit as admins read it."""
     if value is None:
-        return "unlimited"
+        return Text("admin.unlimited")
     if name == "cooldown":  # 0 here means no wait, not "blocked"
-        return wait_text(timedelta(seconds=value)) if value else "none"
+        return wait_text(timedelta(seconds=value)) if value else Text("admin.no_cooldown")
     if value == 0:
-        return "0 (blocked)"
+        return Text("admin.zero_blocked")
     if name == "monthly_spend":
         return dollars(value)
     return str(value)
 
 
-def bad_limit_value(name: LimitName, text: str) -> str:
+def bad_limit_value(name: LimitName, text: str) -> Text:
     examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
-    example = examples.get(name, "`5`")
-    zero = "`0` for none" if name == "cooldown" else "`0` to block"
-    return (
-        f"`{text[:50]}` is not a value for {LIMIT_LABELS[name].lower()}. Use a number such as "
-        f"{example}, {zero}, `unlimited`, or `default`."
+    zero = Text("admin.zero_for_none") if name == "cooldown" else Text("admin.zero_to_block")
+    return Text(
+        "admin.bad_limit_value",
+        text=text[:50],
+        limit=LIMIT_NOUNS[name],
+        example=examples.get(name, "`5`"),
+        zero=zero,
     )
 
 
-def limit_too_large(name: LimitName, text: str, maximum: int) -> str:
-    return (
-        f"`{text[:50]}` is more than {LIMIT_LABELS[name].lower()} can be set to "
-        f"(at most {limit_value(name, maximum)}). Use `unlimited` for no limit."
+def limit_too_large(name: LimitName, text: str, maximum: int) -> Text:
+    return Text(
+        "admin.limit_too_large",
+        text=text[:50],
+        limit=LIMIT_NOUNS[name],
+        maximum=limit_value(name, maximum),
     )
 
 
-def channel_unusable(channel_id: int, missing: list[str]) -> str:
-    listed = ", ".join(f"**{m}**" for m in missing)
-    return f"I can't use <#{channel_id}>: I am missing {listed} there. Fix that, then try again."
+def channel_unusable(channel_id: int, missing: list[str]) -> Text:
+    return Text("admin.channel_unusable", channel=f"<#{channel_id}>", names=_bold_list(missing))
 
 
-NOT_A_TEXT_CHANNEL = "Please pick a text channel (or a forum/thread's parent channel)."
-CANNOT_BLOCK_BOT = "Bots can't use `/animate`, so there is no need to block one."
+NOT_A_TEXT_CHANNEL = Text("admin.not_a_text_channel")
+CANNOT_BLOCK_BOT = Text("admin.cannot_block_bot")
 
 
-def blocked_member(user_id: int, reason: str) -> str:
-    return f"<@{user_id}> is now blocked from `/animate` on this server. Reason: {reason}"
+def blocked_member(user_id: int, reason: str) -> Text:
+    return Text("admin.blocked_member", user=f"<@{user_id}>", reason=reason or NO_REASON_GIVEN)
 
 
-def unblocked_member(user_id: int) -> str:
-    return f"<@{user_id}> may use `/animate` again."
+def unblocked_member(user_id: int) -> Text:
+    return Text("admin.unblocked_member", user=f"<@{user_id}>")
 
 
-def not_blocked(user_id: int) -> str:
-    return f"<@{user_id}> was not blocked."
+def not_blocked(user_id: int) -> Text:
+    return Text("admin.not_blocked", user=f"<@{user_id}>")
 
 
-EVERY_CHANNEL = "every channel"
-AGE_RESTRICTED_ONLY = "(age-restricted channels only)"
-EVERYONE = "everyone"
-OFF = "off"
-NO_BLOCKS = "none"
+EVERY_CHANNEL = Text("admin.every_channel")
+AGE_RESTRICTED_ONLY = Text("admin.age_restricted_only")
+EVERYONE = Text("admin.everyone")
+OFF = Text("admin.off")
+NO_BLOCKS = Text("admin.no_blocks")
+DEFAULT_MARK = Text("admin.default_mark")
+CONFIG_FIELDS = {
+    name: Text(f"admin.field_{name}")
+    for name in ("channels", "roles", "mod_log", "limits", "blocked", "changes")
+}
 
 
-def more_lines(count: int) -> str:
-    return f"… and {count} more"
+def more_lines(count: int) -> Text:
+    return Text("admin.more_lines", count=count)
 
 
-CONFIG_SAVED = "✅ Saved. This is the configuration now:"
-CONFIG_TITLE = "/animate on this server"
-ADMIN_ONLY = "Only members with **Manage Server** can change how `/animate` works here."
-SERVER_USAGE_TITLE = "Server usage"
-NO_JOBS_IN_PERIOD = "No clips in this period."
+def blocked_line(user_id: int, reason: str) -> Text:
+    return Text("admin.blocked_line", user=f"<@{user_id}>", reason=reason or NO_REASON_GIVEN)
 
 
-def server_totals(t: UsageTotals) -> str:
-    return (
-        f"{_count(t.generations, 'job')}: {t.succeeded} succeeded, {t.failed} failed, "
-        f"{t.cancelled} cancelled\n{t.video_seconds} s of video · {dollars(t.cost_cents)} spent"
+CONFIG_SAVED = Text("admin.config_saved")
+CONFIG_TITLE = Text("admin.config_title")
+ADMIN_ONLY = Text("admin.admin_only")
+SERVER_USAGE_TITLE = Text("admin.server_usage_title")
+NO_JOBS_IN_PERIOD = Text("admin.no_jobs_in_period")
+TOP_MEMBERS = Text("admin.top_members")
+TOTALS = Text("admin.totals")
+
+
+def server_totals(t: UsageTotals) -> Text:
+    return Text(
+        "admin.server_totals",
+        count=t.generations,
+        succeeded=t.succeeded,
+        failed=t.failed,
+        cancelled=t.cancelled,
+        seconds=t.video_seconds,
+        spent=dollars(t.cost_cents),
     )
 
 
-def top_user(user_id: int, t: UsageTotals) -> str:
+def top_user(user_id: int, t: UsageTotals) -> Text:
     """One member's line in the server report (rendered without pinging)."""
-    return (
-        f"<@{user_id}> — {_count(t.generations, 'clip')}, {t.video_seconds} s, "
-        f"{dollars(t.cost_cents)}"
+    return Text(
+        "admin.top_user",
+        user=f"<@{user_id}>",
+        count=t.generations,
+        seconds=t.video_seconds,
+        spent=dollars(t.cost_cents),
     )
 
 
-CSV_TOO_LARGE = "The CSV export is larger than I can upload here; pick a shorter period."
-REPORT_PERIODS = {"day": "Today (UTC)", "month": "This month (UTC)", "all": "All time"}
-AUDIT_EMPTY = "No changes recorded yet."
+CSV_TOO_LARGE = Text("admin.csv_too_large")
+REPORT_PERIODS = {period: Text(f"admin.period.{period}") for period in ("day", "month", "all")}
+AUDIT_EMPTY = Text("admin.audit_empty")
 
 # Usage -------------------------------------------------------------------------------------------
 
-STATE_LABELS = {
-    JobState.QUEUED: "⏳ queued",
-    JobState.CLAIMED: "📨 sending",
-    JobState.SUBMITTING: "📨 sending",
-    JobState.SUBMITTED: "🎬 generating",
-    JobState.COMPLETED: "📦 posting",
-    JobState.DELIVERING: "📦 posting",
-    JobState.DELIVERED: "✅ delivered",
-    JobState.FAILED: "❌ failed",
-    JobState.CANCELLED: "🛑 cancelled",
+STATE_LABELS = {state: Text(f"state.{state.value}") for state in JobState}
+USAGE_TITLE = Text("usage.title")
+USAGE_FIELDS = {
+    name: Text(f"usage.field_{name}") for name in ("today", "month", "all", "here", "in_progress")
 }
-USAGE_TITLE = "Your /animate usage"
+RECENT_CLIPS = Text("usage.recent")
+USAGE_ERASED = Text("usage.erased")
+OPEN_LINK = Text("usage.open")
 
 
-def quota_lines(q: QuotaStatus) -> str:
-    def left(n: int | None, resets_at: datetime) -> str:
+def quota_lines(q: QuotaStatus) -> Text:
+    def left(n: int | None, resets_at: datetime) -> Text:
         if n is None:
-            return "unlimited"
-        return f"{n} left, resets <t:{int(resets_at.timestamp())}:R>"
+            return Text("admin.unlimited")
+        return Text("usage.left", count=n, resets=timestamp(resets_at))
 
-    lines = [
-        f"Today: {left(q.daily_left, q.daily_resets_at)}",
-        f"This month: {left(q.monthly_left, q.monthly_resets_at)}",
+    parts: list[Text | str] = [
+        Text("usage.today", left=left(q.daily_left, q.daily_resets_at)),
+        Text("usage.this_month", left=left(q.monthly_left, q.monthly_resets_at)),
     ]
     if q.ready_at is not None:
-        lines.append(f"Cooldown: you can start again <t:{int(q.ready_at.timestamp())}:R>")
-    return "\n".join(lines)
+        parts.append(Text("usage.cooldown", ready=timestamp(q.ready_at)))
+    return lines(parts)
 
 
-def forgotten(count: int) -> str:
-    return (
-        f"Done: I erased the prompts and image links of {count} finished job"
-        f"{'' if count == 1 else 's'}. Counts and costs stay (without them) so limits and totals "
-        "remain true. Jobs still running are erased once you run this again after they finish."
+def forgotten(count: int) -> Text:
+    return Text("usage.forgotten", count=count)
+
+
+NO_JOBS_YET = Text("usage.no_jobs_yet")
+
+
+def usage_totals(t: UsageTotals) -> Text:
+    cancelled = Text("usage.cancelled", count=t.cancelled) if t.cancelled else ""
+    return Text(
+        "usage.totals",
+        count=t.generations,
+        succeeded=t.succeeded,
+        failed=t.failed,
+        cancelled=cancelled,
+        seconds=t.video_seconds,
+        spent=dollars(t.cost_cents),
     )
 
 
-NO_JOBS_YET = "No clips yet. Try `/animate` with an image and a prompt!"
-
-
-def usage_totals(t: UsageTotals) -> str:
-    cancelled = f", {t.cancelled} cancelled" if t.cancelled else ""
-    return (
-        f"{_count(t.generations, 'generation')} ({t.succeeded} succeeded, {t.failed} failed"
-        f"{cancelled})\n{t.video_seconds} s of video · {dollars(t.cost_cents)}"
-    )
+# Formatting --------------------------------------------------------------------------------------
 
 
 def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -516,34 +582,44 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
 
+def timestamp(moment: datetime, style: str = "R") -> str:
+    """A Discord timestamp, which every client shows in its own language and time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
 def dollars(cents: int) -> str:
     return f"${cents / 100:,.2f}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB"
 
 
-def wait_text(wait: timedelta) -> str:
+def _bold_list(flags: list[str]) -> Text:
+    return Join((Text("bold", text=PERMISSION_NAMES[f]) for f in flags), ", ")
+
+
+def wait_text(wait: timedelta) -> Text:
     """A coarse, friendly length of time: `3 h 12 min`, `45 s`, `2 days 4 h`."""
     seconds = max(1, int(wait.total_seconds() + 0.999))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return f"{days} day{'s' if days > 1 else ''} {hours} h"
+        return Text("time.days_hours", count=days, hours=hours)
     if hours:
-        return f"{hours} h {minutes} min"
+        return Text("time.hours_minutes", hours=hours, minutes=minutes)
     if minutes:
-        return f"{minutes} min {secs} s" if minutes < 5 else f"{minutes} min"
-    return f"{secs} s"
+        if minutes < 5:
+            return Text("time.minutes_seconds", minutes=minutes, seconds=secs)
+        return Text("time.minutes", minutes=minutes)
+    return Text("time.seconds", seconds=secs)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> Text:
+    """How long something took: `1 min 5 s`, `42 s`."""
     seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+    if minutes:
+        return Text("time.minutes_seconds", minutes=minutes, seconds=secs)
+    return Text("time.seconds", seconds=secs)

@@ -102,6 +102,10 @@ class Origin:
     interaction_token: str
     interaction_expires_at: datetime
     upload_limit_bytes: int
+    #: The requester's language (a Discord locale), for everything the job tells them.
+    locale: str = "en-US"
+    #: The server's language, for what its moderators read (the moderation log).
+    guild_locale: str = "en-US"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from bot import messages
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.models import LIMIT_NAMES, Block, GuildConfig, LimitName, QuotaUsage
 from bot.periods import next_day, next_month
 from bot.settings import Settings
@@ -73,7 +74,7 @@ class Actor:
     can_manage_messages: bool
 
 
-def check_access(config: GuildConfig, access: Access, block: Block | None) -> str | None:
+def check_access(config: GuildConfig, access: Access, block: Block | None) -> Text | None:
     """Why this member may not use the bot here, or None if they may."""
     if block is not None:
         return messages.blocked(block.reason)
@@ -88,7 +89,7 @@ def check_access(config: GuildConfig, access: Access, block: Block | None) -> st
 
 def check_quota(
     limits: Limits, usage: QuotaUsage, expected_cents: int, now: datetime
-) -> str | None:
+) -> Text | None:
     """Why a new job would break a limit (saying when it lifts), or None if it fits."""
     if 0 in (limits.daily, limits.monthly, limits.in_flight, limits.monthly_spend):
         return messages.SWITCHED_OFF

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot import messages
+from bot.i18n import Text
 from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
 from bot.scheduler import Scheduler
@@ -60,9 +61,10 @@ class ProgressReporter:
         self._scheduler.call_later(("progress", job_id), delay, lambda: self._tick(job_id))
 
     async def show(
-        self, job: Job, text: str, *, final: bool = False, only_in: JobState | None = None
+        self, job: Job, message: Text, *, final: bool = False, only_in: JobState | None = None
     ) -> bool:
-        """Put `text` on the job's message; False when the message could not be updated.
+        """Put `message` on the job's message, in the requester's language; False when the
+        message could not be updated.
 
         Edits for one job are serialised, identical texts are skipped, and nothing replaces a
         final text. With `only_in`, the edit is skipped unless the job is still in that state
@@ -70,6 +72,7 @@ class ProgressReporter:
         """
         if not self.can_edit(job):
             return False
+        text = message.render(job.origin.locale)
         shown = self._shown.setdefault(job.id, _Shown())
         async with shown.lock:
             if shown.final:

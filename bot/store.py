@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.i18n import Text
 from bot.models import (
     CANCELLABLE,
     AuditEntry,
@@ -50,13 +51,16 @@ _UNFINISHED = "('queued', 'claimed', 'submitting', 'submitted', 'completed', 'de
 _CANCELLABLE = "(" + ", ".join(f"'{state}'" for state in sorted(CANCELLABLE)) + ")"
 #: Jobs that count against limits: all but those that ended without the API charging for them.
 _COUNTED = "(state NOT IN ('failed', 'cancelled') OR cost_cents > 0)"
-_INSERT_JOB = """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
-       interaction_token, interaction_expires_at, upload_limit_bytes, prompt, image_url,
-       last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio,
-       nonce, created_at, updated_at, reserved_cents, kind, parent_job_id)"""
-_INSERT_COLUMNS = 23
+_JOB_COLUMNS = (
+    "state, guild_id, channel_id, user_id, application_id, interaction_token, "
+    "interaction_expires_at, upload_limit_bytes, locale, guild_locale, prompt, image_url, "
+    "last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, "
+    "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
+)
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
+_JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
-Decision = Callable[[QuotaUsage], str | None]
+Decision = Callable[[QuotaUsage], Text | None]
 
 
 class DatabaseUnusableError(Exception):
@@ -97,7 +101,7 @@ class Store(Protocol):
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport: ...
     async def admit(
         self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
-    ) -> Job | str: ...
+    ) -> Job | Text: ...
     async def quota_usage(
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
     ) -> QuotaUsage: ...
@@ -200,7 +204,7 @@ class SqliteStore:
         # Count and insert in one statement, so concurrent requests cannot both squeeze in.
         cursor = await self._db.execute(
             f"""{_INSERT_JOB}
-               SELECT {", ".join("?" * _INSERT_COLUMNS)}
+               SELECT {_JOB_PLACEHOLDERS}
                WHERE (SELECT COUNT(*) FROM jobs
                       WHERE notified = 0 AND state IN {_UNFINISHED}
                         AND user_id = ?) < ?""",
@@ -213,7 +217,7 @@ class SqliteStore:
 
     async def admit(
         self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
-    ) -> Job | str:
+    ) -> Job | Text:
         """Create a queued job, reserving its expected cost, if `decide` allows it.
 
         The usage `decide` sees and the insert are one transaction, so concurrent requests
@@ -227,7 +231,7 @@ class SqliteStore:
             if (refusal := decide(usage)) is not None:
                 return refusal
             cursor = await db.execute(
-                f"{_INSERT_JOB} VALUES ({', '.join('?' * _INSERT_COLUMNS)})",
+                f"{_INSERT_JOB} VALUES ({_JOB_PLACEHOLDERS})",
                 _job_values(new, now, reserve_cents=reserve_cents),
             )
             job_id = cursor.lastrowid
@@ -764,6 +768,8 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         o.interaction_token,
         _ts(o.interaction_expires_at),
         o.upload_limit_bytes,
+        o.locale,
+        o.guild_locale,
         new.prompt,
         new.image_url,
         new.last_image_url,
@@ -810,6 +816,8 @@ def _job_from_row(row: sqlite3.Row) -> Job:
             interaction_token=row["interaction_token"] or "",
             interaction_expires_at=datetime.fromtimestamp(row["interaction_expires_at"], UTC),
             upload_limit_bytes=row["upload_limit_bytes"],
+            locale=row["locale"],
+            guild_locale=row["guild_locale"],
         ),
         prompt=row["prompt"],
         image_url=row["image_url"],

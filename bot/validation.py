@@ -97,7 +97,7 @@ def resolve_settings(r: AnimateRequest, defaults: Settings) -> GenerationSetting
     duration = defaults.default_duration_s if r.duration_s is None else r.duration_s
     seed = random.randint(SEED_MIN, SEED_MAX) if r.seed is None else r.seed
     if not DURATION_MIN_S <= duration <= DURATION_MAX_S:
-        allowed = f"{DURATION_MIN_S}–{DURATION_MAX_S} seconds"
+        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
         raise UserError(messages.value_out_of_range("duration", duration, allowed))
     if not SEED_MIN <= seed <= SEED_MAX:
         raise UserError(messages.value_out_of_range("seed", seed, f"{SEED_MIN}–{SEED_MAX}"))
@@ -123,6 +123,18 @@ def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]
     return chosen
 
 
+def parse_duration(text: str) -> int | None:
+    """A duration typed into a form: None when left empty, else whole seconds (the range is
+    checked with every other setting). Raises UserError for anything that is not a number."""
+    text = text.strip().removesuffix("s").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+        raise UserError(messages.duration_not_a_number(allowed))
+    return int(text)
+
+
 def clean_prompt(prompt: str, max_chars: int) -> str:
     """Return the prompt without surrounding whitespace, or raise if empty or too long."""
     text = prompt.strip()
@@ -140,12 +152,12 @@ def check_image(image: ImageInput, rules: ImageRules, label: str) -> None:
     if not declared:
         declared = _EXTENSIONS.get(_extension(image.filename), "")
     if declared not in IMAGE_CONTENT_TYPES:
-        kind = f"is `{declared}`" if declared else "is not a recognised image"
+        kind = messages.declared_type(declared) if declared else messages.NOT_RECOGNISED
         raise UserError(messages.not_an_image(label, kind))
     if image.size_bytes > rules.max_bytes:
         raise UserError(messages.image_too_big(label, image.size_bytes, rules.max_bytes))
     if not image.width or not image.height:
-        raise UserError(messages.not_an_image(label, "has no readable dimensions"))
+        raise UserError(messages.not_an_image(label, messages.NO_DIMENSIONS))
     w, h = image.width, image.height
     if not all(rules.min_side_px <= side <= rules.max_side_px for side in (w, h)):
         raise UserError(
@@ -164,12 +176,12 @@ def check_image_bytes(head: bytes, label: str) -> None:
     API reads the bytes, not the name.
     """
     if not head:
-        raise UserError(messages.not_an_image(label, "is empty"))
+        raise UserError(messages.not_an_image(label, messages.EMPTY_FILE))
     if sniff_image(head) is None:
-        raise UserError(messages.not_an_image(label, "does not contain image data"))
+        raise UserError(messages.not_an_image(label, messages.NO_IMAGE_DATA))
     if len(head) < SNIFF_BYTES:
         # `head` is the whole file when shorter than asked, and no real image is this small.
-        raise UserError(messages.not_an_image(label, f"is cut off after {len(head)} bytes"))
+        raise UserError(messages.not_an_image(label, messages.cut_off(len(head))))
 
 
 def _extension(filename: str) -> str:

@@ -10,23 +10,22 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import messages
-from bot.bot import AnimateBot
+from bot.bot import AnimateBot, NotPermittedError
 from bot.errors import UserError
 from bot.guild_admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
+from bot.i18n import Text
 from bot.jobs import JobService
 from bot.models import LIMIT_NAMES, GuildUsageReport, LimitName
 from bot.policy import Actor
+from bot.translator import command_text, say
 from cogs.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 
 _LIMIT_CHOICES = [
-    app_commands.Choice(name=messages.LIMIT_LABELS[name], value=name) for name in LIMIT_NAMES
+    app_commands.Choice(name=command_text(messages.LIMIT_LABELS[name].key), value=name)
+    for name in LIMIT_NAMES
 ]
 _FIELD_MAX = 1024
 _LISTED_MAX = 10
-
-
-class NotPermittedError(app_commands.CheckFailure):
-    """The caller lacks the permission an admin command needs."""
 
 
 class PostableChannel(app_commands.Transformer):
@@ -67,7 +66,7 @@ class Admin(commands.Cog):
 
     group = app_commands.Group(
         name="animate-admin",
-        description="Configure /animate on this server.",
+        description=command_text("command.admin.description"),
         guild_only=True,
         # `contexts`, which Discord now reads instead of the deprecated `dm_permission`.
         allowed_contexts=app_commands.AppCommandContext(guild=True),
@@ -76,9 +75,11 @@ class Admin(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
     channels = app_commands.Group(
-        name="channels", description="Where /animate may be used.", parent=group
+        name="channels", description=command_text("command.admin.channels"), parent=group
     )
-    roles = app_commands.Group(name="roles", description="Who may use /animate.", parent=group)
+    roles = app_commands.Group(
+        name="roles", description=command_text("command.admin.roles"), parent=group
+    )
 
     def __init__(self, admin: GuildAdmin, jobs: JobService) -> None:
         self.admin = admin
@@ -90,36 +91,34 @@ class Admin(commands.Cog):
             raise NotPermittedError(messages.ADMIN_ONLY)
         return True
 
-    @group.command(name="view", description="Show this server's /animate configuration.")
+    @group.command(name="view", description=command_text("command.admin.view"))
     async def view(self, interaction: discord.Interaction) -> None:
         """The whole configuration in one embed."""
         await self._show(interaction, messages.CONFIG_TITLE)
 
     # Where ----------------------------------------------------------------------------------
 
-    @channels.command(name="allow", description="Allow /animate in a channel (and its threads).")
-    @app_commands.describe(channel="A channel where I can post clips.")
+    @channels.command(name="allow", description=command_text("command.admin.channels_allow"))
+    @app_commands.describe(channel=command_text("command.admin.channel_option"))
     async def channels_allow(self, interaction: discord.Interaction, channel: Channel) -> None:
         """Add a channel to the allowlist."""
         check_channel(interaction, channel.id, CLIP_PERMISSIONS)
         await self.admin.allow_channel(_guild(interaction), interaction.user.id, channel.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(name="remove", description="Take a channel off the allowlist.")
+    @channels.command(name="remove", description=command_text("command.admin.channels_remove"))
     async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
         """Remove a channel from the allowlist."""
         await self.admin.remove_channel(_guild(interaction), interaction.user.id, channel.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(name="all", description="Allow /animate in every channel again.")
+    @channels.command(name="all", description=command_text("command.admin.channels_all"))
     async def channels_all(self, interaction: discord.Interaction) -> None:
         """Clear the allowlist."""
         await self.admin.allow_all_channels(_guild(interaction), interaction.user.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(
-        name="nsfw-only", description="Allow /animate only in age-restricted channels."
-    )
+    @channels.command(name="nsfw-only", description=command_text("command.admin.nsfw_only"))
     async def channels_nsfw_only(self, interaction: discord.Interaction, enabled: bool) -> None:
         """Turn the age-restricted-only rule on or off."""
         await self.admin.set_nsfw_only(_guild(interaction), interaction.user.id, enabled)
@@ -127,26 +126,26 @@ class Admin(commands.Cog):
 
     # Who ------------------------------------------------------------------------------------
 
-    @roles.command(name="allow", description="Allow members with this role to use /animate.")
+    @roles.command(name="allow", description=command_text("command.admin.roles_allow"))
     async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Add a role to the allowed roles."""
         await self.admin.allow_role(_guild(interaction), interaction.user.id, role.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @roles.command(name="remove", description="Take a role off the allowed roles.")
+    @roles.command(name="remove", description=command_text("command.admin.roles_remove"))
     async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Remove a role from the allowed roles."""
         await self.admin.remove_role(_guild(interaction), interaction.user.id, role.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @roles.command(name="everyone", description="Let every member use /animate again.")
+    @roles.command(name="everyone", description=command_text("command.admin.roles_everyone"))
     async def roles_everyone(self, interaction: discord.Interaction) -> None:
         """Clear the role list."""
         await self.admin.allow_everyone(_guild(interaction), interaction.user.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @group.command(name="block", description="Stop a member from using /animate here.")
-    @app_commands.describe(reason="Shown to the member when they try.")
+    @group.command(name="block", description=command_text("command.admin.block"))
+    @app_commands.describe(reason=command_text("command.admin.block_reason"))
     async def block(
         self,
         interaction: discord.Interaction,
@@ -159,7 +158,7 @@ class Admin(commands.Cog):
         block = await self.admin.block(_guild(interaction), interaction.user.id, member.id, reason)
         await _reply(interaction, messages.blocked_member(member.id, block.reason))
 
-    @group.command(name="unblock", description="Let a blocked member use /animate again.")
+    @group.command(name="unblock", description=command_text("command.admin.unblock"))
     async def unblock(self, interaction: discord.Interaction, member: discord.User) -> None:
         """Lift a block."""
         lifted = await self.admin.unblock(_guild(interaction), interaction.user.id, member.id)
@@ -168,12 +167,10 @@ class Admin(commands.Cog):
 
     # How much -------------------------------------------------------------------------------
 
-    @group.command(
-        name="limit", description="Set a limit: a number, 0 to block, unlimited, or default."
-    )
+    @group.command(name="limit", description=command_text("command.admin.limit"))
     @app_commands.describe(
-        name="Which limit.",
-        value="e.g. 5 · 0 (block) · unlimited · default · 90s / 5m (cooldown) · $25 (budget)",
+        name=command_text("command.admin.limit_name"),
+        value=command_text("command.admin.limit_value"),
     )
     @app_commands.choices(name=_LIMIT_CHOICES)
     async def limit(
@@ -187,7 +184,7 @@ class Admin(commands.Cog):
         await self.admin.set_limit(_guild(interaction), interaction.user.id, limit_name, value)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @group.command(name="mod-log", description="Post every job in a channel; leave empty to stop.")
+    @group.command(name="mod-log", description=command_text("command.admin.mod_log"))
     async def mod_log(
         self,
         interaction: discord.Interaction,
@@ -202,8 +199,8 @@ class Admin(commands.Cog):
 
     # Reports and jobs -----------------------------------------------------------------------
 
-    @group.command(name="usage", description="This server's usage: totals and top members.")
-    @app_commands.describe(csv="Attach every job of the period as a CSV file.")
+    @group.command(name="usage", description=command_text("command.admin.usage"))
+    @app_commands.describe(csv=command_text("command.admin.usage_csv"))
     async def usage(
         self,
         interaction: discord.Interaction,
@@ -214,7 +211,7 @@ class Admin(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = _guild(interaction)
         report = await self.admin.usage(guild_id, period)
-        embed = usage_report_embed(report, period)
+        embed = usage_report_embed(report, period, interaction.locale.value)
         if not csv:
             await interaction.followup.send(embed=embed, ephemeral=True)
             return
@@ -222,29 +219,33 @@ class Admin(commands.Cog):
             path = Path(folder) / f"animate-{guild_id}-{period}.csv"
             await self.admin.export_csv(guild_id, period, path)
             if path.stat().st_size > interaction.filesize_limit:
-                embed.add_field(name="CSV", value=messages.CSV_TOO_LARGE, inline=False)
+                embed.add_field(
+                    name="CSV", value=say(interaction, messages.CSV_TOO_LARGE), inline=False
+                )
                 await interaction.followup.send(embed=embed, ephemeral=True)
                 return
             await interaction.followup.send(embed=embed, file=discord.File(path), ephemeral=True)
 
-    @group.command(name="cancel", description="Cancel any job on this server by its number.")
+    @group.command(name="cancel", description=command_text("command.admin.cancel"))
     async def cancel(self, interaction: discord.Interaction, job: int) -> None:
         """Cancel a job as a moderator."""
         actor = Actor(_guild(interaction), interaction.user.id, can_manage_messages=True)
         cancelled = await self.jobs.cancel(job, actor)
         await _reply(interaction, messages.cancel_done(cancelled.id))
 
-    async def _show(self, interaction: discord.Interaction, heading: str) -> None:
+    async def _show(self, interaction: discord.Interaction, heading: Text) -> None:
         overview = await self.admin.overview(_guild(interaction))
         await interaction.response.send_message(
-            heading, embed=overview_embed(overview), ephemeral=True
+            say(interaction, heading),
+            embed=overview_embed(overview, interaction.locale.value),
+            ephemeral=True,
         )
 
 
 def check_channel(
     interaction: discord.Interaction,
     channel_id: int,
-    needed: dict[str, str],
+    needed: tuple[str, ...],
     *,
     forums: bool = True,
 ) -> None:
@@ -252,7 +253,7 @@ def check_channel(
     guild = interaction.guild
     channel = guild.get_channel(channel_id) if guild else None
     if guild is None or channel is None:
-        raise UserError(messages.channel_unusable(channel_id, ["View Channel"]))
+        raise UserError(messages.channel_unusable(channel_id, ["view_channel"]))
     kinds = (discord.TextChannel, discord.ForumChannel) if forums else (discord.TextChannel,)
     if not isinstance(channel, kinds):
         raise UserError(messages.NOT_A_TEXT_CHANNEL)
@@ -263,60 +264,73 @@ def check_channel(
 def _root_causes(lacking: list[str]) -> list[str]:
     """Without View Channel (or Send Messages) Discord denies the rest implicitly: name only
     the permission to fix."""
-    for gate in (CLIP_PERMISSIONS["view_channel"], CLIP_PERMISSIONS["send_messages"]):
+    for gate in ("view_channel", "send_messages"):
         if gate in lacking:
             return [gate]
     return lacking
 
 
-def overview_embed(o: GuildOverview) -> discord.Embed:
-    """The whole configuration of a server."""
+def overview_embed(o: GuildOverview, locale: str) -> discord.Embed:
+    """The whole configuration of a server, in `locale`'s language."""
     c = o.config
-    embed = discord.Embed(title=messages.CONFIG_TITLE, colour=discord.Colour.blurple())
-    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)]) or messages.EVERY_CHANNEL
+
+    def say(text: Text | str) -> str:
+        return text if isinstance(text, str) else text.render(locale)
+
+    def field(name: str, value: str, *, inline: bool = True) -> None:
+        embed.add_field(name=say(messages.CONFIG_FIELDS[name]), value=value, inline=inline)
+
+    embed = discord.Embed(title=say(messages.CONFIG_TITLE), colour=discord.Colour.blurple())
+    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)], locale)
+    channels = channels or say(messages.EVERY_CHANNEL)
     if c.nsfw_only:
-        channels += f"\n{messages.AGE_RESTRICTED_ONLY}"
-    embed.add_field(name="Channels", value=channels)
-    embed.add_field(
-        name="Roles", value=_listing([f"<@&{i}>" for i in sorted(c.role_ids)]) or messages.EVERYONE
-    )
-    embed.add_field(
-        name="Moderation log",
-        value=f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else messages.OFF,
-    )
+        channels += f"\n{say(messages.AGE_RESTRICTED_ONLY)}"
+    field("channels", channels)
+    roles = _listing([f"<@&{i}>" for i in sorted(c.role_ids)], locale)
+    field("roles", roles or say(messages.EVERYONE))
+    log_channel = f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else say(messages.OFF)
+    field("mod_log", log_channel)
     limits = "\n".join(
-        f"{messages.LIMIT_LABELS[n]}: **{messages.limit_value(n, o.limits.get(n))}**"
-        + ("" if n in c.limits else " (default)")
+        f"{say(messages.LIMIT_LABELS[n])}: **{say(messages.limit_value(n, o.limits.get(n)))}**"
+        + ("" if n in c.limits else f" {say(messages.DEFAULT_MARK)}")
         for n in LIMIT_NAMES
     )
-    embed.add_field(name="Limits", value=limits, inline=False)
-    blocks = _listing([f"<@{b.user_id}> — {b.reason}" for b in o.blocks])
-    embed.add_field(name="Blocked members", value=blocks or messages.NO_BLOCKS, inline=False)
+    field("limits", limits, inline=False)
+    blocks = _listing([say(messages.blocked_line(b.user_id, b.reason)) for b in o.blocks], locale)
+    field("blocked", blocks or say(messages.NO_BLOCKS), inline=False)
     changes = _listing(
         [
-            f"<t:{int(a.at.timestamp())}:R> <@{a.actor_id}> {a.action}: {a.detail}"
+            f"{messages.timestamp(a.at)} <@{a.actor_id}> {a.action}: {a.detail}"
             for a in o.recent_changes
-        ]
+        ],
+        locale,
     )
-    embed.add_field(name="Recent changes", value=changes or messages.AUDIT_EMPTY, inline=False)
+    field("changes", changes or say(messages.AUDIT_EMPTY), inline=False)
     return embed
 
 
-def usage_report_embed(report: GuildUsageReport, period: Period) -> discord.Embed:
-    """A server's totals and top members."""
-    t = report.totals
+def usage_report_embed(report: GuildUsageReport, period: Period, locale: str) -> discord.Embed:
+    """A server's totals and top members, in `locale`'s language."""
+    title = f"{messages.SERVER_USAGE_TITLE.render(locale)} · "
     embed = discord.Embed(
-        title=f"{messages.SERVER_USAGE_TITLE} · {messages.REPORT_PERIODS[period]}",
+        title=title + messages.REPORT_PERIODS[period].render(locale),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(name="Totals", value=messages.server_totals(t), inline=False)
-    top = _listing([messages.top_user(u.user_id, u.totals) for u in report.top_users])
-    embed.add_field(name="Top members", value=top or messages.NO_JOBS_IN_PERIOD, inline=False)
+    totals = messages.server_totals(report.totals).render(locale)
+    embed.add_field(name=messages.TOTALS.render(locale), value=totals, inline=False)
+    top = _listing(
+        [messages.top_user(u.user_id, u.totals).render(locale) for u in report.top_users], locale
+    )
+    embed.add_field(
+        name=messages.TOP_MEMBERS.render(locale),
+        value=top or messages.NO_JOBS_IN_PERIOD.render(locale),
+        inline=False,
+    )
     return embed
 
 
-async def _reply(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True)
+async def _reply(interaction: discord.Interaction, text: Text) -> None:
+    await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
 def _guild(interaction: discord.Interaction) -> int:
@@ -330,11 +344,11 @@ def _limit_name(value: str) -> LimitName:
     return name
 
 
-def _listing(lines: list[str]) -> str:
+def _listing(lines: list[str], locale: str) -> str:
     """Up to ten lines, with a count of the rest, within an embed field's size."""
     shown = lines[:_LISTED_MAX]
     if len(lines) > _LISTED_MAX:
-        shown.append(messages.more_lines(len(lines) - _LISTED_MAX))
+        shown.append(messages.more_lines(len(lines) - _LISTED_MAX).render(locale))
     text = "\n".join(shown)
     return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 1] + "…"
 

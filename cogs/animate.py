@@ -23,12 +23,27 @@ from bot.errors import UserError
 from bot.jobs import JobService
 from bot.models import ImageInput, Origin
 from bot.policy import Access
+from bot.translator import command_text
 from bot.validation import AnimateRequest
 from cogs.buttons import CancelButton, ResultButton
 from cogs.delivery import DiscordNotifier
 from cogs.permissions import CLIP_PERMISSIONS, missing
 
 log = logging.getLogger(__name__)
+
+
+#: /animate's options, named like the API's parameters (their localized names and descriptions
+#: are in the catalogue under `command.animate`); the two ranges' descriptions show their bounds.
+_OPTIONS = (
+    "image",
+    "prompt",
+    "last_image",
+    "resolution",
+    "aspect_ratio",
+    "camera_fixed",
+    "generate_audio",
+)
+_RANGES = ("duration", "seed")
 
 
 class Animate(commands.Cog):
@@ -46,18 +61,18 @@ class Animate(commands.Cog):
         """Stop background work; every job's state is already in the database."""
         await self.jobs.stop()
 
-    @app_commands.command(name="animate", description="Turn an image into a short video clip.")
+    @app_commands.command(
+        name=command_text("command.animate.name"),
+        description=command_text("command.animate.description"),
+    )
     @app_commands.guild_only()
     @app_commands.describe(
-        image="The first frame: a JPEG, PNG, GIF or WebP image.",
-        prompt="What should happen: action, camera and style.",
-        last_image="Optional last frame to steer where the clip ends.",
-        duration=f"Length in seconds ({DURATION_MIN_S}-{DURATION_MAX_S}).",
-        resolution="Output resolution.",
-        aspect_ratio="Output aspect ratio; auto follows the image.",
-        camera_fixed="Keep the camera still.",
-        seed=f"Seed ({SEED_MIN}-{SEED_MAX}) to reproduce a clip; random if left out.",
-        generate_audio="Generate a soundtrack too.",
+        **{name: command_text(f"command.animate.{name}") for name in _OPTIONS},
+        duration=command_text("command.animate.duration", low=DURATION_MIN_S, high=DURATION_MAX_S),
+        seed=command_text("command.animate.seed", low=SEED_MIN, high=SEED_MAX),
+    )
+    @app_commands.rename(
+        **{name: command_text(f"command.animate.option.{name}") for name in (*_OPTIONS, *_RANGES)}
     )
     async def animate(
         self,
@@ -84,13 +99,24 @@ class Animate(commands.Cog):
             seed=seed,
             generate_audio=generate_audio,
         )
-        if interaction.guild_id is None or interaction.channel_id is None:
-            raise UserError(messages.GUILD_ONLY)
-        if missing := missing_permissions(interaction):
-            raise UserError(messages.missing_permissions(missing))
-        checked = self.jobs.check(request)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.jobs.accept(checked, origin(interaction), access(interaction))
+        await start_job(self.jobs, interaction, request)
+
+
+async def start_job(
+    jobs: JobService, interaction: discord.Interaction, request: AnimateRequest
+) -> None:
+    """The one intake of every way to start a clip (/animate, the context menu's form):
+    check what costs nothing, acknowledge at once, then hand the job to the service.
+
+    Raises UserError saying what to change; a refused request costs nothing.
+    """
+    if interaction.guild_id is None or interaction.channel_id is None:
+        raise UserError(messages.GUILD_ONLY)
+    if missing := missing_permissions(interaction):
+        raise UserError(messages.missing_permissions(missing))
+    checked = jobs.check(request)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await jobs.accept(checked, origin(interaction), access(interaction))
 
 
 def image_input(attachment: discord.Attachment) -> ImageInput:
@@ -119,6 +145,8 @@ def origin(interaction: discord.Interaction) -> Origin:
         interaction_token=interaction.token,
         interaction_expires_at=interaction.expires_at,
         upload_limit_bytes=upload_limit,
+        locale=interaction.locale.value,
+        guild_locale=(interaction.guild_locale or interaction.locale).value,
     )
 
 
@@ -142,14 +170,14 @@ def access(interaction: discord.Interaction) -> Access:
 
 
 def missing_permissions(interaction: discord.Interaction) -> list[str]:
-    """Names of the permissions the bot lacks here to post a clip."""
-    granted = interaction.app_permissions
-    required = dict(CLIP_PERMISSIONS)
+    """The permissions the bot lacks here to post a clip."""
+    required: tuple[str, ...] = CLIP_PERMISSIONS
     if isinstance(interaction.channel, discord.Thread):
         # In threads Discord checks this one instead of Send Messages.
-        del required["send_messages"]
-        required["send_messages_in_threads"] = "Send Messages in Threads"
-    return missing(granted, required)
+        required = tuple(
+            "send_messages_in_threads" if flag == "send_messages" else flag for flag in required
+        )
+    return missing(interaction.app_permissions, required)
 
 
 async def setup(bot: AnimateBot) -> None:

@@ -13,10 +13,12 @@ from bot import messages
 from bot.api_models import PROMPT_MAX_CHARS
 from bot.bot import AnimateBot
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.lineage import PostFiles
 from bot.media import SOURCE_FIRST, SOURCE_LAST
 from bot.models import JobKind
 from bot.policy import Actor
+from bot.translator import say
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,10 @@ class CancelButton(
     """Cancel one job; for its requester and members with Manage Messages (checked here,
     not only by who can see the button)."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, locale: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=messages.CANCEL_LABEL,
+                label=messages.CANCEL_LABEL.render(locale),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"animate:cancel:{job_id}",
             )
@@ -66,18 +68,18 @@ class CancelButton(
         except Exception:
             log.exception("cancel of job %d failed", self.job_id)
             text = messages.CANCEL_FAILED
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
-    """A message's components: one Cancel button for the job."""
+def cancel_view(job_id: int, locale: str) -> discord.ui.View:
+    """A message's components: one Cancel button for the job, labelled in `locale`."""
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job_id))
+    view.add_item(CancelButton(job_id, locale))
     return view
 
 
 #: The buttons on every result post: action in the custom id -> (label, style, kind of job).
-_RESULT_BUTTONS: dict[str, tuple[str, discord.ButtonStyle, JobKind | None]] = {
+_RESULT_BUTTONS: dict[str, tuple[Text, discord.ButtonStyle, JobKind | None]] = {
     "regen": (messages.REGENERATE_LABEL, discord.ButtonStyle.primary, JobKind.REGENERATE),
     "edit": (messages.EDIT_LABEL, discord.ButtonStyle.secondary, JobKind.EDIT),
     "continue": (messages.CONTINUE_LABEL, discord.ButtonStyle.secondary, JobKind.CONTINUE),
@@ -94,10 +96,12 @@ class ResultButton(
     the requester only; Delete also for members with Manage Messages. Each is checked here,
     against the server's rules and quotas as they are at the press."""
 
-    def __init__(self, action: str, job_id: int) -> None:
+    def __init__(self, action: str, job_id: int, locale: str | None = None) -> None:
         label, style, _ = _RESULT_BUTTONS[action]
         super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=f"animate:{action}:{job_id}")
+            discord.ui.Button(
+                label=label.render(locale), style=style, custom_id=f"animate:{action}:{job_id}"
+            )
         )
         self.action = action
         self.job_id = job_id
@@ -140,7 +144,7 @@ class ResultButton(
             can_manage_messages=interaction.permissions.manage_messages,
         )
         await cast(AnimateBot, interaction.client).jobs.delete_post(self.job_id, actor)
-        await interaction.edit_original_response(content=messages.POST_DELETED)
+        await interaction.edit_original_response(content=say(interaction, messages.POST_DELETED))
 
     async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
         from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
@@ -150,19 +154,21 @@ class ResultButton(
         bot = cast(AnimateBot, interaction.client)
         job = await bot.jobs.own_job(self.job_id, animate.access(interaction))
         # The post's links are fresh now; they are kept for the submit.
-        modal = EditPromptModal(self.job_id, job.prompt, post_files(interaction.message))
+        modal = EditPromptModal(
+            self.job_id, job.prompt, post_files(interaction.message), interaction.locale.value
+        )
         await interaction.response.send_modal(modal)
 
 
 class EditPromptModal(discord.ui.Modal):
     """Edit prompt: the prompt pre-filled; submitting runs it with the same image and settings."""
 
-    def __init__(self, job_id: int, prompt: str, files: PostFiles) -> None:
-        super().__init__(title=messages.EDIT_MODAL_TITLE, timeout=15 * 60)
+    def __init__(self, job_id: int, prompt: str, files: PostFiles, locale: str) -> None:
+        super().__init__(title=messages.EDIT_MODAL_TITLE.render(locale), timeout=15 * 60)
         self.job_id = job_id
         self.files = files
         self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
-            label=messages.EDIT_MODAL_FIELD,
+            label=messages.EDIT_MODAL_FIELD.render(locale),
             style=discord.TextStyle.paragraph,
             default=prompt,
             max_length=PROMPT_MAX_CHARS,
@@ -208,7 +214,7 @@ async def start_derived(
         )
         upload = discord.File(io.BytesIO(still.data), filename=still.filename)
         shown = await interaction.edit_original_response(
-            content=messages.CONTINUE_FRAME, attachments=[upload]
+            content=say(interaction, messages.CONTINUE_FRAME), attachments=[upload]
         )
         frame = animate.image_input(shown.attachments[0])
     origin = animate.origin(interaction)
@@ -232,8 +238,9 @@ def post_files(message: discord.Message | None) -> PostFiles:
     return PostFiles(first=first, last=last, clip_url=clip_url)
 
 
-async def _answer(interaction: discord.Interaction[Any], text: str) -> None:
+async def _answer(interaction: discord.Interaction[Any], message: Text) -> None:
     """A private answer, whether or not the interaction was acknowledged yet."""
+    text = say(interaction, message)
     try:
         if interaction.response.is_done():
             await interaction.edit_original_response(content=text)
@@ -243,9 +250,10 @@ async def _answer(interaction: discord.Interaction[Any], text: str) -> None:
         log.warning("could not answer a button press: %s", exc)
 
 
-def result_view(job_id: int) -> discord.ui.View:
-    """A result post's components: Regenerate, Edit prompt, Continue, Loop, Delete."""
+def result_view(job_id: int, locale: str) -> discord.ui.View:
+    """A result post's components, labelled in `locale`: Regenerate, Edit prompt, Continue,
+    Loop, Delete."""
     view = discord.ui.View(timeout=None)
     for action in _RESULT_BUTTONS:
-        view.add_item(ResultButton(action, job_id))
+        view.add_item(ResultButton(action, job_id, locale))
     return view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,6 +11,7 @@ import aiohttp
 import discord
 
 from bot import messages
+from bot.i18n import Text
 from bot.media import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.models import CANCELLABLE, DeliveryRoute, Job, JobState
 from bot.notifier import (
@@ -56,7 +58,7 @@ class DiscordNotifier:
                 cast(int, ORIGINAL_RESPONSE),  # the route takes this documented alias for an id
                 content=text,
                 embed=None,
-                view=cancel_view(job.id) if cancellable else None,
+                view=cancel_view(job.id, job.origin.locale) if cancellable else None,
                 allowed_mentions=_NO_MENTIONS,
             )
         except discord.NotFound as exc:
@@ -81,12 +83,20 @@ class DiscordNotifier:
         """Post the mp4 with its caption, source images and buttons; in the channel the job's
         nonce makes a repeat return the same message."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
+        embed = result_embed(job, extras)
+        if clip.reencoded_from is not None:
+            note = messages.reencoded(clip.reencoded_from, clip.size_bytes)
+            embed.add_field(
+                name=messages.REENCODED_TITLE.render(job.origin.locale),
+                value=note.render(job.origin.locale),
+                inline=False,
+            )
         return await self._send(
             job,
             via,
-            embed=result_embed(job, extras),
+            embed=embed,
             files=[file, *_source_files(extras)],
-            view=result_view(job.id),
+            view=result_view(job.id, job.origin.locale),
         )
 
     async def post_link(
@@ -99,9 +109,17 @@ class DiscordNotifier:
         """Post the clip's URL, saying when it expires, with source images and buttons."""
         embed = result_embed(job, extras)
         embed.url = job.output_url
-        embed.add_field(name="Download", value=messages.link_instead(expires_at), inline=False)
+        embed.add_field(
+            name=messages.FIELD_DOWNLOAD.render(job.origin.locale),
+            value=messages.link_instead(expires_at).render(job.origin.locale),
+            inline=False,
+        )
         return await self._send(
-            job, via, embed=embed, files=_source_files(extras), view=result_view(job.id)
+            job,
+            via,
+            embed=embed,
+            files=_source_files(extras),
+            view=result_view(job.id, job.origin.locale),
         )
 
     async def delete_post(self, job: Job) -> None:
@@ -135,7 +153,7 @@ class DiscordNotifier:
             DeliveryRoute.CHANNEL,
             channel_id=channel_id,
             embed=mod_log_embed(job),
-            view=cancel_view(job.id) if job.state in CANCELLABLE else None,
+            view=_mod_log_view(job),
             nonce=f"{job.nonce}-m",
         )
 
@@ -147,9 +165,8 @@ class DiscordNotifier:
             job.mod_log_channel_id, guild_id=job.origin.guild_id
         )
         message = channel.get_partial_message(job.mod_log_message_id)
-        view = cancel_view(job.id) if job.state in CANCELLABLE else None
         try:
-            await message.edit(embed=mod_log_embed(job), view=view)
+            await message.edit(embed=mod_log_embed(job), view=_mod_log_view(job))
         except discord.HTTPException as exc:
             raise _post_error(exc, DeliveryRoute.CHANNEL) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -218,24 +235,28 @@ def _post_error(exc: discord.HTTPException, via: DeliveryRoute) -> Exception:
 
 
 def mod_log_embed(job: Job) -> discord.Embed:
-    """A job's entry in the moderation log: who, where, what, settings, cost and result."""
-    prompt = "*(erased)*" if job.redacted else discord.utils.escape_markdown(job.prompt)
+    """A job's entry in the moderation log, in the server's language: who, where, what,
+    settings, cost and result."""
+    say = _renderer(job.origin.guild_locale)
+    fields = messages.MOD_LOG_FIELDS
+    erased = say(messages.MOD_LOG_ERASED)
+    prompt = erased if job.redacted else discord.utils.escape_markdown(job.prompt)
     embed = discord.Embed(
-        title=messages.mod_log_title(job),
+        title=say(messages.mod_log_title(job)),
         description=_truncate(prompt, _EMBED_DESCRIPTION_MAX),
         colour=_MOD_LOG_COLOURS.get(job.state, discord.Colour.blurple()),
         timestamp=job.created_at,
     )
-    embed.add_field(name="Requested by", value=f"<@{job.origin.user_id}>")
-    embed.add_field(name="Channel", value=f"<#{job.origin.channel_id}>")
-    embed.add_field(name="Cost", value=messages.mod_log_cost(job))
-    embed.add_field(name="Settings", value=messages.settings_line(job.settings), inline=False)
-    embed.add_field(
-        name="Result", value=_truncate(messages.mod_log_result(job), _FIELD_MAX), inline=False
-    )
+    embed.add_field(name=say(fields["requester"]), value=f"<@{job.origin.user_id}>")
+    embed.add_field(name=say(fields["channel"]), value=f"<#{job.origin.channel_id}>")
+    embed.add_field(name=say(fields["cost"]), value=say(messages.mod_log_cost(job)))
+    settings = say(messages.settings_line(job.settings))
+    embed.add_field(name=say(fields["settings"]), value=settings, inline=False)
+    result = _truncate(say(messages.mod_log_result(job)), _FIELD_MAX)
+    embed.add_field(name=say(fields["result"]), value=result, inline=False)
     if job.image_url.startswith(("https://", "http://")):  # empty once erased
         embed.set_thumbnail(url=job.image_url)
-    embed.set_footer(text=f"Job #{job.id}")
+    embed.set_footer(text=say(messages.mod_log_footer(job.id)))
     return embed
 
 
@@ -244,29 +265,43 @@ def _source_files(extras: ResultExtras) -> list[discord.File]:
 
 
 def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
-    """The caption posted with a clip: prompt, requester, settings, generation time, the
-    clip it was made from, and its source images."""
+    """The caption posted with a clip, in the requester's language: prompt, requester,
+    settings, generation time, the clip it was made from, and its source images."""
+    say = _renderer(job.origin.locale)
     embed = discord.Embed(
-        title=messages.RESULT_TITLE,
+        title=say(messages.RESULT_TITLE),
         # Escaped so a prompt cannot dress up as a masked link or other formatting.
         description=_truncate(discord.utils.escape_markdown(job.prompt), _EMBED_DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
     # A mention inside an embed never pings; it only shows the name.
-    embed.add_field(name="Requested by", value=f"<@{job.origin.user_id}>")
+    embed.add_field(name=say(messages.FIELD_REQUESTED_BY), value=f"<@{job.origin.user_id}>")
     if took := messages.generation_time(job):
-        embed.add_field(name="Generation time", value=took)
-    embed.add_field(name="Settings", value=messages.settings_line(job.settings), inline=False)
+        embed.add_field(name=say(messages.FIELD_GENERATION_TIME), value=say(took))
+    settings = say(messages.settings_line(job.settings))
+    embed.add_field(name=say(messages.FIELD_SETTINGS), value=settings, inline=False)
     if extras.parent_id is not None:
         made_from = messages.made_from(job.kind, extras.parent_id, extras.parent_link)
-        embed.add_field(name="From", value=made_from, inline=False)
+        embed.add_field(name=say(messages.FIELD_FROM), value=say(made_from), inline=False)
     for source in extras.sources:
         if source.filename.startswith(SOURCE_FIRST):
             embed.set_thumbnail(url=f"attachment://{source.filename}")
         elif source.filename.startswith(SOURCE_LAST):
             embed.set_image(url=f"attachment://{source.filename}")
-    embed.set_footer(text=f"Job #{job.id} · Seedance 1.5 Pro")
+    embed.set_footer(text=say(messages.result_footer(job.id)))
     return embed
+
+
+def _mod_log_view(job: Job) -> discord.ui.View | None:
+    """A Cancel button on the moderation-log entry while the job runs."""
+    return cancel_view(job.id, job.origin.guild_locale) if job.state in CANCELLABLE else None
+
+
+def _renderer(locale: str) -> Callable[[Text | str], str]:
+    def say(text: Text | str) -> str:
+        return text if isinstance(text, str) else text.render(locale)
+
+    return say
 
 
 def _truncate(text: str, limit: int) -> str:

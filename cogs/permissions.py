@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import discord
 
-#: What the bot must be allowed to do in a channel to post a finished clip there.
-CLIP_PERMISSIONS = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "attach_files": "Attach Files",
-    "embed_links": "Embed Links",
-}
+#: What the bot must be allowed to do in a channel to post a finished clip there (discord.py's
+#: permission names; `bot.messages.PERMISSION_NAMES` has what Discord calls them).
+CLIP_PERMISSIONS = ("view_channel", "send_messages", "attach_files", "embed_links")
 #: ... and to keep a moderation log there.
-MOD_LOG_PERMISSIONS = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-}
+MOD_LOG_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
 
 
-def missing(granted: discord.Permissions, needed: dict[str, str]) -> list[str]:
-    """Labels of the `needed` permissions that `granted` lacks."""
-    return [label for flag, label in needed.items() if not getattr(granted, flag)]
+def missing(granted: discord.Permissions, needed: tuple[str, ...]) -> list[str]:
+    """The `needed` permissions that `granted` lacks."""
+    return [flag for flag in needed if not getattr(granted, flag)]

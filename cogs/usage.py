@@ -10,6 +10,7 @@ from bot import messages
 from bot.bot import AnimateBot
 from bot.jobs import JobService
 from bot.models import Job, QuotaStatus, UsageReport
+from bot.translator import command_text, say
 
 _PROMPT_PREVIEW_CHARS = 40
 
@@ -23,56 +24,72 @@ class Usage(commands.Cog):
     # One command with an option rather than `/usage show` + `/usage forget`: Discord does not
     # let a command both run on its own and have subcommands, and `/usage` must stay as it is.
     @app_commands.command(
-        name="usage", description="See how many clips you made, what they cost, and what's left."
+        name=command_text("command.usage.name"),
+        description=command_text("command.usage.description"),
     )
-    @app_commands.describe(
-        forget="Erase the prompts and image links of your finished clips (counts and costs stay)."
-    )
+    @app_commands.describe(forget=command_text("command.usage.forget"))
+    @app_commands.rename(forget=command_text("command.usage.option.forget"))
     async def usage(self, interaction: discord.Interaction, forget: bool = False) -> None:
         """Reply with the caller's usage, ephemerally; or erase their stored prompts."""
         if forget:
             count = await self.jobs.forget(interaction.user.id)
-            await interaction.response.send_message(messages.forgotten(count), ephemeral=True)
+            text = say(interaction, messages.forgotten(count))
+            await interaction.response.send_message(text, ephemeral=True)
             return
         report = await self.jobs.usage(interaction.user.id)
         quota = None
         if interaction.guild_id is not None:
             quota = await self.jobs.quota_status(interaction.guild_id, interaction.user.id)
-        await interaction.response.send_message(embed=usage_embed(report, quota), ephemeral=True)
+        embed = usage_embed(report, interaction.locale.value, quota)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-def usage_embed(report: UsageReport, quota: QuotaStatus | None = None) -> discord.Embed:
-    """Render a usage report, with what is left on this server if known."""
-    embed = discord.Embed(title=messages.USAGE_TITLE, colour=discord.Colour.blurple())
-    embed.add_field(name="Today (UTC)", value=messages.usage_totals(report.today))
-    embed.add_field(name="This month", value=messages.usage_totals(report.month))
-    embed.add_field(name="All time", value=messages.usage_totals(report.all_time))
+def usage_embed(
+    report: UsageReport, locale: str, quota: QuotaStatus | None = None
+) -> discord.Embed:
+    """Render a usage report in `locale`'s language, with what is left on this server if known."""
+    fields = messages.USAGE_FIELDS
+    embed = discord.Embed(
+        title=messages.USAGE_TITLE.render(locale), colour=discord.Colour.blurple()
+    )
+    for name, totals in (
+        ("today", report.today),
+        ("month", report.month),
+        ("all", report.all_time),
+    ):
+        embed.add_field(
+            name=fields[name].render(locale), value=messages.usage_totals(totals).render(locale)
+        )
     if quota is not None:
         embed.add_field(
-            name="Left on this server",
-            value=messages.quota_lines(quota),
+            name=fields["here"].render(locale),
+            value=messages.quota_lines(quota).render(locale),
             inline=False,
         )
     if report.in_progress:
-        embed.add_field(name="In progress", value=str(report.in_progress), inline=False)
-    recent = "\n".join(_job_line(job) for job in report.recent) or messages.NO_JOBS_YET
-    embed.description = f"**Recent clips**\n{recent}"
+        embed.add_field(
+            name=fields["in_progress"].render(locale), value=str(report.in_progress), inline=False
+        )
+    recent = "\n".join(_job_line(job, locale) for job in report.recent)
+    recent = recent or messages.NO_JOBS_YET.render(locale)
+    embed.description = f"**{messages.RECENT_CLIPS.render(locale)}**\n{recent}"
     return embed
 
 
-def _job_line(job: Job) -> str:
-    prompt = "(erased)" if job.redacted else job.prompt.replace("\n", " ")
+def _job_line(job: Job, locale: str) -> str:
+    erased = messages.USAGE_ERASED.render(locale)
+    prompt = erased if job.redacted else job.prompt.replace("\n", " ")
     if len(prompt) > _PROMPT_PREVIEW_CHARS:
         prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
     line = (
-        f"`#{job.id}` {messages.STATE_LABELS[job.state]}"
+        f"`#{job.id}` {messages.STATE_LABELS[job.state].render(locale)}"
         f" · {job.settings.duration_s} s {job.settings.resolution}"
-        f" · {messages.dollars(job.cost_cents)} · <t:{int(job.created_at.timestamp())}:R>"
+        f" · {messages.dollars(job.cost_cents)} · {messages.timestamp(job.created_at)}"
         f" · {discord.utils.escape_markdown(prompt)}"
     )
     if job.message_id is not None:
         link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
-        line += f" · [open]({link})"
+        line += f" · [{messages.OPEN_LINK.render(locale)}]({link})"
     return line
 
 

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from bot.api_models import ASPECT_RATIOS, RESOLUTIONS
 from bot.errors import UserError
+from bot.i18n import LANGUAGES
 from bot.jobs import _generate_request
 from bot.models import ImageInput, Job, JobState, Origin
 from bot.settings import Settings
@@ -155,9 +156,10 @@ def test_every_option_combination_is_a_valid_api_request_or_a_clear_refusal(
     try:
         checked = validate(request, CONFIG)
     except UserError as refused:
-        message = refused.user_message
-        assert message.strip()
-        assert len(message) <= DISCORD_MESSAGE_MAX
+        for lang in LANGUAGES:  # fits a Discord message in every language
+            message = refused.user_message.render(lang)
+            assert message.strip()
+            assert len(message) <= DISCORD_MESSAGE_MAX
         return
     body = _generate_request(as_job(checked)).to_json()
     assert validate_submit(body) == []

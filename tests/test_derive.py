@@ -12,6 +12,7 @@ import pytest
 
 from bot import messages
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.lineage import PostFiles
 from bot.models import ImageInput, Job, JobKind, JobState
 from bot.notifier import PostFailedError
@@ -60,7 +61,7 @@ async def derive(h: Harness, parent: Job, kind: JobKind, user_id: int = ALICE, *
     )
 
 
-async def refusal(call: object) -> str:
+async def refusal(call: object) -> Text:
     with pytest.raises(UserError) as caught:
         await call  # type: ignore[misc]
     return caught.value.user_message
@@ -147,7 +148,7 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
         h.service.last_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
 
-    assert "daily limit of 1 clip" in text
+    assert "daily limit of 1 clip" in text.render()
     assert continue_text == text  # refused before any download
     assert await job_count(h) == 1
 

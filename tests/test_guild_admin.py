@@ -166,8 +166,8 @@ async def test_set_limit_number_unlimited_zero_and_back_to_default(
     trail = await actions(store)
     assert [a for _, a, _ in trail] == ["limit-daily"] * 2 + ["limit-cooldown", "limit-daily"]
     assert trail[-1][2] == "default"
-    assert trail[0][2] == messages.limit_value("daily", None)
-    assert trail[1][2] == messages.limit_value("daily", 0)
+    assert trail[0][2] == "unlimited"  # the audit trail is kept in English
+    assert trail[1][2] == "0 (blocked)"
 
 
 async def test_a_refused_limit_value_changes_nothing(admin: GuildAdmin, store: SqliteStore) -> None:
@@ -199,8 +199,13 @@ async def test_block_and_unblock_are_audited_and_shown(
     assert (await admin.overview(GUILD)).blocks == ()
 
 
-async def test_block_reason_is_bounded_and_never_empty(admin: GuildAdmin) -> None:
-    assert (await admin.block(GUILD, ADMIN, BOB, "   ")).reason == "no reason given"
+async def test_block_reason_is_bounded_and_an_empty_one_reads_as_no_reason_given(
+    admin: GuildAdmin,
+) -> None:
+    empty = await admin.block(GUILD, ADMIN, BOB, "   ")
+    assert empty.reason == ""
+    assert "Reason: no reason given" in messages.blocked(empty.reason).render()
+    assert "Raison : aucune raison donnée" in messages.blocked(empty.reason).render("fr")
     assert len((await admin.block(GUILD, ADMIN, ALICE, "x" * 5000)).reason) == 300
 
 

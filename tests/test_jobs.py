@@ -312,7 +312,7 @@ class Harness:
         if state in (JobState.CLAIMED, JobState.SUBMITTING):
             return await store.set_state(job.id, state)
         if state == JobState.FAILED:
-            return await store.mark_failed(job.id, messages.TIMED_OUT, 0, now)
+            return await store.mark_failed(job.id, messages.TIMED_OUT.render(), 0, now)
         if state in (JobState.SUBMITTED, JobState.COMPLETED):
             answer = await self.api.submit(_generate_request(job))
             job = await store.mark_submitted(
@@ -480,7 +480,9 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
     assert done.message_id is not None
     link = messages.jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
     await wait_until(
-        lambda: messages.done(link, messages.generation_time(done)) in h.notifier.texts(job.id)
+        lambda: (
+            messages.done(link, messages.generation_time(done)).render() in h.notifier.texts(job.id)
+        )
     )
     assert h.store.history[job.id] == [
         JobState.CLAIMED,
@@ -504,7 +506,7 @@ async def test_a_job_sent_at_once_goes_straight_to_generating(
 
     texts = h.notifier.texts(job.id)
     assert texts[0].startswith("🎬 **Generating**")
-    assert messages.SUBMITTING not in texts
+    assert messages.SUBMITTING.render() not in texts
     assert not any(t.startswith("⏳ **Queued**") for t in texts)
 
 
@@ -517,7 +519,7 @@ async def test_a_slow_submit_shows_that_the_job_is_being_sent(
     job = await h.accept()
     await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
 
-    await wait_until(lambda: messages.SUBMITTING in h.notifier.texts(job.id))
+    await wait_until(lambda: messages.SUBMITTING.render() in h.notifier.texts(job.id))
     h.sleeper.gate.set()
     await h.wait_state(job.id, JobState.DELIVERED)
 
@@ -575,10 +577,12 @@ async def test_image_link_about_to_expire_fails_at_submit_without_calling_the_ap
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.IMAGE_LINK_EXPIRED
+    assert failed.error == messages.IMAGE_LINK_EXPIRED.render()
     assert failed.cost_cents == 0
     assert h.fake.submits == []
-    assert messages.failed(messages.IMAGE_LINK_EXPIRED) in h.notifier.texts(job.id)
+    assert messages.failed(messages.IMAGE_LINK_EXPIRED.render()).render() in h.notifier.texts(
+        job.id
+    )
 
 
 async def test_persistent_429_on_submit_requeues_the_job_and_submits_it_once_the_api_recovers(
@@ -594,7 +598,7 @@ async def test_persistent_429_on_submit_requeues_the_job_and_submits_it_once_the
     requeued_at = history.index(JobState.QUEUED)
     assert JobState.SUBMITTING in history[:requeued_at]
     assert history[requeued_at + 1 :].count(JobState.SUBMITTED) == 1
-    assert messages.SERVICE_BUSY in h.notifier.texts(job.id)
+    assert messages.SERVICE_BUSY.render() in h.notifier.texts(job.id)
     assert len(h.fake.submits) == attempts + 1
     assert list(h.fake.predictions) == [done.prediction_id]
 
@@ -633,8 +637,8 @@ async def test_prediction_processing_past_the_job_timeout_fails_and_tells_the_us
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.TIMED_OUT
-    assert messages.failed(messages.TIMED_OUT) in h.notifier.texts(job.id)
+    assert failed.error == messages.TIMED_OUT.render()
+    assert messages.failed(messages.TIMED_OUT.render()).render() in h.notifier.texts(job.id)
     assert h.notifier.failures == []  # the token still works: told in the progress message
 
 
@@ -665,8 +669,10 @@ async def test_401_while_polling_fails_the_job_as_service_unavailable(h: Harness
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.SERVICE_UNAVAILABLE
-    assert messages.failed(messages.SERVICE_UNAVAILABLE) in h.notifier.texts(job.id)
+    assert failed.error == messages.SERVICE_UNAVAILABLE.render()
+    assert messages.failed(messages.SERVICE_UNAVAILABLE.render()).render() in h.notifier.texts(
+        job.id
+    )
     assert failed.prediction_id is not None
     assert h.fake.status_polls(failed.prediction_id) == 1  # no further polls
 
@@ -707,9 +713,9 @@ async def test_delivery_failing_transiently_is_retried_then_fails_as_post_failed
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.POST_FAILED
+    assert failed.error == messages.POST_FAILED.render()
     assert h.notifier.clip_attempts == [job.id] * 3  # the first try and two retries
-    assert messages.failed(messages.POST_FAILED) in h.notifier.texts(job.id)
+    assert messages.failed(messages.POST_FAILED.render()).render() in h.notifier.texts(job.id)
 
 
 async def test_delivery_failing_for_good_is_not_retried(h: Harness) -> None:
@@ -719,7 +725,7 @@ async def test_delivery_failing_for_good_is_not_retried(h: Harness) -> None:
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.POST_FAILED
+    assert failed.error == messages.POST_FAILED.render()
     assert h.notifier.clip_attempts == [job.id]
 
 
@@ -734,7 +740,9 @@ async def test_failure_after_the_token_expired_is_posted_in_the_channel(h: Harne
 
     reason = messages.api_failed(MODERATION)
     assert failed.state == JobState.FAILED
-    assert h.notifier.failures == [(job.id, messages.failed_in_channel(ALICE, job.id, reason))]
+    assert h.notifier.failures == [
+        (job.id, messages.failed_in_channel(ALICE, job.id, reason).render())
+    ]
     assert h.notifier.edits == []
 
 
@@ -749,7 +757,9 @@ async def test_failure_whose_progress_message_is_gone_is_posted_in_the_channel(
 
     reason = messages.api_failed(MODERATION)
     assert failed.state == JobState.FAILED
-    assert h.notifier.failures == [(job.id, messages.failed_in_channel(ALICE, job.id, reason))]
+    assert h.notifier.failures == [
+        (job.id, messages.failed_in_channel(ALICE, job.id, reason).render())
+    ]
 
 
 async def test_failure_notice_that_cannot_be_posted_still_ends_the_job(h: Harness) -> None:
@@ -861,8 +871,10 @@ async def test_resumed_job_caught_mid_submit_fails_as_outcome_unknown_without_re
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN
-    assert messages.failed(messages.SUBMIT_OUTCOME_UNKNOWN) in h.notifier.texts(job.id)
+    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN.render()
+    assert messages.failed(messages.SUBMIT_OUTCOME_UNKNOWN.render()).render() in h.notifier.texts(
+        job.id
+    )
     # Once the dispatcher has sent the queued jobs, it is clear nothing else was (re-)sent.
     await h.wait_state(restarted.jobs[JobState.QUEUED].id, JobState.SUBMITTED)
     await h.wait_state(restarted.jobs[JobState.CLAIMED].id, JobState.SUBMITTED)
@@ -899,7 +911,7 @@ async def test_resumed_failed_job_tells_the_user(restarted: Restarted) -> None:
     told = await h.wait_notified(job.id)
 
     assert told.state == JobState.FAILED
-    assert h.notifier.texts(job.id) == [messages.failed(messages.TIMED_OUT)]
+    assert h.notifier.texts(job.id) == [messages.failed(messages.TIMED_OUT.render()).render()]
 
 
 # Delivery and submit faults --------------------------------------------------------------------
@@ -989,7 +1001,7 @@ async def test_failure_notice_refused_in_the_channel_is_sent_by_dm(h: Harness) -
 
     assert h.notifier.failure_routes == [DeliveryRoute.DM]
     ((_, text),) = h.notifier.failures
-    assert text == messages.failed_by_dm(job.id, messages.api_failed("Flagged."))
+    assert text == messages.failed_by_dm(job.id, messages.api_failed("Flagged.")).render()
 
 
 async def test_submit_answered_by_a_gateway_error_is_recorded_as_outcome_unknown(
@@ -1002,7 +1014,7 @@ async def test_submit_answered_by_a_gateway_error_is_recorded_as_outcome_unknown
 
     assert failed.state == JobState.FAILED
     assert failed.failure_kind == FailureKind.SUBMIT_UNKNOWN
-    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN
+    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN.render()
     assert len(h.fake.submits) == 1
 
 
@@ -1059,7 +1071,7 @@ async def test_requester_cancels_a_queued_job_which_is_never_submitted(
     assert cancelled.cancelled_by == ALICE
     told = await h.wait_notified(queued.id)
     assert told.state == JobState.CANCELLED
-    assert h.notifier.texts(queued.id)[-1] == messages.cancelled(ALICE, ALICE)
+    assert h.notifier.texts(queued.id)[-1] == messages.cancelled(ALICE, ALICE).render()
     assert h.notifier.cancellable[queued.id] is False
     h.fake.complete_now(h.prediction_id_of("running"))
     await h.wait_state(running.id, JobState.DELIVERED)
@@ -1108,7 +1120,7 @@ async def test_job_cancelled_while_its_submit_is_on_the_wire_is_never_polled_or_
     await h.wait_state(other.id, JobState.DELIVERED)
     assert h.fake.status_polls(charged.prediction_id or "") == 0
     assert [job_id for job_id, _ in h.notifier.clips] == [other.id]
-    assert h.notifier.texts(job.id)[-1] == messages.cancelled(ALICE, ALICE)
+    assert h.notifier.texts(job.id)[-1] == messages.cancelled(ALICE, ALICE).render()
 
 
 async def test_job_cancelled_once_completed_is_not_posted_by_a_late_delivery_step(
@@ -1165,7 +1177,7 @@ async def test_moderator_may_cancel_someone_elses_job_and_others_may_not(h: Harn
 
     assert cancelled.cancelled_by == MOD
     await h.wait_notified(job.id)
-    assert h.notifier.texts(job.id)[-1] == messages.cancelled(MOD, ALICE)
+    assert h.notifier.texts(job.id)[-1] == messages.cancelled(MOD, ALICE).render()
 
 
 async def test_cancel_from_another_server_or_of_an_unknown_job_finds_nothing(h: Harness) -> None:
@@ -1202,7 +1214,7 @@ async def test_resumed_cancelled_job_tells_the_user(make_harness: MakeHarness) -
     await h.start()
 
     await h.wait_notified(job.id)
-    assert h.notifier.texts(job.id) == [messages.cancelled(MOD, ALICE)]
+    assert h.notifier.texts(job.id) == [messages.cancelled(MOD, ALICE).render()]
     assert h.fake.submits == []
 
 
@@ -1493,5 +1505,5 @@ async def test_requester_is_told_elsewhere_when_a_moderator_cancels_after_their_
     await h.wait_notified(job.id)
     ((job_id, text),) = h.notifier.failures
     assert job_id == job.id
-    assert messages.cancelled(MOD, ALICE) in text
+    assert messages.cancelled(MOD, ALICE).render() in text
     assert h.notifier.failure_routes == [DeliveryRoute.CHANNEL]

@@ -8,6 +8,7 @@ import pytest
 
 from bot import messages
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.models import LimitName, QuotaUsage
 from bot.policy import Limits, check_quota, parse_limit
 
@@ -78,9 +79,9 @@ def test_quota_reasons_come_in_a_fixed_order() -> None:
 
 
 def test_a_zero_cooldown_reads_as_none_not_blocked() -> None:
-    assert messages.limit_value("cooldown", 0) == "none"
-    assert messages.limit_value("daily", 0) == "0 (blocked)"
-    assert "`0` for none" in messages.bad_limit_value("cooldown", "x")
+    assert messages.limit_value("cooldown", 0) == Text("admin.no_cooldown")
+    assert messages.limit_value("daily", 0) == Text("admin.zero_blocked")
+    assert "`0` for none" in messages.bad_limit_value("cooldown", "x").render()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import messages
+from bot.i18n import Join
 from bot.media import DownloadedClip
 from bot.models import Job, NewJob, Origin
 from bot.notifier import ProgressGoneError
@@ -16,6 +17,12 @@ from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.store import SqliteStore
 from tests.factories import SETTINGS
+
+
+def _text(line: str) -> Join:
+    """A message that renders as `line` in any language."""
+    return Join((line,))
+
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 EXPIRES_AT = T0 + timedelta(minutes=15)
@@ -113,10 +120,10 @@ async def job(store: SqliteStore) -> Job:
 async def test_identical_text_is_edited_in_only_once(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "one")
-    assert await reporter.show(job, "one")
-    assert await reporter.show(job, "two")
-    assert await reporter.show(job, "two")
+    assert await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("two"))
+    assert await reporter.show(job, _text("two"))
 
     assert notifier.edits == [(job.id, "one"), (job.id, "two")]
 
@@ -124,7 +131,7 @@ async def test_identical_text_is_edited_in_only_once(
 async def test_concurrent_identical_texts_are_edited_in_only_once(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    results = await asyncio.gather(*(reporter.show(job, "same") for _ in range(5)))
+    results = await asyncio.gather(*(reporter.show(job, _text("same")) for _ in range(5)))
 
     assert results == [True] * 5
     assert notifier.edits == [(job.id, "same")]
@@ -134,8 +141,8 @@ async def test_nothing_replaces_a_final_text_that_is_being_shown(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
     # Both start together; the final one takes the message first.
-    final = asyncio.create_task(reporter.show(job, "done", final=True))
-    later = asyncio.create_task(reporter.show(job, "still generating"))
+    final = asyncio.create_task(reporter.show(job, _text("done"), final=True))
+    later = asyncio.create_task(reporter.show(job, _text("still generating")))
 
     assert await final
     await later
@@ -146,9 +153,9 @@ async def test_nothing_replaces_a_final_text_that_is_being_shown(
 async def test_nothing_replaces_a_final_text_once_shown(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "done", final=True)
+    assert await reporter.show(job, _text("done"), final=True)
 
-    await reporter.show(job, "still generating")
+    await reporter.show(job, _text("still generating"))
 
     assert notifier.edits == [(job.id, "done")]
 
@@ -156,10 +163,10 @@ async def test_nothing_replaces_a_final_text_once_shown(
 async def test_final_text_holds_even_after_the_job_is_forgotten(
     reporter: ProgressReporter, notifier: RecordingNotifier, job: Job
 ) -> None:
-    assert await reporter.show(job, "failed", final=True)
+    assert await reporter.show(job, _text("failed"), final=True)
     reporter.forget(job.id)
 
-    await reporter.show(job, "Queued — position 0")  # a refresh that raced the failure
+    await reporter.show(job, _text("Queued — position 0"))  # a refresh that raced the failure
 
     assert notifier.edits == [(job.id, "failed")]
 
@@ -169,8 +176,8 @@ async def test_failed_edit_is_not_remembered_so_the_same_text_is_tried_again(
 ) -> None:
     notifier.answers = [False]
 
-    assert not await reporter.show(job, "one")
-    assert await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
+    assert await reporter.show(job, _text("one"))
 
     assert notifier.edits == [(job.id, "one")]
 
@@ -185,7 +192,7 @@ async def test_gone_message_clears_the_stored_token_and_stops_following(
     reporter.follow(job.id)
     notifier.answers = [ProgressGoneError("token expired")]
 
-    assert not await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
 
     stored = await store.get_job(job.id)
     assert stored is not None
@@ -199,7 +206,7 @@ async def test_show_without_a_usable_token_edits_nothing(
 ) -> None:
     clock.now = EXPIRES_AT
 
-    assert not await reporter.show(job, "one")
+    assert not await reporter.show(job, _text("one"))
 
     assert notifier.edits == []
 
@@ -248,7 +255,7 @@ async def test_final_text_stops_following(
 ) -> None:
     reporter.follow(job.id)
 
-    assert await reporter.show(job, "done", final=True)
+    assert await reporter.show(job, _text("done"), final=True)
 
     assert ("progress", job.id) not in scheduler
 
@@ -261,5 +268,5 @@ async def test_a_followed_queued_job_shows_its_queue_position(
     reporter.follow(job.id, 0)
     await asyncio.wait_for(notifier.edited.wait(), WAIT_S)
 
-    assert notifier.edits == [(job.id, messages.queued(1))]
+    assert notifier.edits == [(job.id, messages.queued(1).render())]
     assert len(scheduler) == 1  # and it keeps following

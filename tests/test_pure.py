@@ -124,7 +124,7 @@ STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def test_generating_shows_the_start_as_a_live_discord_timestamp() -> None:
-    text = messages.generating(STARTED, 30, (60, 120), SETTINGS)
+    text = messages.generating(STARTED, 30, (60, 120), SETTINGS).render()
 
     assert f"<t:{int(STARTED.timestamp())}:R>" in text
 
@@ -134,7 +134,7 @@ def test_generating_text_changes_only_when_the_bar_moves() -> None:
     assert messages.BAR_WIDTH == 6
 
     def at(elapsed_s: float) -> str:
-        return messages.generating(STARTED, elapsed_s, (60, 120), SETTINGS)
+        return messages.generating(STARTED, elapsed_s, (60, 120), SETTINGS).render()
 
     assert at(31) == at(45)
     assert at(45) != at(51)
@@ -153,7 +153,7 @@ def test_empty_prompt_is_refused_with_an_example(prompt: str) -> None:
         clean_prompt(prompt, 100)
 
     assert caught.value.user_message == messages.PROMPT_EMPTY
-    assert "Describe what should happen" in caught.value.user_message
+    assert "Describe what should happen" in caught.value.user_message.render()
 
 
 def test_prompt_with_zero_width_characters_around_words_is_kept_as_is() -> None:
@@ -168,8 +168,8 @@ def test_prompt_over_the_limit_is_refused_naming_length_and_limit() -> None:
     with pytest.raises(UserError) as caught:
         clean_prompt("x" * 101, 100)
 
-    assert "101 characters" in caught.value.user_message
-    assert "shorten it to at most 100" in caught.value.user_message
+    assert "101 characters" in caught.value.user_message.render()
+    assert "shorten it to at most 100" in caught.value.user_message.render()
 
 
 def test_prompt_limit_counts_after_stripping() -> None:
@@ -186,7 +186,7 @@ RULES = ImageRules(
 def refusal(image: ImageInput, label: str = "image") -> str:
     with pytest.raises(UserError) as caught:
         check_image(image, RULES, label)
-    return caught.value.user_message
+    return caught.value.user_message.render()
 
 
 def test_ordinary_image_is_accepted() -> None:
@@ -288,21 +288,21 @@ def test_empty_file_is_refused_as_empty() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"", "image")
 
-    assert "`image` attachment is empty" in caught.value.user_message
+    assert "`image` attachment is empty" in caught.value.user_message.render()
 
 
 def test_image_shorter_than_any_real_image_is_refused_as_cut_off() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"\x89PNG\r\n\x1a\n\x00", "image")  # the whole file: 9 bytes
 
-    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message
+    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message.render()
 
 
 def test_non_image_bytes_are_refused_naming_the_attachment() -> None:
     with pytest.raises(UserError) as caught:
         check_image_bytes(b"<!DOCTYPE html><html>", "last_image")
 
-    message = caught.value.user_message
+    message = caught.value.user_message.render()
     assert "`last_image` attachment does not contain image data" in message
     assert "Please attach a JPEG, PNG, GIF or WebP image" in message
 

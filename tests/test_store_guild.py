@@ -524,7 +524,9 @@ async def test_user_report_counts_cancelled_jobs_as_ended_not_in_progress(
 
 
 def test_user_totals_mention_cancelled_jobs_only_when_there_are_some() -> None:
-    assert "cancelled" not in messages.usage_totals(UsageTotals(1, 1, 5, 29))
-    assert messages.usage_totals(UsageTotals(1, 0, 5, 29, cancelled=2)).startswith(
-        "3 generations (1 succeeded, 0 failed, 2 cancelled)"
+    assert "cancelled" not in messages.usage_totals(UsageTotals(1, 1, 5, 29)).render()
+    assert (
+        messages.usage_totals(UsageTotals(1, 0, 5, 29, cancelled=2))
+        .render()
+        .startswith("3 generations (1 succeeded, 0 failed, 2 cancelled)")
     )

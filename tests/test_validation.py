@@ -42,7 +42,7 @@ CUSTOM_DEFAULTS = settings(
 def refusal(request: AnimateRequest, config: Settings = CUSTOM_DEFAULTS) -> str:
     with pytest.raises(UserError) as caught:
         validate(request, config)
-    return caught.value.user_message
+    return caught.value.user_message.render()
 
 
 # Defaults and explicit values ------------------------------------------------------------------
@@ -123,14 +123,16 @@ def test_validate_returns_the_cleaned_prompt_images_and_resolved_settings() -> N
 def test_duration_out_of_range_is_refused_naming_the_allowed_range(duration_s: int) -> None:
     message = refusal(replace(REQUEST, duration_s=duration_s))
 
-    assert message == messages.value_out_of_range("duration", duration_s, "4–12 seconds")
+    allowed = messages.seconds_range(4, 12)
+    assert message == messages.value_out_of_range("duration", duration_s, allowed).render()
+    assert "4–12 seconds" in message
 
 
 @pytest.mark.parametrize("seed", [0, 1001, -1])
 def test_seed_out_of_range_is_refused_naming_the_allowed_range(seed: int) -> None:
     message = refusal(replace(REQUEST, seed=seed))
 
-    assert message == messages.value_out_of_range("seed", seed, "1–1000")
+    assert message == messages.value_out_of_range("seed", seed, "1–1000").render()
 
 
 def test_unknown_resolution_is_refused_listing_the_allowed_ones() -> None:
@@ -154,13 +156,13 @@ def test_unknown_aspect_ratio_is_refused_listing_the_allowed_ones() -> None:
 
 @pytest.mark.parametrize("prompt", ["", "   ", "\n\t "])
 def test_blank_prompt_is_refused(prompt: str) -> None:
-    assert refusal(replace(REQUEST, prompt=prompt)) == messages.PROMPT_EMPTY
+    assert refusal(replace(REQUEST, prompt=prompt)) == messages.PROMPT_EMPTY.render()
 
 
 def test_prompt_longer_than_the_configured_limit_is_refused() -> None:
     message = refusal(replace(REQUEST, prompt="x" * 11), settings(prompt_max_chars=10))
 
-    assert message == messages.prompt_too_long(11, 10)
+    assert message == messages.prompt_too_long(11, 10).render()
 
 
 def test_unacceptable_image_is_refused_naming_the_image() -> None:
