@@ -62,6 +62,7 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
     (job,) = runner.jobs()
     assert job["cost_cents"] == video_api.cost_cents
+    assert (job["kind"], job["parent_job_id"]) == ("animate", None)
     assert job["message_id"] == int(post.response["id"])
     await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
     texts = progress_texts(discord_fake, interaction)
