@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.models import JobKind
 from tests.e2e.conftest import (
     BotRunner,
     animate_interaction,
     wait_until,
 )
+from tests.english import english
 from tests.fakes import discord_payloads as p
 from tests.fakes.clips import make_mp4
 from tests.fakes.fake_discord import FakeDiscord
@@ -114,13 +116,9 @@ async def test_regenerate_loop_and_edit_make_new_clips_linked_to_their_parent(
     sent = [s.json for s in video_api.submits if s.json is not None]
     assert sent[-2]["last_image"] == sent[-2]["image"]  # the loop went out with both frames
     regen_post = discord_fake.messages[int(regen["message_id"])]
-    link = f"/{parent['channel_id']}/{parent['message_id']})"
-    assert any(
-        f["name"] == "From"
-        and f["value"].startswith(f"Regenerated from [job #{parent['id']}]")
-        and f["value"].endswith(link)
-        for f in regen_post["embeds"][0]["fields"]
-    )
+    link = english.jump_url(discord_fake.guild_id, parent["channel_id"], parent["message_id"])
+    fields = {f["name"]: f["value"] for f in regen_post["embeds"][0]["fields"]}
+    assert fields[english.FIELD_FROM] == english.made_from(JobKind.REGENERATE, parent["id"], link)
 
 
 async def test_continue_starts_a_clip_from_the_last_frame(
@@ -153,7 +151,8 @@ async def test_a_stranger_is_refused_politely_and_nothing_starts(
     for action in ("regen", "continue", "loop", "edit", "delete"):
         pressed = await press(discord_fake, post, action, user_id=bob, username="bob")
         text = await reply_to(discord_fake, pressed)
-        assert text.startswith("Only the person who asked for this clip"), text
+        expected = english.DELETE_NOT_ALLOWED if action == "delete" else english.BUTTON_NOT_YOURS
+        assert text == expected
         assert discord_fake.original_response(pressed)["flags"] & p.FLAG_EPHEMERAL
     assert len(runner.jobs()) == 1
     assert int(post["id"]) in discord_fake.messages
@@ -174,7 +173,7 @@ async def test_a_moderator_deletes_a_post_and_a_second_press_is_answered_politel
         member_permissions=p.MANAGE_MESSAGES | p.VIEW_CHANNEL | p.SEND_MESSAGES,
     )
 
-    assert await reply_to(discord_fake, pressed) == "🗑️ Deleted."
+    assert await reply_to(discord_fake, pressed) == english.POST_DELETED
     assert int(post["id"]) not in discord_fake.messages
     await wait_until(lambda: runner.jobs()[0]["post_deleted_at"] is not None)
 
