@@ -16,6 +16,7 @@ from bot.models import (
     LIMIT_NAMES,
     GenerationSettings,
     Job,
+    JobKind,
     JobState,
     LimitName,
     QuotaStatus,
@@ -371,6 +372,38 @@ def cancel_done(job_id: int) -> Text:
 CANCEL_FAILED = Text("cancel.failed")
 CANCEL_NOT_ALLOWED = Text("cancel.not_allowed")
 NO_SUCH_JOB = Text("cancel.no_such_job")
+
+# Buttons on a result ----------------------------------------------------------------------------
+
+REGENERATE_LABEL = Text("buttons.regenerate")
+EDIT_LABEL = Text("buttons.edit")
+CONTINUE_LABEL = Text("buttons.continue")
+LOOP_LABEL = Text("buttons.loop")
+DELETE_LABEL = Text("buttons.delete")
+EDIT_MODAL_TITLE = Text("buttons.edit_title")
+EDIT_MODAL_FIELD = Text("buttons.edit_field")
+BUTTON_NOT_YOURS = Text("buttons.not_yours")
+DELETE_NOT_ALLOWED = Text("buttons.delete_not_allowed")
+POST_ALREADY_DELETED = Text("buttons.already_deleted")
+DELETE_FAILED = Text("buttons.delete_failed")
+POST_DELETED = Text("buttons.deleted")
+SOURCE_GONE = Text("buttons.source_gone")
+CLIP_GONE = Text("buttons.clip_gone")
+CLIP_UNREADABLE = Text("buttons.clip_unreadable")
+CONTINUE_FRAME = Text("buttons.continue_frame")
+BUTTON_FAILED = Text("buttons.failed")
+FIELD_FROM = Text("result.field_from")
+
+
+def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
+    """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
+    verb = kind.value if kind in _DERIVED_VERBS else "other"
+    if link is None:
+        return Text(f"buttons.from.{verb}", job=parent_id)
+    return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)
+
+
+_DERIVED_VERBS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
 
 
 def cannot_cancel(state: JobState) -> Text:

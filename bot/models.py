@@ -47,6 +47,18 @@ class FailureKind(StrEnum):
     UNDELIVERABLE = "undeliverable"
 
 
+class JobKind(StrEnum):
+    """How a job was started (stored in `kind`); all but the first two come from a result's
+    buttons and name their parent in `parent_job_id`."""
+
+    ANIMATE = "animate"  # /animate
+    CONTEXT = "context"  # right-click "Animate this image"
+    REGENERATE = "regenerate"  # same image, prompt and settings, a new seed
+    EDIT = "edit"  # same image and settings, a new prompt
+    CONTINUE = "continue"  # the parent's last frame as the first
+    LOOP = "loop"  # the parent's first image as both first and last frame
+
+
 class DeliveryRoute(StrEnum):
     """Where a result was posted (stored in `delivered_via` when not the channel)."""
 
@@ -106,6 +118,8 @@ class NewJob:
     last_image_url: str | None
     settings: GenerationSettings
     nonce: str
+    kind: JobKind = JobKind.ANIMATE
+    parent_job_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,9 @@ class Job:
     failure_kind: FailureKind | None = None
     delivered_via: DeliveryRoute | None = None
     delivery_note: str | None = None
+    kind: JobKind = JobKind.ANIMATE
+    parent_job_id: int | None = None
+    post_deleted_at: datetime | None = None
 
     @property
     def estimate_s(self) -> tuple[float, float] | None:

@@ -33,6 +33,7 @@ from bot.models import (
     GuildUsageReport,
     HistoryPage,
     Job,
+    JobKind,
     JobState,
     NewJob,
     Origin,
@@ -55,7 +56,7 @@ _JOB_COLUMNS = (
     "state, guild_id, channel_id, user_id, application_id, interaction_token, "
     "interaction_expires_at, upload_limit_bytes, locale, guild_locale, prompt, image_url, "
     "last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, "
-    "nonce, created_at, updated_at, reserved_cents"
+    "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
 )
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
 _JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
@@ -142,6 +143,7 @@ class Store(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
     async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job: ...
     async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job: ...
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool: ...
 
 
 class SqliteStore:
@@ -473,6 +475,15 @@ class SqliteStore:
     async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job:
         """Record that the result goes out another way than the channel post, and why."""
         return await self._update(job_id, delivered_via=route, delivery_note=note)
+
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool:
+        """Record that the job's result post was deleted; False if it already was."""
+        cursor = await self._db.execute(
+            """UPDATE jobs SET post_deleted_at = ?, updated_at = ?
+               WHERE id = ? AND post_deleted_at IS NULL""",
+            (_ts(now), _ts(now), job_id),
+        )
+        return cursor.rowcount == 1
 
     # Usage ----------------------------------------------------------------------------------
 
@@ -873,6 +884,8 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         _ts(now),
         _ts(now),
         reserve_cents,
+        new.kind,
+        new.parent_job_id,
     )
 
 
@@ -940,4 +953,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
         delivered_via=DeliveryRoute(row["delivered_via"]) if row["delivered_via"] else None,
         delivery_note=row["delivery_note"],
+        kind=JobKind(row["kind"]),
+        parent_job_id=row["parent_job_id"],
+        post_deleted_at=_dt(row["post_deleted_at"]),
     )

@@ -35,10 +35,12 @@ from bot.models import (
     Origin,
 )
 from bot.notifier import (
+    NO_EXTRAS,
     ChannelForbiddenError,
     ChannelGoneError,
     PostFailedError,
     ProgressGoneError,
+    ResultExtras,
     UploadTooLargeError,
 )
 from bot.periods import next_day, next_month
@@ -83,6 +85,10 @@ class RecordingNotifier:
         self.mod_log_error: Exception | None = None
         self.mod_log_passing_failures = 0  # mod-log posts that fail with a retryable error first
         self.mod_log_attempts = 0
+        self.extras: dict[int, ResultExtras] = {}  # job id -> extras of its last post
+        self.source_bytes: dict[int, list[bytes]] = {}  # job id -> its posted source images
+        self.deleted: list[int] = []  # job ids whose post was deleted
+        self.delete_error: Exception | None = None
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -102,10 +108,13 @@ class RecordingNotifier:
         job: Job,
         clip: DownloadedClip,
         via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
         *,
         mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
+        self.extras[job.id] = extras
+        self.source_bytes[job.id] = [s.file.path.read_bytes() for s in extras.sources]
         self.clip_attempts.append(job.id)
         self.mentions[job.id] = mention
         self.post_routes.append((job.id, via))
@@ -122,11 +131,13 @@ class RecordingNotifier:
         job: Job,
         expires_at: datetime,
         via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
         *,
         mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
         self.mentions[job.id] = mention
+        self.extras[job.id] = extras
         self.post_routes.append((job.id, via))
         if via in self.route_errors:
             raise self.route_errors[via]
@@ -158,6 +169,12 @@ class RecordingNotifier:
     async def update_mod_log(self, job: Job) -> None:
         await asyncio.sleep(0)
         self.mod_log_updates.append((job.id, job.state))
+
+    async def delete_post(self, job: Job) -> None:
+        await asyncio.sleep(0)
+        if self.delete_error is not None:
+            raise self.delete_error
+        self.deleted.append(job.id)
 
 
 class TracingStore:

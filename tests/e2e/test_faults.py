@@ -599,7 +599,8 @@ async def test_filename_with_path_separators_and_unicode_is_never_used_as_a_path
     await wait_until(lambda: job(runner)["state"] == "delivered")
 
     row = job(runner)
-    assert [f.filename for f in post.files] == [f"animate-{row['id']}.mp4"]
+    # The source image goes back under a name of the bot's own, never the user's.
+    assert [f.filename for f in post.files] == [f"animate-{row['id']}.mp4", "source-first.png"]
     created = {p.relative_to(runner.tmp_path) for p in set(runner.tmp_path.rglob("*")) - before}
     assert all("évil" not in str(p) and "猫" not in str(p) for p in created)
     assert list(runner.download_dir.iterdir()) == []

@@ -76,7 +76,8 @@ async def test_clip_over_the_upload_limit_is_posted_as_an_expiring_link(
         lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
     )
 
-    assert post.files == []
+    # No clip: only its source image, which the post's buttons reuse.
+    assert [f.filename for f in post.files] == ["source-first.png"]
     (embed,) = post.json["embeds"]
     (prediction,) = video_api.predictions.values()
     assert embed["url"] == prediction.outputs[0]
@@ -97,7 +98,7 @@ async def test_upload_refused_as_too_large_falls_back_to_a_link(
         lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
     )
 
-    assert link.files == []
+    assert [f.filename for f in link.files] == ["source-first.png"]  # no clip
     assert "expires <t:" in str(link.json["embeds"])
     await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
 
