@@ -25,6 +25,18 @@ _LIMIT_CHOICES = [
     for name in LIMIT_NAMES
 ]
 _FIELD_MAX = 1024
+
+
+def _name(key: str) -> app_commands.locale_str:
+    """A command's or subcommand's name, localized (the English one is what Discord sends)."""
+    return command_text(f"command.admin.subcommand.{key}")
+
+
+def _option(key: str) -> app_commands.locale_str:
+    """An option's name, localized."""
+    return command_text(f"command.admin.option.{key}")
+
+
 _LISTED_MAX = 10
 
 
@@ -65,7 +77,7 @@ class Admin(commands.Cog):
     """The /animate-admin command group."""
 
     group = app_commands.Group(
-        name="animate-admin",
+        name=_name("animate_admin"),
         description=command_text("command.admin.description"),
         guild_only=True,
         # `contexts`, which Discord now reads instead of the deprecated `dm_permission`.
@@ -75,10 +87,10 @@ class Admin(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
     channels = app_commands.Group(
-        name="channels", description=command_text("command.admin.channels"), parent=group
+        name=_name("channels"), description=command_text("command.admin.channels"), parent=group
     )
     roles = app_commands.Group(
-        name="roles", description=command_text("command.admin.roles"), parent=group
+        name=_name("roles"), description=command_text("command.admin.roles"), parent=group
     )
 
     def __init__(self, admin: GuildAdmin, jobs: JobService) -> None:
@@ -91,34 +103,39 @@ class Admin(commands.Cog):
             raise NotPermittedError(messages.ADMIN_ONLY)
         return True
 
-    @group.command(name="view", description=command_text("command.admin.view"))
+    @group.command(name=_name("view"), description=command_text("command.admin.view"))
     async def view(self, interaction: discord.Interaction) -> None:
         """The whole configuration in one embed."""
         await self._show(interaction, messages.CONFIG_TITLE)
 
     # Where ----------------------------------------------------------------------------------
 
-    @channels.command(name="allow", description=command_text("command.admin.channels_allow"))
+    @channels.command(name=_name("allow"), description=command_text("command.admin.channels_allow"))
     @app_commands.describe(channel=command_text("command.admin.channel_option"))
+    @app_commands.rename(channel=_option("channel"))
     async def channels_allow(self, interaction: discord.Interaction, channel: Channel) -> None:
         """Add a channel to the allowlist."""
         check_channel(interaction, channel.id, CLIP_PERMISSIONS)
         await self.admin.allow_channel(_guild(interaction), interaction.user.id, channel.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(name="remove", description=command_text("command.admin.channels_remove"))
+    @channels.command(
+        name=_name("remove"), description=command_text("command.admin.channels_remove")
+    )
+    @app_commands.rename(channel=_option("channel"))
     async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
         """Remove a channel from the allowlist."""
         await self.admin.remove_channel(_guild(interaction), interaction.user.id, channel.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(name="all", description=command_text("command.admin.channels_all"))
+    @channels.command(name=_name("all"), description=command_text("command.admin.channels_all"))
     async def channels_all(self, interaction: discord.Interaction) -> None:
         """Clear the allowlist."""
         await self.admin.allow_all_channels(_guild(interaction), interaction.user.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @channels.command(name="nsfw-only", description=command_text("command.admin.nsfw_only"))
+    @channels.command(name=_name("nsfw_only"), description=command_text("command.admin.nsfw_only"))
+    @app_commands.rename(enabled=_option("enabled"))
     async def channels_nsfw_only(self, interaction: discord.Interaction, enabled: bool) -> None:
         """Turn the age-restricted-only rule on or off."""
         await self.admin.set_nsfw_only(_guild(interaction), interaction.user.id, enabled)
@@ -126,26 +143,29 @@ class Admin(commands.Cog):
 
     # Who ------------------------------------------------------------------------------------
 
-    @roles.command(name="allow", description=command_text("command.admin.roles_allow"))
+    @roles.command(name=_name("allow"), description=command_text("command.admin.roles_allow"))
+    @app_commands.rename(role=_option("role"))
     async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Add a role to the allowed roles."""
         await self.admin.allow_role(_guild(interaction), interaction.user.id, role.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @roles.command(name="remove", description=command_text("command.admin.roles_remove"))
+    @roles.command(name=_name("remove"), description=command_text("command.admin.roles_remove"))
+    @app_commands.rename(role=_option("role"))
     async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Remove a role from the allowed roles."""
         await self.admin.remove_role(_guild(interaction), interaction.user.id, role.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @roles.command(name="everyone", description=command_text("command.admin.roles_everyone"))
+    @roles.command(name=_name("everyone"), description=command_text("command.admin.roles_everyone"))
     async def roles_everyone(self, interaction: discord.Interaction) -> None:
         """Clear the role list."""
         await self.admin.allow_everyone(_guild(interaction), interaction.user.id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @group.command(name="block", description=command_text("command.admin.block"))
+    @group.command(name=_name("block"), description=command_text("command.admin.block"))
     @app_commands.describe(reason=command_text("command.admin.block_reason"))
+    @app_commands.rename(member=_option("member"), reason=_option("reason"))
     async def block(
         self,
         interaction: discord.Interaction,
@@ -158,7 +178,8 @@ class Admin(commands.Cog):
         block = await self.admin.block(_guild(interaction), interaction.user.id, member.id, reason)
         await _reply(interaction, messages.blocked_member(member.id, block.reason))
 
-    @group.command(name="unblock", description=command_text("command.admin.unblock"))
+    @group.command(name=_name("unblock"), description=command_text("command.admin.unblock"))
+    @app_commands.rename(member=_option("member"))
     async def unblock(self, interaction: discord.Interaction, member: discord.User) -> None:
         """Lift a block."""
         lifted = await self.admin.unblock(_guild(interaction), interaction.user.id, member.id)
@@ -167,12 +188,13 @@ class Admin(commands.Cog):
 
     # How much -------------------------------------------------------------------------------
 
-    @group.command(name="limit", description=command_text("command.admin.limit"))
+    @group.command(name=_name("limit"), description=command_text("command.admin.limit"))
     @app_commands.describe(
         name=command_text("command.admin.limit_name"),
         value=command_text("command.admin.limit_value"),
     )
     @app_commands.choices(name=_LIMIT_CHOICES)
+    @app_commands.rename(name=_option("name"), value=_option("value"))
     async def limit(
         self,
         interaction: discord.Interaction,
@@ -184,7 +206,8 @@ class Admin(commands.Cog):
         await self.admin.set_limit(_guild(interaction), interaction.user.id, limit_name, value)
         await self._show(interaction, messages.CONFIG_SAVED)
 
-    @group.command(name="mod-log", description=command_text("command.admin.mod_log"))
+    @group.command(name=_name("mod_log"), description=command_text("command.admin.mod_log"))
+    @app_commands.rename(channel=_option("channel"))
     async def mod_log(
         self,
         interaction: discord.Interaction,
@@ -199,8 +222,9 @@ class Admin(commands.Cog):
 
     # Reports and jobs -----------------------------------------------------------------------
 
-    @group.command(name="usage", description=command_text("command.admin.usage"))
+    @group.command(name=_name("usage"), description=command_text("command.admin.usage"))
     @app_commands.describe(csv=command_text("command.admin.usage_csv"))
+    @app_commands.rename(period=_option("period"), csv=_option("csv"))
     async def usage(
         self,
         interaction: discord.Interaction,
@@ -226,7 +250,8 @@ class Admin(commands.Cog):
                 return
             await interaction.followup.send(embed=embed, file=discord.File(path), ephemeral=True)
 
-    @group.command(name="cancel", description=command_text("command.admin.cancel"))
+    @group.command(name=_name("cancel"), description=command_text("command.admin.cancel"))
+    @app_commands.rename(job=_option("job"))
     async def cancel(self, interaction: discord.Interaction, job: int) -> None:
         """Cancel a job as a moderator."""
         actor = Actor(_guild(interaction), interaction.user.id, can_manage_messages=True)
