@@ -21,7 +21,7 @@ from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.animate", "cogs.usage", "cogs.admin")
+EXTENSIONS = ("cogs.animate", "cogs.context_menu", "cogs.usage", "cogs.admin")
 _COMMANDS_HASH_KEY = "command_tree_sha256"
 
 
@@ -49,13 +49,18 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
             text = say(interaction, messages.SOMETHING_WENT_WRONG)
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text, embed=None)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException as exc:
-            log.warning("could not tell the user about an error: %s", exc)
+        await reply_privately(interaction, text)
+
+
+async def reply_privately(interaction: discord.Interaction, text: str) -> None:
+    """Answer only the user: the first response, or an edit of it once one was sent."""
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text, embed=None)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the user about an error: %s", exc)
 
 
 class AnimateBot(commands.Bot):

@@ -29,7 +29,13 @@ from bot.errors import (
     UserError,
 )
 from bot.i18n import Text
-from bot.media import SNIFF_BYTES, ClipDownloader, fetch_head, link_expires_within
+from bot.media import (
+    SNIFF_BYTES,
+    ClipDownloader,
+    DownloadedClip,
+    fetch_head,
+    link_expires_within,
+)
 from bot.models import (
     CANCELLABLE,
     DeliveryRoute,
@@ -56,6 +62,7 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
 
@@ -114,9 +121,11 @@ class JobService:
         api: VibedreamClient,
         downloader: ClipDownloader,
         http: aiohttp.ClientSession,
+        fitter: ClipFitter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._fitter = fitter or ClipFitter.from_settings(settings)
         self._store = store
         self._api = api
         self._downloader = downloader
@@ -577,14 +586,12 @@ class JobService:
         """Post the clip as a file, or as a link when it is too big for the channel."""
         assert job.output_url is not None
         notifier = self._notifier_()
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         try:
-            clip = await self._downloader.download(
-                job.output_url, max_bytes=job.origin.upload_limit_bytes
-            )
+            clip = await self._fitting_clip(job)
         except ClipTooLargeError:
+            clip = None
+        if clip is None:
             return await self._post_somewhere(
                 job, lambda via: notifier.post_link(job, expires_at, via)
             ), "link"
@@ -598,6 +605,25 @@ class JobService:
             ), "link"
         finally:
             clip.discard()
+
+    async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
+        """Download the clip; one over the channel's upload limit is re-encoded to fit it.
+        None when even that cannot fit (the clip is then posted as a link)."""
+        assert job.output_url is not None
+        clip = await self._downloader.download(job.output_url)
+        limit = job.origin.upload_limit_bytes
+        if clip.size_bytes <= limit:
+            return clip
+        log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
+        try:
+            return await self._fitter.fit(clip, limit)
+        finally:
+            clip.discard()
+
+    def _link_expires_at(self, job: Job) -> datetime:
+        """When the video API stops serving the job's clip: every link post says so."""
+        made_at = job.completed_at or self._now()
+        return made_at + timedelta(hours=self._settings.vibedream_output_ttl_hours)
 
     async def _post_somewhere(
         self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
@@ -654,9 +680,7 @@ class JobService:
         """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
         log.warning("job %d: undeliverable: %s", job.id, why)
         job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
-        expires_at = (job.completed_at or self._now()) + timedelta(
-            hours=self._settings.vibedream_output_ttl_hours
-        )
+        expires_at = self._link_expires_at(job)
         await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
 
     async def _notify_failure(self, job: Job) -> None:

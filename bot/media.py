@@ -83,6 +83,8 @@ class DownloadedClip:
 
     path: Path
     size_bytes: int
+    #: The size before it was re-encoded to fit an upload limit; None for the clip as made.
+    reencoded_from: int | None = None
 
     def discard(self) -> None:
         """Remove the file, if it is still there."""

@@ -36,6 +36,21 @@ def lines(parts: Iterable[Text | str]) -> Text:
 PROMPT_EMPTY = Text("input.prompt_empty")
 GUILD_ONLY = Text("input.guild_only")
 
+# The "Animate this image" context menu ----------------------------------------------------------
+
+FORM_TITLE = Text("context.form_title")
+FORM_PROMPT_LABEL = Text("context.prompt_label")
+FORM_PROMPT_PLACEHOLDER = Text("context.prompt_placeholder")
+FORM_DURATION_LABEL = Text("context.duration_label")
+
+
+def form_duration_placeholder(default: int, low: int, high: int) -> Text:
+    return Text("context.duration_placeholder", default=default, low=low, high=high)
+
+
+NO_IMAGE_IN_MESSAGE = Text("context.no_image")
+FORM_EXPIRED = Text("context.form_expired")
+
 
 def prompt_too_long(length: int, limit: int) -> Text:
     return Text("input.prompt_too_long", length=length, limit=limit)
@@ -108,6 +123,10 @@ def missing_permissions(flags: list[str]) -> Text:
 
 def too_many_open_jobs(limit: int) -> Text:
     return Text("input.too_many_open_jobs", count=limit)
+
+
+def duration_not_a_number(allowed: Text) -> Text:
+    return Text("input.duration_not_a_number", allowed=allowed)
 
 
 def image_unreadable(label: str) -> Text:
@@ -273,6 +292,13 @@ def settings_line(s: GenerationSettings) -> Text:
 
 def link_instead(expires_at: datetime) -> Text:
     return Text("result.link_instead", expires=timestamp(expires_at))
+
+
+REENCODED_TITLE = Text("result.reencoded_title")
+
+
+def reencoded(from_bytes: int, to_bytes: int) -> Text:
+    return Text("result.reencoded", original=_mib(from_bytes), size=_mib(to_bytes))
 
 
 def generation_time(job: Job) -> Text | None:

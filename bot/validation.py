@@ -123,6 +123,18 @@ def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]
     return chosen
 
 
+def parse_duration(text: str) -> int | None:
+    """A duration typed into a form: None when left empty, else whole seconds (the range is
+    checked with every other setting). Raises UserError for anything that is not a number."""
+    text = text.strip().removesuffix("s").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+        raise UserError(messages.duration_not_a_number(allowed))
+    return int(text)
+
+
 def clean_prompt(prompt: str, max_chars: int) -> str:
     """Return the prompt without surrounding whitespace, or raise if empty or too long."""
     text = prompt.strip()

@@ -99,13 +99,24 @@ class Animate(commands.Cog):
             seed=seed,
             generate_audio=generate_audio,
         )
-        if interaction.guild_id is None or interaction.channel_id is None:
-            raise UserError(messages.GUILD_ONLY)
-        if missing := missing_permissions(interaction):
-            raise UserError(messages.missing_permissions(missing))
-        checked = self.jobs.check(request)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.jobs.accept(checked, origin(interaction), access(interaction))
+        await start_job(self.jobs, interaction, request)
+
+
+async def start_job(
+    jobs: JobService, interaction: discord.Interaction, request: AnimateRequest
+) -> None:
+    """The one intake of every way to start a clip (/animate, the context menu's form):
+    check what costs nothing, acknowledge at once, then hand the job to the service.
+
+    Raises UserError saying what to change; a refused request costs nothing.
+    """
+    if interaction.guild_id is None or interaction.channel_id is None:
+        raise UserError(messages.GUILD_ONLY)
+    if missing := missing_permissions(interaction):
+        raise UserError(messages.missing_permissions(missing))
+    checked = jobs.check(request)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await jobs.accept(checked, origin(interaction), access(interaction))
 
 
 def image_input(attachment: discord.Attachment) -> ImageInput:

@@ -77,7 +77,15 @@ class DiscordNotifier:
         """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
         the same message."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        return await self._send(job, via, embed=result_embed(job), file=file)
+        embed = result_embed(job)
+        if clip.reencoded_from is not None:
+            note = messages.reencoded(clip.reencoded_from, clip.size_bytes)
+            embed.add_field(
+                name=messages.REENCODED_TITLE.render(job.origin.locale),
+                value=note.render(job.origin.locale),
+                inline=False,
+            )
+        return await self._send(job, via, embed=embed, file=file)
 
     async def post_link(
         self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL

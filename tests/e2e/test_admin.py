@@ -7,7 +7,6 @@ import csv
 import io
 from typing import Any
 
-from bot import messages
 from bot.models import JobState, UsageTotals
 from tests.e2e.admin_tools import (
     ADMIN_PERMISSIONS,
@@ -23,6 +22,7 @@ from tests.e2e.admin_tools import (
     wait_all_notified,
 )
 from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_until
+from tests.english import english
 from tests.fakes import discord_payloads as p
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
@@ -30,7 +30,7 @@ from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 def is_progress(text: str) -> bool:
     """An accepted job's first progress line (queued, being sent, or already generating)."""
-    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == messages.SUBMITTING
+    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == english.SUBMITTING
 
 
 # Registration and who may use it ------------------------------------------------------------------
@@ -100,7 +100,7 @@ async def test_member_without_manage_server_is_refused_by_the_bot(
         callback = await callback_of(discord_fake, d)
         assert callback.json["type"] == 4
         assert callback.json["data"]["flags"] == p.FLAG_EPHEMERAL
-        assert callback.json["data"]["content"] == messages.ADMIN_ONLY
+        assert callback.json["data"]["content"] == english.ADMIN_ONLY
 
     assert guild_config(runner) is None
     assert audit_rows(runner) == []
@@ -129,11 +129,11 @@ async def test_channel_allowlist_and_nsfw_only(
         "allow",
         options=[discord_fake.channel_option("channel", studio)],
     )
-    assert saved["content"] == messages.CONFIG_SAVED
+    assert saved["content"] == english.CONFIG_SAVED
     assert fields_of(saved)["Channels"] == f"<#{studio}>"
 
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
-    assert refused == messages.channel_not_allowed([studio])
+    assert refused == english.channel_not_allowed([studio])
     accepted = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, channel_id=studio)
     )
@@ -141,10 +141,10 @@ async def test_channel_allowlist_and_nsfw_only(
     await wait_all_notified(runner, 1)
     assert runner.jobs()[0]["channel_id"] == studio
 
-    for channel, lacking in (
-        (hidden, ["View Channel"]),
-        (no_post, ["Send Messages"]),
-        (no_files, ["Attach Files"]),
+    for channel, lacking, shown in (
+        (hidden, ["view_channel"], "**View Channel**"),
+        (no_post, ["send_messages"], "**Send Messages**"),
+        (no_files, ["attach_files"], "**Attach Files**"),
     ):
         reply = await admin(
             discord_fake,
@@ -152,7 +152,8 @@ async def test_channel_allowlist_and_nsfw_only(
             "allow",
             options=[discord_fake.channel_option("channel", channel)],
         )
-        assert reply["content"] == messages.channel_unusable(channel, lacking)
+        assert reply["content"] == english.channel_unusable(channel, lacking)
+        assert shown in reply["content"]
         assert "embeds" not in reply or reply["embeds"] == []
     assert guild_config(runner) == {
         **(guild_config(runner) or {}),
@@ -160,7 +161,7 @@ async def test_channel_allowlist_and_nsfw_only(
     }
 
     everywhere = await admin(discord_fake, "channels", "all")
-    assert fields_of(everywhere)["Channels"] == messages.EVERY_CHANNEL
+    assert fields_of(everywhere)["Channels"] == english.EVERY_CHANNEL
     assert is_progress(await animate_outcome(discord_fake, animate_interaction(discord_fake)))
 
     nsfw = await admin(
@@ -169,11 +170,9 @@ async def test_channel_allowlist_and_nsfw_only(
         "nsfw-only",
         options=[discord_fake.boolean_option("enabled", True)],
     )
-    assert (
-        fields_of(nsfw)["Channels"] == f"{messages.EVERY_CHANNEL}\n{messages.AGE_RESTRICTED_ONLY}"
-    )
+    assert fields_of(nsfw)["Channels"] == f"{english.EVERY_CHANNEL}\n{english.AGE_RESTRICTED_ONLY}"
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
-    assert refused == messages.NSFW_ONLY
+    assert refused == english.NSFW_ONLY
     accepted = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, channel_id=after_dark)
     )
@@ -183,7 +182,7 @@ async def test_channel_allowlist_and_nsfw_only(
     owner = discord_fake.owner_id
     assert audit_rows(runner) == [
         (owner, "channel-allow", f"<#{studio}>"),
-        (owner, "channels-all", messages.EVERY_CHANNEL),
+        (owner, "channels-all", english.EVERY_CHANNEL),
         (owner, "nsfw-only", "on"),
     ]
 
@@ -207,14 +206,14 @@ async def test_role_rule_admits_only_members_with_an_allowed_role(
     refused = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, user_id=visitor)
     )
-    assert refused == messages.role_required([artists])
+    assert refused == english.role_required([artists])
     accepted = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, user_id=painter)
     )
     assert is_progress(accepted)
 
     everyone = await admin(discord_fake, "roles", "everyone")
-    assert fields_of(everyone)["Roles"] == messages.EVERYONE
+    assert fields_of(everyone)["Roles"] == english.EVERYONE
     accepted = await animate_outcome(
         discord_fake, animate_interaction(discord_fake, user_id=visitor)
     )
@@ -239,11 +238,11 @@ async def test_block_unblock_audit_trail_and_view(
         ],
         user_id=moderator,
     )
-    assert blocked["content"] == messages.blocked_member(troll, reason)
+    assert blocked["content"] == english.blocked_member(troll, reason)
     assert blocked["allowed_mentions"]["parse"] == []
 
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=troll))
-    assert refused == messages.blocked(reason)
+    assert refused == english.blocked(reason)
     limited = await admin(
         discord_fake,
         "limit",
@@ -253,16 +252,16 @@ async def test_block_unblock_audit_trail_and_view(
         ],
         user_id=moderator,
     )
-    assert limited["content"] == messages.CONFIG_SAVED
+    assert limited["content"] == english.CONFIG_SAVED
 
     view = await admin(discord_fake, "view")
-    assert view["content"] == messages.CONFIG_TITLE
+    assert view["content"] == english.CONFIG_TITLE
     fields = fields_of(view)
-    assert fields["Channels"] == messages.EVERY_CHANNEL
-    assert fields["Roles"] == messages.EVERYONE
-    assert fields["Moderation log"] == messages.OFF
+    assert fields["Channels"] == english.EVERY_CHANNEL
+    assert fields["Roles"] == english.EVERYONE
+    assert fields["Moderation log"] == english.OFF
     assert fields["Blocked members"] == f"<@{troll}> — {reason}"
-    labels = messages.LIMIT_LABELS
+    labels = english.LIMIT_LABELS
     assert fields["Limits"].splitlines() == [
         f"{labels['daily']}: **7**",
         f"{labels['monthly']}: **unlimited** (default)",
@@ -279,11 +278,11 @@ async def test_block_unblock_audit_trail_and_view(
     lifted = await admin(
         discord_fake, "unblock", options=[discord_fake.user_option("member", troll)]
     )
-    assert lifted["content"] == messages.unblocked_member(troll)
+    assert lifted["content"] == english.unblocked_member(troll)
     again = await admin(
         discord_fake, "unblock", options=[discord_fake.user_option("member", troll)]
     )
-    assert again["content"] == messages.not_blocked(troll)
+    assert again["content"] == english.not_blocked(troll)
     accepted = await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=troll))
     assert is_progress(accepted)
     await wait_all_notified(runner, 1)
@@ -294,7 +293,7 @@ async def test_block_unblock_audit_trail_and_view(
         (discord_fake.owner_id, "unblock", f"<@{troll}>"),
     ]
     view = await admin(discord_fake, "view")
-    assert fields_of(view)["Blocked members"] == messages.NO_BLOCKS
+    assert fields_of(view)["Blocked members"] == english.NO_BLOCKS
     assert len(fields_of(view)["Recent changes"].splitlines()) == 3
 
 
@@ -314,7 +313,7 @@ async def test_moderation_log_posts_each_job_and_edits_it_to_the_result(
     refused = await admin(
         discord_fake, "mod-log", options=[discord_fake.channel_option("channel", no_post)]
     )
-    assert refused["content"] == messages.channel_unusable(no_post, ["Send Messages"])
+    assert refused["content"] == english.channel_unusable(no_post, ["send_messages"])
     saved = await admin(
         discord_fake, "mod-log", options=[discord_fake.channel_option("channel", mod_log)]
     )
@@ -354,13 +353,13 @@ async def test_moderation_log_posts_each_job_and_edits_it_to_the_result(
     def entry() -> dict[str, Any]:
         return discord_fake.messages[entry_id]
 
-    link = messages.jump_url(discord_fake.guild_id, discord_fake.channel_id, clip_id)
+    link = english.jump_url(discord_fake.guild_id, discord_fake.channel_id, clip_id)
     await wait_until(lambda: link in str(entry()["embeds"]))
     (edited,) = entry()["embeds"]
     fields = {f["name"]: f["value"] for f in edited["fields"]}
     assert fields["Result"] == f"[Posted clip]({link})"
-    assert fields["Cost"] == messages.dollars(video_api.cost_cents)
-    assert edited["title"] == f"Job #{job['id']} · {messages.MOD_LOG_STATES[JobState.DELIVERED]}"
+    assert fields["Cost"] == english.dollars(video_api.cost_cents)
+    assert edited["title"] == f"Job #{job['id']} · {english.MOD_LOG_STATES[JobState.DELIVERED]}"
     assert discord_fake.buttons_of(entry()) == []
     assert entry()["mentions"] == []
     assert entry()["mention_roles"] == []
@@ -386,7 +385,7 @@ async def test_moderation_log_shows_failures_and_can_be_turned_off(
     assert discord_fake.buttons_of(discord_fake.messages[entry_id]) == []
 
     off = await admin(discord_fake, "mod-log")
-    assert fields_of(off)["Moderation log"] == messages.OFF
+    assert fields_of(off)["Moderation log"] == english.OFF
     before = len(discord_fake.channel_messages(mod_log))
     await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=alice))
     await wait_all_notified(runner, 2)
@@ -394,7 +393,7 @@ async def test_moderation_log_shows_failures_and_can_be_turned_off(
     assert len(discord_fake.channel_messages(mod_log)) == before
     assert [a[1:] for a in audit_rows(runner)] == [
         ("mod-log", f"<#{mod_log}>"),
-        ("mod-log", messages.OFF),
+        ("mod-log", english.OFF),
     ]
 
 
@@ -440,16 +439,16 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
     message = followup.response
     assert message["flags"] & p.FLAG_EPHEMERAL
     (embed,) = message["embeds"]
-    assert embed["title"] == f"{messages.SERVER_USAGE_TITLE} · {messages.REPORT_PERIODS['month']}"
+    assert embed["title"] == f"{english.SERVER_USAGE_TITLE} · {english.REPORT_PERIODS['month']}"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     totals = UsageTotals(succeeded=2, failed=1, video_seconds=10, cost_cents=3 * cost)
-    assert fields["Totals"] == messages.server_totals(totals)
+    assert fields["Totals"] == english.server_totals(totals)
     assert fields["Totals"].startswith("3 jobs: 2 succeeded, 1 failed, 0 cancelled\n")
     alice_totals = UsageTotals(succeeded=2, video_seconds=10, cost_cents=2 * cost)
     bob_totals = UsageTotals(failed=1, cost_cents=cost)
     assert fields["Top members"].splitlines() == [
-        messages.top_user(alice, alice_totals),
-        messages.top_user(bob, bob_totals),
+        english.top_user(alice, alice_totals),
+        english.top_user(bob, bob_totals),
     ]
     assert fields["Top members"].splitlines()[1].startswith(f"<@{bob}> — 1 clip, 0 s")
 
@@ -520,16 +519,16 @@ async def test_admin_cancel_stops_a_job_and_frees_its_slot(
     reply = await admin(
         discord_fake, "cancel", options=[discord_fake.integer_option("job", job_id)]
     )
-    assert reply["content"] == messages.cancel_done(job_id)
+    assert reply["content"] == english.cancel_done(job_id)
     await wait_until(lambda: bool(runner.jobs()[0]["notified"]))
     assert runner.jobs()[0]["state"] == "cancelled"
     assert runner.jobs()[0]["cancelled_by"] == discord_fake.owner_id
     again = await admin(
         discord_fake, "cancel", options=[discord_fake.integer_option("job", job_id)]
     )
-    assert again["content"] == messages.cannot_cancel(JobState.CANCELLED)
+    assert again["content"] == english.cannot_cancel(JobState.CANCELLED)
     missing = await admin(discord_fake, "cancel", options=[discord_fake.integer_option("job", 999)])
-    assert missing["content"] == messages.NO_SUCH_JOB
+    assert missing["content"] == english.NO_SUCH_JOB
 
     # Its slot is free, and /usage no longer counts it as in progress.
     video_api.release()
@@ -542,7 +541,7 @@ async def test_admin_cancel_stops_a_job_and_frees_its_slot(
     fields = fields_of(await reply_of(discord_fake, usage))
     assert "In progress" not in fields
     cost = 2 * video_api.cost_cents  # the API charged the cancelled job when it took it
-    assert fields["All time"] == messages.usage_totals(
+    assert fields["All time"] == english.usage_totals(
         UsageTotals(succeeded=1, video_seconds=5, cost_cents=cost, cancelled=1)
     )
     assert fields["All time"].startswith("2 generations (1 succeeded, 0 failed, 1 cancelled)")
@@ -575,9 +574,9 @@ async def test_configuration_survives_a_restart(
 
     assert fields_of(await admin(discord_fake, "view")) == before
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake, user_id=troll))
-    assert refused == messages.blocked("spam")
+    assert refused == english.blocked("spam")
     refused = await animate_outcome(discord_fake, animate_interaction(discord_fake))
-    assert refused == messages.channel_not_allowed([studio])
+    assert refused == english.channel_not_allowed([studio])
     assert runner.jobs() == []
 
 
@@ -599,7 +598,7 @@ async def test_view_lists_the_last_ten_changes_and_counts_the_rest(
 
     blocked = fields["Blocked members"].splitlines()
     assert len(blocked) == 11
-    assert blocked[-1] == messages.more_lines(2)
+    assert blocked[-1] == english.more_lines(2)
     changes = fields["Recent changes"].splitlines()
     assert len(changes) == 10
     assert changes[0].endswith(f"block: <@{members[-1]}>: reason 11")  # newest first

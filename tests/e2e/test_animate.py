@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import messages
 from tests.e2e.conftest import (
     BotProcess,
     BotRunner,
@@ -13,6 +12,7 @@ from tests.e2e.conftest import (
     progress_texts,
     wait_until,
 )
+from tests.english import english
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
@@ -66,7 +66,7 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     assert any("Generating" in t and f"seed {seed}" in t for t in texts)
     assert "Done" in texts[-1]
     assert (
-        messages.jump_url(discord_fake.guild_id, discord_fake.channel_id, job["message_id"])
+        english.jump_url(discord_fake.guild_id, discord_fake.channel_id, job["message_id"])
         in (texts[-1])
     )
     await asyncio.sleep(0.5)

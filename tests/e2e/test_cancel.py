@@ -7,7 +7,6 @@ import contextlib
 import signal
 from typing import Any
 
-from bot import messages
 from bot.models import JobState
 from tests.e2e.conftest import (
     BotRunner,
@@ -16,6 +15,7 @@ from tests.e2e.conftest import (
     progress_texts,
     wait_until,
 )
+from tests.english import english
 from tests.fakes import discord_payloads as p
 from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -162,13 +162,13 @@ async def test_requester_cancels_a_queued_job_which_is_never_submitted(
         discord_fake, original_id(discord_fake, second_interaction), cancel_id(second)
     )
 
-    assert_ephemeral_reply(answer, messages.cancel_done(second))
+    assert_ephemeral_reply(answer, english.cancel_done(second))
     await wait_until(lambda: state_of(runner, second) == "cancelled")
     row = job_row(runner, second)
     assert row["cancelled_by"] == requester
     assert row["reserved_cents"] == 0
     assert row["cost_cents"] == 0
-    cancelled_text = messages.cancelled(requester, requester)
+    cancelled_text = english.cancelled(requester, requester)
     await wait_until(lambda: progress_texts(discord_fake, second_interaction)[-1] == cancelled_text)
     assert custom_ids(discord_fake.original_response(second_interaction)) == []
 
@@ -193,7 +193,7 @@ async def test_cancelling_a_generating_job_frees_its_slot_and_never_posts_it(
         discord_fake, original_id(discord_fake, first_interaction), cancel_id(first)
     )
 
-    assert_ephemeral_reply(answer, messages.cancel_done(first))
+    assert_ephemeral_reply(answer, english.cancel_done(first))
     await wait_until(lambda: state_of(runner, second) == "submitted")  # the slot is free
     video_api.complete_now(prediction_of(runner, first))
     video_api.complete_now(prediction_of(runner, second))
@@ -220,7 +220,7 @@ async def test_moderator_cancels_from_the_moderation_log(
     answer = await admin_command(
         discord_fake, "mod-log", [discord_fake.channel_option("channel", log_channel)]
     )
-    assert answer["data"]["content"] == messages.CONFIG_SAVED
+    assert answer["data"]["content"] == english.CONFIG_SAVED
     video_api.hold()
     interaction, job_id = await start_job(discord_fake, runner, "watched by mods")
     await wait_until(lambda: job_row(runner, job_id)["mod_log_message_id"] is not None)
@@ -231,7 +231,7 @@ async def test_moderator_cancels_from_the_moderation_log(
 
     answer = await press(discord_fake, entry_id, cancel_id(job_id), user_id=moderator)
 
-    assert_ephemeral_reply(answer, messages.cancel_done(job_id))
+    assert_ephemeral_reply(answer, english.cancel_done(job_id))
     await wait_until(lambda: state_of(runner, job_id) == "cancelled")
     assert job_row(runner, job_id)["cancelled_by"] == moderator
     await wait_until(lambda: "Cancelled" in discord_fake.messages[entry_id]["embeds"][0]["title"])
@@ -241,8 +241,7 @@ async def test_moderator_cancels_from_the_moderation_log(
     requester = int(interaction["member"]["user"]["id"])
     await wait_until(
         lambda: (
-            progress_texts(discord_fake, interaction)[-1]
-            == messages.cancelled(moderator, requester)
+            progress_texts(discord_fake, interaction)[-1] == english.cancelled(moderator, requester)
         )
     )
 
@@ -283,7 +282,7 @@ async def test_another_member_cannot_cancel_someone_elses_job(
         discord_fake, original_id(discord_fake, interaction), cancel_id(job_id), user_id=stranger
     )
 
-    assert_ephemeral_reply(answer, messages.CANCEL_NOT_ALLOWED)
+    assert_ephemeral_reply(answer, english.CANCEL_NOT_ALLOWED)
     row = job_row(runner, job_id)
     assert row["state"] == "submitted"
     assert row["cancelled_by"] is None
@@ -307,14 +306,13 @@ async def test_cancel_button_works_after_a_crash_and_restart(
 
     answer = await press(discord_fake, original_id(discord_fake, interaction), cancel_id(job_id))
 
-    assert_ephemeral_reply(answer, messages.cancel_done(job_id))
+    assert_ephemeral_reply(answer, english.cancel_done(job_id))
     await wait_until(lambda: state_of(runner, job_id) == "cancelled")
     video_api.complete_now(prediction_of(runner, job_id))
     requester = int(interaction["member"]["user"]["id"])
     await wait_until(
         lambda: (
-            progress_texts(discord_fake, interaction)[-1]
-            == messages.cancelled(requester, requester)
+            progress_texts(discord_fake, interaction)[-1] == english.cancelled(requester, requester)
         )
     )
     assert clip_posts(discord_fake) == []
@@ -343,7 +341,7 @@ async def test_pressing_cancel_on_a_delivered_job_says_it_already_finished(
     )
 
     assert isinstance(answer.json, dict)
-    assert_ephemeral_reply(answer.json, messages.cannot_cancel(JobState.DELIVERED))
+    assert_ephemeral_reply(answer.json, english.cannot_cancel(JobState.DELIVERED))
     assert state_of(runner, job_id) == "delivered"
     assert len(clip_posts(discord_fake)) == 1
 
@@ -362,14 +360,14 @@ async def test_admin_cancels_a_job_by_number(
         discord_fake, "cancel", [discord_fake.integer_option("job", job_id)]
     )
 
-    assert_ephemeral_reply(answer, messages.cancel_done(job_id))
+    assert_ephemeral_reply(answer, english.cancel_done(job_id))
     await wait_until(lambda: state_of(runner, job_id) == "cancelled")
     assert job_row(runner, job_id)["cancelled_by"] == discord_fake.owner_id
     requester = int(interaction["member"]["user"]["id"])
     await wait_until(
         lambda: (
             progress_texts(discord_fake, interaction)[-1]
-            == messages.cancelled(discord_fake.owner_id, requester)
+            == english.cancelled(discord_fake.owner_id, requester)
         )
     )
 
@@ -397,6 +395,6 @@ async def test_admin_cancel_refuses_unknown_jobs_and_other_servers_jobs(
         answer = await admin_command(
             discord_fake, "cancel", [discord_fake.integer_option("job", unknown)]
         )
-        assert_ephemeral_reply(answer, messages.NO_SUCH_JOB)
+        assert_ephemeral_reply(answer, english.NO_SUCH_JOB)
     assert state_of(runner, foreign) == job_row(runner, job_id)["state"]
     assert job_row(runner, foreign)["cancelled_by"] is None

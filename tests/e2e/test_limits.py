@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from bot import messages
 from bot.models import QuotaStatus
 from bot.periods import month_start, next_day, next_month
 from tests.e2e.admin_tools import (
@@ -24,13 +23,14 @@ from tests.e2e.admin_tools import (
     wait_all_notified,
 )
 from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_until
+from tests.english import english
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
 
 def is_progress(text: str) -> bool:
     """An accepted job's first progress line (queued, being sent, or already generating)."""
-    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == messages.SUBMITTING
+    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == english.SUBMITTING
 
 
 async def set_limit(discord: FakeDiscord, name: str, value: str) -> dict[str, object]:
@@ -67,7 +67,7 @@ async def test_daily_limit_refuses_with_the_time_to_midnight_utc(
     assert is_progress(await animate_as(discord_fake, alice))
     refused = await animate_as(discord_fake, alice)
 
-    assert refused in texts_over(lambda now: messages.daily_limit(2, next_day(now) - now))
+    assert refused in texts_over(lambda now: english.daily_limit(2, next_day(now) - now))
     await wait_all_notified(runner, 2)
     assert is_progress(await animate_as(discord_fake, discord_fake.add_member("bob")))
 
@@ -80,7 +80,7 @@ async def test_simultaneous_requests_cannot_overshoot_a_members_daily_limit(
 
     outcomes = await asyncio.gather(*(animate_as(discord_fake, alice) for _ in range(5)))
 
-    refusals = texts_over(lambda now: messages.daily_limit(2, next_day(now) - now))
+    refusals = texts_over(lambda now: english.daily_limit(2, next_day(now) - now))
     assert sum(is_progress(text) for text in outcomes) == 2
     assert sum(text in refusals for text in outcomes) == 3
     await wait_all_notified(runner, 2)
@@ -97,7 +97,7 @@ async def test_monthly_limit_counts_earlier_jobs_this_month(
     await set_limit(discord_fake, "monthly", "2")
 
     refused = await animate_as(discord_fake, alice)
-    assert refused in texts_over(lambda now: messages.monthly_limit(2, next_month(now) - now))
+    assert refused in texts_over(lambda now: english.monthly_limit(2, next_month(now) - now))
     # An uncharged failure and last month's clip do not count.
     assert is_progress(await animate_as(discord_fake, bob))
     await wait_all_notified(runner, 5)
@@ -109,16 +109,16 @@ async def test_cooldown_refuses_with_the_wait(
 ) -> None:
     alice = discord_fake.add_member("alice")
     saved = await set_limit(discord_fake, "cooldown", "1h")
-    assert f"{messages.LIMIT_LABELS['cooldown']}: **1 h 0 min**" in fields_of(saved)["Limits"]
+    assert f"{english.LIMIT_LABELS['cooldown']}: **1 h 0 min**" in fields_of(saved)["Limits"]
 
     assert is_progress(await animate_as(discord_fake, alice))
     refused = await animate_as(discord_fake, alice)
 
     (job,) = runner.jobs()
     ready_at = datetime.fromtimestamp(job["created_at"], UTC) + timedelta(hours=1)
-    assert refused in texts_over(lambda now: messages.cooldown(ready_at - now))
+    assert refused in texts_over(lambda now: english.cooldown(ready_at - now))
     none = await set_limit(discord_fake, "cooldown", "0")
-    assert f"{messages.LIMIT_LABELS['cooldown']}: **none**" in fields_of(none)["Limits"]
+    assert f"{english.LIMIT_LABELS['cooldown']}: **none**" in fields_of(none)["Limits"]
     assert audit_rows(runner)[-1][1:] == ("limit-cooldown", "none")
     assert is_progress(await animate_as(discord_fake, alice))
     await wait_all_notified(runner, 2)
@@ -132,7 +132,7 @@ async def test_in_flight_limit_frees_a_slot_when_a_job_ends(
     video_api.hold()
 
     assert is_progress(await animate_as(discord_fake, alice))
-    assert await animate_as(discord_fake, alice) == messages.in_flight_limit(1)
+    assert await animate_as(discord_fake, alice) == english.in_flight_limit(1)
     await wait_until(lambda: len(video_api.predictions) == 1)
     (prediction_id,) = video_api.predictions
     video_api.release()
@@ -148,13 +148,13 @@ async def test_zero_switches_off_and_unlimited_and_default_restore(
 ) -> None:
     await runner.start(default_user_daily_limit="1")
     alice = discord_fake.add_member("alice")
-    label = messages.LIMIT_LABELS["daily"]
+    label = english.LIMIT_LABELS["daily"]
 
     view = await admin(discord_fake, "view")
     assert f"{label}: **1** (default)" in fields_of(view)["Limits"]
     off = await set_limit(discord_fake, "daily", "0")
     assert f"{label}: **0 (blocked)**" in fields_of(off)["Limits"]
-    assert await animate_as(discord_fake, alice) == messages.SWITCHED_OFF
+    assert await animate_as(discord_fake, alice) == english.SWITCHED_OFF
 
     unlimited = await set_limit(discord_fake, "daily", "unlimited")
     assert f"{label}: **unlimited**\n" in fields_of(unlimited)["Limits"]
@@ -166,7 +166,7 @@ async def test_zero_switches_off_and_unlimited_and_default_restore(
     assert f"{label}: **1** (default)" in fields_of(default)["Limits"]
     assert (guild_config(runner) or {})["limits"] == {}
     refused = await animate_as(discord_fake, alice)
-    assert refused in texts_over(lambda now: messages.daily_limit(1, next_day(now) - now))
+    assert refused in texts_over(lambda now: english.daily_limit(1, next_day(now) - now))
     await wait_all_notified(runner, 2)
     owner = discord_fake.owner_id
     assert audit_rows(runner) == [
@@ -194,11 +194,11 @@ async def test_bad_limit_values_are_refused_without_a_change(
         ("monthly_spend", "€5"),
     ):
         reply = await set_limit(discord_fake, name, value)
-        assert reply["content"] == messages.bad_limit_value(name, value)  # type: ignore[arg-type]
+        assert reply["content"] == english.bad_limit_value(name, value)  # type: ignore[arg-type]
         assert not reply.get("embeds")
 
     too_long = await set_limit(discord_fake, "cooldown", "99999999999d")
-    assert too_long["content"] == messages.limit_too_large("cooldown", "99999999999d", 365 * 86400)
+    assert too_long["content"] == english.limit_too_large("cooldown", "99999999999d", 365 * 86400)
     assert (guild_config(runner), audit_rows(runner)) == before
 
 
@@ -211,7 +211,7 @@ async def test_spending_cap_admits_exactly_what_fits_among_20_concurrent_request
     await runner.start(expected_cost_cents=str(video_api.cost_cents))
     cap = 3 * video_api.cost_cents
     saved = await set_limit(discord_fake, "monthly_spend", f"${cap / 100:.2f}")
-    assert f"**{messages.dollars(cap)}**" in fields_of(saved)["Limits"]
+    assert f"**{english.dollars(cap)}**" in fields_of(saved)["Limits"]
     users = [discord_fake.add_member(f"user{i}") for i in range(20)]
     highest = 0
     done = asyncio.Event()
@@ -229,7 +229,7 @@ async def test_spending_cap_admits_exactly_what_fits_among_20_concurrent_request
     await watcher
 
     accepted = [text for text in outcomes if is_progress(text)]
-    refusals = texts_over(lambda now: messages.spend_cap(cap, next_month(now) - now))
+    refusals = texts_over(lambda now: english.spend_cap(cap, next_month(now) - now))
     assert len(accepted) == 3
     assert sum(text in refusals for text in outcomes) == 17
     assert all(j["state"] == "delivered" for j in runner.jobs())
@@ -249,14 +249,14 @@ async def test_a_job_refused_before_submission_releases_its_reservation(
 
     first = await animate_as(discord_fake, alice)
     # Accepted: the API refused it, so fast that no progress line was shown before the failure.
-    assert is_progress(first) or first.startswith(messages.failed(""))
+    assert is_progress(first) or first.startswith(english.failed(""))
     await wait_all_notified(runner, 1)
     (failed,) = runner.jobs()
     assert (failed["state"], failed["cost_cents"], failed["reserved_cents"]) == ("failed", 0, 0)
 
     assert is_progress(await animate_as(discord_fake, bob))
     refused = await animate_as(discord_fake, alice)
-    assert refused in texts_over(lambda now: messages.spend_cap(cap, next_month(now) - now))
+    assert refused in texts_over(lambda now: english.spend_cap(cap, next_month(now) - now))
     await wait_all_notified(runner, 2)
     assert spend_cents(runner) == cap
 
@@ -294,7 +294,7 @@ async def test_usage_shows_what_is_left_on_this_server(
         daily_resets_at=next_day(now),
         monthly_resets_at=next_month(now),
     )
-    assert fields_of(reply)["Left on this server"] == messages.quota_lines(expected)
+    assert fields_of(reply)["Left on this server"] == english.quota_lines(expected)
 
 
 async def test_forget_erases_only_the_callers_finished_jobs(
@@ -311,7 +311,7 @@ async def test_forget_erases_only_the_callers_finished_jobs(
 
     reply = await usage_reply(discord_fake, alice, forget=True)
 
-    assert reply["content"] == messages.forgotten(2)
+    assert reply["content"] == english.forgotten(2)
     after = {j["id"]: dict(j) for j in runner.jobs()}
     for job_id, row in after.items():
         old = before[job_id]

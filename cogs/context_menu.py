@@ -1,0 +1,205 @@
+"""Right-click a message → Apps → "Animate this image": a form for the prompt and duration,
+then the same intake as /animate (`cogs.animate.start_job`).
+
+The form's custom id carries a short random key to the image, kept in memory: an image URL is
+far too long for a custom id (100 characters). Forms are never registered with discord.py's
+view store; every submit comes through `on_interaction`, so one opened before a restart (or
+too long ago) gets a polite "please try again" instead of Discord's "interaction failed".
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlsplit
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.api_models import DURATION_MAX_S, DURATION_MIN_S
+from bot.bot import AnimateBot, reply_privately
+from bot.errors import UserError
+from bot.models import ImageInput
+from bot.settings import Settings
+from bot.translator import command_text, say
+from bot.validation import AnimateRequest, parse_duration
+from cogs.animate import image_input, start_job
+
+log = logging.getLogger(__name__)
+
+FORM_PREFIX = "animate:form:"
+PROMPT_FIELD = "prompt"
+DURATION_FIELD = "duration"
+#: How long an opened form stays usable, and how many may be open at once bot-wide.
+FORM_TTL_S = 30 * 60.0
+MAX_OPEN_FORMS = 1000
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp")
+
+
+class OpenForms:
+    """Which image each open form is for (and who opened it), oldest first; in memory only."""
+
+    def __init__(self, ttl_s: float = FORM_TTL_S, capacity: int = MAX_OPEN_FORMS) -> None:
+        self._ttl_s = ttl_s
+        self._capacity = capacity
+        self._forms: OrderedDict[str, tuple[float, int, ImageInput]] = OrderedDict()
+
+    def open(self, user_id: int, image: ImageInput) -> str:
+        """Remember the image; returns the key the form carries."""
+        self._drop_expired()
+        while len(self._forms) >= self._capacity:
+            self._forms.popitem(last=False)
+        key = secrets.token_urlsafe(12)
+        self._forms[key] = (time.monotonic(), user_id, image)
+        return key
+
+    def take(self, key: str, user_id: int) -> ImageInput | None:
+        """The form's image, once; None if unknown, expired or opened by someone else."""
+        self._drop_expired()
+        entry = self._forms.get(key)
+        if entry is None or entry[1] != user_id:
+            return None
+        del self._forms[key]
+        return entry[2]
+
+    def _drop_expired(self) -> None:
+        cutoff = time.monotonic() - self._ttl_s
+        while self._forms and next(iter(self._forms.values()))[0] < cutoff:
+            self._forms.popitem(last=False)
+
+
+class ContextMenu(commands.Cog):
+    """The "Animate this image" message command and its form."""
+
+    def __init__(self, bot: AnimateBot) -> None:
+        self.bot = bot
+        self.forms = OpenForms()
+        self.menu = app_commands.ContextMenu(
+            name=command_text("command.context.name"),
+            callback=self.open_form,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),  # like /animate
+        )
+        self.menu.guild_only = True
+
+    async def cog_load(self) -> None:
+        """Register the message command."""
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        """Unregister the message command."""
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    async def open_form(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """Ask for the prompt and duration, or say at once that the message has no image."""
+        image = first_image(message)
+        if image is None:
+            raise UserError(messages.NO_IMAGE_IN_MESSAGE)
+        key = self.forms.open(interaction.user.id, image)
+        form = animate_form(key, self.bot.settings, interaction.locale.value)
+        await interaction.response.send_modal(form)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Run a submitted form through the /animate intake."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Any = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        if not custom_id.startswith(FORM_PREFIX):
+            return
+        try:
+            image = self.forms.take(custom_id.removeprefix(FORM_PREFIX), interaction.user.id)
+            if image is None:
+                raise UserError(messages.FORM_EXPIRED)
+            values = form_values(data.get("components", []))
+            request = AnimateRequest(
+                prompt=values.get(PROMPT_FIELD, ""),
+                image=image,
+                duration_s=parse_duration(values.get(DURATION_FIELD, "")),
+            )
+            await start_job(self.bot.jobs, interaction, request)
+        except UserError as exc:
+            await reply_privately(interaction, say(interaction, exc.user_message))
+        except Exception:
+            log.exception("the Animate this image form failed")
+            await reply_privately(interaction, say(interaction, messages.SOMETHING_WENT_WRONG))
+
+
+def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
+    """The form, in `locale`'s language: prompt (required) and duration (optional). It is
+    stopped before it is sent, so discord.py keeps no copy of it and the submit reaches
+    `on_interaction`."""
+    title = messages.FORM_TITLE.render(locale)
+    form = discord.ui.Modal(title=title, custom_id=f"{FORM_PREFIX}{key}")
+    form.add_item(
+        discord.ui.TextInput(
+            label=messages.FORM_PROMPT_LABEL.render(locale),
+            custom_id=PROMPT_FIELD,
+            style=discord.TextStyle.paragraph,
+            placeholder=messages.FORM_PROMPT_PLACEHOLDER.render(locale),
+            min_length=1,
+            max_length=settings.prompt_max_chars,
+        )
+    )
+    form.add_item(
+        discord.ui.TextInput(
+            label=messages.FORM_DURATION_LABEL.render(locale),
+            custom_id=DURATION_FIELD,
+            placeholder=messages.form_duration_placeholder(
+                settings.default_duration_s, DURATION_MIN_S, DURATION_MAX_S
+            ).render(locale),
+            required=False,
+            max_length=3,
+        )
+    )
+    form.stop()
+    return form
+
+
+def form_values(components: list[Any]) -> dict[str, str]:
+    """Text typed into a submitted form, by field; inputs come in action rows or labels."""
+    values: dict[str, str] = {}
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        if "custom_id" in component and "value" in component:
+            values[str(component["custom_id"])] = str(component["value"] or "")
+        values.update(form_values(component.get("components", [])))
+        if isinstance(component.get("component"), dict):
+            values.update(form_values([component["component"]]))
+    return values
+
+
+def first_image(message: discord.Message) -> ImageInput | None:
+    """The message's first image: an attachment, else an embed's picture through Discord's
+    media proxy (never the host a user linked to)."""
+    for attachment in message.attachments:
+        kind = (attachment.content_type or "").lower()
+        if kind.startswith("image/") or attachment.filename.lower().endswith(_IMAGE_EXTENSIONS):
+            return image_input(attachment)
+    for embed in message.embeds:
+        for picture in (embed.image, embed.thumbnail):
+            if picture.proxy_url:
+                return ImageInput(
+                    url=picture.proxy_url,
+                    filename=_filename(picture.url or picture.proxy_url),
+                    size_bytes=0,  # not given for embeds; the image's own bytes are checked
+                    content_type=None,
+                    width=picture.width,
+                    height=picture.height,
+                )
+    return None
+
+
+def _filename(url: str) -> str:
+    return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
+async def setup(bot: AnimateBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(ContextMenu(bot))

@@ -1,0 +1,122 @@
+"""The context menu's pure parts: open forms, reading a submitted form, finding the image."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.errors import UserError
+from bot.models import ImageInput
+from bot.validation import parse_duration
+from cogs.context_menu import OpenForms, first_image, form_values
+
+IMAGE = ImageInput(
+    url="https://cdn.discordapp.com/attachments/1/2/cat.png",
+    filename="cat.png",
+    size_bytes=1000,
+    content_type="image/png",
+    width=512,
+    height=512,
+)
+ALICE, BOB = 1001, 1002
+
+
+def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it() -> None:
+    forms = OpenForms()
+    key = forms.open(ALICE, IMAGE)
+
+    assert len(key) < 80  # fits a custom id with its prefix
+    assert forms.take(key, BOB) is None
+    assert forms.take(key, ALICE) == IMAGE
+    assert forms.take(key, ALICE) is None
+
+
+def test_an_unknown_key_as_after_a_restart_gives_nothing() -> None:
+    assert OpenForms().take("from-a-previous-run", ALICE) is None
+
+
+def test_forms_expire_and_the_oldest_make_way_when_full() -> None:
+    expired = OpenForms(ttl_s=-1)
+    key = expired.open(ALICE, IMAGE)
+    assert expired.take(key, ALICE) is None
+
+    small = OpenForms(capacity=2)
+    first, second, third = (small.open(ALICE, IMAGE) for _ in range(3))
+    assert small.take(first, ALICE) is None
+    assert small.take(second, ALICE) == IMAGE
+    assert small.take(third, ALICE) == IMAGE
+
+
+def test_form_values_read_action_rows_and_labels() -> None:
+    rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": "prompt", "value": "waves"}]},
+        {"type": 18, "component": {"type": 4, "custom_id": "duration", "value": "8"}},
+    ]
+
+    assert form_values(rows) == {"prompt": "waves", "duration": "8"}
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("", None), ("  ", None), ("8", 8), ("12s", 12)])
+def test_durations_typed_into_the_form(text: str, seconds: int | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["five", "-3", "4.5", "٣"])
+def test_a_duration_that_is_not_a_whole_number_is_refused(text: str) -> None:
+    with pytest.raises(UserError) as refused:
+        parse_duration(text)
+    message = refused.value.user_message.render()
+    assert message == "`duration` must be a whole number of seconds; allowed: 4–12 seconds."
+
+
+def attachment(filename: str, content_type: str | None) -> Any:
+    return SimpleNamespace(
+        url=f"https://cdn.example/{filename}",
+        filename=filename,
+        size=2000,
+        content_type=content_type,
+        width=600,
+        height=400,
+    )
+
+
+def picture(url: str | None = None, proxy_url: str | None = None) -> Any:
+    return SimpleNamespace(url=url, proxy_url=proxy_url, width=800, height=600)
+
+
+def message(attachments: list[Any] = [], embeds: list[Any] = []) -> Any:  # noqa: B006
+    return SimpleNamespace(attachments=attachments, embeds=embeds)
+
+
+def test_the_first_image_attachment_is_used_not_other_files() -> None:
+    found = first_image(
+        message([attachment("notes.txt", "text/plain"), attachment("cat.webp", "image/webp")])
+    )
+
+    assert found is not None
+    assert found.url == "https://cdn.example/cat.webp"
+    assert (found.content_type, found.width, found.height) == ("image/webp", 600, 400)
+
+
+def test_an_embed_image_is_fetched_through_discords_media_proxy() -> None:
+    embed = SimpleNamespace(
+        image=picture(),
+        thumbnail=picture(
+            "https://example.com/pics/dog.jpg",
+            "https://images-ext-1.discordapp.net/external/abc/https/example.com/pics/dog.jpg",
+        ),
+    )
+
+    found = first_image(message(embeds=[embed]))
+
+    assert found is not None
+    assert found.url.startswith("https://images-ext-1.discordapp.net/")
+    assert found.filename == "dog.jpg"
+
+
+def test_a_message_without_an_image_has_none() -> None:
+    text_only = SimpleNamespace(image=picture(), thumbnail=picture())
+
+    assert first_image(message([attachment("a.txt", "text/plain")], [text_only])) is None
