@@ -33,13 +33,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="multiplies the API's 60-120 s estimate and the bot's poll intervals (1.0 = real)",
     )
     add("--clip-mib", type=float, default=1.0, help="clip size in the burst, MiB (1)")
+    add(
+        "--burst-history",
+        type=int,
+        default=0,
+        help="finished jobs in the burst's database before it starts, so progress uses a "
+        "learned ETA (0)",
+    )
     add("--scale-levels", default="10,100,1000", help="jobs in flight, comma-separated")
     add("--scale-window", type=float, default=20.0, help="seconds to watch each level (20)")
     add("--big-clip-mib", type=int, default=50, help="size of the big clip, MiB (50)")
     add("--history-jobs", type=int, default=1_000_000, help="jobs in the history (1,000,000)")
     add("--history-users", type=int, default=10_000, help="users in the history (10,000)")
     add("--history-guilds", type=int, default=100, help="servers in the history (100)")
-    add("--samples", type=int, default=300, help="timed /usage queries (300)")
+    add("--samples", type=int, default=300, help="timed queries of each kind (300)")
     add("--workdir", type=Path, default=None, help="keep databases and logs here")
     return parser.parse_args(argv)
 
@@ -76,7 +83,7 @@ def burst_rows(r: BurstResult, args: argparse.Namespace, cpu_per_mib_s: float | 
         Row(
             "Discord requests per job (progress edits)",
             f"{r.discord_requests / r.jobs:.1f}",
-            f"({r.progress_edits / r.jobs:.1f})",
+            f"({r.progress_edits / r.jobs:.1f}; Queued or Sending {r.waiting_edits / r.jobs:.1f})",
         ),
         Row(
             f"bot peak RSS (VmHWM), burst of {r.jobs}",
@@ -165,6 +172,16 @@ def history_rows(r: HistoryResult) -> list[Row]:
             check(p99, 0.200, " ms", 1000),
         )
     )
+    eta_p99 = percentile(r.eta_s, 99)
+    rows.append(
+        Row(
+            f"ETA history (Store.recent_generation_s), {label}",
+            ms(percentile(r.eta_s, 50), 2),
+            ms(eta_p99, 2),
+            "p99 < 20 ms",
+            check(eta_p99, 0.020, " ms", 1000),
+        )
+    )
     return rows
 
 
@@ -183,6 +200,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
             jobs=args.burst,
             scale=args.time_scale,
             clip_bytes=int(args.clip_mib * MiB),
+            history_jobs=args.burst_history,
         )
         rows += burst_rows(result, args, big.cpu_per_mib_s if big else None)
     if "scale" in only:
@@ -231,6 +249,7 @@ def settings_line(args: argparse.Namespace) -> str:
         f"time scale {s:g} (API estimate {60 * s:g}-{120 * s:g}s, completion uniform inside it; "
         f"POLL_INTERVAL_S={2 * s:g}, POLL_MAX_INTERVAL_S={10 * s:g}); "
         f"burst {args.burst} users x 1 job, MAX_JOBS_IN_FLIGHT={args.burst}, "
+        f"{args.burst_history:,} finished jobs before it, "
         f"{args.clip_mib:g} MiB clips; scale levels {args.scale_levels} with "
         f"MAX_JOBS_IN_FLIGHT=level, JOB_TIMEOUT_S=3600, estimate "
         f"{args.scale_window / 4:g}-{args.scale_window / 2:g}s held, "

@@ -1,4 +1,4 @@
-"""A large job history in a real database, and how fast the usage queries read it."""
+"""A large job history in a real database, and how fast the usage and ETA queries read it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.api_models import DURATION_MAX_S, DURATION_MIN_S, RESOLUTIONS
+from bot.expectations import HISTORY_SAMPLE
 from bot.store import SqliteStore
 
 _DAY_S = 86_400.0
@@ -32,10 +34,11 @@ rows AS (
         CASE WHEN abs(random()) % 100 < 92 THEN 'delivered' ELSE 'failed' END AS state
     FROM n)
 SELECT state, 1000 + u % :guilds, 5000 + u % :guilds, 100000 + u, 42, NULL, t + 900, 10485760,
-    'history job ' || i, 'https://cdn.example/a.png', NULL, 4 + i % 9, '720p', 'auto', 0,
+    'history job ' || i, 'https://cdn.example/a.png', NULL, 4 + i % 9,
+    CASE i % 3 WHEN 0 THEN '480p' WHEN 1 THEN '720p' ELSE '1080p' END, 'auto', 0,
     i % 1000, 0, printf('%016x', i), printf('pred-%d', i), 60, 120,
     CASE WHEN state = 'delivered' THEN 29 + i % 50 ELSE 0 END,
-    t, t + 1, t + 90, t + 92,
+    t, t + 1, t + 61 + i % 60, t + 92,
     CASE WHEN state = 'delivered' THEN 'https://assets.example/' || i || '.mp4' END,
     CASE WHEN state = 'failed' THEN 'The video service could not make this clip.' END,
     CASE WHEN state = 'delivered' THEN 900000 + i END,
@@ -55,6 +58,7 @@ class HistoryResult:
     usage_s: list[float]
     usage_plans: list[str]
     report_s: list[float]
+    eta_s: list[float]
 
 
 async def build(path: Path, *, jobs: int, users: int, guilds: int, now: datetime) -> float:
@@ -102,6 +106,20 @@ async def time_admin_report(
     )
 
 
+async def time_eta(path: Path, *, samples: int) -> tuple[list[float], list[str]]:
+    """Time `Store.recent_generation_s` (what a progress message's ETA is learned from) for
+    random resolutions and durations; return the plans used."""
+    return await _time_store_call(
+        path,
+        samples,
+        lambda store, rng: store.recent_generation_s(
+            rng.choice(RESOLUTIONS),
+            rng.randint(DURATION_MIN_S, DURATION_MAX_S),
+            HISTORY_SAMPLE,
+        ),
+    )
+
+
 async def _time_store_call(
     path: Path, samples: int, call: Callable[[SqliteStore, random.Random], Awaitable[object]]
 ) -> tuple[list[float], list[str]]:
@@ -142,4 +160,7 @@ async def history(
     build_s = await build(path, jobs=jobs, users=users, guilds=guilds, now=now)
     usage_s, plans = await time_usage(path, users=users, samples=samples, now=now)
     report_s, report_plans = await time_admin_report(path, guilds=guilds, samples=samples, now=now)
-    return HistoryResult(jobs, users, guilds, build_s, usage_s, plans + report_plans, report_s)
+    eta_s, eta_plans = await time_eta(path, samples=samples)
+    return HistoryResult(
+        jobs, users, guilds, build_s, usage_s, plans + report_plans + eta_plans, report_s, eta_s
+    )

@@ -48,6 +48,6 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def ms(seconds: float) -> str:
+def ms(seconds: float, digits: int = 1) -> str:
     """Seconds shown as milliseconds."""
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.{digits}f} ms"

@@ -7,8 +7,10 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.history import build
 from bench.procstats import MiB, cpu_seconds, peak_rss_mib
 from bench.world import World, world
 from tests.fakes.fake_discord import RecordedRequest
@@ -30,6 +32,7 @@ class BurstResult:
     status_requests: int
     baseline_requests: int
     progress_edits: int
+    waiting_edits: int  # of those, edits showing Queued or Sending (before the API has the job)
     discord_requests: int
     peak_rss_mib: float
     cpu_s: float
@@ -94,19 +97,30 @@ def _first_by(
     return first
 
 
-async def burst(workdir: Path, *, jobs: int, scale: float, clip_bytes: int) -> BurstResult:
-    """`jobs` users call /animate at once; every job is followed until its clip is posted."""
+async def burst(
+    workdir: Path, *, jobs: int, scale: float, clip_bytes: int, history_jobs: int = 0
+) -> BurstResult:
+    """`jobs` users call /animate at once; every job is followed until its clip is posted.
+
+    With `history_jobs`, the database starts with that many finished jobs (see
+    `bench.history.build`), so the progress messages use an ETA learned from them.
+    """
     low, high = 60 * scale, 120 * scale
     settings = _settings(scale, MAX_JOBS_IN_FLIGHT=str(jobs))
     async with world(workdir, **settings) as w:
         _estimate(w, low, high)
         w.api.clip_bytes = clip_bytes
+        new = "id > 0"
+        if history_jobs:
+            db = w.runner.db_path
+            await build(db, jobs=history_jobs, users=100, guilds=10, now=datetime.now(UTC))
+            new = f"id > {w.count('1')}"
         bot = await w.runner.start()
         pid = bot.process.pid
         events = w.interactions(jobs)
         cpu_before = cpu_seconds(pid)
         sent_at = await w.send_all(events)
-        await w.wait_for_jobs(_FINISHED, jobs, timeout_s=high + 120)
+        await w.wait_for_jobs(f"{_FINISHED} AND {new}", jobs, timeout_s=high + 120)
         wall = time.monotonic() - sent_at
         cpu = cpu_seconds(pid) - cpu_before
         peak = peak_rss_mib(pid)
@@ -114,12 +128,25 @@ async def burst(workdir: Path, *, jobs: int, scale: float, clip_bytes: int) -> B
         ack_s = [acks[int(e["id"])] - sent_at for e in events if int(e["id"]) in acks]
         lag_s, baseline = _delivery_lags(w, scale)
         status = sum(1 for r in w.api.requests if r.route == "status")
-        edits = len(w.discord.webhook_edits())
+        edit_texts = [str((r.json or {}).get("content", "")) for r in w.discord.webhook_edits()]
+        edits = len(edit_texts)
+        waiting = sum(t.startswith(("⏳ **Queued**", "📨 **Sending**")) for t in edit_texts)
         discord_requests = len(w.discord.requests)
-        delivered = w.count("state = 'delivered'")
+        delivered = w.count(f"state = 'delivered' AND {new}")
         await bot.stop()
     return BurstResult(
-        jobs, delivered, ack_s, lag_s, status, baseline, edits, discord_requests, peak, cpu, wall
+        jobs,
+        delivered,
+        ack_s,
+        lag_s,
+        status,
+        baseline,
+        edits,
+        waiting,
+        discord_requests,
+        peak,
+        cpu,
+        wall,
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.bot import AnimateBot
 from bot.guild_admin import GuildAdmin
+from bot.history import HistoryService
 from bot.jobs import JobService
 from bot.media import ClipDownloader
 from bot.settings import Settings
@@ -55,7 +56,10 @@ async def run(settings: Settings) -> None:
         downloader = ClipDownloader.from_settings(http, settings)
         jobs = JobService(settings=settings, store=store, api=api, downloader=downloader, http=http)
         admin = GuildAdmin(settings=settings, store=store)
-        async with AnimateBot(settings=settings, jobs=jobs, admin=admin, store=store) as bot:
+        history = HistoryService(settings=settings, store=store)
+        async with AnimateBot(
+            settings=settings, jobs=jobs, admin=admin, store=store, history=history
+        ) as bot:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot import messages
 from bot.errors import UserError
 from bot.guild_admin import GuildAdmin
+from bot.history import HistoryService
 from bot.i18n import Text
 from bot.jobs import JobService
 from bot.settings import Settings
@@ -21,7 +22,14 @@ from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.animate", "cogs.context_menu", "cogs.usage", "cogs.admin")
+EXTENSIONS = (
+    "cogs.animate",
+    "cogs.context_menu",
+    "cogs.usage",
+    "cogs.admin",
+    "cogs.history",
+    "cogs.notify",
+)
 _COMMANDS_HASH_KEY = "command_tree_sha256"
 
 
@@ -67,7 +75,13 @@ class AnimateBot(commands.Bot):
     """The bot. Services are built by the composition root and handed in."""
 
     def __init__(
-        self, *, settings: Settings, jobs: JobService, admin: GuildAdmin, store: Store
+        self,
+        *,
+        settings: Settings,
+        jobs: JobService,
+        admin: GuildAdmin,
+        store: Store,
+        history: HistoryService,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -80,6 +94,7 @@ class AnimateBot(commands.Bot):
         self.jobs = jobs
         self.admin = admin
         self.store = store
+        self.history = history
 
     async def setup_hook(self) -> None:
         """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,20 +29,32 @@ from bot.errors import (
     DownloadError,
     UserError,
 )
+from bot.frames import Frame, FrameError, last_frame
 from bot.i18n import Text
+from bot.lineage import PostFiles, derived_request
 from bot.media import (
+    IMAGE_EXTENSIONS,
     SNIFF_BYTES,
+    SOURCE_FIRST,
+    SOURCE_LAST,
     ClipDownloader,
     DownloadedClip,
+    SourceImage,
+    fetch_file,
     fetch_head,
+    is_mp4,
     link_expires_within,
+    sniff_image,
 )
 from bot.models import (
     CANCELLABLE,
     DeliveryRoute,
     FailureKind,
+    GenerationSettings,
+    GuildConfig,
     ImageInput,
     Job,
+    JobKind,
     JobState,
     NewJob,
     Origin,
@@ -54,6 +67,7 @@ from bot.notifier import (
     ChannelGoneError,
     JobNotifier,
     PostFailedError,
+    ResultExtras,
     UploadTooLargeError,
 )
 from bot.periods import next_day, next_month
@@ -77,6 +91,16 @@ _MOD_LOG_RETRIES = 3
 _MOD_LOG_RETRY_S = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    """What `accept` learnt while checking a request: the rules it must be admitted under."""
+
+    config: GuildConfig
+    limits: Limits
+    expected_cents: int
+    cooldown_s: int
+
+
 class _ShuttingDownError(Exception):
     """Raised before a submit goes on the wire while the service is stopping."""
 
@@ -91,6 +115,8 @@ class _UndeliverableError(Exception):
 
 #: Submit no image whose signed link expires sooner than this.
 _LINK_MARGIN = timedelta(minutes=2)
+#: Discord's cap on one message request, all its files together (research B4).
+_MESSAGE_MAX_BYTES = 25 * 1024 * 1024
 #: Deliver through the interaction only while its token has at least this long to live.
 _TOKEN_MARGIN = timedelta(seconds=30)
 
@@ -218,28 +244,21 @@ class JobService:
         """Validate what can be checked without any I/O, so the cog can answer at once."""
         return validate(request, self._settings)
 
-    async def accept(self, request: ValidatedRequest, origin: Origin, access: Access) -> Job:
+    async def accept(
+        self,
+        request: ValidatedRequest,
+        origin: Origin,
+        access: Access,
+        *,
+        kind: JobKind = JobKind.ANIMATE,
+        parent_job_id: int | None = None,
+    ) -> Job:
         """Apply the server's rules, verify the images' bytes, then store and queue the job.
 
         Raises UserError saying why (and until when) the request cannot run; a refused
         request costs nothing.
         """
-        if self._closing:
-            raise UserError(messages.SHUTTING_DOWN)
-        config = await self._store.guild_config(access.guild_id)
-        block = await self._store.get_block(access.guild_id, access.user_id)
-        if (refusal := check_access(config, access, block)) is not None:
-            raise UserError(refusal)
-        limits = Limits.resolve(config, self._settings)
-        expected = await self._store.expected_cost(request.settings)
-        if expected is None:
-            expected = self._settings.expected_cost_cents
-        cooldown = limits.cooldown or 0
-        # A quick answer before downloading anything; the admission below re-checks atomically.
-        now = self._now()
-        usage = await self._store.quota_usage(access.guild_id, access.user_id, now, cooldown)
-        if (refusal := self._quota_refusal(limits, usage, expected)) is not None:
-            raise UserError(refusal)
+        rules = await self._admission(access, request.settings)
         images = [("image", request.image), ("last_image", request.last_image)]
         await asyncio.gather(*(self._check_bytes(img, label) for label, img in images if img))
         new = NewJob(
@@ -249,25 +268,51 @@ class JobService:
             last_image_url=request.last_image.url if request.last_image else None,
             settings=request.settings,
             nonce=secrets.token_hex(8),
+            kind=kind,
+            parent_job_id=parent_job_id,
         )
         admitted = await self._store.admit(
             new,
             self._now(),
-            reserve_cents=expected,
-            cooldown_s=cooldown,
-            decide=lambda usage: self._quota_refusal(limits, usage, expected),
+            reserve_cents=rules.expected_cents,
+            cooldown_s=rules.cooldown_s,
+            decide=lambda usage: self._quota_refusal(rules.limits, usage, rules.expected_cents),
         )
         if isinstance(admitted, Text):
             raise UserError(admitted)
         job = admitted
         log.info(
-            "job %d: queued for user %d in channel %d", job.id, origin.user_id, origin.channel_id
+            "job %d: queued (%s) for user %d in channel %d",
+            job.id,
+            kind,
+            origin.user_id,
+            origin.channel_id,
         )
         self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # its place in the queue, if it waits
         self._dispatch_wake.set()
-        if config.mod_log_channel_id is not None:
+        if rules.config.mod_log_channel_id is not None:
             self._spawn_side(job.id, self._sync_mod_log(job.id))
         return job
+
+    async def _admission(self, access: Access, settings: GenerationSettings) -> _Admission:
+        """The server's rules and the member's quota as they stand: raises UserError if a job
+        with these settings may not start now (the admission re-checks atomically)."""
+        if self._closing:
+            raise UserError(messages.SHUTTING_DOWN)
+        config = await self._store.guild_config(access.guild_id)
+        block = await self._store.get_block(access.guild_id, access.user_id)
+        if (refusal := check_access(config, access, block)) is not None:
+            raise UserError(refusal)
+        limits = Limits.resolve(config, self._settings)
+        expected = await self._store.expected_cost(settings)
+        if expected is None:
+            expected = self._settings.expected_cost_cents
+        cooldown = limits.cooldown or 0
+        now = self._now()
+        usage = await self._store.quota_usage(access.guild_id, access.user_id, now, cooldown)
+        if (refusal := self._quota_refusal(limits, usage, expected)) is not None:
+            raise UserError(refusal)
+        return _Admission(config, limits, expected, cooldown)
 
     def _quota_refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> Text | None:
         cap = self._settings.max_jobs_queued_per_user
@@ -301,6 +346,16 @@ class JobService:
         log.info("user %d: erased prompts and links of %d jobs", user_id, count)
         return count
 
+    async def notify_on_done(self, user_id: int) -> bool:
+        """Whether the user is mentioned (so notified) on their result posts."""
+        return await self._store.notify_on_done(user_id)
+
+    async def set_notify_on_done(self, user_id: int, enabled: bool) -> None:
+        """Turn the mention on the user's result posts on or off, from the next post on (jobs
+        already running included: the setting is read when the result is posted)."""
+        await self._store.set_notify_on_done(user_id, enabled, self._now())
+        log.info("user %d: mention on result posts %s", user_id, "on" if enabled else "off")
+
     async def _purge(self) -> None:
         """Erase prompts and links older than the retention period; runs daily."""
         try:
@@ -311,6 +366,106 @@ class JobService:
                 log.info("retention: erased prompts and links of %d jobs", count)
         finally:
             self._scheduler.call_later("purge", _PURGE_EVERY_S, self._purge)
+
+    # Buttons on a result ----------------------------------------------------------------------
+
+    async def own_job(self, job_id: int, access: Access) -> Job:
+        """The delivered job behind a result's button, if the presser asked for it; else
+        UserError (only the requester may make new clips from a post)."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.origin.guild_id != access.guild_id:
+            raise UserError(messages.NO_SUCH_JOB)
+        if job.origin.user_id != access.user_id:
+            raise UserError(messages.BUTTON_NOT_YOURS)
+        return job
+
+    async def derive(
+        self,
+        parent_id: int,
+        kind: JobKind,
+        origin: Origin,
+        access: Access,
+        files: PostFiles,
+        *,
+        prompt: str | None = None,
+        frame: ImageInput | None = None,
+    ) -> Job:
+        """Start a Regenerate, Edit prompt, Continue or Loop job from a delivered one, through
+        `accept` like any other (rules, quotas, reservation, moderation log). Raises UserError."""
+        parent = await self.own_job(parent_id, access)
+        request = derived_request(
+            parent, kind, files, self._settings, self._now(), prompt=prompt, frame=frame
+        )
+        return await self.accept(request, origin, access, kind=kind, parent_job_id=parent.id)
+
+    async def last_frame(
+        self, parent_id: int, access: Access, clip_url: str | None, *, max_bytes: int
+    ) -> Frame:
+        """The last frame of a delivered job's clip, for Continue: from the post's file
+        (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
+        The server's rules and quota are checked first, so a refused press costs no work."""
+        parent = await self.own_job(parent_id, access)
+        await self._admission(access, parent.settings)
+        s = self._settings
+        try:
+            if clip_url is not None:
+                clip = await fetch_file(
+                    self._http,
+                    clip_url,
+                    max_bytes=s.max_clip_bytes,
+                    suffix=".mp4",
+                    accept=is_mp4,
+                    what="mp4",
+                    directory=s.download_dir,
+                )
+            elif parent.output_url and not self._output_expired(parent):
+                clip = await self._downloader.download(parent.output_url)
+            else:
+                raise UserError(messages.CLIP_GONE)
+        except DownloadError as exc:
+            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
+            raise UserError(messages.CLIP_GONE) from exc
+        try:
+            return await asyncio.to_thread(
+                last_frame,
+                clip.path,
+                min_side=s.image_min_side_px,
+                max_side=s.image_max_side_px,
+                max_bytes=min(max_bytes, s.image_max_bytes),
+            )
+        except FrameError as exc:
+            log.warning("job %d: no last frame: %s", parent.id, exc)
+            raise UserError(messages.CLIP_UNREADABLE) from exc
+        finally:
+            clip.discard()
+
+    def _output_expired(self, job: Job) -> bool:
+        ttl = timedelta(hours=self._settings.vibedream_output_ttl_hours)
+        return job.completed_at is None or job.completed_at + ttl - _LINK_MARGIN <= self._now()
+
+    async def delete_post(self, job_id: int, actor: Actor) -> Job:
+        """Delete a job's result post, for its requester or a moderator. Raises UserError."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.origin.guild_id != actor.guild_id:
+            raise UserError(messages.NO_SUCH_JOB)
+        if actor.user_id != job.origin.user_id and not actor.can_manage_messages:
+            raise UserError(messages.DELETE_NOT_ALLOWED)
+        if job.post_deleted_at is not None or job.message_id is None:
+            raise UserError(messages.POST_ALREADY_DELETED)
+        try:
+            await self._notifier_().delete_post(job)
+        except PostFailedError as exc:
+            log.warning("job %d: could not delete its post: %s", job.id, exc)
+            raise UserError(messages.DELETE_FAILED) from exc
+        if not await self._store.mark_post_deleted(job.id, self._now()):
+            raise UserError(messages.POST_ALREADY_DELETED)  # another press got there first
+        log.info("job %d: post deleted by user %d", job.id, actor.user_id)
+        return await self._store_job(job.id)
+
+    async def _store_job(self, job_id: int) -> Job:
+        job = await self._store.get_job(job_id)
+        assert job is not None
+        return job
 
     # Cancel ---------------------------------------------------------------------------------
 
@@ -583,28 +738,80 @@ class JobService:
         self._spawn_side(job.id, self._sync_mod_log(job.id))
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
-        """Post the clip as a file, or as a link when it is too big for the channel."""
+        """Post the clip as a file, or as a link when it is too big for the channel; either
+        way with the job's input images, when they can still be fetched."""
         assert job.output_url is not None
         notifier = self._notifier_()
         expires_at = self._link_expires_at(job)
+        # Read now, not at accept: a change applies to jobs already running.
+        mention = await self._store.notify_on_done(job.origin.user_id)
+        parent_link = await self._parent_link(job)
+
+        async def post_link() -> int:
+            sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES)
+            extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            try:
+                return await self._post_somewhere(
+                    job,
+                    lambda via: notifier.post_link(job, expires_at, via, extras, mention=mention),
+                )
+            finally:
+                _discard(sources)
+
         try:
             clip = await self._fitting_clip(job)
         except ClipTooLargeError:
             clip = None
         if clip is None:
-            return await self._post_somewhere(
-                job, lambda via: notifier.post_link(job, expires_at, via)
-            ), "link"
+            return await post_link(), "link"
+        sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES - clip.size_bytes)
+        extras = ResultExtras(sources, parent_link, job.parent_job_id)
         try:
             return await self._post_somewhere(
-                job, lambda via: notifier.post_clip(job, clip, via)
+                job, lambda via: notifier.post_clip(job, clip, via, extras, mention=mention)
             ), "file"
         except UploadTooLargeError:
-            return await self._post_somewhere(
-                job, lambda via: notifier.post_link(job, expires_at, via)
-            ), "link"
+            return await post_link(), "link"
         finally:
             clip.discard()
+            _discard(sources)
+
+    async def _parent_link(self, job: Job) -> str | None:
+        """The jump link to the post of the job this one was made from, if it has one."""
+        if job.parent_job_id is None:
+            return None
+        parent = await self._store.get_job(job.parent_job_id)
+        if parent is None or parent.message_id is None or parent.post_deleted_at is not None:
+            return None
+        o = parent.origin
+        return messages.jump_url(o.guild_id, o.channel_id, parent.message_id)
+
+    async def _fetch_sources(self, job: Job, room: int) -> tuple[SourceImage, ...]:
+        """Download the job's input images to post with its result (so its buttons can reuse
+        them), within `room` bytes in all. One that cannot be fetched is left out: the clip
+        matters more."""
+        found: list[SourceImage] = []
+        for name, url in ((SOURCE_FIRST, job.image_url), (SOURCE_LAST, job.last_image_url)):
+            cap = min(job.origin.upload_limit_bytes, room)
+            if not url or cap <= 0 or link_expires_within(url, self._now(), _LINK_MARGIN):
+                continue
+            try:
+                file = await fetch_file(
+                    self._http,
+                    url,
+                    max_bytes=cap,
+                    suffix=".img",
+                    accept=lambda head: sniff_image(head) is not None,
+                    what="image",
+                    directory=self._settings.download_dir,
+                )
+            except DownloadError as exc:
+                log.info("job %d: posting without its %s: %s", job.id, name, exc)
+                continue
+            kind = sniff_image(file.head) or "PNG"
+            found.append(SourceImage(file, name + IMAGE_EXTENSIONS[kind]))
+            room -= file.size_bytes
+        return tuple(found)
 
     async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
         """Download the clip; one over the channel's upload limit is re-encoded to fit it.
@@ -622,8 +829,7 @@ class JobService:
 
     def _link_expires_at(self, job: Job) -> datetime:
         """When the video API stops serving the job's clip: every link post says so."""
-        made_at = job.completed_at or self._now()
-        return made_at + timedelta(hours=self._settings.vibedream_output_ttl_hours)
+        return self._settings.output_expires_at(job.completed_at or self._now())
 
     async def _post_somewhere(
         self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
@@ -793,6 +999,11 @@ class JobService:
         if job is not None and not job.notified:
             await self._resume(job)
             self._dispatch_wake.set()  # it may be back in the queue
+
+
+def _discard(sources: tuple[SourceImage, ...]) -> None:
+    for source in sources:
+        source.file.discard()
 
 
 def _generate_request(job: Job) -> GenerateRequest:

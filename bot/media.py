@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,11 @@ SNIFF_BYTES = 16
 CLIP_CONTENT_TYPES = frozenset(
     {"video/mp4", "application/mp4", "application/octet-stream", "binary/octet-stream"}
 )
+#: Names (before the extension) of the input images a result post carries: its buttons find the
+#: images there, under links Discord keeps fresh, long after the job's own links expired.
+SOURCE_FIRST = "source-first"
+SOURCE_LAST = "source-last"
+IMAGE_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WebP": ".webp"}
 _CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
 
@@ -83,6 +89,7 @@ class DownloadedClip:
 
     path: Path
     size_bytes: int
+    head: bytes = b""  # the first bytes, as sniffed
     #: The size before it was re-encoded to fit an upload limit; None for the clip as made.
     reencoded_from: int | None = None
 
@@ -90,6 +97,14 @@ class DownloadedClip:
         """Remove the file, if it is still there."""
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImage:
+    """A job's input image on local disk, to be posted with its result as `filename`."""
+
+    file: DownloadedClip
+    filename: str
 
 
 class ClipDownloader:
@@ -163,31 +178,75 @@ class ClipDownloader:
         if kind and kind not in CLIP_CONTENT_TYPES:
             # An HTML or JSON answer with status 200 is an error page, not a clip.
             raise DownloadError(f"content type {kind!r} is not a video")
-        declared = response.content_length
-        if declared is not None and declared > cap:
-            raise ClipTooLargeError(f"clip is {declared} bytes, over the {cap} byte cap")
-        try:
-            fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp4", dir=self._directory)
-        except OSError as exc:
-            raise DownloadError(f"cannot create a temporary file: {exc}", retryable=True) from exc
-        path, size = Path(name), 0
-        try:
-            with os.fdopen(fd, "wb") as file:
-                head = b""
-                async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > cap:
-                        raise ClipTooLargeError(f"clip exceeds the {cap} byte cap")
-                    if len(head) < 12:
-                        head += chunk[:12]
-                    file.write(chunk)
-            if declared is not None and size != declared:
-                raise DownloadError(f"truncated: got {size} of {declared} bytes", retryable=True)
-            if not is_mp4(head):
-                raise DownloadError("the file is not an mp4")
-        except BaseException as exc:
-            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
-            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError | aiohttp.ClientError):
-                raise DownloadError(f"cannot write the clip: {exc}", retryable=True) from exc
-            raise
-        return DownloadedClip(path=path, size_bytes=size)
+        return await _stream_to_file(
+            response, cap, suffix=".mp4", directory=self._directory, accept=is_mp4, what="mp4"
+        )
+
+
+async def fetch_file(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int,
+    suffix: str,
+    accept: Callable[[bytes], bool],
+    what: str,
+    directory: Path | None = None,
+    timeout_s: float = 60.0,
+) -> DownloadedClip:
+    """Stream a file Discord hosts (an attachment whose URL Discord itself gave us) to a
+    temporary file, under a size cap; `accept` checks its first bytes. Raises DownloadError
+    (ClipTooLargeError when over the cap)."""
+    if yarl.URL(url).scheme not in ("https", "http"):
+        raise DownloadError("not a web link")
+    timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=30)
+    try:
+        async with session.get(url, timeout=timeout) as response:
+            if response.status != 200:
+                retryable = response.status >= 500 or response.status == 429
+                raise DownloadError(f"HTTP {response.status}", retryable=retryable)
+            return await _stream_to_file(
+                response, max_bytes, suffix=suffix, directory=directory, accept=accept, what=what
+            )
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise DownloadError(f"{type(exc).__name__} while downloading", retryable=True) from exc
+
+
+async def _stream_to_file(
+    response: aiohttp.ClientResponse,
+    cap: int,
+    *,
+    suffix: str,
+    directory: Path | None,
+    accept: Callable[[bytes], bool],
+    what: str,
+) -> DownloadedClip:
+    """Write the body to a temporary file, stopping as soon as it passes `cap` bytes."""
+    declared = response.content_length
+    if declared is not None and declared > cap:
+        raise ClipTooLargeError(f"file is {declared} bytes, over the {cap} byte cap")
+    try:
+        fd, name = tempfile.mkstemp(prefix="dl-", suffix=suffix, dir=directory)
+    except OSError as exc:
+        raise DownloadError(f"cannot create a temporary file: {exc}", retryable=True) from exc
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(fd, "wb") as file:
+            head = b""
+            async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > cap:
+                    raise ClipTooLargeError(f"file exceeds the {cap} byte cap")
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[:SNIFF_BYTES]
+                file.write(chunk)
+        if declared is not None and size != declared:
+            raise DownloadError(f"truncated: got {size} of {declared} bytes", retryable=True)
+        if not accept(head):
+            raise DownloadError(f"the file is not an {what}")
+    except BaseException as exc:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - one quick syscall
+        if isinstance(exc, OSError) and not isinstance(exc, TimeoutError | aiohttp.ClientError):
+            raise DownloadError(f"cannot write the file: {exc}", retryable=True) from exc
+        raise
+    return DownloadedClip(path=path, size_bytes=size, head=head)

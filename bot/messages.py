@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from bot.api_models import DOCUMENTED_ESTIMATE_S
+from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.i18n import Join, Text
 from bot.models import (
     LIMIT_NAMES,
     GenerationSettings,
     Job,
+    JobKind,
     JobState,
     LimitName,
     QuotaStatus,
@@ -21,9 +24,11 @@ from bot.models import (
 )
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
-#: kept short: with a 120 s estimate the bar moves every 20 s, and the timestamp
-#: beside it, which Discord keeps current, shows the seconds.
-BAR_WIDTH = 6
+#: kept short: with a 90 s ETA the bar moves every 18 s, and the timestamps beside it, which
+#: Discord keeps current, show the seconds. (Against a learned ETA most jobs see every cell,
+#: where against the API's high end they saw about two thirds: five cells, not six, keep the
+#: edits per job where they were.)
+BAR_WIDTH = 5
 
 
 def lines(parts: Iterable[Text | str]) -> Text:
@@ -183,30 +188,72 @@ SOMETHING_WENT_WRONG = Text("service.something_went_wrong")
 # Progress ---------------------------------------------------------------------------------------
 
 
-def queued(position: int) -> Text:
+def queued(position: int, forecast: Forecast, settings: GenerationSettings) -> Text:
     ahead = Text("progress.next") if position <= 1 else Text("progress.ahead", count=position - 1)
-    return Text("progress.queued", position=position, ahead=ahead)
+    place = Text("progress.queued", position=position, ahead=ahead)
+    return lines([place, expectation(forecast, settings)])
 
 
 SUBMITTING = Text("progress.submitting")
 SERVICE_BUSY = Text("progress.service_busy")
 
 
+def submitting(forecast: Forecast, settings: GenerationSettings) -> Text:
+    return lines([SUBMITTING, expectation(forecast, settings)])
+
+
+def expectation(forecast: Forecast, settings: GenerationSettings) -> Text:
+    """The cost and the earliest ready time, shown while a job waits to be sent."""
+    return Text(
+        "progress.expectation",
+        cost=dollars(forecast.cost_cents),
+        ready=timestamp(forecast.ready_at),
+        basis=eta_basis(forecast.eta, settings),
+    )
+
+
+def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
+    """Where an expected time comes from, in a few words."""
+    if eta.basis is EtaBasis.HISTORY:
+        return Text(
+            "progress.eta_history",
+            took=duration_text(eta.seconds),
+            count=eta.samples,
+            duration=s.duration_s,
+            resolution=s.resolution,
+        )
+    if eta.basis is EtaBasis.API:
+        return Text("progress.eta_api", took=duration_text(eta.seconds))
+    low, high = DOCUMENTED_ESTIMATE_S
+    return Text("progress.eta_docs", low=f"{low:g}", high=f"{high:g}")
+
+
 def generating(
     started_at: datetime,
     elapsed_s: float,
-    estimate_s: tuple[float, float] | None,
+    forecast: Forecast,
     settings: GenerationSettings,
+    *,
+    late: bool = False,
 ) -> Text:
-    # A Discord timestamp counts up in the client by itself, so the text only changes (and the
-    # message is only edited) when the bar moves.
-    parts: list[Text | str] = [Text("progress.generating", started=timestamp(started_at))]
-    if estimate_s:
-        low, high = estimate_s
-        bar = progress_bar(elapsed_s / high)
-        parts.append(Text("progress.estimate", bar=bar, low=f"{low:g}", high=f"{high:g}"))
-    parts.append(settings_line(settings))
-    return lines(parts)
+    # A Discord timestamp counts in the client by itself, so the text only changes (and the
+    # message is only edited) when the bar moves, or once if the job runs late.
+    values = {
+        "bar": progress_bar(bar_fraction(elapsed_s, forecast.eta)),
+        "ready": timestamp(forecast.ready_at),
+        "basis": eta_basis(forecast.eta, settings),
+        "cost": dollars(forecast.cost_cents),
+    }
+    expected = (
+        Text("progress.expected_late", **values) if late else Text("progress.expected", **values)
+    )
+    return lines(
+        [
+            Text("progress.generating", started=timestamp(started_at)),
+            expected,
+            settings_line(settings),
+        ]
+    )
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -325,6 +372,38 @@ def cancel_done(job_id: int) -> Text:
 CANCEL_FAILED = Text("cancel.failed")
 CANCEL_NOT_ALLOWED = Text("cancel.not_allowed")
 NO_SUCH_JOB = Text("cancel.no_such_job")
+
+# Buttons on a result ----------------------------------------------------------------------------
+
+REGENERATE_LABEL = Text("buttons.regenerate")
+EDIT_LABEL = Text("buttons.edit")
+CONTINUE_LABEL = Text("buttons.continue")
+LOOP_LABEL = Text("buttons.loop")
+DELETE_LABEL = Text("buttons.delete")
+EDIT_MODAL_TITLE = Text("buttons.edit_title")
+EDIT_MODAL_FIELD = Text("buttons.edit_field")
+BUTTON_NOT_YOURS = Text("buttons.not_yours")
+DELETE_NOT_ALLOWED = Text("buttons.delete_not_allowed")
+POST_ALREADY_DELETED = Text("buttons.already_deleted")
+DELETE_FAILED = Text("buttons.delete_failed")
+POST_DELETED = Text("buttons.deleted")
+SOURCE_GONE = Text("buttons.source_gone")
+CLIP_GONE = Text("buttons.clip_gone")
+CLIP_UNREADABLE = Text("buttons.clip_unreadable")
+CONTINUE_FRAME = Text("buttons.continue_frame")
+BUTTON_FAILED = Text("buttons.failed")
+FIELD_FROM = Text("result.field_from")
+
+
+def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
+    """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
+    verb = kind.value if kind in _DERIVED_VERBS else "other"
+    if link is None:
+        return Text(f"buttons.from.{verb}", job=parent_id)
+    return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)
+
+
+_DERIVED_VERBS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
 
 
 def cannot_cancel(state: JobState) -> Text:
@@ -542,6 +621,79 @@ def usage_totals(t: UsageTotals) -> Text:
 
 
 # Formatting --------------------------------------------------------------------------------------
+
+
+# History, show and notifications -----------------------------------------------------------------
+
+HISTORY_TITLE = Text("history.title")
+NO_HISTORY = Text("history.none")
+HISTORY_NEWER = Text("history.newer")
+HISTORY_OLDER = Text("history.older")
+JOB_NOT_FOUND = Text("history.not_found")
+SHOW_FIELDS = {
+    name: Text(f"history.field_{name}")
+    for name in ("settings", "cost", "times", "post", "clip", "why", "cancelled")
+}
+CLIP_ERASED = Text("history.clip_erased")
+SENT_BY_DM = Text("history.sent_by_dm")
+
+
+def history_footer(first: int, last: int, total: int) -> Text:
+    return Text("history.footer", first=first, last=last, total=total)
+
+
+def history_line(job: Job, prompt: str, link: str | None, reason: str | None) -> Text:
+    """One job in `/animate-history`: `prompt` is a short, escaped preview ("" once erased),
+    `reason` a failure's reason in short."""
+    state, when = STATE_LABELS[job.state], timestamp(job.created_at)
+    if link is None:
+        head = Text("history.head", job=job.id, state=state, when=when)
+    else:
+        head = Text("history.head_posted", job=job.id, state=state, when=when, link=link)
+    parts: list[Text | str] = [head, settings_line(job.settings)]
+    parts.append(Text("history.prompt", prompt=prompt or USAGE_ERASED))
+    if reason is not None:
+        parts.append(Text("history.why", reason=reason))
+    return lines(parts)
+
+
+def job_choice(job_id: int, state_emoji: str, prompt: str) -> Text:
+    """An autocomplete choice: `#123 · ✅ · a cat turns its head…`."""
+    return Text("history.choice", job=job_id, state=state_emoji, prompt=prompt or USAGE_ERASED)
+
+
+def show_title(job: Job) -> Text:
+    return Text("history.show_title", job=job.id, state=STATE_LABELS[job.state])
+
+
+def show_times(job: Job) -> Text:
+    parts: list[Text | str] = [Text("history.requested", when=timestamp(job.created_at, "f"))]
+    if took := generation_time(job):
+        parts.append(Text("history.generated_in", took=took))
+    if job.finished_at is not None:
+        parts.append(Text("history.finished", when=timestamp(job.finished_at)))
+    return lines(parts)
+
+
+def clip_link(url: str, expires_at: datetime) -> Text:
+    return Text("history.clip_link", url=url, expires=timestamp(expires_at))
+
+
+def clip_expired(expires_at: datetime) -> Text:
+    return Text("history.clip_expired", expires=timestamp(expires_at))
+
+
+def result_mention(user_id: int) -> str:
+    # Sent with an allowlist holding this user alone: it pings them and nobody else.
+    return f"<@{user_id}>"
+
+
+def notify_setting(enabled: bool) -> Text:
+    return Text("notify.is_on") if enabled else Text("notify.is_off")
+
+
+def notify_changed(enabled: bool) -> Text:
+    return Text("notify.turned_on") if enabled else Text("notify.turned_off")
 
 
 def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:

@@ -47,6 +47,18 @@ class FailureKind(StrEnum):
     UNDELIVERABLE = "undeliverable"
 
 
+class JobKind(StrEnum):
+    """How a job was started (stored in `kind`); all but the first two come from a result's
+    buttons and name their parent in `parent_job_id`."""
+
+    ANIMATE = "animate"  # /animate
+    CONTEXT = "context"  # right-click "Animate this image"
+    REGENERATE = "regenerate"  # same image, prompt and settings, a new seed
+    EDIT = "edit"  # same image and settings, a new prompt
+    CONTINUE = "continue"  # the parent's last frame as the first
+    LOOP = "loop"  # the parent's first image as both first and last frame
+
+
 class DeliveryRoute(StrEnum):
     """Where a result was posted (stored in `delivered_via` when not the channel)."""
 
@@ -106,6 +118,8 @@ class NewJob:
     last_image_url: str | None
     settings: GenerationSettings
     nonce: str
+    kind: JobKind = JobKind.ANIMATE
+    parent_job_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,9 @@ class Job:
     failure_kind: FailureKind | None = None
     delivered_via: DeliveryRoute | None = None
     delivery_note: str | None = None
+    kind: JobKind = JobKind.ANIMATE
+    parent_job_id: int | None = None
+    post_deleted_at: datetime | None = None
 
     @property
     def estimate_s(self) -> tuple[float, float] | None:
@@ -254,3 +271,36 @@ class QuotaUsage:
     open_anywhere: int  # ... on every server
     last_started_at: datetime | None
     guild_month_cents: int  # settled costs plus reservations of jobs still running
+
+
+# History -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a member's jobs on one server, newest first."""
+
+    jobs: tuple[Job, ...]
+    newer: int  # how many of their jobs on this server are newer than this page
+    total: int  # all their jobs on this server
+
+    @property
+    def has_newer(self) -> bool:
+        """Whether a page of newer jobs exists."""
+        return self.newer > 0
+
+    @property
+    def has_older(self) -> bool:
+        """Whether a page of older jobs exists."""
+        return self.newer + len(self.jobs) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    """One of a member's jobs as `/animate-show` presents it."""
+
+    job: Job
+    #: The API's output URL while it still works (None once expired, erased or never made).
+    clip_url: str | None
+    #: When the output URL stops (or stopped) working; None if there never was one.
+    clip_expires_at: datetime | None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.media import DownloadedClip
+from bot.media import DownloadedClip, SourceImage
 from bot.models import DeliveryRoute, Job
 
 
@@ -39,6 +40,19 @@ class ChannelGoneError(PostFailedError):
         super().__init__(reason, retryable=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ResultExtras:
+    """What a result post carries besides the clip: the job's input images (so its buttons
+    can reuse them) and, for a job made from another, a link to that one's post."""
+
+    sources: tuple[SourceImage, ...] = ()
+    parent_link: str | None = None
+    parent_id: int | None = None
+
+
+NO_EXTRAS = ResultExtras()
+
+
 class JobNotifier(Protocol):
     """Shows a job's progress to its requester and posts its result in its channel."""
 
@@ -50,16 +64,34 @@ class JobNotifier(Protocol):
         """
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the clip as a file; returns the message id. Posting twice with the same job
-        nonce in the channel yields one message. Raises UploadTooLargeError or
-        PostFailedError (ChannelForbiddenError, ChannelGoneError)."""
+        """Post the clip as a file, with its `extras` and the result's buttons; returns the
+        message id. Posting twice with the same job nonce in the channel yields one message.
+        With `mention`, the post mentions (so notifies) the requester and no one else. Raises
+        UploadTooLargeError or PostFailedError (ChannelForbiddenError, ChannelGoneError)."""
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the clip's URL instead of the file; returns the message id."""
+        """Post the clip's URL instead of the file (with the same extras, buttons and
+        `mention` as `post_clip`); returns the message id."""
+
+    async def delete_post(self, job: Job) -> None:
+        """Delete the job's result post; one that is already gone counts as deleted.
+        Raises PostFailedError."""
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL

@@ -6,9 +6,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot import messages
+from bot.expectations import (
+    HISTORY_SAMPLE,
+    Eta,
+    Forecast,
+    expected_generation,
+    late_after_s,
+    learned_eta,
+    settle_shown,
+)
 from bot.i18n import Text
 from bot.models import CANCELLABLE, Job, JobState
 from bot.notifier import JobNotifier, ProgressGoneError
@@ -34,6 +43,11 @@ class _Shown:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     text: str = ""
     final: bool = False
+    #: What recent similar jobs took, looked up once per job (`learned` None: too few of them).
+    looked_up: bool = False
+    learned: Eta | None = None
+    #: The ready moment (epoch seconds) shown while the job waits to be sent.
+    ready_at: float | None = None
 
 
 class ProgressReporter:
@@ -130,22 +144,46 @@ class ProgressReporter:
             self.forget(job_id)
             return
         delay = self._interval_s
+        text: Text | None = None  # posting is short; its own message stays up
         if job.state == JobState.QUEUED:
-            text = messages.queued(await self._store.queue_position(job.id))
+            forecast = await self._forecast(job)
+            position = await self._store.queue_position(job.id)
+            text = messages.queued(position, forecast, job.settings)
         elif job.state == JobState.SUBMITTED:
+            forecast = await self._forecast(job)
             started = job.submitted_at or job.created_at
             elapsed = (self._now() - started).total_seconds()
-            text = messages.generating(started, elapsed, job.estimate_s, job.settings)
-            if job.estimate_s:  # the bar moves one cell per 1/BAR_WIDTH of the estimate
-                delay = max(delay, job.estimate_s[1] / messages.BAR_WIDTH)
+            late = forecast.is_late(self._now())
+            text = messages.generating(started, elapsed, forecast, job.settings, late=late)
+            # The bar moves one cell per 1/BAR_WIDTH of the ETA: no need to look more often.
+            delay = max(delay, forecast.eta.seconds / messages.BAR_WIDTH)
         elif job.state in (JobState.CLAIMED, JobState.SUBMITTING):
-            text = messages.SUBMITTING  # the submit is taking a while (say, being retried)
-        else:
-            text = None  # posting is short; its own message stays up
+            # The submit is taking a while (say, being retried).
+            text = messages.submitting(await self._forecast(job), job.settings)
         if text is not None:
             await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):
             self.follow(job_id, delay)
+
+    async def _forecast(self, job: Job) -> Forecast:
+        """The job's cost and ready time: from its submit once sent, else from now (held
+        steady while it waits, see `settle_shown`)."""
+        shown = self._shown.setdefault(job.id, _Shown())
+        if not shown.looked_up:
+            s = job.settings
+            recent = await self._store.recent_generation_s(
+                s.resolution, s.duration_s, HISTORY_SAMPLE
+            )
+            shown.looked_up, shown.learned = True, learned_eta(recent)
+        eta = expected_generation(shown.learned, job.estimate_s)
+        late_after = timedelta(seconds=late_after_s(eta, job.estimate_s))
+        if job.submitted_at is not None:
+            ready_at = job.submitted_at + timedelta(seconds=eta.seconds)
+            return Forecast(job.cost_cents, eta, ready_at, job.submitted_at + late_after)
+        now = self._now()
+        shown.ready_at = settle_shown(shown.ready_at, now.timestamp() + eta.seconds, eta)
+        ready_at = datetime.fromtimestamp(shown.ready_at, UTC)
+        return Forecast(job.reserved_cents, eta, ready_at, now + late_after)
 
     def _is_final(self, job_id: int) -> bool:
         shown = self._shown.get(job_id)

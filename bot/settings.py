@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -101,6 +102,10 @@ class Settings(BaseSettings):
         if not self.database_url.startswith(prefix):
             raise ValueError("DATABASE_URL must look like sqlite:///path/to/bot.db")
         return Path(self.database_url.removeprefix(prefix))
+
+    def output_expires_at(self, completed_at: datetime) -> datetime:
+        """When the API's output URL of a clip made at `completed_at` stops working."""
+        return completed_at + timedelta(hours=self.vibedream_output_ttl_hours)
 
     @property
     def uses_custom_discord(self) -> bool:

@@ -31,7 +31,9 @@ from bot.models import (
     GenerationSettings,
     GuildConfig,
     GuildUsageReport,
+    HistoryPage,
     Job,
+    JobKind,
     JobState,
     NewJob,
     Origin,
@@ -54,7 +56,7 @@ _JOB_COLUMNS = (
     "state, guild_id, channel_id, user_id, application_id, interaction_token, "
     "interaction_expires_at, upload_limit_bytes, locale, guild_locale, prompt, image_url, "
     "last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, "
-    "nonce, created_at, updated_at, reserved_cents"
+    "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
 )
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
 _JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
@@ -105,6 +107,9 @@ class Store(Protocol):
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
     ) -> QuotaUsage: ...
     async def expected_cost(self, settings: GenerationSettings) -> int | None: ...
+    async def recent_generation_s(
+        self, resolution: str, duration_s: int, limit: int
+    ) -> list[float]: ...
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...
     async def release_reservation(self, job_id: int) -> None: ...
     async def set_mod_log(self, job_id: int, channel_id: int, message_id: int) -> None: ...
@@ -124,12 +129,21 @@ class Store(Protocol):
         self, guild_id: int, since: datetime | None, top: int = 10
     ) -> GuildUsageReport: ...
     def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]: ...
+    async def history_page(
+        self, guild_id: int, user_id: int, *, size: int, before: int | None, after: int | None
+    ) -> HistoryPage: ...
+    async def job_choices(
+        self, guild_id: int, user_id: int, *, id_prefix: str, text: str, limit: int
+    ) -> list[Job]: ...
+    async def notify_on_done(self, user_id: int) -> bool: ...
+    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
     async def redact_user(self, user_id: int) -> int: ...
     async def redact_before(self, cutoff: datetime) -> int: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
     async def set_failure_kind(self, job_id: int, kind: FailureKind) -> Job: ...
     async def set_delivery_route(self, job_id: int, route: DeliveryRoute, note: str) -> Job: ...
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool: ...
 
 
 class SqliteStore:
@@ -294,6 +308,20 @@ class SqliteStore:
         )
         return None if row[0] is None else int(row[0])
 
+    async def recent_generation_s(
+        self, resolution: str, duration_s: int, limit: int
+    ) -> list[float]:
+        """Generation times (submitted to completed, seconds) of the latest `limit` delivered
+        jobs with this resolution and duration, newest first."""
+        rows = await self._fetchall(
+            """SELECT completed_at - submitted_at FROM jobs
+               WHERE state = 'delivered' AND resolution = ? AND duration_s = ?
+                 AND submitted_at IS NOT NULL AND completed_at IS NOT NULL
+               ORDER BY completed_at DESC LIMIT ?""",
+            (resolution, duration_s, limit),
+        )
+        return [float(row[0]) for row in rows]
+
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
         """Cancel a job that is not yet being posted; None if it is past that point.
 
@@ -448,6 +476,15 @@ class SqliteStore:
         """Record that the result goes out another way than the channel post, and why."""
         return await self._update(job_id, delivered_via=route, delivery_note=note)
 
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool:
+        """Record that the job's result post was deleted; False if it already was."""
+        cursor = await self._db.execute(
+            """UPDATE jobs SET post_deleted_at = ?, updated_at = ?
+               WHERE id = ? AND post_deleted_at IS NULL""",
+            (_ts(now), _ts(now), job_id),
+        )
+        return cursor.rowcount == 1
+
     # Usage ----------------------------------------------------------------------------------
 
     async def usage_report(self, user_id: int, now: datetime, recent: int = 5) -> UsageReport:
@@ -521,6 +558,81 @@ class SqliteStore:
             if len(rows) < 500:
                 return
             after = (rows[-1]["created_at"], rows[-1]["id"])
+
+    # History ---------------------------------------------------------------------------------
+
+    async def history_page(
+        self, guild_id: int, user_id: int, *, size: int, before: int | None, after: int | None
+    ) -> HistoryPage:
+        """A page of `size` of a member's jobs on a server, newest first: the newest, or those
+        just older than job `before`, or those just newer than job `after`."""
+        # Keyset paging along `jobs_by_guild_user_time` (its rows end in the id): a page starts
+        # at its neighbour's key, so jobs started meanwhile shift no page, and no page re-reads
+        # the ones before it.
+        params = {"guild": guild_id, "user": user_id, "size": size, "cursor": before or after}
+        mine = "guild_id = :guild AND user_id = :user"
+        cursor_key = "((SELECT created_at FROM jobs WHERE id = :cursor), :cursor)"
+        if after is not None:
+            rows = await self._fetchall(
+                f"""SELECT * FROM jobs WHERE {mine} AND (created_at, id) > {cursor_key}
+                    ORDER BY created_at, id LIMIT :size""",
+                params,
+            )
+            rows.reverse()
+        else:
+            older = f"AND (created_at, id) < {cursor_key}" if before is not None else ""
+            rows = await self._fetchall(
+                f"""SELECT * FROM jobs WHERE {mine} {older}
+                    ORDER BY created_at DESC, id DESC LIMIT :size""",
+                params,
+            )
+        newer = 0
+        if rows:
+            (newer,) = await self._fetchone(
+                f"SELECT COUNT(*) FROM jobs WHERE {mine} AND (created_at, id) > (:at, :id)",
+                {**params, "at": rows[0]["created_at"], "id": rows[0]["id"]},
+            )
+        (total,) = await self._fetchone(f"SELECT COUNT(*) FROM jobs WHERE {mine}", params)
+        return HistoryPage(tuple(_job_from_row(r) for r in rows), int(newer), int(total))
+
+    async def job_choices(
+        self, guild_id: int, user_id: int, *, id_prefix: str, text: str, limit: int
+    ) -> list[Job]:
+        """A member's newest jobs on a server whose id starts with `id_prefix` and whose
+        prompt contains `text` (any case); empty strings match everything."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self._fetchall(
+            """SELECT * FROM jobs WHERE guild_id = :guild AND user_id = :user
+                 AND CAST(id AS TEXT) LIKE :prefix || '%'
+                 AND prompt LIKE '%' || :text || '%' ESCAPE '\\'
+               ORDER BY created_at DESC, id DESC LIMIT :limit""",
+            {
+                "guild": guild_id,
+                "user": user_id,
+                "prefix": id_prefix,
+                "text": escaped,
+                "limit": limit,
+            },
+        )
+        return [_job_from_row(row) for row in rows]
+
+    # Members' settings ------------------------------------------------------------------------
+
+    async def notify_on_done(self, user_id: int) -> bool:
+        """Whether the member wants to be mentioned on their result posts (default yes)."""
+        row = await self._fetchone(
+            "SELECT notify_on_done FROM user_prefs WHERE user_id = ?", (user_id,)
+        )
+        return True if row is None else bool(row["notify_on_done"])
+
+    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None:
+        """Turn the mention on the member's result posts on or off."""
+        await self._db.execute(
+            """INSERT INTO user_prefs (user_id, notify_on_done, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (user_id) DO UPDATE SET notify_on_done = excluded.notify_on_done,
+                   updated_at = excluded.updated_at""",
+            (user_id, enabled, _ts(now)),
+        )
 
     # Data retention ---------------------------------------------------------------------------
 
@@ -772,6 +884,8 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         _ts(now),
         _ts(now),
         reserve_cents,
+        new.kind,
+        new.parent_job_id,
     )
 
 
@@ -839,4 +953,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
         delivered_via=DeliveryRoute(row["delivered_via"]) if row["delivered_via"] else None,
         delivery_note=row["delivery_note"],
+        kind=JobKind(row["kind"]),
+        parent_job_id=row["parent_job_id"],
+        post_deleted_at=_dt(row["post_deleted_at"]),
     )

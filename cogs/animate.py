@@ -21,11 +21,11 @@ from bot.api_models import (
 from bot.bot import AnimateBot
 from bot.errors import UserError
 from bot.jobs import JobService
-from bot.models import ImageInput, Origin
+from bot.models import ImageInput, JobKind, Origin
 from bot.policy import Access
 from bot.translator import command_text
 from bot.validation import AnimateRequest
-from cogs.buttons import CancelButton
+from cogs.buttons import CancelButton, ResultButton
 from cogs.delivery import DiscordNotifier
 from cogs.permissions import CLIP_PERMISSIONS, missing
 
@@ -103,7 +103,10 @@ class Animate(commands.Cog):
 
 
 async def start_job(
-    jobs: JobService, interaction: discord.Interaction, request: AnimateRequest
+    jobs: JobService,
+    interaction: discord.Interaction,
+    request: AnimateRequest,
+    kind: JobKind = JobKind.ANIMATE,
 ) -> None:
     """The one intake of every way to start a clip (/animate, the context menu's form):
     check what costs nothing, acknowledge at once, then hand the job to the service.
@@ -116,7 +119,7 @@ async def start_job(
         raise UserError(messages.missing_permissions(missing))
     checked = jobs.check(request)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    await jobs.accept(checked, origin(interaction), access(interaction))
+    await jobs.accept(checked, origin(interaction), access(interaction), kind=kind)
 
 
 def image_input(attachment: discord.Attachment) -> ImageInput:
@@ -182,5 +185,5 @@ def missing_permissions(interaction: discord.Interaction) -> list[str]:
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(CancelButton)
+    bot.add_dynamic_items(CancelButton, ResultButton)
     await bot.add_cog(Animate(bot, bot.jobs))

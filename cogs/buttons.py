@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from typing import Any, Self, cast
@@ -9,8 +10,13 @@ from typing import Any, Self, cast
 import discord
 
 from bot import messages
+from bot.api_models import PROMPT_MAX_CHARS
 from bot.bot import AnimateBot
 from bot.errors import UserError
+from bot.i18n import Text
+from bot.lineage import PostFiles
+from bot.media import SOURCE_FIRST, SOURCE_LAST
+from bot.models import JobKind
 from bot.policy import Actor
 from bot.translator import say
 
@@ -69,4 +75,185 @@ def cancel_view(job_id: int, locale: str) -> discord.ui.View:
     """A message's components: one Cancel button for the job, labelled in `locale`."""
     view = discord.ui.View(timeout=None)
     view.add_item(CancelButton(job_id, locale))
+    return view
+
+
+#: The buttons on every result post: action in the custom id -> (label, style, kind of job).
+_RESULT_BUTTONS: dict[str, tuple[Text, discord.ButtonStyle, JobKind | None]] = {
+    "regen": (messages.REGENERATE_LABEL, discord.ButtonStyle.primary, JobKind.REGENERATE),
+    "edit": (messages.EDIT_LABEL, discord.ButtonStyle.secondary, JobKind.EDIT),
+    "continue": (messages.CONTINUE_LABEL, discord.ButtonStyle.secondary, JobKind.CONTINUE),
+    "loop": (messages.LOOP_LABEL, discord.ButtonStyle.secondary, JobKind.LOOP),
+    "delete": (messages.DELETE_LABEL, discord.ButtonStyle.danger, None),
+}
+
+
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"animate:(?P<action>regen|edit|continue|loop|delete):(?P<job_id>[0-9]+)",
+):
+    """Regenerate, Edit prompt, Continue, Loop or Delete on a result post. New clips are for
+    the requester only; Delete also for members with Manage Messages. Each is checked here,
+    against the server's rules and quotas as they are at the press."""
+
+    def __init__(self, action: str, job_id: int, locale: str | None = None) -> None:
+        label, style, _ = _RESULT_BUTTONS[action]
+        super().__init__(
+            discord.ui.Button(
+                label=label.render(locale), style=style, custom_id=f"animate:{action}:{job_id}"
+            )
+        )
+        self.action = action
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from a press."""
+        return cls(match["action"], int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Do what the button says, or say politely why not."""
+        kind = _RESULT_BUTTONS[self.action][2]
+        try:
+            if kind is None:
+                await self._delete(interaction)
+            elif kind is JobKind.EDIT:
+                await self._open_editor(interaction)
+            else:
+                files = post_files(interaction.message)
+                await start_derived(interaction, self.job_id, kind, files)
+        except UserError as exc:
+            await _answer(interaction, exc.user_message)
+        except Exception:
+            log.exception("%s on job %d failed", self.action, self.job_id)
+            await _answer(interaction, messages.BUTTON_FAILED)
+
+    async def _delete(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.guild_id is None:
+            raise UserError(messages.NO_SUCH_JOB)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        actor = Actor(
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            can_manage_messages=interaction.permissions.manage_messages,
+        )
+        await cast(AnimateBot, interaction.client).jobs.delete_post(self.job_id, actor)
+        await interaction.edit_original_response(content=say(interaction, messages.POST_DELETED))
+
+    async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
+        from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
+
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise UserError(messages.GUILD_ONLY)
+        bot = cast(AnimateBot, interaction.client)
+        job = await bot.jobs.own_job(self.job_id, animate.access(interaction))
+        # The post's links are fresh now; they are kept for the submit.
+        modal = EditPromptModal(
+            self.job_id, job.prompt, post_files(interaction.message), interaction.locale.value
+        )
+        await interaction.response.send_modal(modal)
+
+
+class EditPromptModal(discord.ui.Modal):
+    """Edit prompt: the prompt pre-filled; submitting runs it with the same image and settings."""
+
+    def __init__(self, job_id: int, prompt: str, files: PostFiles, locale: str) -> None:
+        super().__init__(title=messages.EDIT_MODAL_TITLE.render(locale), timeout=15 * 60)
+        self.job_id = job_id
+        self.files = files
+        self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
+            label=messages.EDIT_MODAL_FIELD.render(locale),
+            style=discord.TextStyle.paragraph,
+            default=prompt,
+            max_length=PROMPT_MAX_CHARS,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        """Start the edited job, or say why not."""
+        try:
+            await start_derived(
+                interaction, self.job_id, JobKind.EDIT, self.files, prompt=self.prompt.value
+            )
+        except UserError as exc:
+            await _answer(interaction, exc.user_message)
+        except Exception:
+            log.exception("edit of job %d failed", self.job_id)
+            await _answer(interaction, messages.BUTTON_FAILED)
+
+
+async def start_derived(
+    interaction: discord.Interaction[Any],
+    job_id: int,
+    kind: JobKind,
+    files: PostFiles,
+    *,
+    prompt: str | None = None,
+) -> None:
+    """Acknowledge at once, then start a job made from `job_id` through the job service;
+    for Continue, its last frame is uploaded first so the API gets a link to it."""
+    from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
+
+    if interaction.guild_id is None or interaction.channel_id is None:
+        raise UserError(messages.GUILD_ONLY)
+    if missing := animate.missing_permissions(interaction):
+        raise UserError(messages.missing_permissions(missing))
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    jobs = cast(AnimateBot, interaction.client).jobs
+    access = animate.access(interaction)
+    frame = None
+    if kind is JobKind.CONTINUE:
+        still = await jobs.last_frame(
+            job_id, access, files.clip_url, max_bytes=interaction.filesize_limit
+        )
+        upload = discord.File(io.BytesIO(still.data), filename=still.filename)
+        shown = await interaction.edit_original_response(
+            content=say(interaction, messages.CONTINUE_FRAME), attachments=[upload]
+        )
+        frame = animate.image_input(shown.attachments[0])
+    origin = animate.origin(interaction)
+    await jobs.derive(job_id, kind, origin, access, files, prompt=prompt, frame=frame)
+
+
+def post_files(message: discord.Message | None) -> PostFiles:
+    """The source images and the clip a result post carries, under the links Discord just
+    gave (fresh, unlike the ones stored with the job)."""
+    from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
+
+    first = last = None
+    clip_url = None
+    for attachment in message.attachments if message else []:
+        if attachment.filename.startswith(SOURCE_FIRST):
+            first = animate.image_input(attachment)
+        elif attachment.filename.startswith(SOURCE_LAST):
+            last = animate.image_input(attachment)
+        elif attachment.filename.endswith(".mp4"):
+            clip_url = attachment.url
+    return PostFiles(first=first, last=last, clip_url=clip_url)
+
+
+async def _answer(interaction: discord.Interaction[Any], message: Text) -> None:
+    """A private answer, whether or not the interaction was acknowledged yet."""
+    text = say(interaction, message)
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not answer a button press: %s", exc)
+
+
+def result_view(job_id: int, locale: str) -> discord.ui.View:
+    """A result post's components, labelled in `locale`: Regenerate, Edit prompt, Continue,
+    Loop, Delete."""
+    view = discord.ui.View(timeout=None)
+    for action in _RESULT_BUTTONS:
+        view.add_item(ResultButton(action, job_id, locale))
     return view

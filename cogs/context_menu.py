@@ -24,7 +24,7 @@ from bot import messages
 from bot.api_models import DURATION_MAX_S, DURATION_MIN_S
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
-from bot.models import ImageInput
+from bot.models import ImageInput, JobKind
 from bot.settings import Settings
 from bot.translator import command_text, say
 from bot.validation import AnimateRequest, parse_duration
@@ -122,7 +122,7 @@ class ContextMenu(commands.Cog):
                 image=image,
                 duration_s=parse_duration(values.get(DURATION_FIELD, "")),
             )
-            await start_job(self.bot.jobs, interaction, request)
+            await start_job(self.bot.jobs, interaction, request, JobKind.CONTEXT)
         except UserError as exc:
             await reply_privately(interaction, say(interaction, exc.user_message))
         except Exception:

@@ -12,16 +12,18 @@ import discord
 
 from bot import messages
 from bot.i18n import Text
-from bot.media import DownloadedClip
+from bot.media import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.models import CANCELLABLE, DeliveryRoute, Job, JobState
 from bot.notifier import (
+    NO_EXTRAS,
     ChannelForbiddenError,
     ChannelGoneError,
     PostFailedError,
     ProgressGoneError,
+    ResultExtras,
     UploadTooLargeError,
 )
-from cogs.buttons import cancel_view
+from cogs.buttons import cancel_view, result_view
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +74,19 @@ class DiscordNotifier:
         return True
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the mp4 with its caption; in the channel the job's nonce makes a repeat return
-        the same message."""
+        """Post the mp4 with its caption, source images and buttons; in the channel the job's
+        nonce makes a repeat return the same message. With `mention`, the requester (only) is
+        pinged."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
-        embed = result_embed(job)
+        embed = result_embed(job, extras)
         if clip.reencoded_from is not None:
             note = messages.reencoded(clip.reencoded_from, clip.size_bytes)
             embed.add_field(
@@ -85,20 +94,59 @@ class DiscordNotifier:
                 value=note.render(job.origin.locale),
                 inline=False,
             )
-        return await self._send(job, via, embed=embed, file=file)
+        return await self._send(
+            job,
+            via,
+            embed=embed,
+            files=[file, *_source_files(extras)],
+            view=result_view(job.id, job.origin.locale),
+            **_mention_parts(job, via, mention),
+        )
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
-        """Post the clip's URL, saying when it expires."""
-        embed = result_embed(job)
+        """Post the clip's URL, saying when it expires, with source images and buttons
+        (`mention` as in `post_clip`)."""
+        embed = result_embed(job, extras)
         embed.url = job.output_url
         embed.add_field(
             name=messages.FIELD_DOWNLOAD.render(job.origin.locale),
             value=messages.link_instead(expires_at).render(job.origin.locale),
             inline=False,
         )
-        return await self._send(job, via, embed=embed)
+        return await self._send(
+            job,
+            via,
+            embed=embed,
+            files=_source_files(extras),
+            view=result_view(job.id, job.origin.locale),
+            **_mention_parts(job, via, mention),
+        )
+
+    async def delete_post(self, job: Job) -> None:
+        """Delete the result post where it went (a followup is a message in the channel)."""
+        assert job.message_id is not None
+        try:
+            if job.delivered_via is DeliveryRoute.DM:
+                channel = await self._messageable(job, DeliveryRoute.DM)
+            else:
+                channel = self._client.get_partial_messageable(
+                    job.origin.channel_id, guild_id=job.origin.guild_id
+                )
+            await channel.get_partial_message(job.message_id).delete()
+        except discord.NotFound:
+            return  # deleted already, by hand or by an earlier press
+        except discord.HTTPException as exc:
+            raise PostFailedError(str(exc), retryable=exc.status >= 500) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostFailedError(repr(exc), retryable=True) from exc
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL
@@ -140,17 +188,19 @@ class DiscordNotifier:
         channel_id: int | None = None,
         content: str | None = None,
         embed: discord.Embed | None = None,
-        file: discord.File | None = None,
+        files: list[discord.File] | None = None,
         view: discord.ui.View | None = None,
         nonce: str | None = None,
+        allowed_mentions: discord.AllowedMentions = _NO_MENTIONS,
     ) -> int:
         parts: dict[str, Any] = {
-            "content": content if content is not None else discord.utils.MISSING,
             "embed": embed if embed is not None else discord.utils.MISSING,
-            "file": file if file is not None else discord.utils.MISSING,
+            "files": files if files else discord.utils.MISSING,
             "view": view if view is not None else discord.utils.MISSING,
-            "allowed_mentions": _NO_MENTIONS,
+            "allowed_mentions": allowed_mentions,
         }
+        if content is not None:  # a channel send turns MISSING content into the text "..."
+            parts["content"] = content
         try:
             if via is DeliveryRoute.FOLLOWUP:
                 message: discord.abc.Snowflake = await self._followup(job).send(wait=True, **parts)
@@ -181,6 +231,21 @@ class DiscordNotifier:
         return self._client.get_partial_messageable(
             channel_id or job.origin.channel_id, guild_id=job.origin.guild_id
         )
+
+
+def _mention_parts(job: Job, via: DeliveryRoute, mention: bool) -> dict[str, Any]:
+    """Content and allowed mentions that ping the requester and no one else: the allowlist
+    holds their id alone, so nothing in the prompt or caption can ping anybody. A DM needs no
+    mention: Discord notifies it anyway."""
+    if not mention or via is DeliveryRoute.DM:
+        return {}
+    user_id = job.origin.user_id
+    return {
+        "content": messages.result_mention(user_id),
+        "allowed_mentions": discord.AllowedMentions(
+            everyone=False, users=[discord.Object(user_id)], roles=False, replied_user=False
+        ),
+    }
 
 
 def _post_error(exc: discord.HTTPException, via: DeliveryRoute) -> Exception:
@@ -220,9 +285,13 @@ def mod_log_embed(job: Job) -> discord.Embed:
     return embed
 
 
-def result_embed(job: Job) -> discord.Embed:
+def _source_files(extras: ResultExtras) -> list[discord.File]:
+    return [discord.File(s.file.path, filename=s.filename) for s in extras.sources]
+
+
+def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     """The caption posted with a clip, in the requester's language: prompt, requester,
-    settings, generation time."""
+    settings, generation time, the clip it was made from, and its source images."""
     say = _renderer(job.origin.locale)
     embed = discord.Embed(
         title=say(messages.RESULT_TITLE),
@@ -236,6 +305,14 @@ def result_embed(job: Job) -> discord.Embed:
         embed.add_field(name=say(messages.FIELD_GENERATION_TIME), value=say(took))
     settings = say(messages.settings_line(job.settings))
     embed.add_field(name=say(messages.FIELD_SETTINGS), value=settings, inline=False)
+    if extras.parent_id is not None:
+        made_from = messages.made_from(job.kind, extras.parent_id, extras.parent_link)
+        embed.add_field(name=say(messages.FIELD_FROM), value=say(made_from), inline=False)
+    for source in extras.sources:
+        if source.filename.startswith(SOURCE_FIRST):
+            embed.set_thumbnail(url=f"attachment://{source.filename}")
+        elif source.filename.startswith(SOURCE_LAST):
+            embed.set_image(url=f"attachment://{source.filename}")
     embed.set_footer(text=say(messages.result_footer(job.id)))
     return embed
 

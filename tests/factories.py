@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.api_models import Resolution
 from bot.models import GenerationSettings, ImageInput, NewJob, Origin
+from bot.store import SqliteStore
 
 #: Typical settings of one job: 5 s, 720p, adaptive aspect ratio, seed 7.
 SETTINGS = GenerationSettings(
@@ -55,3 +57,26 @@ def new_job(
         settings=replace(SETTINGS, duration_s=duration_s),
         nonce=nonce,
     )
+
+
+async def delivered_job(
+    store: SqliteStore,
+    took_s: float,
+    *,
+    resolution: Resolution = "720p",
+    duration_s: int = 5,
+    at: datetime,
+    failed: bool = False,
+) -> None:
+    """A finished job with these settings that took `took_s` from its submit to the clip."""
+    new = new_job(1001, now=at, duration_s=duration_s)
+    new = replace(new, settings=replace(new.settings, resolution=resolution))
+    job = await store.create_job(new, at, max_open_per_user=1000)
+    assert job is not None
+    await store.mark_submitted(job.id, f"pred-{job.id}", 29, (60.0, 120.0), at)
+    done_at = at + timedelta(seconds=took_s)
+    await store.mark_completed(job.id, "https://assets.example/x.mp4", None, done_at)
+    if failed:
+        await store.mark_failed(job.id, "The clip could not be posted.", None, done_at)
+    else:
+        await store.mark_delivered(job.id, 1, "file", done_at)

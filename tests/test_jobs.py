@@ -35,10 +35,12 @@ from bot.models import (
     Origin,
 )
 from bot.notifier import (
+    NO_EXTRAS,
     ChannelForbiddenError,
     ChannelGoneError,
     PostFailedError,
     ProgressGoneError,
+    ResultExtras,
     UploadTooLargeError,
 )
 from bot.periods import next_day, next_month
@@ -69,6 +71,7 @@ class RecordingNotifier:
         self.clip_attempts: list[int] = []  # job id of every post_clip call, failed or not
         self.clips: list[tuple[int, int]] = []  # (job id, clip size) of every posted clip
         self.links: list[tuple[int, datetime]] = []
+        self.mentions: dict[int, bool] = {}  # job id -> whether its last clip/link post mentioned
         self.failures: list[tuple[int, str]] = []
         self.cancellable: dict[int, bool] = {}  # job id -> whether its last edit had Cancel
         self.mod_log_posts: list[tuple[int, int]] = []  # (job id, channel id)
@@ -82,6 +85,10 @@ class RecordingNotifier:
         self.mod_log_error: Exception | None = None
         self.mod_log_passing_failures = 0  # mod-log posts that fail with a retryable error first
         self.mod_log_attempts = 0
+        self.extras: dict[int, ResultExtras] = {}  # job id -> extras of its last post
+        self.source_bytes: dict[int, list[bytes]] = {}  # job id -> its posted source images
+        self.deleted: list[int] = []  # job ids whose post was deleted
+        self.delete_error: Exception | None = None
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -97,10 +104,19 @@ class RecordingNotifier:
         return True
 
     async def post_clip(
-        self, job: Job, clip: DownloadedClip, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        clip: DownloadedClip,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
+        self.extras[job.id] = extras
+        self.source_bytes[job.id] = [s.file.path.read_bytes() for s in extras.sources]
         self.clip_attempts.append(job.id)
+        self.mentions[job.id] = mention
         self.post_routes.append((job.id, via))
         if via in self.route_errors:
             raise self.route_errors[via]
@@ -111,9 +127,17 @@ class RecordingNotifier:
         return next(self._message_ids)
 
     async def post_link(
-        self, job: Job, expires_at: datetime, via: DeliveryRoute = DeliveryRoute.CHANNEL
+        self,
+        job: Job,
+        expires_at: datetime,
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
     ) -> int:
         await asyncio.sleep(0)
+        self.mentions[job.id] = mention
+        self.extras[job.id] = extras
         self.post_routes.append((job.id, via))
         if via in self.route_errors:
             raise self.route_errors[via]
@@ -145,6 +169,12 @@ class RecordingNotifier:
     async def update_mod_log(self, job: Job) -> None:
         await asyncio.sleep(0)
         self.mod_log_updates.append((job.id, job.state))
+
+    async def delete_post(self, job: Job) -> None:
+        await asyncio.sleep(0)
+        if self.delete_error is not None:
+            raise self.delete_error
+        self.deleted.append(job.id)
 
 
 class TracingStore:
@@ -471,6 +501,41 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
     ]
 
 
+async def test_result_post_mentions_the_requester_by_default(h: Harness) -> None:
+    job = await h.accept()
+
+    await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert h.notifier.mentions == {job.id: True}
+
+
+async def test_opting_out_while_a_job_runs_posts_its_result_without_a_mention(h: Harness) -> None:
+    h.fake.hold()  # the clip is made only once the setting has changed
+    job = await h.accept()
+    await h.wait_state(job.id, JobState.SUBMITTED)
+    other = await h.accept(BOB)
+
+    await h.service.set_notify_on_done(ALICE, False)
+    h.fake.release()
+    await h.wait_state(job.id, JobState.DELIVERED)
+    await h.wait_state(other.id, JobState.DELIVERED)
+
+    assert h.notifier.mentions == {job.id: False, other.id: True}  # only Alice opted out
+    assert await h.service.notify_on_done(ALICE) is False
+
+
+async def test_link_post_follows_the_mention_setting_once_turned_back_on(h: Harness) -> None:
+    await h.service.set_notify_on_done(ALICE, False)
+    await h.service.set_notify_on_done(ALICE, True)
+    h.fake.clip_bytes = 4096
+
+    job = await h.accept(origin=h.origin(upload_limit_bytes=2048))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "link"
+    assert h.notifier.mentions == {job.id: True}
+
+
 async def test_a_job_sent_at_once_goes_straight_to_generating(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -483,7 +548,7 @@ async def test_a_job_sent_at_once_goes_straight_to_generating(
 
     texts = h.notifier.texts(job.id)
     assert texts[0].startswith("🎬 **Generating**")
-    assert messages.SUBMITTING.render() not in texts
+    assert not any(t.startswith(messages.SUBMITTING.render()) for t in texts)
     assert not any(t.startswith("⏳ **Queued**") for t in texts)
 
 
@@ -496,7 +561,9 @@ async def test_a_slow_submit_shows_that_the_job_is_being_sent(
     job = await h.accept()
     await asyncio.wait_for(h.sleeper.entered.wait(), WAIT_S)  # the client waits to retry
 
-    await wait_until(lambda: messages.SUBMITTING.render() in h.notifier.texts(job.id))
+    await wait_until(
+        lambda: any(t.startswith(messages.SUBMITTING.render()) for t in h.notifier.texts(job.id))
+    )
     h.sleeper.gate.set()
     await h.wait_state(job.id, JobState.DELIVERED)
 

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import messages
+from bot.expectations import Eta, EtaBasis, Forecast
 from bot.i18n import Join
 from bot.media import DownloadedClip
-from bot.models import Job, NewJob, Origin
+from bot.models import Job, JobState, NewJob, Origin
 from bot.notifier import ProgressGoneError
 from bot.progress import ProgressReporter
 from bot.scheduler import Scheduler
 from bot.store import SqliteStore
-from tests.factories import SETTINGS
+from tests.factories import SETTINGS, delivered_job, new_job
 
 
 def _text(line: str) -> Join:
@@ -268,5 +269,111 @@ async def test_a_followed_queued_job_shows_its_queue_position(
     reporter.follow(job.id, 0)
     await asyncio.wait_for(notifier.edited.wait(), WAIT_S)
 
-    assert notifier.edits == [(job.id, messages.queued(1).render())]
+    nothing_learned = Forecast(
+        0,
+        Eta(120.0, EtaBasis.DOCS),
+        ready_at=T0 + timedelta(seconds=120),
+        late_at=T0 + timedelta(seconds=132),
+    )
+    expected = messages.queued(1, nothing_learned, SETTINGS).render()
+    assert notifier.edits == [(job.id, expected)]
     assert len(scheduler) == 1  # and it keeps following
+
+
+# expectations ----------------------------------------------------------------------------------
+
+
+async def learn(store: SqliteStore, *took_s: float) -> None:
+    """Jobs with the test job's settings, delivered an hour before it."""
+    for took in took_s:
+        await delivered_job(store, took, at=T0 - timedelta(hours=1))
+
+
+async def admitted(store: SqliteStore, reserve_cents: int) -> Job:
+    """A queued job that reserved `reserve_cents`, as `JobService.accept` admits one."""
+    job = await store.admit(
+        new_job(1001, now=T0), T0, reserve_cents=reserve_cents, cooldown_s=0, decide=lambda _: None
+    )
+    assert isinstance(job, Job)
+    return job
+
+
+async def test_a_queued_job_shows_its_reserved_cost_and_a_ready_time_learned_from_history(
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+) -> None:
+    await learn(store, 60, 70, 80, 90, 400)  # median 80
+    job = await admitted(store, reserve_cents=58)
+
+    await reporter._tick(job.id)
+
+    ((_, text),) = notifier.edits
+    assert text.startswith("⏳ **Queued**")
+    assert "Expected cost **$0.58**" in text
+    assert f"ready <t:{int(T0.timestamp()) + 80}:R> at the earliest" in text
+    assert "median of the last 5 clips at 5 s 720p" in text
+
+
+async def test_a_waiting_job_is_not_edited_just_because_the_clock_moved(
+    reporter: ProgressReporter, notifier: RecordingNotifier, clock: Clock, job: Job
+) -> None:
+    await reporter._tick(job.id)
+    clock.now += timedelta(seconds=10)
+    await reporter._tick(job.id)
+    clock.now += timedelta(seconds=60)  # now the promised time is clearly off
+    await reporter._tick(job.id)
+
+    first, second = (text for _, text in notifier.edits)
+    assert f"<t:{int(T0.timestamp()) + 120}:R>" in first
+    assert f"<t:{int(T0.timestamp()) + 70 + 120}:R>" in second
+
+
+async def test_a_job_being_sent_shows_the_cost_and_ready_time_too(
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+) -> None:
+    job = await admitted(store, reserve_cents=100)
+    await store.set_state(job.id, JobState.SUBMITTING)
+
+    await reporter._tick(job.id)
+
+    ((_, text),) = notifier.edits
+    assert text.startswith(messages.SUBMITTING.render())
+    assert "Expected cost **$1.00**" in text
+    assert f"<t:{int(T0.timestamp()) + 120}:R>" in text
+
+
+async def test_a_generating_job_fills_its_bar_against_the_learned_eta(
+    reporter: ProgressReporter,
+    notifier: RecordingNotifier,
+    clock: Clock,
+    store: SqliteStore,
+    job: Job,
+) -> None:
+    await learn(store, 60, 60, 60)
+    await store.mark_submitted(job.id, "pred-1", 29, (30.0, 120.0), T0)
+    clock.now = T0 + timedelta(seconds=36)  # 3/5 of the learned 60 s; under 2/5 of 120 s
+
+    await reporter._tick(job.id)
+
+    ((_, text),) = notifier.edits
+    assert "`███░░`" in text
+    assert f"expected <t:{int(T0.timestamp()) + 60}:R>" in text
+    assert "cost $0.29" in text
+
+
+async def test_a_generating_job_past_its_eta_says_it_is_late_once(
+    reporter: ProgressReporter,
+    notifier: RecordingNotifier,
+    clock: Clock,
+    store: SqliteStore,
+    job: Job,
+) -> None:
+    await learn(store, 90, 90, 90)
+    await store.mark_submitted(job.id, "pred-1", 29, (60.0, 120.0), T0)
+    # Past the learned 90 s, but not late until past the API's 120 s as well.
+    for elapsed_s in (100, 115, 121, 140, 200):
+        clock.now = T0 + timedelta(seconds=elapsed_s)
+        await reporter._tick(job.id)
+
+    texts = [text for _, text in notifier.edits]
+    assert ["taking longer than usual" in text for text in texts] == [False, True]
+    assert all(f"expected <t:{int(T0.timestamp()) + 90}:R>" in text for text in texts)

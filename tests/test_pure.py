@@ -10,6 +10,7 @@ import pytest
 from bot import messages
 from bot.api_models import parse_estimate
 from bot.errors import UserError
+from bot.expectations import Eta, EtaBasis, Forecast
 from bot.jobs import next_poll_delay
 from bot.media import SNIFF_BYTES, link_expires_within
 from bot.models import ImageInput
@@ -123,21 +124,46 @@ def test_progress_bar_of_any_width_is_never_full_before_done(width: int) -> None
 STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
-def test_generating_shows_the_start_as_a_live_discord_timestamp() -> None:
-    text = messages.generating(STARTED, 30, (60, 120), SETTINGS).render()
+FORECAST = Forecast(
+    29,
+    Eta(120.0, EtaBasis.API),
+    ready_at=STARTED + timedelta(seconds=120),
+    late_at=STARTED + timedelta(seconds=132),
+)
+
+
+def test_generating_shows_the_start_and_the_ready_time_as_live_discord_timestamps() -> None:
+    text = messages.generating(STARTED, 30, FORECAST, SETTINGS).render()
 
     assert f"<t:{int(STARTED.timestamp())}:R>" in text
+    assert f"expected <t:{int(STARTED.timestamp()) + 120}:R>" in text
+    assert "cost $0.29" in text
 
 
 def test_generating_text_changes_only_when_the_bar_moves() -> None:
-    # 120 s estimate, 6 cells: the bar moves every 20 s (at 10, 30, 50 s, ...).
-    assert messages.BAR_WIDTH == 6
+    # 120 s ETA, 5 cells: the bar moves every 24 s (at 12, 36, 60 s, ...).
+    assert messages.BAR_WIDTH == 5
 
     def at(elapsed_s: float) -> str:
-        return messages.generating(STARTED, elapsed_s, (60, 120), SETTINGS).render()
+        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS).render()
 
-    assert at(31) == at(45)
-    assert at(45) != at(51)
+    assert at(37) == at(59)
+    assert at(59) != at(61)
+
+
+def test_generating_bar_follows_the_eta_not_the_api_range() -> None:
+    at = STARTED + timedelta(seconds=60)
+    learned = Forecast(29, Eta(60.0, EtaBasis.HISTORY, 12), ready_at=at, late_at=at)
+
+    # 36 s of a 60 s ETA is three of five cells; against a 120 s high end it would be two.
+    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS).render()
+
+
+def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() -> None:
+    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True).render()
+
+    assert "taking longer than usual" in text
+    assert "`████░`" in text
 
 
 # clean_prompt ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.models import (
     FailureKind,
     GenerationSettings,
     Job,
+    JobKind,
     JobState,
     NewJob,
 )
@@ -733,3 +734,28 @@ async def test_meta_set_twice_keeps_the_latest_value(store: SqliteStore, db_path
     assert await store.get_meta("command_tree_hash") == "def"
     async with await SqliteStore.open(db_path) as reopened:
         assert await reopened.get_meta("command_tree_hash") == "def"
+
+
+# Lineage and deleted posts ---------------------------------------------------------------------
+
+
+async def test_a_job_records_its_kind_and_parent(store: SqliteStore) -> None:
+    parent = await create(store, new_job(), T0)
+    child = await create(
+        store, replace(new_job(), kind=JobKind.CONTINUE, parent_job_id=parent.id), T0
+    )
+
+    assert (parent.kind, parent.parent_job_id) == (JobKind.ANIMATE, None)
+    reread = await store.get_job(child.id)
+    assert reread is not None
+    assert (reread.kind, reread.parent_job_id) == (JobKind.CONTINUE, parent.id)
+
+
+async def test_a_deleted_post_is_recorded_once(store: SqliteStore) -> None:
+    job = await create(store, new_job(), T0)
+
+    assert await store.mark_post_deleted(job.id, T0 + timedelta(hours=1)) is True
+    assert await store.mark_post_deleted(job.id, T0 + timedelta(hours=2)) is False
+    reread = await store.get_job(job.id)
+    assert reread is not None
+    assert reread.post_deleted_at == T0 + timedelta(hours=1)

@@ -30,7 +30,7 @@ from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 def is_progress(text: str) -> bool:
     """An accepted job's first progress line (queued, being sent, or already generating)."""
-    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == english.SUBMITTING
+    return text.startswith(("⏳ **Queued**", "🎬 **Generating**", english.SUBMITTING))
 
 
 # Registration and who may use it ------------------------------------------------------------------

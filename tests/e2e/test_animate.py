@@ -45,11 +45,16 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
         "generate_audio": False,
     }
     assert 1 <= seed <= 1000
-    (clip,) = post.files
+    clip, source = post.files  # the clip, and its source image for the post's buttons
+    assert source.filename == "source-first.png"
+    assert source.head.startswith(b"\x89PNG")
     assert clip.filename.endswith(".mp4")
     assert clip.size == video_api.clip_bytes
     assert clip.head[4:8] == b"ftyp"
-    assert post.json["allowed_mentions"] == {"parse": []}
+    requester = int(interaction["member"]["user"]["id"])
+    # The requester is mentioned so Discord notifies them; the allowlist holds them alone.
+    assert post.json["content"] == f"<@{requester}>"
+    assert post.json["allowed_mentions"] == {"parse": [], "users": [requester]}
     (embed,) = post.json["embeds"]
     assert "the cat slowly turns its head and blinks" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
@@ -60,6 +65,7 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
     (job,) = runner.jobs()
     assert job["cost_cents"] == video_api.cost_cents
+    assert (job["kind"], job["parent_job_id"]) == ("animate", None)
     assert job["message_id"] == int(post.response["id"])
     await wait_until(lambda: any("Done" in t for t in progress_texts(discord_fake, interaction)))
     texts = progress_texts(discord_fake, interaction)
@@ -71,4 +77,4 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     )
     await asyncio.sleep(0.5)
     assert len([r for r in discord_fake.requests if is_clip_post(discord_fake.channel_id)(r)]) == 1
-    assert list(runner.download_dir.iterdir()) == []  # the clip was deleted after upload
+    assert list(runner.download_dir.iterdir()) == []  # clip and image deleted after upload

@@ -550,11 +550,15 @@ async def test_hostile_prompts_are_animated_without_pinging_or_formatting_anythi
     sent = [
         r.json for r in discord_fake.requests if isinstance(r.json, dict) and "content" in r.json
     ]
-    assert all(body.get("allowed_mentions") == {"parse": []} for body in sent)
-    assert all(
-        not m.get("mention_everyone") and not m.get("mentions")
+    requester = int(interaction["member"]["user"]["id"])
+    only_requester = {"parse": [], "users": [requester]}  # the clip post, to notify them
+    assert all(body.get("allowed_mentions") in ({"parse": []}, only_requester) for body in sent)
+    assert all(not m.get("mention_everyone") for m in discord_fake.messages.values())
+    assert [
+        [int(u["id"]) for u in m["mentions"]]
         for m in discord_fake.messages.values()
-    )
+        if m.get("mentions")
+    ] == [[requester]]  # the clip post mentions its requester; nothing else anyone
     assert all(not m.get("mention_roles") for m in discord_fake.messages.values())
 
 
@@ -595,7 +599,8 @@ async def test_filename_with_path_separators_and_unicode_is_never_used_as_a_path
     await wait_until(lambda: job(runner)["state"] == "delivered")
 
     row = job(runner)
-    assert [f.filename for f in post.files] == [f"animate-{row['id']}.mp4"]
+    # The source image goes back under a name of the bot's own, never the user's.
+    assert [f.filename for f in post.files] == [f"animate-{row['id']}.mp4", "source-first.png"]
     created = {p.relative_to(runner.tmp_path) for p in set(runner.tmp_path.rglob("*")) - before}
     assert all("évil" not in str(p) and "猫" not in str(p) for p in created)
     assert list(runner.download_dir.iterdir()) == []

@@ -33,7 +33,8 @@ async def test_a_clip_over_the_upload_limit_is_re_encoded_and_uploaded(
     )
     post = await discord_fake.wait_for_request(is_clip_post(discord_fake.channel_id), 60)
 
-    (upload,) = post.files
+    upload, source = post.files  # the clip, and its source image for the post's buttons
+    assert source.filename == "source-first.png"
     assert upload.data is not None
     assert upload.size <= LIMIT
     with av.open(io.BytesIO(upload.data)) as clip:
@@ -65,7 +66,7 @@ async def test_a_clip_that_cannot_fit_is_posted_as_a_link_with_its_expiry(
         60,
     )
 
-    assert post.files == []
+    assert [f.filename for f in post.files] == ["source-first.png"]  # no clip
     (embed,) = post.json["embeds"]
     (prediction,) = video_api.predictions.values()
     assert embed["url"] == prediction.outputs[0]

@@ -76,7 +76,8 @@ async def test_clip_over_the_upload_limit_is_posted_as_an_expiring_link(
         lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
     )
 
-    assert post.files == []
+    # No clip: only its source image, which the post's buttons reuse.
+    assert [f.filename for f in post.files] == ["source-first.png"]
     (embed,) = post.json["embeds"]
     (prediction,) = video_api.predictions.values()
     assert embed["url"] == prediction.outputs[0]
@@ -97,7 +98,7 @@ async def test_upload_refused_as_too_large_falls_back_to_a_link(
         lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
     )
 
-    assert link.files == []
+    assert [f.filename for f in link.files] == ["source-first.png"]  # no clip
     assert "expires <t:" in str(link.json["embeds"])
     await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
 
@@ -195,9 +196,13 @@ async def test_everyone_in_a_prompt_never_pings(
         and ("content" in r.json or "embeds" in r.json)
     ]
     assert bodies
+    requester = int(interaction["member"]["user"]["id"])
+    only_requester = {"parse": [], "users": [requester]}  # the clip post, to notify them
     for body in bodies:
-        assert body.get("allowed_mentions") == {"parse": []}, body
+        assert body.get("allowed_mentions") in ({"parse": []}, only_requester), body
     assert all(not m.get("mention_everyone") for m in discord_fake.messages.values())
+    mentioned = {int(u["id"]) for m in discord_fake.messages.values() for u in m["mentions"]}
+    assert mentioned == {requester}
 
 
 async def test_jobs_over_the_in_flight_cap_wait_in_order(

@@ -30,7 +30,7 @@ from tests.fakes.fake_vibedream import FakeVibedream
 
 def is_progress(text: str) -> bool:
     """An accepted job's first progress line (queued, being sent, or already generating)."""
-    return text.startswith(("⏳ **Queued**", "🎬 **Generating**")) or text == english.SUBMITTING
+    return text.startswith(("⏳ **Queued**", "🎬 **Generating**", english.SUBMITTING))
 
 
 async def set_limit(discord: FakeDiscord, name: str, value: str) -> dict[str, object]:

@@ -53,7 +53,15 @@ async def test_commands_are_registered_with_native_option_types(
     bot: BotProcess, discord_fake: FakeDiscord
 ) -> None:
     commands = {c["name"]: c for c in discord_fake.commands}
-    assert set(commands) == {"animate", "usage", "animate-admin", "Animate this image"}
+    assert set(commands) == {
+        "animate",
+        "usage",
+        "animate-admin",
+        "Animate this image",
+        "animate-history",
+        "animate-show",
+        "animate-notify",
+    }
     menu = commands["Animate this image"]
     assert menu["type"] == 3  # a message command: right-click a message → Apps
     assert menu["contexts"] == commands["animate"]["contexts"] == [0]  # servers only
