@@ -57,12 +57,17 @@ NO_IMAGE_IN_MESSAGE = Text("context.no_image")
 FORM_EXPIRED = Text("context.form_expired")
 
 
+def option_name(name: str) -> Text:
+    """/animate's option `name` as the reader's client shows it (`last_image`: `dernière_image`)."""
+    return Text(f"command.animate.option.{name}")
+
+
 def prompt_too_long(length: int, limit: int) -> Text:
     return Text("input.prompt_too_long", length=length, limit=limit)
 
 
 def not_an_image(label: str, detail: Text) -> Text:
-    return Text("input.not_an_image", label=label, detail=detail)
+    return Text("input.not_an_image", label=option_name(label), detail=detail)
 
 
 def declared_type(declared: str) -> Text:
@@ -80,19 +85,24 @@ def cut_off(size: int) -> Text:
 
 
 def image_too_big(label: str, size: int, limit: int) -> Text:
-    return Text("input.image_too_big", label=label, size=_mib(size), limit=_mib(limit))
+    return Text("input.image_too_big", label=option_name(label), size=_mib(size), limit=_mib(limit))
 
 
 def image_side_out_of_range(label: str, width: int, height: int, low: int, high: int) -> Text:
     return Text(
-        "input.image_side_out_of_range", label=label, width=width, height=height, low=low, high=high
+        "input.image_side_out_of_range",
+        label=option_name(label),
+        width=width,
+        height=height,
+        low=low,
+        high=high,
     )
 
 
 def image_aspect_out_of_range(label: str, width: int, height: int, low: float, high: float) -> Text:
     return Text(
         "input.image_aspect_out_of_range",
-        label=label,
+        label=option_name(label),
         width=width,
         height=height,
         ratio=f"{width / height:.2f}",
@@ -102,7 +112,7 @@ def image_aspect_out_of_range(label: str, width: int, height: int, low: float, h
 
 
 def value_out_of_range(name: str, value: object, allowed: str | Text) -> Text:
-    return Text("input.value_out_of_range", name=name, value=value, allowed=allowed)
+    return Text("input.value_out_of_range", name=option_name(name), value=value, allowed=allowed)
 
 
 def seconds_range(low: int, high: int) -> Text:
@@ -135,7 +145,7 @@ def duration_not_a_number(allowed: Text) -> Text:
 
 
 def image_unreadable(label: str) -> Text:
-    return Text("input.image_unreadable", label=label)
+    return Text("input.image_unreadable", label=option_name(label))
 
 
 # Server rules -------------------------------------------------------------------------------------
