@@ -503,7 +503,11 @@ class JobService:
         except DownloadError as exc:
             log.info("could not read the %s attachment: %s", label, exc)
             raise UserError(messages.image_unreadable(label)) from exc
-        check_image_bytes(head, label)
+        check_image_bytes(head.data, label)
+        # Checked here too: an embed's image (or a stored one) comes with no size of its own.
+        limit = self._settings.image_max_bytes
+        if head.size_bytes is not None and head.size_bytes > limit:
+            raise UserError(messages.image_too_big(label, head.size_bytes, limit))
 
     # Dispatch and submit --------------------------------------------------------------------
 

@@ -66,21 +66,38 @@ def is_mp4(head: bytes) -> bool:
     return len(head) >= 12 and head[4:8] == b"ftyp"
 
 
-async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BYTES) -> bytes:
+@dataclass(frozen=True, slots=True)
+class RemoteHead:
+    """The first bytes of a remote file, and its whole size when the server said it."""
+
+    data: bytes
+    size_bytes: int | None
+
+
+async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BYTES) -> RemoteHead:
     """Read the first `n` bytes of a remote file, asking for just that range."""
     timeout = aiohttp.ClientTimeout(total=15)
     try:
         async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
             if resp.status == 416:  # not even byte 0 exists: the file is empty
-                return b""
+                return RemoteHead(b"", 0)
             if resp.status not in (200, 206):
                 raise DownloadError(f"HTTP {resp.status}")
             head = b""  # one read() may return only part of what is asked
             while len(head) < n and (chunk := await resp.content.read(n - len(head))):
                 head += chunk
-            return head
+            return RemoteHead(head, _total_size(resp))
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise DownloadError(type(exc).__name__) from exc
+
+
+def _total_size(resp: aiohttp.ClientResponse) -> int | None:
+    """The whole file's size: `Content-Range: bytes 0-15/12345` on a range answer, else the
+    body's length on a full one."""
+    if resp.status == 206:
+        total = resp.headers.get("Content-Range", "").rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    return resp.content_length
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.media import ClipDownloader, fetch_head, is_mp4, sniff_image
+from bot.media import ClipDownloader, RemoteHead, fetch_head, is_mp4, sniff_image
 from tests.fakes.fake_vibedream import FTYP_BOX, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
@@ -396,7 +396,8 @@ async def test_fetch_head_returns_only_the_first_bytes(
 
     head = await fetch_head(http, url, 16)
 
-    assert head == FTYP_BOX[:16]
+    assert head.data == FTYP_BOX[:16]
+    assert head.size_bytes == 64 * 1024  # the whole clip's size, from Content-Range
 
 
 async def test_fetch_head_asks_for_just_that_range(
@@ -423,7 +424,7 @@ async def test_fetch_head_of_an_empty_file_is_empty(http: aiohttp.ClientSession)
         return web.Response(status=416, headers={"Content-Range": "bytes */0"})
 
     async with TinyServer(empty) as server:
-        assert await fetch_head(http, server.url("/empty.png")) == b""
+        assert await fetch_head(http, server.url("/empty.png")) == RemoteHead(b"", 0)
 
 
 async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
@@ -442,7 +443,7 @@ async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
     async with TinyServer(handler) as server:
         head = await fetch_head(http, server.url("/cat.webp"), 16)
 
-    assert head == WEBP_HEAD
+    assert head.data == WEBP_HEAD
 
 
 async def test_fetch_head_of_a_file_shorter_than_asked_returns_what_there_is(
@@ -460,7 +461,7 @@ async def test_fetch_head_of_a_file_shorter_than_asked_returns_what_there_is(
     async with TinyServer(handler) as server:
         head = await asyncio.wait_for(fetch_head(http, server.url("/cat.png"), 16), timeout=5)
 
-    assert head == PNG_HEAD[:8]
+    assert head.data == PNG_HEAD[:8]
 
 
 # Local disk failures ---------------------------------------------------------------------------

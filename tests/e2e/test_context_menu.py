@@ -140,3 +140,23 @@ async def test_a_form_opened_before_a_restart_is_answered_politely(
 
     assert "Animate this image** again" in private_answer(discord_fake, submit)
     assert runner.jobs() == []
+
+
+async def test_a_pasted_image_over_the_size_limit_is_refused_before_anything_is_charged(
+    runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    # An embed says nothing of its size; the bot learns it from the proxy's Content-Range.
+    await runner.start(IMAGE_MAX_BYTES=str(1024 * 1024))
+    big = png_bytes(800, 600) + bytes(2 * 1024 * 1024)
+    embed = discord_fake.image_embed(big, width=800, height=600, filename="huge.png")
+    message = discord_fake.add_user_message(embeds=[embed])
+
+    opener = await open_form(discord_fake, message)
+    submit = discord_fake.make_modal_submit_interaction(opener, {"prompt": "boats bob gently"})
+    await discord_fake.send_interaction(submit)
+    await wait_until(lambda: "MiB" in str(discord_fake.original_response(submit)))
+
+    answer = str(discord_fake.original_response(submit))
+    assert "The `image` image is 2.0 MiB; the limit is 1.0 MiB" in answer
+    assert runner.jobs() == []
+    assert video_api.submits == []
