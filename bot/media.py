@@ -218,7 +218,8 @@ async def fetch_file(
         raise DownloadError("not a web link")
     timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=30)
     try:
-        async with session.get(url, timeout=timeout) as response:
+        # Discord's CDN answers directly; a redirect could lead anywhere, so none is followed.
+        async with session.get(url, timeout=timeout, allow_redirects=False) as response:
             if response.status != 200:
                 retryable = response.status >= 500 or response.status == 429
                 raise DownloadError(f"HTTP {response.status}", retryable=retryable)

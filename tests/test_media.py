@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.media import ClipDownloader, RemoteHead, fetch_head, is_mp4, sniff_image
+from bot.media import ClipDownloader, RemoteHead, fetch_file, fetch_head, is_mp4, sniff_image
 from tests.fakes.fake_vibedream import FTYP_BOX, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
@@ -462,6 +462,40 @@ async def test_fetch_head_of_a_file_shorter_than_asked_returns_what_there_is(
         head = await asyncio.wait_for(fetch_head(http, server.url("/cat.png"), 16), timeout=5)
 
     assert head.data == PNG_HEAD[:8]
+
+
+# fetch_file ------------------------------------------------------------------------------------
+
+
+async def test_fetch_file_follows_no_redirect(http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/elsewhere.png":
+            return web.Response(body=PNG_HEAD + bytes(64), content_type="image/png")
+        return web.Response(status=302, headers={"Location": "/elsewhere.png"})
+
+    async with TinyServer(handler) as server:
+        with pytest.raises(DownloadError, match="HTTP 302"):
+            await fetch_file(
+                http,
+                server.url("/source.png"),
+                max_bytes=1024,
+                suffix=".png",
+                accept=lambda head: sniff_image(head) is not None,
+                what="image",
+                directory=tmp_path,
+            )
+        saved = await fetch_file(
+            http,
+            server.url("/elsewhere.png"),
+            max_bytes=1024,
+            suffix=".png",
+            accept=lambda head: sniff_image(head) is not None,
+            what="image",
+            directory=tmp_path,
+        )
+    assert saved.head.startswith(PNG_HEAD)
+    saved.discard()
+    assert os.listdir(tmp_path) == []  # the refused one left nothing behind
 
 
 # Local disk failures ---------------------------------------------------------------------------
