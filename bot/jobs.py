@@ -460,6 +460,7 @@ class JobService:
         if not await self._store.mark_post_deleted(job.id, self._now()):
             raise UserError(messages.POST_ALREADY_DELETED)  # another press got there first
         log.info("job %d: post deleted by user %d", job.id, actor.user_id)
+        self._spawn_side(job.id, self._sync_mod_log(job.id))
         return await self._store_job(job.id)
 
     async def _store_job(self, job_id: int) -> Job:

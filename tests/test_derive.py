@@ -26,9 +26,11 @@ from tests.test_jobs import (  # noqa: F401 - fixtures
     PNG_HEAD,
     Harness,
     MakeHarness,
+    enable_mod_log,
     h,
     image_server,
     make_harness,
+    wait_until,
 )
 
 
@@ -220,3 +222,14 @@ async def test_a_delete_discord_refuses_is_not_recorded(h: Harness) -> None:
 
     assert await refusal(h.service.delete_post(job.id, alice)) == messages.DELETE_FAILED
     assert (await h.job(job.id)).post_deleted_at is None
+
+
+async def test_a_delete_shows_in_the_moderation_log_entry(h: Harness) -> None:
+    await enable_mod_log(h)
+    job = await delivered(h)
+    await wait_until(lambda: (job.id, JobState.DELIVERED) in h.notifier.mod_log_updates)
+    alice = Actor(guild_id=GUILD_ID, user_id=ALICE, can_manage_messages=False)
+
+    await h.service.delete_post(job.id, alice)
+
+    await wait_until(lambda: h.notifier.mod_log_shown[-1].post_deleted_at is not None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.models import JobKind
+from tests.e2e.admin_tools import admin
 from tests.e2e.conftest import (
     BotRunner,
     animate_interaction,
@@ -39,12 +40,17 @@ async def press(
 ) -> dict[str, Any]:
     """Press a button of a result post, as its requester unless `user_id` says otherwise."""
     job_id = post_job_id(post)
-    kwargs.setdefault("user_id", int(post["embeds"][0]["fields"][0]["value"].strip("<@>")))
+    kwargs.setdefault("user_id", post_author(post))
     interaction = discord.make_component_interaction(
         int(post["id"]), f"animate:{action}:{job_id}", **kwargs
     )
     await discord.send_interaction(interaction)
     return interaction
+
+
+def post_author(post: dict[str, Any]) -> int:
+    """Who asked for the clip of a result post."""
+    return int(post["embeds"][0]["fields"][0]["value"].strip("<@>"))
 
 
 def post_job_id(post: dict[str, Any]) -> int:
@@ -176,6 +182,37 @@ async def test_a_moderator_deletes_a_post_and_a_second_press_is_answered_politel
     assert await reply_to(discord_fake, pressed) == english.POST_DELETED
     assert int(post["id"]) not in discord_fake.messages
     await wait_until(lambda: runner.jobs()[0]["post_deleted_at"] is not None)
+
+
+async def test_a_deleted_post_is_no_longer_linked_from_history_usage_or_the_mod_log(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    mod_log = discord_fake.add_channel("mod-log")
+    await runner.start()
+    await admin(discord_fake, "mod-log", options=[discord_fake.channel_option("channel", mod_log)])
+    post = await deliver(runner, discord_fake)
+    link = english.jump_url(discord_fake.guild_id, discord_fake.channel_id, int(post["id"]))
+    await wait_until(lambda: runner.jobs()[0]["mod_log_message_id"] is not None)
+    entry_id = runner.jobs()[0]["mod_log_message_id"]
+    await wait_until(lambda: link in str(discord_fake.messages[entry_id]["embeds"]))
+
+    pressed = await press(discord_fake, post, "delete")
+    assert await reply_to(discord_fake, pressed) == english.POST_DELETED
+
+    await wait_until(lambda: link not in str(discord_fake.messages[entry_id]["embeds"]))
+    alice = post_author(post)
+    for command in ("animate-history", "usage"):
+        asked = discord_fake.make_interaction(command, user_id=alice)
+        await discord_fake.send_interaction(asked)
+        callback = await discord_fake.wait_for_request(
+            lambda r, i=asked: r.method == "POST" and r.path.startswith(f"/interactions/{i['id']}/")
+        )
+        (embed,) = callback.json["data"]["embeds"]
+        assert link not in embed["description"]
+        assert "🗑️ post deleted <t:" in embed["description"]
+    (entry,) = discord_fake.messages[entry_id]["embeds"]
+    result = {f["name"]: f["value"] for f in entry["fields"]}["Result"]
+    assert result.startswith("🗑️ post deleted <t:")
 
 
 async def test_the_quota_is_checked_again_when_a_button_is_pressed(
