@@ -379,6 +379,15 @@ class JobService:
             raise UserError(messages.BUTTON_NOT_YOURS)
         return job
 
+    async def edit_source(self, parent_id: int, access: Access) -> Job:
+        """The job an Edit prompt form starts from, checked before the form opens: the
+        presser's own, its prompt not erased, and a new job allowed now. Raises UserError."""
+        parent = await self.own_job(parent_id, access)
+        if parent.redacted:
+            raise UserError(messages.SOURCE_GONE)
+        await self._admission(access, parent.settings)
+        return parent
+
     async def derive(
         self,
         parent_id: int,

@@ -138,6 +138,19 @@ async def test_only_the_requester_may_make_new_clips_from_a_post(h: Harness) -> 
     assert await job_count(h) == 1
 
 
+async def test_the_edit_form_opens_only_on_the_presser_s_own_prompt_not_yet_erased(
+    h: Harness,
+) -> None:
+    parent = await delivered(h)
+
+    assert (await h.service.edit_source(parent.id, h.access())).prompt == parent.prompt
+    assert await refusal(h.service.edit_source(parent.id, h.access(BOB))) == (
+        messages.BUTTON_NOT_YOURS
+    )
+    await h.service.forget(ALICE)
+    assert await refusal(h.service.edit_source(parent.id, h.access())) == messages.SOURCE_GONE
+
+
 async def test_a_press_is_checked_against_the_quota_as_it_stands(
     make_harness: MakeHarness,
 ) -> None:
@@ -149,9 +162,10 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
     continue_text = await refusal(
         h.service.last_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
+    edit_text = await refusal(h.service.edit_source(parent.id, h.access()))
 
     assert "daily limit of 1 clip" in text.render()
-    assert continue_text == text  # refused before any download
+    assert continue_text == edit_text == text  # refused before any download or form
     assert await job_count(h) == 1
 
 

@@ -228,6 +228,63 @@ async def test_the_quota_is_checked_again_when_a_button_is_pressed(
     assert len(runner.jobs()) == 1
 
 
+async def open_editor(discord: FakeDiscord, post: dict[str, Any]) -> dict[str, Any]:
+    """Press Edit prompt; return the press once the bot answered it with its form."""
+    opener = await press(discord, post, "edit")
+    await wait_until(lambda: discord.modal_of(opener) is not None)
+    return opener
+
+
+def prompt_field(discord: FakeDiscord, opener: dict[str, Any]) -> dict[str, Any]:
+    modal = discord.modal_of(opener)
+    assert modal is not None
+    (field,) = [c for c in p.iter_components(modal["components"]) if c["type"] == 4]
+    return field
+
+
+async def test_an_edit_form_opened_before_a_restart_is_submitted_after_it(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    first = await runner.start(prompt_max_chars="300")
+    post = await deliver(runner, discord_fake)
+    opener = await open_editor(discord_fake, post)
+    field = prompt_field(discord_fake, opener)
+    assert field["max_length"] == 300  # the server's setting, as the submit is checked against
+    assert discord_fake.modal_of(opener)["custom_id"] == f"animate:edit-form:{post_job_id(post)}"
+    assert await first.stop() == 0
+
+    await runner.start(prompt_max_chars="300")
+    submit = discord_fake.make_modal_submit_interaction(
+        opener, {field["custom_id"]: "the cat yawns"}
+    )
+    await discord_fake.send_interaction(submit)
+    await wait_until(lambda: len(delivered(runner)) == 2, 30)
+
+    parent, edit = runner.jobs()
+    assert (edit["kind"], edit["parent_job_id"], edit["prompt"]) == (
+        "edit",
+        parent["id"],
+        "the cat yawns",
+    )
+
+
+async def test_edit_of_an_erased_prompt_is_refused_before_the_form_opens(
+    bot: Any, runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    post = await deliver(runner, discord_fake)
+    forget = discord_fake.make_interaction(
+        "usage", [discord_fake.boolean_option("forget", True)], user_id=post_author(post)
+    )
+    await discord_fake.send_interaction(forget)
+    await wait_until(lambda: runner.jobs()[0]["redacted"] == 1)
+
+    pressed = await press(discord_fake, post, "edit")
+
+    assert await reply_to(discord_fake, pressed) == english.SOURCE_GONE
+    assert discord_fake.modal_of(pressed) is None
+    assert len(runner.jobs()) == 1
+
+
 async def test_buttons_work_after_a_restart(
     runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
