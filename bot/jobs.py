@@ -379,6 +379,15 @@ class JobService:
             raise UserError(messages.BUTTON_NOT_YOURS)
         return job
 
+    async def edit_source(self, parent_id: int, access: Access) -> Job:
+        """The job an Edit prompt form starts from, checked before the form opens: the
+        presser's own, its prompt not erased, and a new job allowed now. Raises UserError."""
+        parent = await self.own_job(parent_id, access)
+        if parent.redacted:
+            raise UserError(messages.SOURCE_GONE)
+        await self._admission(access, parent.settings)
+        return parent
+
     async def derive(
         self,
         parent_id: int,
@@ -460,6 +469,7 @@ class JobService:
         if not await self._store.mark_post_deleted(job.id, self._now()):
             raise UserError(messages.POST_ALREADY_DELETED)  # another press got there first
         log.info("job %d: post deleted by user %d", job.id, actor.user_id)
+        self._spawn_side(job.id, self._sync_mod_log(job.id))
         return await self._store_job(job.id)
 
     async def _store_job(self, job_id: int) -> Job:

@@ -14,6 +14,7 @@ from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.i18n import Join, Text
 from bot.models import (
     LIMIT_NAMES,
+    DeliveryRoute,
     GenerationSettings,
     Job,
     JobKind,
@@ -454,6 +455,8 @@ def mod_log_cost(job: Job) -> Text | str:
 
 
 def mod_log_result(job: Job) -> Text | str:
+    if job.post_deleted_at is not None:
+        return post_deleted(job)
     if job.state == JobState.DELIVERED and job.message_id is not None:
         link = jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
         return Text("mod_log.posted", link=link)
@@ -652,14 +655,17 @@ def history_footer(first: int, last: int, total: int) -> Text:
     return Text("history.footer", first=first, last=last, total=total)
 
 
-def history_line(job: Job, prompt: str, link: str | None, reason: str | None) -> Text:
+def history_line(job: Job, prompt: str, reason: str | None) -> Text:
     """One job in `/animate-history`: `prompt` is a short, escaped preview ("" once erased),
-    `reason` a failure's reason in short."""
+    `reason` a failure's reason in short; a link to its post while it stands."""
+    link = post_url(job)
     state, when = STATE_LABELS[job.state], timestamp(job.created_at)
     if link is None:
         head = Text("history.head", job=job.id, state=state, when=when)
     else:
         head = Text("history.head_posted", job=job.id, state=state, when=when, link=link)
+    if job.post_deleted_at is not None:
+        head = Join((head, post_deleted(job)), " · ")
     parts: list[Text | str] = [head, settings_line(job.settings)]
     parts.append(Text("history.prompt", prompt=prompt or USAGE_ERASED))
     if reason is not None:
@@ -691,6 +697,22 @@ def clip_link(url: str, expires_at: datetime) -> Text:
 
 def clip_expired(expires_at: datetime) -> Text:
     return Text("history.clip_expired", expires=timestamp(expires_at))
+
+
+def post_deleted(job: Job) -> Text:
+    """What stands in for a result post's link once the post was deleted."""
+    assert job.post_deleted_at is not None
+    return Text("history.post_deleted", when=timestamp(job.post_deleted_at))
+
+
+def post_url(job: Job) -> str | None:
+    """A link to the job's result post while it stands: none once deleted, none for a DM
+    (the job does not keep the DM's channel)."""
+    if job.message_id is None or job.post_deleted_at is not None:
+        return None
+    if job.delivered_via is DeliveryRoute.DM:
+        return None
+    return jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
 
 
 def result_mention(user_id: int) -> str:

@@ -25,7 +25,7 @@ from bot.models import ImageInput, JobKind, Origin
 from bot.policy import Access
 from bot.translator import command_text
 from bot.validation import AnimateRequest
-from cogs.buttons import CancelButton, ResultButton
+from cogs.buttons import CancelButton, EditForms, ResultButton
 from cogs.delivery import DiscordNotifier
 from cogs.permissions import CLIP_PERMISSIONS, missing
 
@@ -187,3 +187,4 @@ async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
     bot.add_dynamic_items(CancelButton, ResultButton)
     await bot.add_cog(Animate(bot, bot.jobs))
+    await bot.add_cog(EditForms())

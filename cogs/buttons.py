@@ -1,4 +1,6 @@
-"""Buttons that keep working after a restart: their custom ids carry everything they need."""
+"""Buttons that keep working after a restart: their custom ids carry everything they need.
+So does the Edit prompt form: it is never kept in discord.py's view store, and its submit is
+handled in `EditForms.on_interaction` from the job id in its custom id alone."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ import re
 from typing import Any, Self, cast
 
 import discord
+from discord.ext import commands
 
 from bot import messages
-from bot.api_models import PROMPT_MAX_CHARS
 from bot.bot import AnimateBot
 from bot.errors import UserError
 from bot.i18n import Text
@@ -18,9 +20,13 @@ from bot.lineage import PostFiles
 from bot.media import SOURCE_FIRST, SOURCE_LAST
 from bot.models import JobKind
 from bot.policy import Actor
+from bot.settings import Settings
 from bot.translator import say
 
 log = logging.getLogger(__name__)
+
+EDIT_FORM_PREFIX = "animate:edit-form:"
+EDIT_FIELD = "prompt"
 
 
 class CancelButton(
@@ -152,39 +158,56 @@ class ResultButton(
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserError(messages.GUILD_ONLY)
         bot = cast(AnimateBot, interaction.client)
-        job = await bot.jobs.own_job(self.job_id, animate.access(interaction))
-        # The post's links are fresh now; they are kept for the submit.
-        modal = EditPromptModal(
-            self.job_id, job.prompt, post_files(interaction.message), interaction.locale.value
-        )
-        await interaction.response.send_modal(modal)
+        job = await bot.jobs.edit_source(self.job_id, animate.access(interaction))
+        form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
+        await interaction.response.send_modal(form)
 
 
-class EditPromptModal(discord.ui.Modal):
-    """Edit prompt: the prompt pre-filled; submitting runs it with the same image and settings."""
-
-    def __init__(self, job_id: int, prompt: str, files: PostFiles, locale: str) -> None:
-        super().__init__(title=messages.EDIT_MODAL_TITLE.render(locale), timeout=15 * 60)
-        self.job_id = job_id
-        self.files = files
-        self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
+def edit_form(job_id: int, prompt: str, settings: Settings, locale: str) -> discord.ui.Modal:
+    """Edit prompt's form, in `locale`'s language, the prompt pre-filled. It is stopped before
+    it is sent, so discord.py keeps no copy of it and the submit reaches `EditForms`."""
+    form = discord.ui.Modal(
+        title=messages.EDIT_MODAL_TITLE.render(locale), custom_id=f"{EDIT_FORM_PREFIX}{job_id}"
+    )
+    limit = settings.prompt_max_chars
+    form.add_item(
+        discord.ui.TextInput(
             label=messages.EDIT_MODAL_FIELD.render(locale),
+            custom_id=EDIT_FIELD,
             style=discord.TextStyle.paragraph,
-            default=prompt,
-            max_length=PROMPT_MAX_CHARS,
+            default=prompt[:limit],  # the limit may have been lowered since
+            max_length=limit,
         )
-        self.add_item(self.prompt)
+    )
+    form.stop()
+    return form
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        """Start the edited job, or say why not."""
+
+class EditForms(commands.Cog):
+    """Runs submitted Edit prompt forms, also those opened before a restart."""
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Start the edited job from the form's job id and the post it was opened on."""
+        from cogs.context_menu import form_values  # noqa: PLC0415 - it imports this module
+
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Any = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        job_ref = custom_id.removeprefix(EDIT_FORM_PREFIX)
+        if not custom_id.startswith(EDIT_FORM_PREFIX) or not job_ref.isdigit():
+            return
+        job_id = int(job_ref)
         try:
-            await start_derived(
-                interaction, self.job_id, JobKind.EDIT, self.files, prompt=self.prompt.value
-            )
+            prompt = form_values(data.get("components", [])).get(EDIT_FIELD, "")
+            # The submit carries the post the form was opened on, with fresh links.
+            files = post_files(interaction.message)
+            await start_derived(interaction, job_id, JobKind.EDIT, files, prompt=prompt)
         except UserError as exc:
             await _answer(interaction, exc.user_message)
         except Exception:
-            log.exception("edit of job %d failed", self.job_id)
+            log.exception("edit of job %d failed", job_id)
             await _answer(interaction, messages.BUTTON_FAILED)
 
 

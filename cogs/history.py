@@ -169,9 +169,11 @@ def show_embed(details: JobDetails, locale: str) -> discord.Embed:
     field("settings", messages.settings_line(job.settings))
     field("cost", messages.mod_log_cost(job), inline=True)
     field("times", messages.show_times(job), inline=True)
-    if job.delivered_via is DeliveryRoute.DM and job.state == JobState.DELIVERED:
+    if job.post_deleted_at is not None:
+        field("post", messages.post_deleted(job))
+    elif job.delivered_via is DeliveryRoute.DM and job.state == JobState.DELIVERED:
         field("post", messages.SENT_BY_DM)
-    elif link := _post_link(job):
+    elif link := messages.post_url(job):
         field("post", link)
     if clip := _clip_text(details):
         field("clip", clip)
@@ -194,7 +196,7 @@ def _history_line(job: Job, locale: str) -> str:
     if job.state == JobState.FAILED:
         error = job.error or messages.SOMETHING_WENT_WRONG.render(locale)
         reason = _truncate(" ".join(error.split()), _REASON_PREVIEW_CHARS)
-    line = messages.history_line(job, _preview(job), _post_link(job), reason)
+    line = messages.history_line(job, _preview(job), reason)
     return line.render(locale)
 
 
@@ -206,13 +208,6 @@ def _clip_text(details: JobDetails) -> Text | None:
     if details.job.redacted and details.job.completed_at is not None:
         return messages.CLIP_ERASED
     return None
-
-
-def _post_link(job: Job) -> str | None:
-    """A link to the job's result post; none for a DM, whose channel the job does not keep."""
-    if job.message_id is None or job.delivered_via is DeliveryRoute.DM:
-        return None
-    return messages.jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
 
 
 def _preview(job: Job) -> str:

@@ -87,8 +87,9 @@ def _job_line(job: Job, locale: str) -> str:
         f" · {messages.dollars(job.cost_cents)} · {messages.timestamp(job.created_at)}"
         f" · {discord.utils.escape_markdown(prompt)}"
     )
-    if job.message_id is not None:
-        link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
+    if job.post_deleted_at is not None:
+        line += f" · {messages.post_deleted(job).render(locale)}"
+    elif link := messages.post_url(job):
         line += f" · [{messages.OPEN_LINK.render(locale)}]({link})"
     return line
 

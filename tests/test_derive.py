@@ -26,9 +26,11 @@ from tests.test_jobs import (  # noqa: F401 - fixtures
     PNG_HEAD,
     Harness,
     MakeHarness,
+    enable_mod_log,
     h,
     image_server,
     make_harness,
+    wait_until,
 )
 
 
@@ -136,6 +138,19 @@ async def test_only_the_requester_may_make_new_clips_from_a_post(h: Harness) -> 
     assert await job_count(h) == 1
 
 
+async def test_the_edit_form_opens_only_on_the_presser_s_own_prompt_not_yet_erased(
+    h: Harness,
+) -> None:
+    parent = await delivered(h)
+
+    assert (await h.service.edit_source(parent.id, h.access())).prompt == parent.prompt
+    assert await refusal(h.service.edit_source(parent.id, h.access(BOB))) == (
+        messages.BUTTON_NOT_YOURS
+    )
+    await h.service.forget(ALICE)
+    assert await refusal(h.service.edit_source(parent.id, h.access())) == messages.SOURCE_GONE
+
+
 async def test_a_press_is_checked_against_the_quota_as_it_stands(
     make_harness: MakeHarness,
 ) -> None:
@@ -147,9 +162,10 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
     continue_text = await refusal(
         h.service.last_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
+    edit_text = await refusal(h.service.edit_source(parent.id, h.access()))
 
     assert "daily limit of 1 clip" in text.render()
-    assert continue_text == text  # refused before any download
+    assert continue_text == edit_text == text  # refused before any download or form
     assert await job_count(h) == 1
 
 
@@ -220,3 +236,14 @@ async def test_a_delete_discord_refuses_is_not_recorded(h: Harness) -> None:
 
     assert await refusal(h.service.delete_post(job.id, alice)) == messages.DELETE_FAILED
     assert (await h.job(job.id)).post_deleted_at is None
+
+
+async def test_a_delete_shows_in_the_moderation_log_entry(h: Harness) -> None:
+    await enable_mod_log(h)
+    job = await delivered(h)
+    await wait_until(lambda: (job.id, JobState.DELIVERED) in h.notifier.mod_log_updates)
+    alice = Actor(guild_id=GUILD_ID, user_id=ALICE, can_manage_messages=False)
+
+    await h.service.delete_post(job.id, alice)
+
+    await wait_until(lambda: h.notifier.mod_log_shown[-1].post_deleted_at is not None)

@@ -16,7 +16,9 @@ from bot.history import MAX_CHOICES, PAGE_SIZE, HistoryService
 from bot.models import Job
 from bot.settings import Settings
 from bot.store import SqliteStore
-from cogs.history import choice_name
+from cogs.delivery import mod_log_embed
+from cogs.history import choice_name, history_message, show_embed
+from cogs.usage import usage_embed
 from tests import factories
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -368,3 +370,38 @@ async def test_history_and_autocomplete_read_the_member_through_the_index(
     for plan in plans:
         assert "INDEX jobs_by_guild_user_time (guild_id=? AND user_id=?" in plan
         assert "TEMP B-TREE" not in plan
+
+
+# A deleted post ----------------------------------------------------------------------------------
+
+
+async def test_a_deleted_post_is_labelled_everywhere_and_never_linked(
+    store: SqliteStore, service: HistoryService
+) -> None:
+    job = await add(store)
+    await store.mark_delivered(job.id, 424242, "file", T0)
+    link = messages.jump_url(GUILD, job.origin.channel_id, 424242)
+
+    async def shown(live: Job) -> list[str]:
+        """Every place a member or a moderator sees the job's post, as rendered text."""
+        history = history_message(await service.page(GUILD, ALICE), "en")["embed"]
+        details = await service.details(GUILD, ALICE, str(live.id))
+        usage = usage_embed(await store.usage_report(ALICE, T0), "en")
+        return [
+            history.description,
+            "\n".join(f.value for f in show_embed(details, "en").fields),
+            usage.description,
+            "\n".join(f.value for f in mod_log_embed(live).fields),
+        ]
+
+    before = await store.get_job(job.id)
+    assert before is not None
+    assert all(link in text for text in await shown(before))
+
+    assert await store.mark_post_deleted(job.id, T0 + timedelta(hours=1))
+    after = await store.get_job(job.id)
+    assert after is not None
+    label = messages.post_deleted(after).render("en")
+    for text in await shown(after):
+        assert link not in text
+        assert label in text

@@ -76,6 +76,7 @@ class RecordingNotifier:
         self.cancellable: dict[int, bool] = {}  # job id -> whether its last edit had Cancel
         self.mod_log_posts: list[tuple[int, int]] = []  # (job id, channel id)
         self.mod_log_updates: list[tuple[int, JobState]] = []
+        self.mod_log_shown: list[Job] = []  # each job as an entry update showed it
         self.edit_error: Exception | None = None
         self.clip_error: Exception | None = None
         self.failure_error: Exception | None = None
@@ -169,6 +170,7 @@ class RecordingNotifier:
     async def update_mod_log(self, job: Job) -> None:
         await asyncio.sleep(0)
         self.mod_log_updates.append((job.id, job.state))
+        self.mod_log_shown.append(job)
 
     async def delete_post(self, job: Job) -> None:
         await asyncio.sleep(0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.models import JobKind
+from tests.e2e.admin_tools import admin
 from tests.e2e.conftest import (
     BotRunner,
     animate_interaction,
@@ -39,12 +40,17 @@ async def press(
 ) -> dict[str, Any]:
     """Press a button of a result post, as its requester unless `user_id` says otherwise."""
     job_id = post_job_id(post)
-    kwargs.setdefault("user_id", int(post["embeds"][0]["fields"][0]["value"].strip("<@>")))
+    kwargs.setdefault("user_id", post_author(post))
     interaction = discord.make_component_interaction(
         int(post["id"]), f"animate:{action}:{job_id}", **kwargs
     )
     await discord.send_interaction(interaction)
     return interaction
+
+
+def post_author(post: dict[str, Any]) -> int:
+    """Who asked for the clip of a result post."""
+    return int(post["embeds"][0]["fields"][0]["value"].strip("<@>"))
 
 
 def post_job_id(post: dict[str, Any]) -> int:
@@ -178,6 +184,37 @@ async def test_a_moderator_deletes_a_post_and_a_second_press_is_answered_politel
     await wait_until(lambda: runner.jobs()[0]["post_deleted_at"] is not None)
 
 
+async def test_a_deleted_post_is_no_longer_linked_from_history_usage_or_the_mod_log(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    mod_log = discord_fake.add_channel("mod-log")
+    await runner.start()
+    await admin(discord_fake, "mod-log", options=[discord_fake.channel_option("channel", mod_log)])
+    post = await deliver(runner, discord_fake)
+    link = english.jump_url(discord_fake.guild_id, discord_fake.channel_id, int(post["id"]))
+    await wait_until(lambda: runner.jobs()[0]["mod_log_message_id"] is not None)
+    entry_id = runner.jobs()[0]["mod_log_message_id"]
+    await wait_until(lambda: link in str(discord_fake.messages[entry_id]["embeds"]))
+
+    pressed = await press(discord_fake, post, "delete")
+    assert await reply_to(discord_fake, pressed) == english.POST_DELETED
+
+    await wait_until(lambda: link not in str(discord_fake.messages[entry_id]["embeds"]))
+    alice = post_author(post)
+    for command in ("animate-history", "usage"):
+        asked = discord_fake.make_interaction(command, user_id=alice)
+        await discord_fake.send_interaction(asked)
+        callback = await discord_fake.wait_for_request(
+            lambda r, i=asked: r.method == "POST" and r.path.startswith(f"/interactions/{i['id']}/")
+        )
+        (embed,) = callback.json["data"]["embeds"]
+        assert link not in embed["description"]
+        assert "🗑️ post deleted <t:" in embed["description"]
+    (entry,) = discord_fake.messages[entry_id]["embeds"]
+    result = {f["name"]: f["value"] for f in entry["fields"]}["Result"]
+    assert result.startswith("🗑️ post deleted <t:")
+
+
 async def test_the_quota_is_checked_again_when_a_button_is_pressed(
     runner: BotRunner, discord_fake: FakeDiscord
 ) -> None:
@@ -188,6 +225,63 @@ async def test_the_quota_is_checked_again_when_a_button_is_pressed(
         pressed = await press(discord_fake, post, action)
         text = await reply_to(discord_fake, pressed)
         assert "daily limit of 1 clip" in text, text
+    assert len(runner.jobs()) == 1
+
+
+async def open_editor(discord: FakeDiscord, post: dict[str, Any]) -> dict[str, Any]:
+    """Press Edit prompt; return the press once the bot answered it with its form."""
+    opener = await press(discord, post, "edit")
+    await wait_until(lambda: discord.modal_of(opener) is not None)
+    return opener
+
+
+def prompt_field(discord: FakeDiscord, opener: dict[str, Any]) -> dict[str, Any]:
+    modal = discord.modal_of(opener)
+    assert modal is not None
+    (field,) = [c for c in p.iter_components(modal["components"]) if c["type"] == 4]
+    return field
+
+
+async def test_an_edit_form_opened_before_a_restart_is_submitted_after_it(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    first = await runner.start(prompt_max_chars="300")
+    post = await deliver(runner, discord_fake)
+    opener = await open_editor(discord_fake, post)
+    field = prompt_field(discord_fake, opener)
+    assert field["max_length"] == 300  # the server's setting, as the submit is checked against
+    assert discord_fake.modal_of(opener)["custom_id"] == f"animate:edit-form:{post_job_id(post)}"
+    assert await first.stop() == 0
+
+    await runner.start(prompt_max_chars="300")
+    submit = discord_fake.make_modal_submit_interaction(
+        opener, {field["custom_id"]: "the cat yawns"}
+    )
+    await discord_fake.send_interaction(submit)
+    await wait_until(lambda: len(delivered(runner)) == 2, 30)
+
+    parent, edit = runner.jobs()
+    assert (edit["kind"], edit["parent_job_id"], edit["prompt"]) == (
+        "edit",
+        parent["id"],
+        "the cat yawns",
+    )
+
+
+async def test_edit_of_an_erased_prompt_is_refused_before_the_form_opens(
+    bot: Any, runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    post = await deliver(runner, discord_fake)
+    forget = discord_fake.make_interaction(
+        "usage", [discord_fake.boolean_option("forget", True)], user_id=post_author(post)
+    )
+    await discord_fake.send_interaction(forget)
+    await wait_until(lambda: runner.jobs()[0]["redacted"] == 1)
+
+    pressed = await press(discord_fake, post, "edit")
+
+    assert await reply_to(discord_fake, pressed) == english.SOURCE_GONE
+    assert discord_fake.modal_of(pressed) is None
     assert len(runner.jobs()) == 1
 
 
