@@ -117,6 +117,9 @@ class _UndeliverableError(Exception):
 _LINK_MARGIN = timedelta(minutes=2)
 #: Discord's cap on one message request, all its files together (research B4).
 _MESSAGE_MAX_BYTES = 25 * 1024 * 1024
+#: What a post's files may add up to: the rest of the request (multipart headers, the embed,
+#: the components) needs room under the cap too.
+_FILES_MAX_BYTES = _MESSAGE_MAX_BYTES - 1024 * 1024
 #: Deliver through the interaction only while its token has at least this long to live.
 _TOKEN_MARGIN = timedelta(seconds=30)
 
@@ -739,7 +742,7 @@ class JobService:
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel; either
-        way with the job's input images, when they can still be fetched."""
+        way with the job's input images, when they can still be fetched and fit."""
         assert job.output_url is not None
         notifier = self._notifier_()
         expires_at = self._link_expires_at(job)
@@ -747,34 +750,50 @@ class JobService:
         mention = await self._store.notify_on_done(job.origin.user_id)
         parent_link = await self._parent_link(job)
 
-        async def post_link() -> int:
-            sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES)
-            extras = ResultExtras(sources, parent_link, job.parent_job_id)
-            try:
-                return await self._post_somewhere(
-                    job,
-                    lambda via: notifier.post_link(job, expires_at, via, extras, mention=mention),
-                )
-            finally:
-                _discard(sources)
+        def link(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
+            return notifier.post_link(job, expires_at, via, extras, mention=mention)
 
         try:
             clip = await self._fitting_clip(job)
         except ClipTooLargeError:
             clip = None
         if clip is None:
-            return await post_link(), "link"
-        sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES - clip.size_bytes)
-        extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
+
+        def file(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
+            return notifier.post_clip(job, clip, via, extras, mention=mention)
+
         try:
-            return await self._post_somewhere(
-                job, lambda via: notifier.post_clip(job, clip, via, extras, mention=mention)
-            ), "file"
+            room = _FILES_MAX_BYTES - clip.size_bytes
+            return await self._post_with_sources(job, file, parent_link, room), "file"
         except UploadTooLargeError:
-            return await post_link(), "link"
+            bare = ResultExtras((), parent_link, job.parent_job_id)
+            return await self._post_somewhere(job, lambda via: link(via, bare)), "link"
         finally:
             clip.discard()
+
+    async def _post_with_sources(
+        self,
+        job: Job,
+        post: Callable[[DeliveryRoute, ResultExtras], Coroutine[Any, Any, int]],
+        parent_link: str | None,
+        room: int,
+    ) -> int:
+        """Make `post` with the job's input images (within `room` bytes); if the platform
+        refuses it as too large, once more without them. Raises UploadTooLargeError when even
+        that is refused."""
+        sources = await self._fetch_sources(job, room)
+        try:
+            extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            return await self._post_somewhere(job, lambda via: post(via, extras))
+        except UploadTooLargeError:
+            if not sources:
+                raise
+            log.info("job %d: post refused as too large; again without its source images", job.id)
+        finally:
             _discard(sources)
+        bare = ResultExtras((), parent_link, job.parent_job_id)
+        return await self._post_somewhere(job, lambda via: post(via, bare))
 
     async def _parent_link(self, job: Job) -> str | None:
         """The jump link to the post of the job this one was made from, if it has one."""
