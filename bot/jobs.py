@@ -834,10 +834,13 @@ class JobService:
 
     async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
         """Download the clip; one over the channel's upload limit is re-encoded to fit it.
-        None when even that cannot fit (the clip is then posted as a link)."""
+        None when even that cannot fit (the clip is then posted as a link); ClipTooLargeError
+        when it is over the limit and re-encoding is off."""
         assert job.output_url is not None
-        clip = await self._downloader.download(job.output_url)
         limit = job.origin.upload_limit_bytes
+        # With nothing to re-encode it, a clip over the limit can only be linked: never fetched.
+        cap = None if self._fitter.enabled else limit
+        clip = await self._downloader.download(job.output_url, max_bytes=cap)
         if clip.size_bytes <= limit:
             return clip
         log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
