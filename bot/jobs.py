@@ -8,6 +8,7 @@ picks each job up where it stopped (see `start`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -76,6 +77,7 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.threads import run_in_slot
 from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
@@ -89,6 +91,8 @@ _RECOVER_AFTER_S = 30.0
 _PURGE_EVERY_S = 24 * 3600.0
 _MOD_LOG_RETRIES = 3
 _MOD_LOG_RETRY_S = 5.0
+#: Last frames (for Continue) decoded at once: each is a clip's worth of CPU and memory.
+_FRAME_EXTRACTIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,7 @@ class JobService:
         self._http = http
         self._now = now
         self._scheduler = Scheduler()
+        self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
         self._notifier: JobNotifier | None = None
         self._progress: ProgressReporter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -401,46 +406,55 @@ class JobService:
         )
         return await self.accept(request, origin, access, kind=kind, parent_job_id=parent.id)
 
-    async def last_frame(
+    async def continue_frame(
         self, parent_id: int, access: Access, clip_url: str | None, *, max_bytes: int
     ) -> Frame:
         """The last frame of a delivered job's clip, for Continue: from the post's file
         (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
-        The server's rules and quota are checked first, so a refused press costs no work."""
+        Whether the job was erased, and the server's rules and quota, are checked first, so a
+        refused press costs no work. At most `_FRAME_EXTRACTIONS` frames are decoded at once."""
         parent = await self.own_job(parent_id, access)
+        if parent.redacted:
+            raise UserError(messages.SOURCE_GONE)
         await self._admission(access, parent.settings)
+        clip = await self._parent_clip(parent, clip_url)
         s = self._settings
+        extract = functools.partial(
+            last_frame,
+            clip.path,
+            min_side=s.image_min_side_px,
+            max_side=s.image_max_side_px,
+            max_bytes=min(max_bytes, s.image_max_bytes),
+        )
         try:
-            if clip_url is not None:
-                clip = await fetch_file(
-                    self._http,
-                    clip_url,
-                    max_bytes=s.max_clip_bytes,
-                    suffix=".mp4",
-                    accept=is_mp4,
-                    what="mp4",
-                    directory=s.download_dir,
-                )
-            elif parent.output_url and not self._output_expired(parent):
-                clip = await self._downloader.download(parent.output_url)
-            else:
-                raise UserError(messages.CLIP_GONE)
-        except DownloadError as exc:
-            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
-            raise UserError(messages.CLIP_GONE) from exc
-        try:
-            return await asyncio.to_thread(
-                last_frame,
-                clip.path,
-                min_side=s.image_min_side_px,
-                max_side=s.image_max_side_px,
-                max_bytes=min(max_bytes, s.image_max_bytes),
-            )
+            return await run_in_slot(self._frame_slots, extract)
         except FrameError as exc:
             log.warning("job %d: no last frame: %s", parent.id, exc)
             raise UserError(messages.CLIP_UNREADABLE) from exc
         finally:
             clip.discard()
+
+    async def _parent_clip(self, parent: Job, clip_url: str | None) -> DownloadedClip:
+        """Download the clip of `parent`'s post, no bigger than that post could carry; or its
+        output at the API (a link post: the clip was over the limit). Raises UserError."""
+        s = self._settings
+        try:
+            if clip_url is not None:
+                return await fetch_file(
+                    self._http,
+                    clip_url,
+                    max_bytes=min(s.max_clip_bytes, parent.origin.upload_limit_bytes),
+                    suffix=".mp4",
+                    accept=is_mp4,
+                    what="mp4",
+                    directory=s.download_dir,
+                )
+            if parent.output_url and not self._output_expired(parent):
+                return await self._downloader.download(parent.output_url)
+        except DownloadError as exc:
+            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
+            raise UserError(messages.CLIP_GONE) from exc
+        raise UserError(messages.CLIP_GONE)
 
     def _output_expired(self, job: Job) -> bool:
         ttl = timedelta(hours=self._settings.vibedream_output_ttl_hours)
