@@ -8,6 +8,7 @@ picks each job up where it stopped (see `start`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -76,6 +77,7 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.threads import run_in_slot
 from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
@@ -89,6 +91,8 @@ _RECOVER_AFTER_S = 30.0
 _PURGE_EVERY_S = 24 * 3600.0
 _MOD_LOG_RETRIES = 3
 _MOD_LOG_RETRY_S = 5.0
+#: Last frames (for Continue) decoded at once: each is a clip's worth of CPU and memory.
+_FRAME_EXTRACTIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,9 @@ class _UndeliverableError(Exception):
 _LINK_MARGIN = timedelta(minutes=2)
 #: Discord's cap on one message request, all its files together (research B4).
 _MESSAGE_MAX_BYTES = 25 * 1024 * 1024
+#: What a post's files may add up to: the rest of the request (multipart headers, the embed,
+#: the components) needs room under the cap too.
+_FILES_MAX_BYTES = _MESSAGE_MAX_BYTES - 1024 * 1024
 #: Deliver through the interaction only while its token has at least this long to live.
 _TOKEN_MARGIN = timedelta(seconds=30)
 
@@ -158,6 +165,7 @@ class JobService:
         self._http = http
         self._now = now
         self._scheduler = Scheduler()
+        self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
         self._notifier: JobNotifier | None = None
         self._progress: ProgressReporter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -407,46 +415,55 @@ class JobService:
         )
         return await self.accept(request, origin, access, kind=kind, parent_job_id=parent.id)
 
-    async def last_frame(
+    async def continue_frame(
         self, parent_id: int, access: Access, clip_url: str | None, *, max_bytes: int
     ) -> Frame:
         """The last frame of a delivered job's clip, for Continue: from the post's file
         (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
-        The server's rules and quota are checked first, so a refused press costs no work."""
+        Whether the job was erased, and the server's rules and quota, are checked first, so a
+        refused press costs no work. At most `_FRAME_EXTRACTIONS` frames are decoded at once."""
         parent = await self.own_job(parent_id, access)
+        if parent.redacted:
+            raise UserError(messages.SOURCE_GONE)
         await self._admission(access, parent.settings)
+        clip = await self._parent_clip(parent, clip_url)
         s = self._settings
+        extract = functools.partial(
+            last_frame,
+            clip.path,
+            min_side=s.image_min_side_px,
+            max_side=s.image_max_side_px,
+            max_bytes=min(max_bytes, s.image_max_bytes),
+        )
         try:
-            if clip_url is not None:
-                clip = await fetch_file(
-                    self._http,
-                    clip_url,
-                    max_bytes=s.max_clip_bytes,
-                    suffix=".mp4",
-                    accept=is_mp4,
-                    what="mp4",
-                    directory=s.download_dir,
-                )
-            elif parent.output_url and not self._output_expired(parent):
-                clip = await self._downloader.download(parent.output_url)
-            else:
-                raise UserError(messages.CLIP_GONE)
-        except DownloadError as exc:
-            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
-            raise UserError(messages.CLIP_GONE) from exc
-        try:
-            return await asyncio.to_thread(
-                last_frame,
-                clip.path,
-                min_side=s.image_min_side_px,
-                max_side=s.image_max_side_px,
-                max_bytes=min(max_bytes, s.image_max_bytes),
-            )
+            return await run_in_slot(self._frame_slots, extract)
         except FrameError as exc:
             log.warning("job %d: no last frame: %s", parent.id, exc)
             raise UserError(messages.CLIP_UNREADABLE) from exc
         finally:
             clip.discard()
+
+    async def _parent_clip(self, parent: Job, clip_url: str | None) -> DownloadedClip:
+        """Download the clip of `parent`'s post, no bigger than that post could carry; or its
+        output at the API (a link post: the clip was over the limit). Raises UserError."""
+        s = self._settings
+        try:
+            if clip_url is not None:
+                return await fetch_file(
+                    self._http,
+                    clip_url,
+                    max_bytes=min(s.max_clip_bytes, parent.origin.upload_limit_bytes),
+                    suffix=".mp4",
+                    accept=is_mp4,
+                    what="mp4",
+                    directory=s.download_dir,
+                )
+            if parent.output_url and not self._output_expired(parent):
+                return await self._downloader.download(parent.output_url)
+        except DownloadError as exc:
+            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
+            raise UserError(messages.CLIP_GONE) from exc
+        raise UserError(messages.CLIP_GONE)
 
     def _output_expired(self, job: Job) -> bool:
         ttl = timedelta(hours=self._settings.vibedream_output_ttl_hours)
@@ -753,7 +770,7 @@ class JobService:
 
     async def _post_result(self, job: Job) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel; either
-        way with the job's input images, when they can still be fetched."""
+        way with the job's input images, when they can still be fetched and fit."""
         assert job.output_url is not None
         notifier = self._notifier_()
         expires_at = self._link_expires_at(job)
@@ -761,34 +778,50 @@ class JobService:
         mention = await self._store.notify_on_done(job.origin.user_id)
         parent_link = await self._parent_link(job)
 
-        async def post_link() -> int:
-            sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES)
-            extras = ResultExtras(sources, parent_link, job.parent_job_id)
-            try:
-                return await self._post_somewhere(
-                    job,
-                    lambda via: notifier.post_link(job, expires_at, via, extras, mention=mention),
-                )
-            finally:
-                _discard(sources)
+        def link(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
+            return notifier.post_link(job, expires_at, via, extras, mention=mention)
 
         try:
             clip = await self._fitting_clip(job)
         except ClipTooLargeError:
             clip = None
         if clip is None:
-            return await post_link(), "link"
-        sources = await self._fetch_sources(job, _MESSAGE_MAX_BYTES - clip.size_bytes)
-        extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
+
+        def file(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
+            return notifier.post_clip(job, clip, via, extras, mention=mention)
+
         try:
-            return await self._post_somewhere(
-                job, lambda via: notifier.post_clip(job, clip, via, extras, mention=mention)
-            ), "file"
+            room = _FILES_MAX_BYTES - clip.size_bytes
+            return await self._post_with_sources(job, file, parent_link, room), "file"
         except UploadTooLargeError:
-            return await post_link(), "link"
+            bare = ResultExtras((), parent_link, job.parent_job_id)
+            return await self._post_somewhere(job, lambda via: link(via, bare)), "link"
         finally:
             clip.discard()
+
+    async def _post_with_sources(
+        self,
+        job: Job,
+        post: Callable[[DeliveryRoute, ResultExtras], Coroutine[Any, Any, int]],
+        parent_link: str | None,
+        room: int,
+    ) -> int:
+        """Make `post` with the job's input images (within `room` bytes); if the platform
+        refuses it as too large, once more without them. Raises UploadTooLargeError when even
+        that is refused."""
+        sources = await self._fetch_sources(job, room)
+        try:
+            extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            return await self._post_somewhere(job, lambda via: post(via, extras))
+        except UploadTooLargeError:
+            if not sources:
+                raise
+            log.info("job %d: post refused as too large; again without its source images", job.id)
+        finally:
             _discard(sources)
+        bare = ResultExtras((), parent_link, job.parent_job_id)
+        return await self._post_somewhere(job, lambda via: post(via, bare))
 
     async def _parent_link(self, job: Job) -> str | None:
         """The jump link to the post of the job this one was made from, if it has one."""
@@ -829,10 +862,13 @@ class JobService:
 
     async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
         """Download the clip; one over the channel's upload limit is re-encoded to fit it.
-        None when even that cannot fit (the clip is then posted as a link)."""
+        None when even that cannot fit (the clip is then posted as a link); ClipTooLargeError
+        when it is over the limit and re-encoding is off."""
         assert job.output_url is not None
-        clip = await self._downloader.download(job.output_url)
         limit = job.origin.upload_limit_bytes
+        # With nothing to re-encode it, a clip over the limit can only be linked: never fetched.
+        cap = None if self._fitter.enabled else limit
+        clip = await self._downloader.download(job.output_url, max_bytes=cap)
         if clip.size_bytes <= limit:
             return clip
         log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)

@@ -72,10 +72,11 @@ class JobNotifier(Protocol):
         *,
         mention: bool = False,
     ) -> int:
-        """Post the clip as a file, with its `extras` and the result's buttons; returns the
-        message id. Posting twice with the same job nonce in the channel yields one message.
-        With `mention`, the post mentions (so notifies) the requester and no one else. Raises
-        UploadTooLargeError or PostFailedError (ChannelForbiddenError, ChannelGoneError)."""
+        """Post the clip as a file, with its `extras` and the result's buttons (not by DM, where
+        no button could work); returns the message id. Posting twice with the same job nonce
+        in the channel yields one message. With `mention`, the post mentions (so notifies) the
+        requester and no one else. Raises UploadTooLargeError or PostFailedError
+        (ChannelForbiddenError, ChannelGoneError)."""
 
     async def post_link(
         self,

@@ -26,6 +26,7 @@ from av.video.stream import VideoStream
 
 from bot.media import DownloadedClip
 from bot.settings import Settings
+from bot.threads import run_in_slot
 
 log = logging.getLogger(__name__)
 
@@ -171,27 +172,24 @@ class ClipFitter:
         (too long for the limit, unreadable, over the time limit, or re-encoding is off)."""
         if not self.enabled:
             return None
-        async with self._slots:
-            abort = threading.Event()
-            deadline = time.monotonic() + self._timeout_s
-            try:
-                result = await asyncio.to_thread(
-                    fit_file,
-                    clip.path,
-                    limit_bytes,
-                    directory=self._directory,
-                    deadline=deadline,
-                    abort=abort,
-                )
-            except asyncio.CancelledError:
-                abort.set()  # the thread stops at its next frame and removes its file
-                raise
-            except TranscodeAbortedError:
-                log.warning("re-encoding took longer than %g s; giving up", self._timeout_s)
-                return None
-            except (av.FFmpegError, IndexError, OSError, ValueError) as exc:
-                log.warning("could not re-encode the clip: %r", exc)
-                return None
+        abort = threading.Event()
+
+        def work() -> FitResult | None:
+            deadline = time.monotonic() + self._timeout_s  # from the start, not the wait
+            return fit_file(
+                clip.path, limit_bytes, directory=self._directory, deadline=deadline, abort=abort
+            )
+
+        try:
+            # Cancelled, the thread stops at its next frame and removes its file; one that had
+            # already finished has its result deleted; either way it keeps its slot till then.
+            result = await run_in_slot(self._slots, work, abort=abort, orphaned=_remove)
+        except TranscodeAbortedError:
+            log.warning("re-encoding took longer than %g s; giving up", self._timeout_s)
+            return None
+        except (av.FFmpegError, IndexError, OSError, ValueError) as exc:
+            log.warning("could not re-encode the clip: %r", exc)
+            return None
         if result is None:
             return None
         log.info(
@@ -205,6 +203,11 @@ class ClipFitter:
         return DownloadedClip(
             path=result.path, size_bytes=result.size_bytes, reencoded_from=clip.size_bytes
         )
+
+
+def _remove(result: FitResult | None) -> None:
+    if result is not None:
+        result.path.unlink(missing_ok=True)
 
 
 # Encoding -----------------------------------------------------------------------------------

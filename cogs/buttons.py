@@ -232,7 +232,7 @@ async def start_derived(
     access = animate.access(interaction)
     frame = None
     if kind is JobKind.CONTINUE:
-        still = await jobs.last_frame(
+        still = await jobs.continue_frame(
             job_id, access, files.clip_url, max_bytes=interaction.filesize_limit
         )
         upload = discord.File(io.BytesIO(still.data), filename=still.filename)

@@ -82,9 +82,9 @@ class DiscordNotifier:
         *,
         mention: bool = False,
     ) -> int:
-        """Post the mp4 with its caption, source images and buttons; in the channel the job's
-        nonce makes a repeat return the same message. With `mention`, the requester (only) is
-        pinged."""
+        """Post the mp4 with its caption, source images and buttons (none by DM); in the channel
+        the job's nonce makes a repeat return the same message. With `mention`, the requester
+        (only) is pinged."""
         file = discord.File(clip.path, filename=f"animate-{job.id}.mp4")
         embed = result_embed(job, extras)
         if clip.reencoded_from is not None:
@@ -99,7 +99,7 @@ class DiscordNotifier:
             via,
             embed=embed,
             files=[file, *_source_files(extras)],
-            view=result_view(job.id, job.origin.locale),
+            view=_result_view(job, via),
             **_mention_parts(job, via, mention),
         )
 
@@ -112,8 +112,8 @@ class DiscordNotifier:
         *,
         mention: bool = False,
     ) -> int:
-        """Post the clip's URL, saying when it expires, with source images and buttons
-        (`mention` as in `post_clip`)."""
+        """Post the clip's URL, saying when it expires, with source images and buttons (none by
+        DM; `mention` as in `post_clip`)."""
         embed = result_embed(job, extras)
         embed.url = job.output_url
         embed.add_field(
@@ -126,7 +126,7 @@ class DiscordNotifier:
             via,
             embed=embed,
             files=_source_files(extras),
-            view=result_view(job.id, job.origin.locale),
+            view=_result_view(job, via),
             **_mention_parts(job, via, mention),
         )
 
@@ -315,6 +315,11 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
             embed.set_image(url=f"attachment://{source.filename}")
     embed.set_footer(text=say(messages.result_footer(job.id)))
     return embed
+
+
+def _result_view(job: Job, via: DeliveryRoute) -> discord.ui.View | None:
+    """The result's buttons, except in a DM: a press there has no server, so none could work."""
+    return None if via is DeliveryRoute.DM else result_view(job.id, job.origin.locale)
 
 
 def _mod_log_view(job: Job) -> discord.ui.View | None:

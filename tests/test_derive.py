@@ -4,14 +4,20 @@ the real job service, store, fake API and clip downloader (harness of test_jobs)
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 import av
 import pytest
 
+import bot.jobs
 from bot import messages
 from bot.errors import UserError
+from bot.frames import Frame
 from bot.i18n import Text
 from bot.lineage import PostFiles
 from bot.models import ImageInput, Job, JobKind, JobState
@@ -160,7 +166,7 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
 
     text = await refusal(derive(h, parent, JobKind.REGENERATE))
     continue_text = await refusal(
-        h.service.last_frame(parent.id, h.access(), None, max_bytes=10**7)
+        h.service.continue_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
     edit_text = await refusal(h.service.edit_source(parent.id, h.access()))
 
@@ -190,7 +196,7 @@ async def test_continue_starts_from_the_last_frame_of_the_clip(h: Harness) -> No
     assert parent.output_url is not None
 
     for clip_url in (parent.output_url, None):  # the post's file, or the API's output
-        frame = await h.service.last_frame(parent.id, h.access(), clip_url, max_bytes=10**7)
+        frame = await h.service.continue_frame(parent.id, h.access(), clip_url, max_bytes=10**7)
         assert (frame.content_type, frame.width, frame.height) == ("image/png", 640, 480)
         with av.open(io.BytesIO(frame.data)) as image:
             (decoded,) = list(image.decode(video=0))
@@ -208,7 +214,7 @@ async def test_continue_of_a_clip_that_cannot_be_fetched_says_so(h: Harness) -> 
     parent = await delivered(h)
     missing = h.image_url.replace("cat.png", "gone.mp4")  # serves a PNG head, not an mp4
 
-    text = await refusal(h.service.last_frame(parent.id, h.access(), missing, max_bytes=10**7))
+    text = await refusal(h.service.continue_frame(parent.id, h.access(), missing, max_bytes=10**7))
 
     assert text == messages.CLIP_GONE
 
@@ -247,3 +253,64 @@ async def test_a_delete_shows_in_the_moderation_log_entry(h: Harness) -> None:
     await h.service.delete_post(job.id, alice)
 
     await wait_until(lambda: h.notifier.mod_log_shown[-1].post_deleted_at is not None)
+
+
+async def test_continue_of_an_erased_job_is_refused_before_any_download(h: Harness) -> None:
+    parent = await delivered(h)
+    assert parent.output_url is not None
+    await h.service.forget(ALICE)
+    fetched = len([r for r in h.fake.requests if r.route == "asset"])
+
+    text = await refusal(
+        h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+    )
+
+    assert text == messages.SOURCE_GONE
+    assert len([r for r in h.fake.requests if r.route == "asset"]) == fetched
+
+
+async def test_continue_fetches_no_more_than_the_post_could_have_carried(h: Harness) -> None:
+    h.fake.clip_bytes = 64 * 1024
+    parent = await delivered(h, origin=h.origin(upload_limit_bytes=32 * 1024))
+    assert parent.output_url is not None
+
+    # A "post file" bigger than the post's own upload limit is not what the bot posted.
+    text = await refusal(
+        h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+    )
+
+    assert text == messages.CLIP_GONE  # refused by size, not fetched and decoded
+
+
+async def test_at_most_two_last_frames_are_taken_at_once(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h.fake.clip_data = make_mp4(64, 64, 0.2)
+    parent = await delivered(h)
+    running, peak = 0, 0
+    lock = threading.Lock()
+    real_last_frame = bot.jobs.last_frame
+
+    def counting(*args: Any, **kwargs: Any) -> Frame:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.2)  # long enough for every press to be decoding at once, if allowed
+            return real_last_frame(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(bot.jobs, "last_frame", counting)
+
+    frames = await asyncio.gather(
+        *(
+            h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+            for _ in range(5)
+        )
+    )
+
+    assert peak == 2
+    assert all(f.content_type == "image/png" for f in frames)

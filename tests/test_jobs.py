@@ -744,8 +744,47 @@ async def test_clip_refused_by_the_platform_as_too_large_is_posted_as_a_link(h: 
     done = await h.wait_state(job.id, JobState.DELIVERED)
 
     assert done.delivered_as == "link"
-    assert h.notifier.clip_attempts == [job.id]
+    # With its source image, then without, then as a link without it (the clip was the problem).
+    assert h.notifier.clip_attempts == [job.id, job.id]
     assert [job_id for job_id, _ in h.notifier.links] == [job.id]
+    assert h.notifier.extras[job.id].sources == ()
+
+
+async def test_source_images_leave_room_for_the_request_under_the_message_cap(
+    h: Harness,
+) -> None:
+    # The clip and the source image together stay under 25 MiB, but not with the ~1 MiB the
+    # rest of the multipart request needs: the clip goes alone.
+    cap = 25 * 1024 * 1024
+    h.fake.clip_bytes = cap - 512 * 1024
+
+    job = await h.accept(origin=h.origin(upload_limit_bytes=cap))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "file"
+    assert h.notifier.extras[job.id].sources == ()
+
+
+async def test_with_re_encoding_off_a_clip_over_the_limit_is_not_downloaded_in_full(
+    make_harness: MakeHarness, http: aiohttp.ClientSession
+) -> None:
+    h = make_harness(reencode_concurrency=0)
+    caps: list[int | None] = []
+
+    class CapRecorder(ClipDownloader):
+        async def download(self, url: str, *, max_bytes: int | None = None) -> DownloadedClip:
+            caps.append(max_bytes)
+            return await super().download(url, max_bytes=max_bytes)
+
+    h.service._downloader = CapRecorder.from_settings(http, h.settings)
+    await h.start()
+    h.fake.clip_bytes = 4096
+
+    job = await h.accept(origin=h.origin(upload_limit_bytes=2048))
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+
+    assert done.delivered_as == "link"
+    assert caps == [2048]  # stopped at the upload limit: nothing could use the rest
 
 
 async def test_delivery_failing_transiently_is_retried_then_fails_as_post_failed(

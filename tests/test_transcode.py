@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -239,3 +240,73 @@ async def test_fitter_runs_at_most_its_concurrency_at_once(
     for result in results:
         assert result is not None
         result.discard()
+
+
+async def wait_for(condition: Callable[[], bool], within_s: float = 10.0) -> None:
+    """Poll `condition` until it holds; fail the test after `within_s` (a safety net only)."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {within_s} s")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_fit_cancelled_after_its_thread_finished_leaves_no_file(
+    clip: DownloadedClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    encoded, release = threading.Event(), threading.Event()
+    real_fit = fit_file
+
+    def fit_then_hold(*args: object, **kwargs: object) -> object:
+        result = real_fit(*args, **kwargs)  # type: ignore[arg-type]
+        encoded.set()
+        release.wait(10)  # done, but not yet handed back: the caller is cancelled meanwhile
+        return result
+
+    monkeypatch.setattr("bot.transcode.fit_file", fit_then_hold)
+    one = ClipFitter(concurrency=1, timeout_s=120, directory=work)
+    task = asyncio.create_task(one.fit(clip, clip.size_bytes // 2))
+    await wait_for(encoded.is_set)
+    assert len(list(work.iterdir())) == 1  # the re-encoded copy
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+
+    await wait_for(lambda: list(work.iterdir()) == [])
+
+
+async def test_a_cancelled_fit_keeps_its_slot_until_its_thread_ends(
+    clip: DownloadedClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_running, release = threading.Event(), threading.Event()
+    started_after_release: list[bool] = []
+    real_fit = fit_file
+
+    def fit(*args: object, **kwargs: object) -> object:
+        if not first_running.is_set():
+            first_running.set()
+            release.wait(10)  # a thread that does not notice the abort at once
+            return None
+        started_after_release.append(release.is_set())
+        return real_fit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("bot.transcode.fit_file", fit)
+    one = fitter(tmp_path, concurrency=1)
+    first = asyncio.create_task(one.fit(clip, clip.size_bytes // 2))
+    await wait_for(first_running.is_set)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+    second = asyncio.create_task(one.fit(clip, clip.size_bytes // 2))
+    await asyncio.sleep(0.2)  # room for a wrongly freed slot to start the second thread
+    release.set()
+    fitted = await second
+
+    assert started_after_release == [True]
+    assert fitted is not None
+    fitted.discard()

@@ -300,3 +300,26 @@ async def test_buttons_work_after_a_restart(
     await wait_until(lambda: len(delivered(runner)) == 3, 30)
 
     assert [j["kind"] for j in runner.jobs()] == ["animate", "regenerate", "continue"]
+
+
+async def test_a_clip_delivered_by_dm_carries_no_buttons(
+    bot: Any, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    # A DM has no guild, so no button there could ever work: the post must not offer them.
+    video_api.hold()
+    interaction = animate_interaction(discord_fake)
+    await discord_fake.send_interaction(interaction)
+    await video_api.wait_for(lambda: len(video_api.predictions) == 1)
+    (prediction_id,) = video_api.predictions
+    discord_fake.expire_token(interaction["token"])  # no followup either
+    discord_fake.deny_channel_post(discord_fake.channel_id)
+    video_api.complete_now(prediction_id)
+
+    await wait_until(lambda: len(delivered(runner)) == 1, 30)
+
+    job = delivered(runner)[0]
+    assert job["delivered_via"] == "dm"
+    post = discord_fake.messages[int(job["message_id"])]
+    assert int(post["channel_id"]) != discord_fake.channel_id
+    assert post["attachments"][0]["filename"] == f"animate-{job['id']}.mp4"
+    assert discord_buttons(post) == []

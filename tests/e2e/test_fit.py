@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import struct
+import zlib
 
 import av
 
@@ -14,8 +17,9 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.fakes.clips import make_mp4
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.harness import png_bytes
 
 LIMIT = 600 * 1024  # a small upload limit, so a small noisy clip is over it
 
@@ -72,4 +76,64 @@ async def test_a_clip_that_cannot_fit_is_posted_as_a_link_with_its_expiry(
     assert embed["url"] == prediction.outputs[0]
     assert "expires <t:" in str(embed["fields"])
     await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
+    assert list(runner.download_dir.iterdir()) == []
+
+
+def big_png(extra_bytes: int) -> bytes:
+    """A real PNG carrying `extra_bytes` of noise in a private ancillary chunk (decoders skip
+    it), so it is as large as a test needs."""
+    png = png_bytes(512, 512)
+    body = b"prIv" + os.urandom(extra_bytes)
+    chunk = struct.pack(">I", extra_bytes) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:-12] + chunk + png[-12:]  # before IEND
+
+
+def channel_posts(discord: FakeDiscord) -> list[RecordedRequest]:
+    return discord.requests_to("POST", rf"/channels/{discord.channel_id}/messages")
+
+
+async def test_a_clip_refused_as_too_large_for_its_source_image_is_posted_without_it(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.clip_bytes = 4 * 1024
+    source = big_png(40 * 1024)
+    discord_fake.upload_limit_bytes = 20 * 1024  # the clip fits the channel, its source not
+    image = discord_fake.add_attachment("cat.png", source, "image/png", width=512, height=512)
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake, image=image))
+    await wait_until(lambda: bool(runner.jobs()) and runner.jobs()[0]["notified"] == 1, 30)
+
+    job = runner.jobs()[0]
+    assert (job["state"], job["delivered_as"]) == ("delivered", "file")
+    refused, posted = channel_posts(discord_fake)
+    assert refused.status == 413
+    assert [f.filename for f in refused.files] == [f"animate-{job['id']}.mp4", "source-first.png"]
+    assert [f.filename for f in posted.files] == [f"animate-{job['id']}.mp4"]
+    assert posted.status == 200
+    assert list(runner.download_dir.iterdir()) == []
+
+
+async def test_a_link_post_refused_as_too_large_for_its_source_image_is_posted_without_it(
+    bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    video_api.clip_bytes = 200 * 1024  # over the upload limit, and no video to re-encode
+    limit = 100 * 1024
+    discord_fake.upload_limit_bytes = 20 * 1024  # the channel refuses the source image
+    image = discord_fake.add_attachment(
+        "cat.png", big_png(40 * 1024), "image/png", width=512, height=512
+    )
+
+    await discord_fake.send_interaction(
+        animate_interaction(discord_fake, image=image, attachment_size_limit=limit)
+    )
+    await wait_until(lambda: bool(runner.jobs()) and runner.jobs()[0]["notified"] == 1, 30)
+
+    job = runner.jobs()[0]
+    assert (job["state"], job["delivered_as"]) == ("delivered", "link")
+    refused, posted = channel_posts(discord_fake)
+    assert refused.status == 413
+    assert [f.filename for f in refused.files] == ["source-first.png"]
+    assert (posted.status, posted.files) == (200, [])
+    (embed,) = posted.json["embeds"]
+    assert embed["url"] == job["output_url"]
     assert list(runner.download_dir.iterdir()) == []
