@@ -795,8 +795,8 @@ class JobService:
             room = _FILES_MAX_BYTES - clip.size_bytes
             return await self._post_with_sources(job, file, parent_link, room), "file"
         except UploadTooLargeError:
-            bare = ResultExtras((), parent_link, job.parent_job_id)
-            return await self._post_somewhere(job, lambda via: link(via, bare)), "link"
+            # Even the clip alone is too large: a link, still with the images the buttons use.
+            return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
         finally:
             clip.discard()
 

@@ -744,10 +744,11 @@ async def test_clip_refused_by_the_platform_as_too_large_is_posted_as_a_link(h: 
     done = await h.wait_state(job.id, JobState.DELIVERED)
 
     assert done.delivered_as == "link"
-    # With its source image, then without, then as a link without it (the clip was the problem).
+    # With its source image, then without: the clip is the problem, so a link, which still
+    # carries the source image the buttons need.
     assert h.notifier.clip_attempts == [job.id, job.id]
     assert [job_id for job_id, _ in h.notifier.links] == [job.id]
-    assert h.notifier.extras[job.id].sources == ()
+    assert [s.filename for s in h.notifier.extras[job.id].sources] == ["source-first.png"]
 
 
 async def test_source_images_leave_room_for_the_request_under_the_message_cap(

@@ -98,11 +98,10 @@ async def test_upload_refused_as_too_large_falls_back_to_a_link(
         lambda r: r in channel_posts(discord_fake) and r.status == 200, 20
     )
 
-    # With its source image, again without it, then as a link (without it either).
+    # With its source image, again without it, then as a link (with it: the clip was the problem).
     tried = [[f.filename for f in r.files] for r in channel_posts(discord_fake)]
     clip = f"animate-{runner.jobs()[0]['id']}.mp4"
-    assert tried == [[clip, "source-first.png"], [clip], []]
-    assert link.files == []
+    assert tried == [[clip, "source-first.png"], [clip], ["source-first.png"]]
     assert "expires <t:" in str(link.json["embeds"])
     await wait_until(lambda: runner.jobs()[0]["delivered_as"] == "link")
 
