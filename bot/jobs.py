@@ -466,8 +466,9 @@ class JobService:
         raise UserError(messages.CLIP_GONE)
 
     def _output_expired(self, job: Job) -> bool:
-        ttl = timedelta(hours=self._settings.vibedream_output_ttl_hours)
-        return job.completed_at is None or job.completed_at + ttl - _LINK_MARGIN <= self._now()
+        if job.completed_at is None:
+            return True
+        return self._settings.output_expires_at(job.completed_at) - _LINK_MARGIN <= self._now()
 
     async def delete_post(self, job_id: int, actor: Actor) -> Job:
         """Delete a job's result post, for its requester or a moderator. Raises UserError."""

@@ -12,13 +12,13 @@ from bot import messages
 from bot.api_models import SEED_MAX, SEED_MIN
 from bot.errors import UserError
 from bot.media import link_expires_within
-from bot.models import ImageInput, Job, JobKind
+from bot.models import DERIVED_KINDS, ImageInput, Job, JobKind
 from bot.settings import Settings
 from bot.validation import ValidatedRequest, clean_prompt
 
-#: Reuse a stored image link only while it has at least this long to live.
+#: Reuse a stored image link for a new job only while it has this long to live: longer than
+#: the margin checked at submit (`bot.jobs`), since the new job may wait in the queue first.
 _LINK_MARGIN = timedelta(minutes=5)
-DERIVED_KINDS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from bot.api_models import DOCUMENTED_ESTIMATE_S
 from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.i18n import Join, Text
 from bot.models import (
+    DERIVED_KINDS,
     LIMIT_NAMES,
     DeliveryRoute,
     GenerationSettings,
@@ -408,13 +409,10 @@ FIELD_FROM = Text("result.field_from")
 
 def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
     """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
-    verb = kind.value if kind in _DERIVED_VERBS else "other"
+    verb = kind.value if kind in DERIVED_KINDS else "other"
     if link is None:
         return Text(f"buttons.from.{verb}", job=parent_id)
     return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)
-
-
-_DERIVED_VERBS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
 
 
 def cannot_cancel(state: JobState) -> Text:

@@ -59,6 +59,10 @@ class JobKind(StrEnum):
     LOOP = "loop"  # the parent's first image as both first and last frame
 
 
+#: The kinds made from a delivered job by its buttons.
+DERIVED_KINDS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
+
+
 class DeliveryRoute(StrEnum):
     """Where a result was posted (stored in `delivered_via` when not the channel)."""
 

@@ -21,7 +21,8 @@ from bot.media import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.models import GenerationSettings, ImageInput
 from bot.settings import Settings
 
-_EXTENSIONS = {
+#: The image types the API takes, by file extension (for a file that declares no type).
+IMAGE_TYPES_BY_EXTENSION = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
@@ -150,7 +151,7 @@ def check_image(image: ImageInput, rules: ImageRules, label: str) -> None:
     """Raise UserError if Discord's description of the attachment rules it out."""
     declared = (image.content_type or "").split(";")[0].strip().lower()
     if not declared:
-        declared = _EXTENSIONS.get(_extension(image.filename), "")
+        declared = IMAGE_TYPES_BY_EXTENSION.get(_extension(image.filename), "")
     if declared not in IMAGE_CONTENT_TYPES:
         kind = messages.declared_type(declared) if declared else messages.NOT_RECOGNISED
         raise UserError(messages.not_an_image(label, kind))

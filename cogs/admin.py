@@ -18,13 +18,13 @@ from bot.jobs import JobService
 from bot.models import LIMIT_NAMES, GuildUsageReport, LimitName
 from bot.policy import Actor
 from bot.translator import command_text, say
+from cogs.embeds import FIELD_MAX, truncate
 from cogs.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 
 _LIMIT_CHOICES = [
     app_commands.Choice(name=command_text(messages.LIMIT_LABELS[name].key), value=name)
     for name in LIMIT_NAMES
 ]
-_FIELD_MAX = 1024
 
 
 def _name(key: str) -> app_commands.locale_str:
@@ -374,8 +374,7 @@ def _listing(lines: list[str], locale: str) -> str:
     shown = lines[:_LISTED_MAX]
     if len(lines) > _LISTED_MAX:
         shown.append(messages.more_lines(len(lines) - _LISTED_MAX).render(locale))
-    text = "\n".join(shown)
-    return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 1] + "…"
+    return truncate("\n".join(shown), FIELD_MAX)
 
 
 async def setup(bot: AnimateBot) -> None:

@@ -62,12 +62,7 @@ class CancelButton(
         try:
             if interaction.guild_id is None:
                 raise UserError(messages.NO_SUCH_JOB)
-            actor = Actor(
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                can_manage_messages=interaction.permissions.manage_messages,
-            )
-            job = await bot.jobs.cancel(self.job_id, actor)
+            job = await bot.jobs.cancel(self.job_id, _actor(interaction))
             text = messages.cancel_done(job.id)
         except UserError as exc:
             text = exc.user_message
@@ -144,12 +139,9 @@ class ResultButton(
         if interaction.guild_id is None:
             raise UserError(messages.NO_SUCH_JOB)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        actor = Actor(
-            guild_id=interaction.guild_id,
-            user_id=interaction.user.id,
-            can_manage_messages=interaction.permissions.manage_messages,
+        await cast(AnimateBot, interaction.client).jobs.delete_post(
+            self.job_id, _actor(interaction)
         )
-        await cast(AnimateBot, interaction.client).jobs.delete_post(self.job_id, actor)
         await interaction.edit_original_response(content=say(interaction, messages.POST_DELETED))
 
     async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
@@ -280,3 +272,13 @@ def result_view(job_id: int, locale: str) -> discord.ui.View:
     for action in _RESULT_BUTTONS:
         view.add_item(ResultButton(action, job_id, locale))
     return view
+
+
+def _actor(interaction: discord.Interaction[Any]) -> Actor:
+    """Who pressed, on which server, with the rights Discord reports for them there."""
+    assert interaction.guild_id is not None
+    return Actor(
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id,
+        can_manage_messages=interaction.permissions.manage_messages,
+    )

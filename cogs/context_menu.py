@@ -27,7 +27,7 @@ from bot.errors import UserError
 from bot.models import ImageInput, JobKind
 from bot.settings import Settings
 from bot.translator import command_text, say
-from bot.validation import AnimateRequest, parse_duration
+from bot.validation import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
 from cogs.animate import image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ DURATION_FIELD = "duration"
 #: How long an opened form stays usable, and how many may be open at once bot-wide.
 FORM_TTL_S = 30 * 60.0
 MAX_OPEN_FORMS = 1000
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 
 
 class OpenForms:
@@ -180,7 +179,9 @@ def first_image(message: discord.Message) -> ImageInput | None:
     media proxy (never the host a user linked to)."""
     for attachment in message.attachments:
         kind = (attachment.content_type or "").lower()
-        if kind.startswith("image/") or attachment.filename.lower().endswith(_IMAGE_EXTENSIONS):
+        if kind.startswith("image/") or attachment.filename.lower().endswith(
+            tuple(IMAGE_TYPES_BY_EXTENSION)
+        ):
             return image_input(attachment)
     for embed in message.embeds:
         for picture in (embed.image, embed.thumbnail):

@@ -24,6 +24,7 @@ from bot.notifier import (
     UploadTooLargeError,
 )
 from cogs.buttons import cancel_view, result_view
+from cogs.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ ORIGINAL_RESPONSE = "@original"
 _INVALID_WEBHOOK_TOKEN = 50027
 _UPLOAD_TOO_LARGE_CODES = {40005, 50045}
 _UNKNOWN_CHANNEL = 10003
-_EMBED_DESCRIPTION_MAX = 4096
-_FIELD_MAX = 1024
 _MOD_LOG_COLOURS = {
     JobState.DELIVERED: discord.Colour.green(),
     JobState.FAILED: discord.Colour.red(),
@@ -268,7 +267,7 @@ def mod_log_embed(job: Job) -> discord.Embed:
     prompt = erased if job.redacted else discord.utils.escape_markdown(job.prompt)
     embed = discord.Embed(
         title=say(messages.mod_log_title(job)),
-        description=_truncate(prompt, _EMBED_DESCRIPTION_MAX),
+        description=truncate(prompt, DESCRIPTION_MAX),
         colour=_MOD_LOG_COLOURS.get(job.state, discord.Colour.blurple()),
         timestamp=job.created_at,
     )
@@ -277,7 +276,7 @@ def mod_log_embed(job: Job) -> discord.Embed:
     embed.add_field(name=say(fields["cost"]), value=say(messages.mod_log_cost(job)))
     settings = say(messages.settings_line(job.settings))
     embed.add_field(name=say(fields["settings"]), value=settings, inline=False)
-    result = _truncate(say(messages.mod_log_result(job)), _FIELD_MAX)
+    result = truncate(say(messages.mod_log_result(job)), FIELD_MAX)
     embed.add_field(name=say(fields["result"]), value=result, inline=False)
     if job.image_url.startswith(("https://", "http://")):  # empty once erased
         embed.set_thumbnail(url=job.image_url)
@@ -296,7 +295,7 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     embed = discord.Embed(
         title=say(messages.RESULT_TITLE),
         # Escaped so a prompt cannot dress up as a masked link or other formatting.
-        description=_truncate(discord.utils.escape_markdown(job.prompt), _EMBED_DESCRIPTION_MAX),
+        description=truncate(discord.utils.escape_markdown(job.prompt), DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
     # A mention inside an embed never pings; it only shows the name.
@@ -332,7 +331,3 @@ def _renderer(locale: str) -> Callable[[Text | str], str]:
         return text if isinstance(text, str) else text.render(locale)
 
     return say
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

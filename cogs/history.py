@@ -16,6 +16,7 @@ from bot.history import HistoryService
 from bot.i18n import Text
 from bot.models import DeliveryRoute, HistoryPage, Job, JobDetails, JobState
 from bot.translator import command_text, say
+from cogs.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,6 @@ _PROMPT_PREVIEW_CHARS = 60
 _REASON_PREVIEW_CHARS = 80
 #: Discord's limit on an autocomplete choice's name.
 _CHOICE_NAME_MAX = 100
-_DESCRIPTION_MAX = 4096
-_FIELD_MAX = 1024
 Direction = Literal["newer", "older"]
 
 
@@ -133,7 +132,7 @@ def history_message(page: HistoryPage, locale: str) -> dict[str, Any]:
     lines = [_history_line(job, locale) for job in page.jobs]
     embed = discord.Embed(
         title=messages.HISTORY_TITLE.render(locale),
-        description=_truncate("\n\n".join(lines), _DESCRIPTION_MAX),
+        description=truncate("\n\n".join(lines), DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
     first, last = page.newer + 1, page.newer + len(page.jobs)
@@ -154,7 +153,7 @@ def show_embed(details: JobDetails, locale: str) -> discord.Embed:
     prompt = erased if job.redacted else discord.utils.escape_markdown(job.prompt)
     embed = discord.Embed(
         title=messages.show_title(job).render(locale),
-        description=_truncate(prompt, _DESCRIPTION_MAX),
+        description=truncate(prompt, DESCRIPTION_MAX),
         colour=discord.Colour.blurple(),
     )
 
@@ -162,7 +161,7 @@ def show_embed(details: JobDetails, locale: str) -> discord.Embed:
         text = value if isinstance(value, str) else value.render(locale)
         embed.add_field(
             name=messages.SHOW_FIELDS[name].render(locale),
-            value=_truncate(text, _FIELD_MAX),
+            value=truncate(text, FIELD_MAX),
             inline=inline,
         )
 
@@ -188,14 +187,14 @@ def choice_name(job: Job, locale: str) -> str:
     """An autocomplete choice's label: `#123 · ✅ · a cat turns its head…` (≤ 100 chars)."""
     emoji = messages.STATE_LABELS[job.state].render(locale).split(" ", 1)[0]
     prompt = "" if job.redacted else " ".join(job.prompt.split())
-    return _truncate(messages.job_choice(job.id, emoji, prompt).render(locale), _CHOICE_NAME_MAX)
+    return truncate(messages.job_choice(job.id, emoji, prompt).render(locale), _CHOICE_NAME_MAX)
 
 
 def _history_line(job: Job, locale: str) -> str:
     reason = None
     if job.state == JobState.FAILED:
         error = job.error or messages.SOMETHING_WENT_WRONG.render(locale)
-        reason = _truncate(" ".join(error.split()), _REASON_PREVIEW_CHARS)
+        reason = truncate(" ".join(error.split()), _REASON_PREVIEW_CHARS)
     line = messages.history_line(job, _preview(job), reason)
     return line.render(locale)
 
@@ -215,10 +214,6 @@ def _preview(job: Job) -> str:
     if len(prompt) > _PROMPT_PREVIEW_CHARS:
         prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
     return discord.utils.escape_markdown(prompt)
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def setup(bot: AnimateBot) -> None:
