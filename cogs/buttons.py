@@ -13,7 +13,7 @@ import discord
 from discord.ext import commands
 
 from bot import messages
-from bot.bot import AnimateBot
+from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.lineage import PostFiles
@@ -22,6 +22,7 @@ from bot.models import JobKind
 from bot.policy import Actor
 from bot.settings import Settings
 from bot.translator import say
+from cogs.intake import access, form_values, image_input, missing_permissions, origin
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +146,10 @@ class ResultButton(
         await interaction.edit_original_response(content=say(interaction, messages.POST_DELETED))
 
     async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
-        from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
-
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserError(messages.GUILD_ONLY)
         bot = cast(AnimateBot, interaction.client)
-        job = await bot.jobs.edit_source(self.job_id, animate.access(interaction))
+        job = await bot.jobs.edit_source(self.job_id, access(interaction))
         form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
         await interaction.response.send_modal(form)
 
@@ -181,8 +180,6 @@ class EditForms(commands.Cog):
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Start the edited job from the form's job id and the post it was opened on."""
-        from cogs.context_menu import form_values  # noqa: PLC0415 - it imports this module
-
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         data: Any = interaction.data or {}
@@ -213,41 +210,36 @@ async def start_derived(
 ) -> None:
     """Acknowledge at once, then start a job made from `job_id` through the job service;
     for Continue, its last frame is uploaded first so the API gets a link to it."""
-    from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
-
     if interaction.guild_id is None or interaction.channel_id is None:
         raise UserError(messages.GUILD_ONLY)
-    if missing := animate.missing_permissions(interaction):
+    if missing := missing_permissions(interaction):
         raise UserError(messages.missing_permissions(missing))
     await interaction.response.defer(ephemeral=True, thinking=True)
     jobs = cast(AnimateBot, interaction.client).jobs
-    access = animate.access(interaction)
+    who = access(interaction)
     frame = None
     if kind is JobKind.CONTINUE:
         still = await jobs.continue_frame(
-            job_id, access, files.clip_url, max_bytes=interaction.filesize_limit
+            job_id, who, files.clip_url, max_bytes=interaction.filesize_limit
         )
         upload = discord.File(io.BytesIO(still.data), filename=still.filename)
         shown = await interaction.edit_original_response(
             content=say(interaction, messages.CONTINUE_FRAME), attachments=[upload]
         )
-        frame = animate.image_input(shown.attachments[0])
-    origin = animate.origin(interaction)
-    await jobs.derive(job_id, kind, origin, access, files, prompt=prompt, frame=frame)
+        frame = image_input(shown.attachments[0])
+    await jobs.derive(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
 
 
 def post_files(message: discord.Message | None) -> PostFiles:
     """The source images and the clip a result post carries, under the links Discord just
     gave (fresh, unlike the ones stored with the job)."""
-    from cogs import animate  # noqa: PLC0415 - cogs.animate imports this module
-
     first = last = None
     clip_url = None
     for attachment in message.attachments if message else []:
         if attachment.filename.startswith(SOURCE_FIRST):
-            first = animate.image_input(attachment)
+            first = image_input(attachment)
         elif attachment.filename.startswith(SOURCE_LAST):
-            last = animate.image_input(attachment)
+            last = image_input(attachment)
         elif attachment.filename.endswith(".mp4"):
             clip_url = attachment.url
     return PostFiles(first=first, last=last, clip_url=clip_url)
@@ -255,14 +247,7 @@ def post_files(message: discord.Message | None) -> PostFiles:
 
 async def _answer(interaction: discord.Interaction[Any], message: Text) -> None:
     """A private answer, whether or not the interaction was acknowledged yet."""
-    text = say(interaction, message)
-    try:
-        if interaction.response.is_done():
-            await interaction.edit_original_response(content=text)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException as exc:
-        log.warning("could not answer a button press: %s", exc)
+    await reply_privately(interaction, say(interaction, message))
 
 
 def result_view(job_id: int, locale: str) -> discord.ui.View:

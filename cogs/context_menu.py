@@ -1,5 +1,5 @@
 """Right-click a message → Apps → "Animate this image": a form for the prompt and duration,
-then the same intake as /animate (`cogs.animate.start_job`).
+then the same intake as /animate (`cogs.intake.start_job`).
 
 The form's custom id carries a short random key to the image, kept in memory: an image URL is
 far too long for a custom id (100 characters). Forms are never registered with discord.py's
@@ -28,7 +28,7 @@ from bot.models import ImageInput, JobKind
 from bot.settings import Settings
 from bot.translator import command_text, say
 from bot.validation import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
-from cogs.animate import image_input, start_job
+from cogs.intake import form_values, image_input, start_job
 
 log = logging.getLogger(__name__)
 
@@ -158,20 +158,6 @@ def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
     )
     form.stop()
     return form
-
-
-def form_values(components: list[Any]) -> dict[str, str]:
-    """Text typed into a submitted form, by field; inputs come in action rows or labels."""
-    values: dict[str, str] = {}
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        if "custom_id" in component and "value" in component:
-            values[str(component["custom_id"])] = str(component["value"] or "")
-        values.update(form_values(component.get("components", [])))
-        if isinstance(component.get("component"), dict):
-            values.update(form_values([component["component"]]))
-    return values
 
 
 def first_image(message: discord.Message) -> ImageInput | None:

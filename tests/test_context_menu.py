@@ -10,7 +10,8 @@ import pytest
 from bot.errors import UserError
 from bot.models import ImageInput
 from bot.validation import parse_duration
-from cogs.context_menu import OpenForms, first_image, form_values
+from cogs.context_menu import OpenForms, first_image
+from cogs.intake import form_values
 
 IMAGE = ImageInput(
     url="https://cdn.discordapp.com/attachments/1/2/cat.png",
