@@ -210,9 +210,7 @@ def _clip_text(details: JobDetails) -> Text | None:
 
 
 def _preview(job: Job) -> str:
-    prompt = " ".join(job.prompt.split())
-    if len(prompt) > _PROMPT_PREVIEW_CHARS:
-        prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
+    prompt = truncate(" ".join(job.prompt.split()), _PROMPT_PREVIEW_CHARS)
     return discord.utils.escape_markdown(prompt)
 
 

@@ -11,6 +11,7 @@ from bot.bot import AnimateBot
 from bot.jobs import JobService
 from bot.models import Job, QuotaStatus, UsageReport
 from bot.translator import command_text, say
+from cogs.embeds import truncate
 
 _PROMPT_PREVIEW_CHARS = 40
 
@@ -78,9 +79,9 @@ def usage_embed(
 
 def _job_line(job: Job, locale: str) -> str:
     erased = messages.USAGE_ERASED.render(locale)
-    prompt = erased if job.redacted else job.prompt.replace("\n", " ")
-    if len(prompt) > _PROMPT_PREVIEW_CHARS:
-        prompt = prompt[: _PROMPT_PREVIEW_CHARS - 1] + "…"
+    prompt = (
+        erased if job.redacted else truncate(job.prompt.replace("\n", " "), _PROMPT_PREVIEW_CHARS)
+    )
     line = (
         f"`#{job.id}` {messages.STATE_LABELS[job.state].render(locale)}"
         f" · {job.settings.duration_s} s {job.settings.resolution}"
