@@ -1,4 +1,5 @@
-"""A large job history in a real database, and how fast the usage and ETA queries read it."""
+"""A large job history in a real database, and how fast the usage, history and ETA queries
+read it."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id, interact
     finished_at, output_url, error, message_id, delivered_as, notified, updated_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :jobs),
 rows AS (
+    -- A member's job is on the member's one server. Spread by a multiplicative hash, not
+    -- random(): SQLite may evaluate random() once per use of `u`, splitting member and server.
     SELECT i,
-        abs(random()) % :users AS u,
+        (i * 2654435761) % :users AS u,
         :now - (:jobs - i) * (:span / :jobs) AS t,
         CASE WHEN abs(random()) % 100 < 92 THEN 'delivered' ELSE 'failed' END AS state
     FROM n)
@@ -59,6 +62,8 @@ class HistoryResult:
     usage_plans: list[str]
     report_s: list[float]
     eta_s: list[float]
+    history_s: list[float]
+    choices_s: list[float]
 
 
 async def build(path: Path, *, jobs: int, users: int, guilds: int, now: datetime) -> float:
@@ -120,6 +125,41 @@ async def time_eta(path: Path, *, samples: int) -> tuple[list[float], list[str]]
     )
 
 
+async def time_member_history(
+    path: Path, *, users: int, guilds: int, samples: int
+) -> tuple[list[float], list[str]]:
+    """Time `Store.history_page` (what /animate-history runs) for random members; return the
+    plans used."""
+    return await _time_store_call(
+        path,
+        samples,
+        lambda store, rng: _member_call(store, rng, users, guilds, history=True),
+    )
+
+
+async def time_choices(
+    path: Path, *, users: int, guilds: int, samples: int
+) -> tuple[list[float], list[str]]:
+    """Time `Store.job_choices` (what /animate-show's autocomplete runs) for random members,
+    with nothing, digits or words typed; return the plans used."""
+    return await _time_store_call(
+        path,
+        samples,
+        lambda store, rng: _member_call(store, rng, users, guilds, history=False),
+    )
+
+
+async def _member_call(
+    store: SqliteStore, rng: random.Random, users: int, guilds: int, *, history: bool
+) -> object:
+    u = rng.randrange(users)
+    guild_id, user_id = 1000 + u % guilds, 100000 + u
+    if history:
+        return await store.history_page(guild_id, user_id, size=10, before=None, after=None)
+    id_prefix, text = rng.choice([("", ""), (str(rng.randint(1, 99)), ""), ("", "job 1")])
+    return await store.job_choices(guild_id, user_id, id_prefix=id_prefix, text=text, limit=25)
+
+
 async def _time_store_call(
     path: Path, samples: int, call: Callable[[SqliteStore, random.Random], Awaitable[object]]
 ) -> tuple[list[float], list[str]]:
@@ -161,6 +201,19 @@ async def history(
     usage_s, plans = await time_usage(path, users=users, samples=samples, now=now)
     report_s, report_plans = await time_admin_report(path, guilds=guilds, samples=samples, now=now)
     eta_s, eta_plans = await time_eta(path, samples=samples)
+    history_s, history_plans = await time_member_history(
+        path, users=users, guilds=guilds, samples=samples
+    )
+    choices_s, choices_plans = await time_choices(path, users=users, guilds=guilds, samples=samples)
     return HistoryResult(
-        jobs, users, guilds, build_s, usage_s, plans + report_plans + eta_plans, report_s, eta_s
+        jobs,
+        users,
+        guilds,
+        build_s,
+        usage_s,
+        plans + report_plans + eta_plans + history_plans + choices_plans,
+        report_s,
+        eta_s,
+        history_s,
+        choices_s,
     )
