@@ -718,33 +718,16 @@ class FakeDiscord:
         options = list(options)
         command_id, command_guild_id = self._command_ref(name)
         resolved = self._resolve_options(options, list(attachments), channel_id, user)
-        interaction = self._register(
-            _Interaction(
-                id=snowflake(),
-                token=secrets.token_urlsafe(96),
-                channel_id=channel_id,
-                attachment_size_limit=attachment_size_limit,
-                user_id=int(user["id"]),
-            )
+        interaction = self._new_interaction(channel_id, user, attachment_size_limit)
+        data = p.command_data(
+            command_id=command_id,
+            name=name,
+            guild_id=command_guild_id,
+            options=options,
+            resolved=resolved,
         )
-        return p.interaction_create(
-            interaction_id=interaction.id,
-            application_id=self._application_id,
-            token=interaction.token,
-            guild_id=self._guild_id,
-            channel=dict(self._channels[channel_id]),
-            member=self._invoker_member(user, channel_id, member_permissions),
-            app_permissions=self._app_permissions(channel_id, app_permissions),
-            data=p.command_data(
-                command_id=command_id,
-                name=name,
-                guild_id=command_guild_id,
-                options=options,
-                resolved=resolved,
-            ),
-            attachment_size_limit=attachment_size_limit,
-            locale=locale,
-            guild_locale=guild_locale,
+        return self._interaction_create(
+            interaction, user, data, member_permissions, app_permissions, locale, guild_locale
         )
 
     def make_component_interaction(
@@ -794,32 +777,16 @@ class FakeDiscord:
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
         if values is not None:
             data["values"] = list(values)
-        interaction = self._register(
-            _Interaction(
-                id=snowflake(),
-                token=secrets.token_urlsafe(96),
-                channel_id=channel_id,
-                attachment_size_limit=attachment_size_limit,
-                kind=p.INTERACTION_MESSAGE_COMPONENT,
-                user_id=int(user["id"]),
-                message_id=message_id,
-                response_type=p.MESSAGE_TYPE_REPLY,
-            )
+        interaction = self._new_interaction(
+            channel_id,
+            user,
+            attachment_size_limit,
+            kind=p.INTERACTION_MESSAGE_COMPONENT,
+            message_id=message_id,
+            response_type=p.MESSAGE_TYPE_REPLY,
         )
-        return p.interaction_create(
-            interaction_id=interaction.id,
-            application_id=self._application_id,
-            token=interaction.token,
-            guild_id=self._guild_id,
-            channel=dict(self._channels[channel_id]),
-            member=self._invoker_member(user, channel_id, member_permissions),
-            app_permissions=self._app_permissions(channel_id, app_permissions),
-            data=data,
-            attachment_size_limit=attachment_size_limit,
-            locale=locale,
-            guild_locale=guild_locale,
-            interaction_type=p.INTERACTION_MESSAGE_COMPONENT,
-            message=copy.deepcopy(message),
+        return self._interaction_create(
+            interaction, user, data, member_permissions, app_permissions, locale, guild_locale
         )
 
     def make_autocomplete_interaction(
@@ -882,28 +849,14 @@ class FakeDiscord:
         }
         if command_guild_id is not None:
             data["guild_id"] = str(command_guild_id)
-        interaction = self._register(
-            _Interaction(
-                id=snowflake(),
-                token=secrets.token_urlsafe(96),
-                channel_id=channel_id,
-                attachment_size_limit=attachment_size_limit,
-                user_id=int(user["id"]),
-                response_type=p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND,
-            )
+        interaction = self._new_interaction(
+            channel_id,
+            user,
+            attachment_size_limit,
+            response_type=p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND,
         )
-        return p.interaction_create(
-            interaction_id=interaction.id,
-            application_id=self._application_id,
-            token=interaction.token,
-            guild_id=self._guild_id,
-            channel=dict(self._channels[channel_id]),
-            member=self._invoker_member(user, channel_id, member_permissions),
-            app_permissions=self._app_permissions(channel_id, app_permissions),
-            data=data,
-            attachment_size_limit=attachment_size_limit,
-            locale=locale,
-            guild_locale=guild_locale,
+        return self._interaction_create(
+            interaction, user, data, member_permissions, app_permissions, locale, guild_locale
         )
 
     def make_modal_submit_interaction(
@@ -939,34 +892,17 @@ class FakeDiscord:
         if uploads:
             data["resolved"] = {"attachments": {a["id"]: a for a in uploads}}
         user = self._invoker(opener.user_id, username, None)
-        submit = self._register(
-            _Interaction(
-                id=snowflake(),
-                token=secrets.token_urlsafe(96),
-                channel_id=opener.channel_id,
-                attachment_size_limit=attachment_size_limit,
-                kind=p.INTERACTION_MODAL_SUBMIT,
-                user_id=int(user["id"]),
-                message_id=opener.message_id,
-                response_type=opener.response_type,
-                opened_by=opener,
-            )
+        submit = self._new_interaction(
+            opener.channel_id,
+            user,
+            attachment_size_limit,
+            kind=p.INTERACTION_MODAL_SUBMIT,
+            message_id=opener.message_id,
+            response_type=opener.response_type,
+            opened_by=opener,
         )
-        message = self.messages.get(opener.message_id or 0)
-        return p.interaction_create(
-            interaction_id=submit.id,
-            application_id=self._application_id,
-            token=submit.token,
-            guild_id=self._guild_id,
-            channel=dict(self._channels[opener.channel_id]),
-            member=self._invoker_member(user, opener.channel_id, member_permissions),
-            app_permissions=self._app_permissions(opener.channel_id, app_permissions),
-            data=data,
-            attachment_size_limit=attachment_size_limit,
-            locale=locale,
-            guild_locale=guild_locale,
-            interaction_type=p.INTERACTION_MODAL_SUBMIT,
-            message=copy.deepcopy(message) if message is not None else None,
+        return self._interaction_create(
+            submit, user, data, member_permissions, app_permissions, locale, guild_locale
         )
 
     # Option builders (pure; ``make_interaction`` fills ``data.resolved`` for them).
@@ -1092,6 +1028,51 @@ class FakeDiscord:
         if key not in table:
             raise ValueError(f"unknown {what} {key}: add it to the fake first")
         return table[key]
+
+    def _new_interaction(
+        self, channel_id: int, user: dict[str, Any], attachment_size_limit: int, **kw: Any
+    ) -> _Interaction:
+        """Register a new interaction by `user` in the channel (`kw`: its kind, message…)."""
+        return self._register(
+            _Interaction(
+                id=snowflake(),
+                token=secrets.token_urlsafe(96),
+                channel_id=channel_id,
+                attachment_size_limit=attachment_size_limit,
+                user_id=int(user["id"]),
+                **kw,
+            )
+        )
+
+    def _interaction_create(
+        self,
+        interaction: _Interaction,
+        user: dict[str, Any],
+        data: dict[str, Any],
+        member_permissions: int | None,
+        app_permissions: int | None,
+        locale: str,
+        guild_locale: str,
+    ) -> dict[str, Any]:
+        """The INTERACTION_CREATE ``d`` of a registered interaction, with the message its
+        component or modal was on (if any)."""
+        channel_id = interaction.channel_id
+        message = self.messages.get(interaction.message_id or 0)
+        return p.interaction_create(
+            interaction_id=interaction.id,
+            application_id=self._application_id,
+            token=interaction.token,
+            guild_id=self._guild_id,
+            channel=dict(self._channels[channel_id]),
+            member=self._invoker_member(user, channel_id, member_permissions),
+            app_permissions=self._app_permissions(channel_id, app_permissions),
+            data=data,
+            attachment_size_limit=interaction.attachment_size_limit,
+            locale=locale,
+            guild_locale=guild_locale,
+            interaction_type=interaction.kind,
+            message=copy.deepcopy(message) if message is not None else None,
+        )
 
     def _register(self, interaction: _Interaction) -> _Interaction:
         self._interactions[interaction.id] = interaction
