@@ -387,9 +387,10 @@ class JobService:
             raise UserError(messages.BUTTON_NOT_YOURS)
         return job
 
-    async def edit_source(self, parent_id: int, access: Access) -> Job:
-        """The job an Edit prompt form starts from, checked before the form opens: the
-        presser's own, its prompt not erased, and a new job allowed now. Raises UserError."""
+    async def source_job(self, parent_id: int, access: Access) -> Job:
+        """The job a new clip would start from, checked before any work (the Edit prompt form
+        opening, Continue's download): the presser's own, not erased, and a new job allowed
+        now. Raises UserError."""
         parent = await self.own_job(parent_id, access)
         if parent.redacted:
             raise UserError(messages.SOURCE_GONE)
@@ -422,10 +423,7 @@ class JobService:
         (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
         Whether the job was erased, and the server's rules and quota, are checked first, so a
         refused press costs no work. At most `_FRAME_EXTRACTIONS` frames are decoded at once."""
-        parent = await self.own_job(parent_id, access)
-        if parent.redacted:
-            raise UserError(messages.SOURCE_GONE)
-        await self._admission(access, parent.settings)
+        parent = await self.source_job(parent_id, access)
         clip = await self._parent_clip(parent, clip_url)
         s = self._settings
         extract = functools.partial(

@@ -149,7 +149,7 @@ class ResultButton(
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserError(messages.GUILD_ONLY)
         bot = cast(AnimateBot, interaction.client)
-        job = await bot.jobs.edit_source(self.job_id, access(interaction))
+        job = await bot.jobs.source_job(self.job_id, access(interaction))
         form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
         await interaction.response.send_modal(form)
 

@@ -149,12 +149,12 @@ async def test_the_edit_form_opens_only_on_the_presser_s_own_prompt_not_yet_eras
 ) -> None:
     parent = await delivered(h)
 
-    assert (await h.service.edit_source(parent.id, h.access())).prompt == parent.prompt
-    assert await refusal(h.service.edit_source(parent.id, h.access(BOB))) == (
+    assert (await h.service.source_job(parent.id, h.access())).prompt == parent.prompt
+    assert await refusal(h.service.source_job(parent.id, h.access(BOB))) == (
         messages.BUTTON_NOT_YOURS
     )
     await h.service.forget(ALICE)
-    assert await refusal(h.service.edit_source(parent.id, h.access())) == messages.SOURCE_GONE
+    assert await refusal(h.service.source_job(parent.id, h.access())) == messages.SOURCE_GONE
 
 
 async def test_a_press_is_checked_against_the_quota_as_it_stands(
@@ -168,7 +168,7 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
     continue_text = await refusal(
         h.service.continue_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
-    edit_text = await refusal(h.service.edit_source(parent.id, h.access()))
+    edit_text = await refusal(h.service.source_job(parent.id, h.access()))
 
     assert "daily limit of 1 clip" in text.render()
     assert continue_text == edit_text == text  # refused before any download or form
