@@ -96,7 +96,10 @@ async def test_a_french_users_job_speaks_french_and_the_log_speaks_the_servers_l
     assert {f["name"] for f in embed["fields"]} >= {fr(messages.FIELD_SETTINGS)}
     done_in = catalogue().template("fr", "progress.done_in")
     assert isinstance(done_in, str)
-    assert progress_texts(discord_fake, ok)[-1].startswith(done_in.split("{took}")[0])
+    # The post itself tells the user (so `notified`); the progress edit follows it.
+    await wait_until(
+        lambda: progress_texts(discord_fake, ok)[-1].startswith(done_in.split("{took}")[0])
+    )
     assert failed["error"] == fr(messages.api_failed(MODERATION_ERROR))
     assert progress_texts(discord_fake, refused)[-1] == fr(messages.failed(failed["error"]))
 
