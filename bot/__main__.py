@@ -16,7 +16,7 @@ from bot.bot import AnimateBot
 from bot.guild_admin import GuildAdmin
 from bot.history import HistoryService
 from bot.jobs import JobService
-from bot.media import ClipDownloader
+from bot.media import ClipDownloader, DiscordFiles
 from bot.settings import Settings
 from bot.store import DatabaseUnusableError, SqliteStore
 from bot.vibedream import VibedreamClient
@@ -54,7 +54,10 @@ async def run(settings: Settings) -> None:
             await point_discord_at(settings, http)
         api = VibedreamClient.from_settings(http, settings)
         downloader = ClipDownloader.from_settings(http, settings)
-        jobs = JobService(settings=settings, store=store, api=api, downloader=downloader, http=http)
+        files = DiscordFiles.from_settings(http, settings)
+        jobs = JobService(
+            settings=settings, store=store, api=api, downloader=downloader, files=files
+        )
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)
         async with AnimateBot(

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from bot import messages
 from bot.api_models import GenerateRequest, Prediction
 from bot.errors import (
@@ -39,10 +37,9 @@ from bot.media import (
     SOURCE_FIRST,
     SOURCE_LAST,
     ClipDownloader,
+    DiscordFiles,
     DownloadedClip,
     SourceImage,
-    fetch_file,
-    fetch_head,
     is_mp4,
     link_expires_within,
     sniff_image,
@@ -153,7 +150,7 @@ class JobService:
         store: Store,
         api: VibedreamClient,
         downloader: ClipDownloader,
-        http: aiohttp.ClientSession,
+        files: DiscordFiles,
         fitter: ClipFitter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -162,7 +159,7 @@ class JobService:
         self._store = store
         self._api = api
         self._downloader = downloader
-        self._http = http
+        self._files = files
         self._now = now
         self._scheduler = Scheduler()
         self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
@@ -447,14 +444,12 @@ class JobService:
         s = self._settings
         try:
             if clip_url is not None:
-                return await fetch_file(
-                    self._http,
+                return await self._files.fetch(
                     clip_url,
                     max_bytes=min(s.max_clip_bytes, parent.origin.upload_limit_bytes),
                     suffix=".mp4",
                     accept=is_mp4,
                     what="mp4",
-                    directory=s.download_dir,
                 )
             if parent.output_url and not self._output_expired(parent):
                 return await self._downloader.download(parent.output_url)
@@ -525,7 +520,7 @@ class JobService:
 
     async def _check_bytes(self, image: ImageInput, label: str) -> None:
         try:
-            head = await fetch_head(self._http, image.url, SNIFF_BYTES)
+            head = await self._files.head(image.url, SNIFF_BYTES)
         except DownloadError as exc:
             log.info("could not read the %s attachment: %s", label, exc)
             raise UserError(messages.image_unreadable(label)) from exc
@@ -842,14 +837,12 @@ class JobService:
             if not url or cap <= 0 or link_expires_within(url, self._now(), _LINK_MARGIN):
                 continue
             try:
-                file = await fetch_file(
-                    self._http,
+                file = await self._files.fetch(
                     url,
                     max_bytes=cap,
                     suffix=".img",
                     accept=lambda head: sniff_image(head) is not None,
                     what="image",
-                    directory=self._settings.download_dir,
                 )
             except DownloadError as exc:
                 log.info("job %d: posting without its %s: %s", job.id, name, exc)

@@ -74,23 +74,6 @@ class RemoteHead:
     size_bytes: int | None
 
 
-async def fetch_head(session: aiohttp.ClientSession, url: str, n: int = SNIFF_BYTES) -> RemoteHead:
-    """Read the first `n` bytes of a remote file, asking for just that range."""
-    timeout = aiohttp.ClientTimeout(total=15)
-    try:
-        async with session.get(url, headers={"Range": f"bytes=0-{n - 1}"}, timeout=timeout) as resp:
-            if resp.status == 416:  # not even byte 0 exists: the file is empty
-                return RemoteHead(b"", 0)
-            if resp.status not in (200, 206):
-                raise DownloadError(f"HTTP {resp.status}")
-            head = b""  # one read() may return only part of what is asked
-            while len(head) < n and (chunk := await resp.content.read(n - len(head))):
-                head += chunk
-            return RemoteHead(head, _total_size(resp))
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise DownloadError(type(exc).__name__) from exc
-
-
 def _total_size(resp: aiohttp.ClientResponse) -> int | None:
     """The whole file's size: `Content-Range: bytes 0-15/12345` on a range answer, else the
     body's length on a full one."""
@@ -200,34 +183,81 @@ class ClipDownloader:
         )
 
 
-async def fetch_file(
-    session: aiohttp.ClientSession,
-    url: str,
-    *,
-    max_bytes: int,
-    suffix: str,
-    accept: Callable[[bytes], bool],
-    what: str,
-    directory: Path | None = None,
-    timeout_s: float = 60.0,
-) -> DownloadedClip:
-    """Stream a file Discord hosts (an attachment whose URL Discord itself gave us) to a
-    temporary file, under a size cap; `accept` checks its first bytes. Raises DownloadError
-    (ClipTooLargeError when over the cap)."""
-    if yarl.URL(url).scheme not in ("https", "http"):
-        raise DownloadError("not a web link")
-    timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=30)
-    try:
-        # Discord's CDN answers directly; a redirect could lead anywhere, so none is followed.
-        async with session.get(url, timeout=timeout, allow_redirects=False) as response:
-            if response.status != 200:
-                retryable = response.status >= 500 or response.status == 429
-                raise DownloadError(f"HTTP {response.status}", retryable=retryable)
-            return await _stream_to_file(
-                response, max_bytes, suffix=suffix, directory=directory, accept=accept, what=what
-            )
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise DownloadError(f"{type(exc).__name__} while downloading", retryable=True) from exc
+class DiscordFiles:
+    """Reads files Discord hosts (attachments and media-proxy images whose links Discord put
+    in a payload), only from its CDN hosts, following no redirect, under a size cap."""
+
+    @classmethod
+    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> DiscordFiles:
+        """The reader the settings describe."""
+        return cls(session, hosts=settings.discord_file_hosts, directory=settings.download_dir)
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        hosts: frozenset[str],
+        directory: Path | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._session = session
+        self._hosts = hosts
+        self._directory = directory
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=30)
+
+    def check_url(self, url: str) -> yarl.URL:
+        """Return the parsed URL if it is on Discord's CDN, else raise DownloadError."""
+        parsed = yarl.URL(url)
+        if parsed.scheme not in ("https", "http"):
+            raise DownloadError("not a web link")
+        if (parsed.host or "").lower() not in self._hosts:
+            raise DownloadError(f"host {parsed.host!r} is not in DISCORD_CDN_HOSTS")
+        return parsed
+
+    async def head(self, url: str, n: int = SNIFF_BYTES) -> RemoteHead:
+        """Read the first `n` bytes of a file, asking for just that range."""
+        target = self.check_url(url)
+        timeout = aiohttp.ClientTimeout(total=15)
+        headers = {"Range": f"bytes=0-{n - 1}"}
+        try:
+            async with self._session.get(
+                target, headers=headers, timeout=timeout, allow_redirects=False
+            ) as resp:
+                if resp.status == 416:  # not even byte 0 exists: the file is empty
+                    return RemoteHead(b"", 0)
+                if resp.status not in (200, 206):
+                    raise DownloadError(f"HTTP {resp.status}")
+                head = b""  # one read() may return only part of what is asked
+                while len(head) < n and (chunk := await resp.content.read(n - len(head))):
+                    head += chunk
+                return RemoteHead(head, _total_size(resp))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DownloadError(type(exc).__name__) from exc
+
+    async def fetch(
+        self, url: str, *, max_bytes: int, suffix: str, accept: Callable[[bytes], bool], what: str
+    ) -> DownloadedClip:
+        """Stream a file to a temporary file, under a size cap; `accept` checks its first
+        bytes. Raises DownloadError (ClipTooLargeError when over the cap)."""
+        target = self.check_url(url)
+        try:
+            # Discord's CDN answers directly; a redirect could lead anywhere, so none is followed.
+            async with self._session.get(
+                target, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                if response.status != 200:
+                    retryable = response.status >= 500 or response.status == 429
+                    raise DownloadError(f"HTTP {response.status}", retryable=retryable)
+                return await _stream_to_file(
+                    response,
+                    max_bytes,
+                    suffix=suffix,
+                    directory=self._directory,
+                    accept=accept,
+                    what=what,
+                )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DownloadError(f"{type(exc).__name__} while downloading", retryable=True) from exc
 
 
 async def _stream_to_file(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     discord_token: SecretStr
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     discord_gateway_url: str | None = None
+    discord_cdn_hosts: Annotated[frozenset[str], NoDecode] = frozenset(
+        {"cdn.discordapp.com", "media.discordapp.net"}
+    )
 
     # Video API
     vibedream_api_key: SecretStr
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     # Operations
     log_level: str = "INFO"
 
-    @field_validator("vibedream_output_hosts", mode="before")
+    @field_validator("vibedream_output_hosts", "discord_cdn_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -111,3 +115,11 @@ class Settings(BaseSettings):
     def uses_custom_discord(self) -> bool:
         """True when the bot talks to a Discord-compatible server other than Discord itself."""
         return self.discord_api_url.rstrip("/") != DEFAULT_DISCORD_API_URL
+
+    @property
+    def discord_file_hosts(self) -> frozenset[str]:
+        """Hosts the bot reads Discord's files from: its CDN, and a Discord-compatible server
+        (`DISCORD_API_URL`), which serves its own."""
+        if not self.uses_custom_discord:
+            return self.discord_cdn_hosts
+        return self.discord_cdn_hosts | {urlsplit(self.discord_api_url).hostname or ""}

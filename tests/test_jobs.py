@@ -22,7 +22,7 @@ import bot.progress
 from bot import messages
 from bot.errors import UserError
 from bot.jobs import JobService, _generate_request
-from bot.media import ClipDownloader, DownloadedClip
+from bot.media import ClipDownloader, DiscordFiles, DownloadedClip
 from bot.models import (
     AuditEntry,
     DeliveryRoute,
@@ -444,7 +444,7 @@ async def make_harness(
             store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
             api=api,
             downloader=downloader,
-            http=http,
+            files=DiscordFiles(http, hosts=frozenset({"127.0.0.1"})),
             now=clock,
         )
         harness = Harness(

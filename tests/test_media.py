@@ -1,4 +1,5 @@
-"""Recognising files by their bytes, and ClipDownloader against real HTTP servers."""
+"""Recognising files by their bytes, and ClipDownloader and DiscordFiles against real HTTP
+servers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.media import ClipDownloader, RemoteHead, fetch_file, fetch_head, is_mp4, sniff_image
+from bot.media import ClipDownloader, DiscordFiles, RemoteHead, is_mp4, sniff_image
+from bot.settings import Settings
 from tests.fakes.fake_vibedream import FTYP_BOX, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
@@ -50,6 +52,11 @@ def downloader(
         directory=clip_dir,
         timeout_s=10,
     )
+
+
+def discord_files(http: aiohttp.ClientSession, directory: Path | None = None) -> DiscordFiles:
+    """A reader that takes the local test servers for Discord's CDN."""
+    return DiscordFiles(http, hosts=frozenset({"127.0.0.1"}), directory=directory)
 
 
 async def clip_url(fake: FakeVibedream, http: aiohttp.ClientSession) -> str:
@@ -386,48 +393,48 @@ async def test_clip_cut_short_by_the_server_is_retryable_and_not_kept(
     assert files_in(clip_dir) == []
 
 
-# fetch_head ------------------------------------------------------------------------------------
+# DiscordFiles.head ----------------------------------------------------------------------------
 
 
-async def test_fetch_head_returns_only_the_first_bytes(
+async def test_head_returns_only_the_first_bytes(
     fake_api: FakeVibedream, http: aiohttp.ClientSession
 ) -> None:
     url = await clip_url(fake_api, http)
 
-    head = await fetch_head(http, url, 16)
+    head = await discord_files(http).head(url, 16)
 
     assert head.data == FTYP_BOX[:16]
     assert head.size_bytes == 64 * 1024  # the whole clip's size, from Content-Range
 
 
-async def test_fetch_head_asks_for_just_that_range(
+async def test_head_asks_for_just_that_range(
     fake_api: FakeVibedream, http: aiohttp.ClientSession
 ) -> None:
     url = await clip_url(fake_api, http)
 
-    await fetch_head(http, url, 16)
+    await discord_files(http).head(url, 16)
 
     (asset,) = [r for r in fake_api.requests if r.route == "asset"]
     assert asset.headers["Range"] == "bytes=0-15"
 
 
-async def test_fetch_head_of_a_missing_file_is_a_download_error(
+async def test_head_of_a_missing_file_is_a_download_error(
     fake_api: FakeVibedream, http: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(DownloadError, match="HTTP 404"):
-        await fetch_head(http, f"{fake_api.origin}/outputs/nope/0-0.mp4")
+        await discord_files(http).head(f"{fake_api.origin}/outputs/nope/0-0.mp4")
 
 
-async def test_fetch_head_of_an_empty_file_is_empty(http: aiohttp.ClientSession) -> None:
+async def test_head_of_an_empty_file_is_empty(http: aiohttp.ClientSession) -> None:
     async def empty(request: web.Request) -> web.Response:
         # What a server answers a range request on a zero-byte file.
         return web.Response(status=416, headers={"Content-Range": "bytes */0"})
 
     async with TinyServer(empty) as server:
-        assert await fetch_head(http, server.url("/empty.png")) == RemoteHead(b"", 0)
+        assert await discord_files(http).head(server.url("/empty.png")) == RemoteHead(b"", 0)
 
 
-async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
+async def test_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
     http: aiohttp.ClientSession,
 ) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -441,12 +448,12 @@ async def test_fetch_head_waits_for_all_first_bytes_when_they_arrive_in_pieces(
         return response
 
     async with TinyServer(handler) as server:
-        head = await fetch_head(http, server.url("/cat.webp"), 16)
+        head = await discord_files(http).head(server.url("/cat.webp"), 16)
 
     assert head.data == WEBP_HEAD
 
 
-async def test_fetch_head_of_a_file_shorter_than_asked_returns_what_there_is(
+async def test_head_of_a_file_shorter_than_asked_returns_what_there_is(
     http: aiohttp.ClientSession,
 ) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -459,43 +466,108 @@ async def test_fetch_head_of_a_file_shorter_than_asked_returns_what_there_is(
         return response
 
     async with TinyServer(handler) as server:
-        head = await asyncio.wait_for(fetch_head(http, server.url("/cat.png"), 16), timeout=5)
+        reading = discord_files(http).head(server.url("/cat.png"), 16)
+        head = await asyncio.wait_for(reading, timeout=5)
 
     assert head.data == PNG_HEAD[:8]
 
 
-# fetch_file ------------------------------------------------------------------------------------
+async def test_head_on_a_host_that_is_not_discords_sends_nothing(
+    http: aiohttp.ClientSession,
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=PNG_HEAD, content_type="image/png")
+
+    async with TinyServer(handler) as server:
+        # The same server under another name, which is not in the list.
+        with pytest.raises(DownloadError, match="'localhost' is not in DISCORD_CDN_HOSTS"):
+            await discord_files(http).head(server.url("/cat.png").replace("127.0.0.1", "localhost"))
+        with pytest.raises(DownloadError, match="not a web link"):
+            await discord_files(http).head("file:///etc/passwd")
+
+    assert server.requests == []
 
 
-async def test_fetch_file_follows_no_redirect(http: aiohttp.ClientSession, tmp_path: Path) -> None:
+async def test_head_follows_no_redirect(http: aiohttp.ClientSession) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/elsewhere.png":
+            return web.Response(body=PNG_HEAD, content_type="image/png")
+        return web.Response(status=302, headers={"Location": "/elsewhere.png"})
+
+    async with TinyServer(handler) as server:
+        with pytest.raises(DownloadError, match="HTTP 302"):
+            await discord_files(http).head(server.url("/cat.png"))
+
+    assert [r.path for r in server.requests] == ["/cat.png"]
+
+
+# DiscordFiles.fetch ---------------------------------------------------------------------------
+
+
+async def test_fetch_follows_no_redirect(http: aiohttp.ClientSession, tmp_path: Path) -> None:
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/elsewhere.png":
             return web.Response(body=PNG_HEAD + bytes(64), content_type="image/png")
         return web.Response(status=302, headers={"Location": "/elsewhere.png"})
 
+    files = discord_files(http, tmp_path)
     async with TinyServer(handler) as server:
         with pytest.raises(DownloadError, match="HTTP 302"):
-            await fetch_file(
-                http,
+            await files.fetch(
                 server.url("/source.png"),
                 max_bytes=1024,
                 suffix=".png",
                 accept=lambda head: sniff_image(head) is not None,
                 what="image",
-                directory=tmp_path,
             )
-        saved = await fetch_file(
-            http,
+        saved = await files.fetch(
             server.url("/elsewhere.png"),
             max_bytes=1024,
             suffix=".png",
             accept=lambda head: sniff_image(head) is not None,
             what="image",
-            directory=tmp_path,
         )
     assert saved.head.startswith(PNG_HEAD)
     saved.discard()
     assert os.listdir(tmp_path) == []  # the refused one left nothing behind
+
+
+async def test_fetch_from_a_host_that_is_not_discords_sends_nothing(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=PNG_HEAD + bytes(64), content_type="image/png")
+
+    async with TinyServer(handler) as server:
+        with pytest.raises(DownloadError, match="'localhost' is not in DISCORD_CDN_HOSTS"):
+            await discord_files(http, tmp_path).fetch(
+                server.url("/cat.png").replace("127.0.0.1", "localhost"),
+                max_bytes=1024,
+                suffix=".png",
+                accept=lambda head: sniff_image(head) is not None,
+                what="image",
+            )
+
+    assert server.requests == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_discord_files_come_from_discords_cdn_or_from_the_compatible_server_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def settings(**env: str) -> Settings:
+        for name, value in {"DISCORD_TOKEN": "x", "VIBEDREAM_API_KEY": "y", **env}.items():
+            monkeypatch.setenv(name, value)
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+
+    own = settings()
+    custom = settings(DISCORD_API_URL="http://127.0.0.1:8123/api/v10")
+    monkeypatch.delenv("DISCORD_API_URL")
+    listed = settings(DISCORD_CDN_HOSTS="cdn.example.org, Media.Example.org")
+
+    assert own.discord_file_hosts == {"cdn.discordapp.com", "media.discordapp.net"}
+    assert custom.discord_file_hosts == {"cdn.discordapp.com", "media.discordapp.net", "127.0.0.1"}
+    assert listed.discord_file_hosts == {"cdn.example.org", "media.example.org"}
 
 
 # Local disk failures ---------------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yarl
 
 from tests.e2e.conftest import BotProcess, animate_interaction, png_bytes, progress_texts
+from tests.english import english
 from tests.fakes import discord_payloads as p
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -111,4 +113,24 @@ async def test_file_that_is_not_really_an_image_is_refused_after_reading_its_byt
     assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
     (text,) = progress_texts(discord_fake, interaction)
     assert "does not contain image data" in text
+    assert video_api.submits == []
+
+
+async def test_an_attachment_link_off_discords_cdn_is_not_read(
+    bot: BotProcess, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    image = _image(discord_fake)
+    path = yarl.URL(image["url"]).path
+    # The fake's own CDN under another name: reading it would show up as a request.
+    image["url"] = image["url"].replace("127.0.0.1", "localhost")
+    interaction = animate_interaction(discord_fake, image=image)
+
+    await discord_fake.send_interaction(interaction)
+    await discord_fake.wait_for_request(
+        lambda r: r.method == "PATCH" and interaction["token"] in r.path
+    )
+
+    (text,) = progress_texts(discord_fake, interaction)
+    assert text == english.image_unreadable("image")
+    assert [r for r in discord_fake.requests if r.path == path] == []
     assert video_api.submits == []
