@@ -24,7 +24,6 @@ from bot.errors import (
     ApiProtocolError,
     ApiRejectedError,
     ApiUnavailableError,
-    ClipTooLargeError,
     DownloadError,
     UserError,
 )
@@ -32,17 +31,13 @@ from bot.frames import Frame, FrameError, last_frame
 from bot.i18n import Text
 from bot.lineage import PostFiles, derived_request
 from bot.media import (
-    IMAGE_EXTENSIONS,
+    LINK_MARGIN,
     SNIFF_BYTES,
-    SOURCE_FIRST,
-    SOURCE_LAST,
     ClipDownloader,
     DiscordFiles,
     DownloadedClip,
-    SourceImage,
     is_mp4,
     link_expires_within,
-    sniff_image,
 )
 from bot.models import (
     CANCELLABLE,
@@ -60,16 +55,10 @@ from bot.models import (
     QuotaUsage,
     UsageReport,
 )
-from bot.notifier import (
-    ChannelForbiddenError,
-    ChannelGoneError,
-    JobNotifier,
-    PostFailedError,
-    ResultExtras,
-    UploadTooLargeError,
-)
+from bot.notifier import JobNotifier, PostFailedError
 from bot.periods import next_day, next_month
 from bot.policy import Access, Actor, Limits, check_access, check_quota
+from bot.posting import ResultPoster, UndeliverableError
 from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -110,21 +99,6 @@ class _CancelledBeforeSendError(Exception):
     """Raised before a submit goes on the wire when the job was cancelled meanwhile."""
 
 
-class _UndeliverableError(Exception):
-    """The clip could be posted nowhere: not in the channel, not as a followup, not by DM."""
-
-
-#: Submit no image whose signed link expires sooner than this.
-_LINK_MARGIN = timedelta(minutes=2)
-#: Discord's cap on one message request, all its files together (research B4).
-_MESSAGE_MAX_BYTES = 25 * 1024 * 1024
-#: What a post's files may add up to: the rest of the request (multipart headers, the embed,
-#: the components) needs room under the cap too.
-_FILES_MAX_BYTES = _MESSAGE_MAX_BYTES - 1024 * 1024
-#: Deliver through the interaction only while its token has at least this long to live.
-_TOKEN_MARGIN = timedelta(seconds=30)
-
-
 def next_poll_delay(
     elapsed_s: float, estimate_s: tuple[float, float] | None, interval_s: float, max_s: float
 ) -> float:
@@ -155,11 +129,18 @@ class JobService:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
-        self._fitter = fitter or ClipFitter.from_settings(settings)
         self._store = store
         self._api = api
         self._downloader = downloader
         self._files = files
+        self._poster = ResultPoster(
+            settings=settings,
+            store=store,
+            downloader=downloader,
+            files=files,
+            fitter=fitter or ClipFitter.from_settings(settings),
+            now=now,
+        )
         self._now = now
         self._scheduler = Scheduler()
         self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
@@ -461,7 +442,7 @@ class JobService:
     def _output_expired(self, job: Job) -> bool:
         if job.completed_at is None:
             return True
-        return self._settings.output_expires_at(job.completed_at) - _LINK_MARGIN <= self._now()
+        return self._settings.output_expires_at(job.completed_at) - LINK_MARGIN <= self._now()
 
     async def delete_post(self, job_id: int, actor: Actor) -> Job:
         """Delete a job's result post, for its requester or a moderator. Raises UserError."""
@@ -560,7 +541,7 @@ class JobService:
 
     async def _submit(self, job: Job) -> None:
         links = (job.image_url, job.last_image_url or "")
-        if any(link_expires_within(url, self._now(), _LINK_MARGIN) for url in links):
+        if any(link_expires_within(url, self._now(), LINK_MARGIN) for url in links):
             await self._fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
         self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # "Sending", if the submit is slow
@@ -725,7 +706,7 @@ class JobService:
                 return
             log.info("job %d: completed -> delivering", job.id)
         try:
-            message_id, kind = await self._post_result(job)
+            message_id, kind = await self._poster.post(job, self._notifier_())
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._settings.delivery_retries:
                 delay = min(
@@ -743,7 +724,7 @@ class JobService:
             failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
             await self._fail(job, failure or messages.POST_FAILED)
             return
-        except _UndeliverableError as exc:
+        except UndeliverableError as exc:
             await self._fail_undeliverable(job, str(exc))
             return
         except Exception:
@@ -762,158 +743,6 @@ class JobService:
         await self._reporter.show(job, text, final=True)
         self._spawn_side(job.id, self._sync_mod_log(job.id))
 
-    async def _post_result(self, job: Job) -> tuple[int, str]:
-        """Post the clip as a file, or as a link when it is too big for the channel; either
-        way with the job's input images, when they can still be fetched and fit."""
-        assert job.output_url is not None
-        notifier = self._notifier_()
-        expires_at = self._link_expires_at(job)
-        # Read now, not at accept: a change applies to jobs already running.
-        mention = await self._store.notify_on_done(job.origin.user_id)
-        parent_link = await self._parent_link(job)
-
-        def link(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
-            return notifier.post_link(job, expires_at, via, extras, mention=mention)
-
-        try:
-            clip = await self._fitting_clip(job)
-        except ClipTooLargeError:
-            clip = None
-        if clip is None:
-            return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
-
-        def file(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
-            return notifier.post_clip(job, clip, via, extras, mention=mention)
-
-        try:
-            room = _FILES_MAX_BYTES - clip.size_bytes
-            return await self._post_with_sources(job, file, parent_link, room), "file"
-        except UploadTooLargeError:
-            # Even the clip alone is too large: a link, still with the images the buttons use.
-            return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
-        finally:
-            clip.discard()
-
-    async def _post_with_sources(
-        self,
-        job: Job,
-        post: Callable[[DeliveryRoute, ResultExtras], Coroutine[Any, Any, int]],
-        parent_link: str | None,
-        room: int,
-    ) -> int:
-        """Make `post` with the job's input images (within `room` bytes); if the platform
-        refuses it as too large, once more without them. Raises UploadTooLargeError when even
-        that is refused."""
-        sources = await self._fetch_sources(job, room)
-        try:
-            extras = ResultExtras(sources, parent_link, job.parent_job_id)
-            return await self._post_somewhere(job, lambda via: post(via, extras))
-        except UploadTooLargeError:
-            if not sources:
-                raise
-            log.info("job %d: post refused as too large; again without its source images", job.id)
-        finally:
-            _discard(sources)
-        bare = ResultExtras((), parent_link, job.parent_job_id)
-        return await self._post_somewhere(job, lambda via: post(via, bare))
-
-    async def _parent_link(self, job: Job) -> str | None:
-        """The jump link to the post of the job this one was made from, if it has one."""
-        if job.parent_job_id is None:
-            return None
-        parent = await self._store.get_job(job.parent_job_id)
-        if parent is None or parent.message_id is None or parent.post_deleted_at is not None:
-            return None
-        o = parent.origin
-        return messages.jump_url(o.guild_id, o.channel_id, parent.message_id)
-
-    async def _fetch_sources(self, job: Job, room: int) -> tuple[SourceImage, ...]:
-        """Download the job's input images to post with its result (so its buttons can reuse
-        them), within `room` bytes in all. One that cannot be fetched is left out: the clip
-        matters more."""
-        found: list[SourceImage] = []
-        for name, url in ((SOURCE_FIRST, job.image_url), (SOURCE_LAST, job.last_image_url)):
-            cap = min(job.origin.upload_limit_bytes, room)
-            if not url or cap <= 0 or link_expires_within(url, self._now(), _LINK_MARGIN):
-                continue
-            try:
-                file = await self._files.fetch(
-                    url,
-                    max_bytes=cap,
-                    suffix=".img",
-                    accept=lambda head: sniff_image(head) is not None,
-                    what="image",
-                )
-            except DownloadError as exc:
-                log.info("job %d: posting without its %s: %s", job.id, name, exc)
-                continue
-            kind = sniff_image(file.head) or "PNG"
-            found.append(SourceImage(file, name + IMAGE_EXTENSIONS[kind]))
-            room -= file.size_bytes
-        return tuple(found)
-
-    async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
-        """Download the clip; one over the channel's upload limit is re-encoded to fit it.
-        None when even that cannot fit (the clip is then posted as a link); ClipTooLargeError
-        when it is over the limit and re-encoding is off."""
-        assert job.output_url is not None
-        limit = job.origin.upload_limit_bytes
-        # With nothing to re-encode it, a clip over the limit can only be linked: never fetched.
-        cap = None if self._fitter.enabled else limit
-        clip = await self._downloader.download(job.output_url, max_bytes=cap)
-        if clip.size_bytes <= limit:
-            return clip
-        log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
-        try:
-            return await self._fitter.fit(clip, limit)
-        finally:
-            clip.discard()
-
-    def _link_expires_at(self, job: Job) -> datetime:
-        """When the video API stops serving the job's clip: every link post says so."""
-        return self._settings.output_expires_at(job.completed_at or self._now())
-
-    async def _post_somewhere(
-        self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]
-    ) -> int:
-        """Post in the channel; if the bot may not, through the interaction or by DM.
-
-        A channel that is gone raises _UndeliverableError at once: its followups would fail
-        too. Each fallback is recorded on the job (with why) before it is tried.
-        """
-        route = job.delivered_via or DeliveryRoute.CHANNEL
-        if route is DeliveryRoute.CHANNEL:
-            try:
-                return await post(DeliveryRoute.CHANNEL)
-            except ChannelGoneError as exc:
-                raise _UndeliverableError(f"channel gone: {exc}") from exc
-            except ChannelForbiddenError as exc:
-                note = f"channel post refused: {exc}"
-                log.warning("job %d: %s; trying the fallbacks", job.id, note)
-        else:
-            note = job.delivery_note or ""
-        for fallback in self._fallback_routes(job, after=route):
-            await self._store.set_delivery_route(job.id, fallback, note)
-            try:
-                return await post(fallback)
-            except UploadTooLargeError:
-                raise
-            except PostFailedError as exc:
-                if exc.retryable:
-                    raise
-                note = f"{note}; {fallback} refused: {exc}"
-                log.warning("job %d: delivery by %s refused: %s", job.id, fallback, exc)
-        raise _UndeliverableError(note)
-
-    def _fallback_routes(self, job: Job, *, after: DeliveryRoute) -> list[DeliveryRoute]:
-        token_alive = bool(job.origin.interaction_token) and (
-            job.origin.interaction_expires_at - self._now() > _TOKEN_MARGIN
-        )
-        routes = [DeliveryRoute.FOLLOWUP] if token_alive else []
-        routes.append(DeliveryRoute.DM)
-        order = [DeliveryRoute.CHANNEL, DeliveryRoute.FOLLOWUP, DeliveryRoute.DM]
-        return [r for r in routes if order.index(r) >= order.index(after)]
-
     # Failure --------------------------------------------------------------------------------
 
     async def _fail(self, job: Job, why: Text, cost_cents: int | None = None) -> None:
@@ -928,7 +757,7 @@ class JobService:
         """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
         log.warning("job %d: undeliverable: %s", job.id, why)
         job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
-        expires_at = self._link_expires_at(job)
+        expires_at = self._poster.link_expires_at(job)
         await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
 
     async def _notify_failure(self, job: Job) -> None:
@@ -1041,11 +870,6 @@ class JobService:
         if job is not None and not job.notified:
             await self._resume(job)
             self._dispatch_wake.set()  # it may be back in the queue
-
-
-def _discard(sources: tuple[SourceImage, ...]) -> None:
-    for source in sources:
-        source.file.discard()
 
 
 def _generate_request(job: Job) -> GenerateRequest:

@@ -52,6 +52,10 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
+#: Use no signed link (to submit an image, or to re-post one) that expires sooner than this.
+LINK_MARGIN = timedelta(minutes=2)
+
+
 def link_expires_within(url: str, now: datetime, margin: timedelta) -> bool:
     """True when a signed Discord CDN link (`?ex=<hex unix time>`) expires within `margin`."""
     expiry = yarl.URL(url).query.get("ex")

@@ -410,7 +410,7 @@ async def make_harness(
     fake_api.completion_delay_s = 0.05
     built: list[Harness] = []
 
-    def build(**overrides: Any) -> Harness:
+    def build(downloader_type: type[ClipDownloader] = ClipDownloader, **overrides: Any) -> Harness:
         settings = Settings(
             **{
                 "discord_token": SecretStr("x"),
@@ -437,7 +437,7 @@ async def make_harness(
         )
         sleeper, clock = Sleeper(), Clock()
         api = VibedreamClient.from_settings(http, settings, sleep=sleeper)
-        downloader = ClipDownloader.from_settings(http, settings)
+        downloader = downloader_type.from_settings(http, settings)
         tracing = TracingStore(store)
         service = JobService(
             settings=settings,
@@ -767,9 +767,8 @@ async def test_source_images_leave_room_for_the_request_under_the_message_cap(
 
 
 async def test_with_re_encoding_off_a_clip_over_the_limit_is_not_downloaded_in_full(
-    make_harness: MakeHarness, http: aiohttp.ClientSession
+    make_harness: MakeHarness,
 ) -> None:
-    h = make_harness(reencode_concurrency=0)
     caps: list[int | None] = []
 
     class CapRecorder(ClipDownloader):
@@ -777,7 +776,7 @@ async def test_with_re_encoding_off_a_clip_over_the_limit_is_not_downloaded_in_f
             caps.append(max_bytes)
             return await super().download(url, max_bytes=max_bytes)
 
-    h.service._downloader = CapRecorder.from_settings(http, h.settings)
+    h = make_harness(downloader_type=CapRecorder, reencode_concurrency=0)
     await h.start()
     h.fake.clip_bytes = 4096
 
