@@ -17,6 +17,7 @@ from bot.guild_admin import GuildAdmin
 from bot.history import HistoryService
 from bot.jobs import JobService
 from bot.media import ClipDownloader, DiscordFiles
+from bot.remix import RemixService
 from bot.settings import Settings
 from bot.store import DatabaseUnusableError, SqliteStore
 from bot.vibedream import VibedreamClient
@@ -60,8 +61,11 @@ async def run(settings: Settings) -> None:
         )
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)
+        remix = RemixService(
+            jobs=jobs, settings=settings, store=store, downloader=downloader, files=files
+        )
         async with AnimateBot(
-            settings=settings, jobs=jobs, admin=admin, store=store, history=history
+            settings=settings, jobs=jobs, admin=admin, store=store, history=history, remix=remix
         ) as bot:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

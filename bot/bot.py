@@ -16,6 +16,7 @@ from bot.guild_admin import GuildAdmin
 from bot.history import HistoryService
 from bot.i18n import Text
 from bot.jobs import JobService
+from bot.remix import RemixService
 from bot.settings import Settings
 from bot.store import Store
 from bot.translator import CatalogueTranslator, say
@@ -82,6 +83,7 @@ class AnimateBot(commands.Bot):
         admin: GuildAdmin,
         store: Store,
         history: HistoryService,
+        remix: RemixService,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -95,6 +97,7 @@ class AnimateBot(commands.Bot):
         self.admin = admin
         self.store = store
         self.history = history
+        self.remix = remix
 
     async def setup_hook(self) -> None:
         """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""

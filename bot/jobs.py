@@ -8,7 +8,6 @@ picks each job up where it stopped (see `start`).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -27,16 +26,12 @@ from bot.errors import (
     DownloadError,
     UserError,
 )
-from bot.frames import Frame, FrameError, last_frame
 from bot.i18n import Text
-from bot.lineage import PostFiles, derived_request
 from bot.media import (
     LINK_MARGIN,
     SNIFF_BYTES,
     ClipDownloader,
     DiscordFiles,
-    DownloadedClip,
-    is_mp4,
     link_expires_within,
 )
 from bot.models import (
@@ -63,7 +58,6 @@ from bot.progress import STEP_SHOW_DELAY_S, ProgressReporter
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
-from bot.threads import run_in_slot
 from bot.transcode import ClipFitter
 from bot.validation import AnimateRequest, ValidatedRequest, check_image_bytes, validate
 from bot.vibedream import VibedreamClient
@@ -77,8 +71,6 @@ _RECOVER_AFTER_S = 30.0
 _PURGE_EVERY_S = 24 * 3600.0
 _MOD_LOG_RETRIES = 3
 _MOD_LOG_RETRY_S = 5.0
-#: Last frames (for Continue) decoded at once: each is a clip's worth of CPU and memory.
-_FRAME_EXTRACTIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +123,6 @@ class JobService:
         self._settings = settings
         self._store = store
         self._api = api
-        self._downloader = downloader
         self._files = files
         self._poster = ResultPoster(
             settings=settings,
@@ -143,7 +134,6 @@ class JobService:
         )
         self._now = now
         self._scheduler = Scheduler()
-        self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
         self._notifier: JobNotifier | None = None
         self._progress: ProgressReporter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -280,6 +270,11 @@ class JobService:
             self._spawn_side(job.id, self._sync_mod_log(job.id))
         return job
 
+    async def check_admission(self, access: Access, settings: GenerationSettings) -> None:
+        """Raise UserError if a job with these settings may not start now (nothing is
+        reserved: `accept` checks again as it admits)."""
+        await self._admission(access, settings)
+
     async def _admission(self, access: Access, settings: GenerationSettings) -> _Admission:
         """The server's rules and the member's quota as they stand: raises UserError if a job
         with these settings may not start now (the admission re-checks atomically)."""
@@ -353,96 +348,7 @@ class JobService:
         finally:
             self._scheduler.call_later("purge", _PURGE_EVERY_S, self._purge)
 
-    # Buttons on a result ----------------------------------------------------------------------
-
-    async def own_job(self, job_id: int, access: Access) -> Job:
-        """The delivered job behind a result's button, if the presser asked for it; else
-        UserError (only the requester may make new clips from a post)."""
-        job = await self._store.get_job(job_id)
-        if job is None or job.origin.guild_id != access.guild_id:
-            raise UserError(messages.NO_SUCH_JOB)
-        if job.origin.user_id != access.user_id:
-            raise UserError(messages.BUTTON_NOT_YOURS)
-        return job
-
-    async def source_job(self, parent_id: int, access: Access) -> Job:
-        """The job a new clip would start from, checked before any work (the Edit prompt form
-        opening, Continue's download): the presser's own, not erased, and a new job allowed
-        now. Raises UserError."""
-        parent = await self.own_job(parent_id, access)
-        if parent.redacted:
-            raise UserError(messages.SOURCE_GONE)
-        await self._admission(access, parent.settings)
-        return parent
-
-    async def derive(
-        self,
-        parent_id: int,
-        kind: JobKind,
-        origin: Origin,
-        access: Access,
-        files: PostFiles,
-        *,
-        prompt: str | None = None,
-        frame: ImageInput | None = None,
-    ) -> Job:
-        """Start a Regenerate, Edit prompt, Continue or Loop job from a delivered one, through
-        `accept` like any other (rules, quotas, reservation, moderation log). Raises UserError."""
-        parent = await self.own_job(parent_id, access)
-        request = derived_request(
-            parent, kind, files, self._settings, self._now(), prompt=prompt, frame=frame
-        )
-        return await self.accept(request, origin, access, kind=kind, parent_job_id=parent.id)
-
-    async def continue_frame(
-        self, parent_id: int, access: Access, clip_url: str | None, *, max_bytes: int
-    ) -> Frame:
-        """The last frame of a delivered job's clip, for Continue: from the post's file
-        (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
-        Whether the job was erased, and the server's rules and quota, are checked first, so a
-        refused press costs no work. At most `_FRAME_EXTRACTIONS` frames are decoded at once."""
-        parent = await self.source_job(parent_id, access)
-        clip = await self._parent_clip(parent, clip_url)
-        s = self._settings
-        extract = functools.partial(
-            last_frame,
-            clip.path,
-            min_side=s.image_min_side_px,
-            max_side=s.image_max_side_px,
-            max_bytes=min(max_bytes, s.image_max_bytes),
-        )
-        try:
-            return await run_in_slot(self._frame_slots, extract)
-        except FrameError as exc:
-            log.warning("job %d: no last frame: %s", parent.id, exc)
-            raise UserError(messages.CLIP_UNREADABLE) from exc
-        finally:
-            clip.discard()
-
-    async def _parent_clip(self, parent: Job, clip_url: str | None) -> DownloadedClip:
-        """Download the clip of `parent`'s post, no bigger than that post could carry; or its
-        output at the API (a link post: the clip was over the limit). Raises UserError."""
-        s = self._settings
-        try:
-            if clip_url is not None:
-                return await self._files.fetch(
-                    clip_url,
-                    max_bytes=min(s.max_clip_bytes, parent.origin.upload_limit_bytes),
-                    suffix=".mp4",
-                    accept=is_mp4,
-                    what="mp4",
-                )
-            if parent.output_url and not self._output_expired(parent):
-                return await self._downloader.download(parent.output_url)
-        except DownloadError as exc:
-            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
-            raise UserError(messages.CLIP_GONE) from exc
-        raise UserError(messages.CLIP_GONE)
-
-    def _output_expired(self, job: Job) -> bool:
-        if job.completed_at is None:
-            return True
-        return self._settings.output_expires_at(job.completed_at) - LINK_MARGIN <= self._now()
+    # A result's post --------------------------------------------------------------------------
 
     async def delete_post(self, job_id: int, actor: Actor) -> Job:
         """Delete a job's result post, for its requester or a moderator. Raises UserError."""

@@ -149,7 +149,7 @@ class ResultButton(
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserError(messages.GUILD_ONLY)
         bot = cast(AnimateBot, interaction.client)
-        job = await bot.jobs.source_job(self.job_id, access(interaction))
+        job = await bot.remix.source_job(self.job_id, access(interaction))
         form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
         await interaction.response.send_modal(form)
 
@@ -215,11 +215,11 @@ async def start_derived(
     if missing := missing_permissions(interaction):
         raise UserError(messages.missing_permissions(missing))
     await interaction.response.defer(ephemeral=True, thinking=True)
-    jobs = cast(AnimateBot, interaction.client).jobs
+    remix = cast(AnimateBot, interaction.client).remix
     who = access(interaction)
     frame = None
     if kind is JobKind.CONTINUE:
-        still = await jobs.continue_frame(
+        still = await remix.continue_frame(
             job_id, who, files.clip_url, max_bytes=interaction.filesize_limit
         )
         upload = discord.File(io.BytesIO(still.data), filename=still.filename)
@@ -227,7 +227,7 @@ async def start_derived(
             content=say(interaction, messages.CONTINUE_FRAME), attachments=[upload]
         )
         frame = image_input(shown.attachments[0])
-    await jobs.derive(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
+    await remix.derive(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
 
 
 def post_files(message: discord.Message | None) -> PostFiles:

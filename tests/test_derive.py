@@ -14,7 +14,7 @@ from typing import Any
 import av
 import pytest
 
-import bot.jobs
+import bot.remix
 from bot import messages
 from bot.errors import UserError
 from bot.frames import Frame
@@ -59,7 +59,7 @@ async def delivered(h: Harness, prompt: str = "The cat blinks", **kw: object) ->
 
 async def derive(h: Harness, parent: Job, kind: JobKind, user_id: int = ALICE, **kw: object) -> Job:
     files = kw.pop("files", PostFiles(first=fresh(h)))
-    return await h.service.derive(
+    return await h.remix.derive(
         parent.id,
         kind,
         h.origin(user_id),
@@ -140,7 +140,7 @@ async def test_only_the_requester_may_make_new_clips_from_a_post(h: Harness) -> 
     for kind in (JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP):
         text = await refusal(derive(h, parent, kind, BOB, prompt="x", frame=fresh(h)))
         assert text == messages.BUTTON_NOT_YOURS
-    assert await refusal(h.service.own_job(parent.id, h.access(MOD))) == messages.BUTTON_NOT_YOURS
+    assert await refusal(h.remix.own_job(parent.id, h.access(MOD))) == messages.BUTTON_NOT_YOURS
     assert await job_count(h) == 1
 
 
@@ -149,12 +149,12 @@ async def test_the_edit_form_opens_only_on_the_presser_s_own_prompt_not_yet_eras
 ) -> None:
     parent = await delivered(h)
 
-    assert (await h.service.source_job(parent.id, h.access())).prompt == parent.prompt
-    assert await refusal(h.service.source_job(parent.id, h.access(BOB))) == (
+    assert (await h.remix.source_job(parent.id, h.access())).prompt == parent.prompt
+    assert await refusal(h.remix.source_job(parent.id, h.access(BOB))) == (
         messages.BUTTON_NOT_YOURS
     )
     await h.service.forget(ALICE)
-    assert await refusal(h.service.source_job(parent.id, h.access())) == messages.SOURCE_GONE
+    assert await refusal(h.remix.source_job(parent.id, h.access())) == messages.SOURCE_GONE
 
 
 async def test_a_press_is_checked_against_the_quota_as_it_stands(
@@ -166,9 +166,9 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
 
     text = await refusal(derive(h, parent, JobKind.REGENERATE))
     continue_text = await refusal(
-        h.service.continue_frame(parent.id, h.access(), None, max_bytes=10**7)
+        h.remix.continue_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
-    edit_text = await refusal(h.service.source_job(parent.id, h.access()))
+    edit_text = await refusal(h.remix.source_job(parent.id, h.access()))
 
     assert "daily limit of 1 clip" in text.render()
     assert continue_text == edit_text == text  # refused before any download or form
@@ -196,7 +196,7 @@ async def test_continue_starts_from_the_last_frame_of_the_clip(h: Harness) -> No
     assert parent.output_url is not None
 
     for clip_url in (parent.output_url, None):  # the post's file, or the API's output
-        frame = await h.service.continue_frame(parent.id, h.access(), clip_url, max_bytes=10**7)
+        frame = await h.remix.continue_frame(parent.id, h.access(), clip_url, max_bytes=10**7)
         assert (frame.content_type, frame.width, frame.height) == ("image/png", 640, 480)
         with av.open(io.BytesIO(frame.data)) as image:
             (decoded,) = list(image.decode(video=0))
@@ -214,7 +214,7 @@ async def test_continue_of_a_clip_that_cannot_be_fetched_says_so(h: Harness) -> 
     parent = await delivered(h)
     missing = h.image_url.replace("cat.png", "gone.mp4")  # serves a PNG head, not an mp4
 
-    text = await refusal(h.service.continue_frame(parent.id, h.access(), missing, max_bytes=10**7))
+    text = await refusal(h.remix.continue_frame(parent.id, h.access(), missing, max_bytes=10**7))
 
     assert text == messages.CLIP_GONE
 
@@ -262,7 +262,7 @@ async def test_continue_of_an_erased_job_is_refused_before_any_download(h: Harne
     fetched = len([r for r in h.fake.requests if r.route == "asset"])
 
     text = await refusal(
-        h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+        h.remix.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
     )
 
     assert text == messages.SOURCE_GONE
@@ -276,7 +276,7 @@ async def test_continue_fetches_no_more_than_the_post_could_have_carried(h: Harn
 
     # A "post file" bigger than the post's own upload limit is not what the bot posted.
     text = await refusal(
-        h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+        h.remix.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
     )
 
     assert text == messages.CLIP_GONE  # refused by size, not fetched and decoded
@@ -289,7 +289,7 @@ async def test_at_most_two_last_frames_are_taken_at_once(
     parent = await delivered(h)
     running, peak = 0, 0
     lock = threading.Lock()
-    real_last_frame = bot.jobs.last_frame
+    real_last_frame = bot.remix.last_frame
 
     def counting(*args: Any, **kwargs: Any) -> Frame:
         nonlocal running, peak
@@ -303,11 +303,11 @@ async def test_at_most_two_last_frames_are_taken_at_once(
             with lock:
                 running -= 1
 
-    monkeypatch.setattr(bot.jobs, "last_frame", counting)
+    monkeypatch.setattr(bot.remix, "last_frame", counting)
 
     frames = await asyncio.gather(
         *(
-            h.service.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
+            h.remix.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
             for _ in range(5)
         )
     )

@@ -45,6 +45,7 @@ from bot.notifier import (
 )
 from bot.periods import next_day, next_month
 from bot.policy import Access, Actor
+from bot.remix import RemixService
 from bot.settings import Settings
 from bot.store import SqliteStore
 from bot.validation import AnimateRequest
@@ -248,6 +249,7 @@ class Harness:
     """One JobService wired to the fakes; `start()` it after seeding the store if need be."""
 
     service: JobService
+    remix: RemixService
     store: TracingStore
     api: VibedreamClient
     fake: FakeVibedream
@@ -439,16 +441,26 @@ async def make_harness(
         api = VibedreamClient.from_settings(http, settings, sleep=sleeper)
         downloader = downloader_type.from_settings(http, settings)
         tracing = TracingStore(store)
+        files = DiscordFiles(http, hosts=frozenset({"127.0.0.1"}))
         service = JobService(
             settings=settings,
             store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
             api=api,
             downloader=downloader,
-            files=DiscordFiles(http, hosts=frozenset({"127.0.0.1"})),
+            files=files,
+            now=clock,
+        )
+        remix = RemixService(
+            jobs=service,
+            settings=settings,
+            store=tracing,  # type: ignore[arg-type]
+            downloader=downloader,
+            files=files,
             now=clock,
         )
         harness = Harness(
             service=service,
+            remix=remix,
             store=tracing,
             api=api,
             fake=fake_api,
