@@ -3,7 +3,10 @@ reader's language at the edge, from the catalogues in `bot/locales/<language>.to
 
 A template is a `str.format` string. A template may instead be a table of plural forms
 (`one`, `other`), picked by the value named `count`. A value that is itself a `Text` is
-rendered in the same language, so messages compose.
+rendered in the same language, so messages compose. `{cmd[usage]}` in any template is a
+command's name as the reader's client lists it (`command.usage.name`: `utilisation` in French),
+and `{cmd[usage.option.forget]}` any other `command.` entry, so no message names a command in
+a language other than its own.
 """
 
 from __future__ import annotations
@@ -111,7 +114,28 @@ class Catalogue:
         }
         if not isinstance(template, str):
             template = template[plural_form(lang, _count(text))]
-        return template.format_map(values)
+        return self.fill(lang, template, values)
+
+    def fill(self, lang: str, template: str, values: Mapping[str, object]) -> str:
+        """`template` with `values` and the `{cmd[...]}` command names of `lang`."""
+        return template.format_map({**values, "cmd": _CommandNames(self, lang)})
+
+
+class _CommandNames:
+    """What `{cmd[ref]}` reads: `command.<ref>.name`, or `command.<ref>` when `ref` has a dot."""
+
+    __slots__ = ("_catalogue", "_lang")
+
+    def __init__(self, catalogue: Catalogue, lang: str) -> None:
+        self._catalogue = catalogue
+        self._lang = lang
+
+    def __getitem__(self, ref: str) -> str:
+        key = f"command.{ref}" if "." in ref else f"command.{ref}.name"
+        template = self._catalogue.template(self._lang, key)
+        if not isinstance(template, str):
+            raise KeyError(ref)
+        return template
 
 
 def plural_form(lang: str, count: int) -> str:

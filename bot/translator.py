@@ -25,7 +25,9 @@ class CatalogueTranslator(app_commands.Translator):
         if key is None or lang == DEFAULT_LANGUAGE:
             return None
         template = catalogue().get(lang, key)
-        return None if template is None else template.format_map(string.extras["values"])
+        return (
+            None if template is None else catalogue().fill(lang, template, string.extras["values"])
+        )
 
 
 def command_text(key: str, **values: object) -> app_commands.locale_str:
@@ -34,7 +36,8 @@ def command_text(key: str, **values: object) -> app_commands.locale_str:
     english = catalogue().get(DEFAULT_LANGUAGE, key)
     if english is None:
         raise KeyError(f"the catalogue has no English text for {key!r}")
-    return app_commands.locale_str(english.format_map(values), key=key, values=values)
+    filled = catalogue().fill(DEFAULT_LANGUAGE, english, values)
+    return app_commands.locale_str(filled, key=key, values=values)
 
 
 def say(interaction: discord.Interaction, text: Text) -> str:

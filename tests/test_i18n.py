@@ -81,7 +81,7 @@ def test_command_names_and_descriptions_are_valid_for_discord(lang: str) -> None
             assert COMMAND_NAME.fullmatch(template), (key, template)
             assert template == template.lower(), (key, template)
         else:
-            filled = template.format(low=1000, high=1000)
+            filled = CAT.fill(lang, template, {"low": 1000, "high": 1000})
             assert 1 <= len(filled) <= 100, (key, template)
 
 
@@ -99,6 +99,26 @@ def test_messages_render_in_the_readers_language() -> None:
     assert refusal.render("de") != refusal.render("en-US")
     assert refusal.render("es-ES") == refusal.render("es-419") != refusal.render("en-US")
     assert refusal.render("ja") == refusal.render("en-US")
+
+
+def test_messages_name_commands_as_the_readers_client_lists_them() -> None:
+    assert messages.SWITCHED_OFF.render("en-US") == (
+        "The admins of this server have switched `/animate` off for now."
+    )
+    assert "`/animer`" in messages.SWITCHED_OFF.render("fr")
+    assert "`/animieren`" in messages.SWITCHED_OFF.render("de")
+    assert "`/utilisation oublier`" in messages.CLIP_ERASED.render("fr")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_command_reference_is_a_command_or_option_name(lang: str) -> None:
+    for key, template in CAT.templates[lang].items():
+        for name in placeholders(template):
+            if name.startswith("cmd["):
+                named = CAT.fill(lang, "{" + name + "}", {})
+                assert COMMAND_NAME.fullmatch(named), (key, name, named)
+    with pytest.raises(KeyError):
+        CAT.fill(lang, "{cmd[no-such-command]}", {})
 
 
 def test_values_that_are_messages_render_in_the_same_language() -> None:

@@ -49,9 +49,9 @@ async def test_commands_are_registered_in_every_catalogue_language(
     assert "{" not in seed  # the range is filled in, in every language
     assert "1000" in seed
     admin_group = commands["animate-admin"]
-    assert admin_group["description_localizations"]["fr"] == cat.get(
-        "fr", "command.admin.description"
-    )
+    admin_fr = admin_group["description_localizations"]["fr"]
+    assert admin_fr == Text("command.admin.description").render("fr")
+    assert "/animer " in admin_fr  # the command as French clients list it
     assert "en-US" not in animate["name_localizations"]  # English is the default itself
 
 
@@ -69,6 +69,42 @@ async def test_a_refusal_is_in_the_language_of_the_user(
     content = callback.json["data"]["content"]
     assert content == messages.missing_permissions(["attach_files", "embed_links"]).render("de")
     assert "**Dateien anhängen**" in content  # Discord's own German name of the permission
+    assert video_api.submits == []
+
+
+async def test_messages_name_commands_as_the_readers_client_lists_them(
+    bot: BotProcess, discord_fake: FakeDiscord, video_api: FakeVibedream
+) -> None:
+    registered = {c["name"]: c for c in discord_fake.commands}
+    troll = discord_fake.add_member("troll")
+    await admin(
+        discord_fake,
+        "block",
+        options=[
+            discord_fake.user_option("member", troll),
+            discord_fake.string_option("reason", "spam"),
+        ],
+    )
+    notify = registered["animate-notify"]
+    (mention,) = notify["options"]
+
+    for locale in DISCORD_LOCALES:
+        d = animate_interaction(discord_fake, user_id=troll, locale=locale)
+        await discord_fake.send_interaction(d)
+        await wait_until(lambda d=d: bool(progress_texts(discord_fake, d)))
+        (refusal,) = progress_texts(discord_fake, d)
+        listed = registered["animate"]["name_localizations"][locale]
+        assert f"`/{listed}`" in refusal
+        assert "/animate" not in refusal
+
+        setting = discord_fake.make_interaction("animate-notify", user_id=troll, locale=locale)
+        await discord_fake.send_interaction(setting)
+        answer = await discord_fake.wait_for_request(
+            lambda r, s=setting: r.path.startswith(f"/interactions/{s['id']}/")
+        )
+        listed = notify["name_localizations"][locale]
+        option = mention["name_localizations"][locale]
+        assert f"`/{listed} {option}:False`" in answer.json["data"]["content"]
     assert video_api.submits == []
 
 
