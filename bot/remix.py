@@ -28,7 +28,8 @@ from bot.threads import run_in_slot
 
 log = logging.getLogger(__name__)
 
-#: Last frames (for Continue) decoded at once: each is a clip's worth of CPU and memory.
+#: Clips fetched, and last frames decoded, for Continue at once: each is a clip's worth of
+#: disk, or of CPU and memory.
 _FRAME_EXTRACTIONS = 2
 
 
@@ -51,6 +52,7 @@ class RemixService:
         self._downloader = downloader
         self._files = files
         self._now = now
+        self._fetch_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
         self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
 
     async def own_job(self, job_id: int, access: Access) -> Job:
@@ -98,9 +100,11 @@ class RemixService:
         """The last frame of a delivered job's clip, for Continue: from the post's file
         (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
         Whether the job was erased, and the server's rules and quota, are checked first, so a
-        refused press costs no work. At most `_FRAME_EXTRACTIONS` frames are decoded at once."""
+        refused press costs no work. At most `_FRAME_EXTRACTIONS` clips are fetched, and as many
+        frames decoded, at once."""
         parent = await self.source_job(parent_id, access)
-        clip = await self._parent_clip(parent, clip_url)
+        async with self._fetch_slots:
+            clip = await self._parent_clip(parent, clip_url)
         s = self._settings
         extract = functools.partial(
             last_frame,

@@ -20,6 +20,7 @@ from bot.errors import UserError
 from bot.frames import Frame
 from bot.i18n import Text
 from bot.lineage import PostFiles
+from bot.media import ClipDownloader, DownloadedClip
 from bot.models import ImageInput, Job, JobKind, JobState
 from bot.notifier import PostFailedError
 from bot.policy import Actor
@@ -310,6 +311,37 @@ async def test_at_most_two_last_frames_are_taken_at_once(
             h.remix.continue_frame(parent.id, h.access(), parent.output_url, max_bytes=10**7)
             for _ in range(5)
         )
+    )
+
+    assert peak == 2
+    assert all(f.content_type == "image/png" for f in frames)
+
+
+async def test_at_most_two_clips_are_fetched_for_continue_at_once(
+    make_harness: MakeHarness,
+) -> None:
+    running, peak = 0, 0
+
+    class Counting(ClipDownloader):
+        async def download(self, url: str, *, max_bytes: int | None = None) -> DownloadedClip:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            try:
+                await asyncio.sleep(0.1)  # long enough for every press to be fetching, if allowed
+                return await super().download(url, max_bytes=max_bytes)
+            finally:
+                running -= 1
+
+    h = make_harness(downloader_type=Counting)
+    await h.start()
+    h.fake.clip_data = make_mp4(64, 64, 0.2)
+    parent = await delivered(h)
+    peak = 0
+
+    # A link post carries no file: Continue fetches the API's output.
+    frames = await asyncio.gather(
+        *(h.remix.continue_frame(parent.id, h.access(), None, max_bytes=10**7) for _ in range(5))
     )
 
     assert peak == 2
