@@ -13,6 +13,7 @@ import yarl
 from pydantic import ValidationError
 
 from bot.bot import AnimateBot
+from bot.forms import OpenForms
 from bot.guild_admin import GuildAdmin
 from bot.history import HistoryService
 from bot.jobs import JobService
@@ -65,7 +66,13 @@ async def run(settings: Settings) -> None:
             jobs=jobs, settings=settings, store=store, downloader=downloader, files=files
         )
         async with AnimateBot(
-            settings=settings, jobs=jobs, admin=admin, store=store, history=history, remix=remix
+            settings=settings,
+            jobs=jobs,
+            admin=admin,
+            store=store,
+            history=history,
+            remix=remix,
+            forms=OpenForms(store),
         ) as bot:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

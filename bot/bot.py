@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot import messages
 from bot.errors import UserError
+from bot.forms import OpenForms
 from bot.guild_admin import GuildAdmin
 from bot.history import HistoryService
 from bot.i18n import Text
@@ -84,6 +85,7 @@ class AnimateBot(commands.Bot):
         store: Store,
         history: HistoryService,
         remix: RemixService,
+        forms: OpenForms,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -98,6 +100,7 @@ class AnimateBot(commands.Bot):
         self.store = store
         self.history = history
         self.remix = remix
+        self.forms = forms
 
     async def setup_hook(self) -> None:
         """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiosqlite
+from pydantic import TypeAdapter
 
 from bot.i18n import Text
 from bot.models import (
@@ -32,6 +33,7 @@ from bot.models import (
     GuildConfig,
     GuildUsageReport,
     HistoryPage,
+    ImageInput,
     Job,
     JobKind,
     JobState,
@@ -59,6 +61,7 @@ _JOB_COLUMNS = (
     "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
 )
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
+_IMAGE_JSON = TypeAdapter(ImageInput)
 _JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
 Decision = Callable[[QuotaUsage], Text | None]
@@ -137,6 +140,10 @@ class Store(Protocol):
     ) -> list[Job]: ...
     async def notify_on_done(self, user_id: int) -> bool: ...
     async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
+    async def save_form(
+        self, key: str, user_id: int, image: ImageInput, expires_at: datetime, now: datetime
+    ) -> None: ...
+    async def take_form(self, key: str, user_id: int, now: datetime) -> ImageInput | None: ...
     async def redact_user(self, user_id: int) -> int: ...
     async def redact_before(self, cutoff: datetime) -> int: ...
     async def get_meta(self, key: str) -> str | None: ...
@@ -633,6 +640,27 @@ class SqliteStore:
                    updated_at = excluded.updated_at""",
             (user_id, enabled, _ts(now)),
         )
+
+    # Open forms -------------------------------------------------------------------------------
+
+    async def save_form(
+        self, key: str, user_id: int, image: ImageInput, expires_at: datetime, now: datetime
+    ) -> None:
+        """Remember which image the form `key` is for; forms past their time are dropped."""
+        await self._db.execute("DELETE FROM open_forms WHERE expires_at <= ?", (_ts(now),))
+        await self._db.execute(
+            "INSERT INTO open_forms (key, user_id, image, expires_at) VALUES (?, ?, ?, ?)",
+            (key, user_id, _IMAGE_JSON.dump_json(image).decode(), _ts(expires_at)),
+        )
+
+    async def take_form(self, key: str, user_id: int, now: datetime) -> ImageInput | None:
+        """The image of the form `key`, once, to the member who opened it while it lasts."""
+        row = await self._fetchone(
+            """DELETE FROM open_forms WHERE key = ? AND user_id = ? AND expires_at > ?
+               RETURNING image""",
+            (key, user_id, _ts(now)),
+        )
+        return _IMAGE_JSON.validate_json(row["image"]) if row else None
 
     # Data retention ---------------------------------------------------------------------------
 

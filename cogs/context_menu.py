@@ -1,18 +1,15 @@
 """Right-click a message → Apps → "Animate this image": a form for the prompt and duration,
 then the same intake as /animate (`cogs.intake.start_job`).
 
-The form's custom id carries a short random key to the image, kept in memory: an image URL is
-far too long for a custom id (100 characters). Forms are never registered with discord.py's
-view store; every submit comes through `on_interaction`, so one opened before a restart (or
-too long ago) gets a polite "please try again" instead of Discord's "interaction failed".
+The form's custom id carries a short key to its image (`bot.forms`). Forms are never
+registered with discord.py's view store; every submit comes through `on_interaction`, so one
+opened before a restart still runs, and one opened too long ago gets a polite "please try
+again" instead of Discord's "interaction failed".
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import time
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,41 +32,6 @@ log = logging.getLogger(__name__)
 FORM_PREFIX = "animate:form:"
 PROMPT_FIELD = "prompt"
 DURATION_FIELD = "duration"
-#: How long an opened form stays usable, and how many may be open at once bot-wide.
-FORM_TTL_S = 30 * 60.0
-MAX_OPEN_FORMS = 1000
-
-
-class OpenForms:
-    """Which image each open form is for (and who opened it), oldest first; in memory only."""
-
-    def __init__(self, ttl_s: float = FORM_TTL_S, capacity: int = MAX_OPEN_FORMS) -> None:
-        self._ttl_s = ttl_s
-        self._capacity = capacity
-        self._forms: OrderedDict[str, tuple[float, int, ImageInput]] = OrderedDict()
-
-    def open(self, user_id: int, image: ImageInput) -> str:
-        """Remember the image; returns the key the form carries."""
-        self._drop_expired()
-        while len(self._forms) >= self._capacity:
-            self._forms.popitem(last=False)
-        key = secrets.token_urlsafe(12)
-        self._forms[key] = (time.monotonic(), user_id, image)
-        return key
-
-    def take(self, key: str, user_id: int) -> ImageInput | None:
-        """The form's image, once; None if unknown, expired or opened by someone else."""
-        self._drop_expired()
-        entry = self._forms.get(key)
-        if entry is None or entry[1] != user_id:
-            return None
-        del self._forms[key]
-        return entry[2]
-
-    def _drop_expired(self) -> None:
-        cutoff = time.monotonic() - self._ttl_s
-        while self._forms and next(iter(self._forms.values()))[0] < cutoff:
-            self._forms.popitem(last=False)
 
 
 class ContextMenu(commands.Cog):
@@ -77,7 +39,6 @@ class ContextMenu(commands.Cog):
 
     def __init__(self, bot: AnimateBot) -> None:
         self.bot = bot
-        self.forms = OpenForms()
         self.menu = app_commands.ContextMenu(
             name=command_text("command.context.name"),
             callback=self.open_form,
@@ -98,7 +59,7 @@ class ContextMenu(commands.Cog):
         image = first_image(message)
         if image is None:
             raise UserError(messages.NO_IMAGE_IN_MESSAGE)
-        key = self.forms.open(interaction.user.id, image)
+        key = await self.bot.forms.open(interaction.user.id, image)
         form = animate_form(key, self.bot.settings, interaction.locale.value)
         await interaction.response.send_modal(form)
 
@@ -112,7 +73,8 @@ class ContextMenu(commands.Cog):
         if not custom_id.startswith(FORM_PREFIX):
             return
         try:
-            image = self.forms.take(custom_id.removeprefix(FORM_PREFIX), interaction.user.id)
+            key = custom_id.removeprefix(FORM_PREFIX)
+            image = await self.bot.forms.take(key, interaction.user.id)
             if image is None:
                 raise UserError(messages.FORM_EXPIRED)
             values = form_values(data.get("components", []))

@@ -1,16 +1,22 @@
-"""The context menu's pure parts: open forms, reading a submitted form, finding the image."""
+"""The context menu's parts below Discord: open forms (on a real SQLite file), reading a
+submitted form, finding the image."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bot.errors import UserError
+from bot.forms import FORM_TTL, OpenForms
 from bot.models import ImageInput
+from bot.store import SqliteStore
 from bot.validation import parse_duration
-from cogs.context_menu import OpenForms, first_image
+from cogs.context_menu import first_image
 from cogs.intake import form_values
 
 IMAGE = ImageInput(
@@ -24,30 +30,42 @@ IMAGE = ImageInput(
 ALICE, BOB = 1001, 1002
 
 
-def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it() -> None:
-    forms = OpenForms()
-    key = forms.open(ALICE, IMAGE)
+async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
+    store: SqliteStore,
+) -> None:
+    forms = OpenForms(store)
+    key = await forms.open(ALICE, IMAGE)
 
     assert len(key) < 80  # fits a custom id with its prefix
-    assert forms.take(key, BOB) is None
-    assert forms.take(key, ALICE) == IMAGE
-    assert forms.take(key, ALICE) is None
+    assert await forms.take(key, BOB) is None
+    assert await forms.take(key, ALICE) == IMAGE
+    assert await forms.take(key, ALICE) is None
+    assert await forms.take("never-opened", ALICE) is None
 
 
-def test_an_unknown_key_as_after_a_restart_gives_nothing() -> None:
-    assert OpenForms().take("from-a-previous-run", ALICE) is None
+async def test_an_open_form_outlives_a_restart(db_path: Path) -> None:
+    async with await SqliteStore.open(db_path) as before:
+        key = await OpenForms(before).open(ALICE, IMAGE)
+
+    async with await SqliteStore.open(db_path) as after:
+        assert await OpenForms(after).take(key, ALICE) == IMAGE
 
 
-def test_forms_expire_and_the_oldest_make_way_when_full() -> None:
-    expired = OpenForms(ttl_s=-1)
-    key = expired.open(ALICE, IMAGE)
-    assert expired.take(key, ALICE) is None
+async def test_forms_expire_after_their_time_and_are_then_dropped(
+    store: SqliteStore, db_path: Path
+) -> None:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    forms = OpenForms(store, now=lambda: now)
+    in_time, too_late = await forms.open(ALICE, IMAGE), await forms.open(ALICE, IMAGE)
 
-    small = OpenForms(capacity=2)
-    first, second, third = (small.open(ALICE, IMAGE) for _ in range(3))
-    assert small.take(first, ALICE) is None
-    assert small.take(second, ALICE) == IMAGE
-    assert small.take(third, ALICE) == IMAGE
+    now += FORM_TTL - timedelta(seconds=1)
+    assert await forms.take(in_time, ALICE) == IMAGE
+    now += timedelta(seconds=2)
+    assert await forms.take(too_late, ALICE) is None
+    await forms.open(BOB, IMAGE)  # opening a form sweeps the expired ones
+
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT user_id FROM open_forms").fetchall() == [(BOB,)]
 
 
 def test_form_values_read_action_rows_and_labels() -> None:

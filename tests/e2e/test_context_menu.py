@@ -124,7 +124,7 @@ async def test_a_bad_duration_in_the_form_is_refused_privately_and_costs_nothing
     assert video_api.submits == []
 
 
-async def test_a_form_opened_before_a_restart_is_answered_politely(
+async def test_a_form_opened_before_a_restart_still_starts_the_job_once(
     bot: BotProcess, runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
     image = discord_fake.add_attachment(
@@ -136,10 +136,17 @@ async def test_a_form_opened_before_a_restart_is_answered_politely(
 
     submit = discord_fake.make_modal_submit_interaction(opener, {"prompt": "the cat blinks"})
     await discord_fake.send_interaction(submit)
-    await wait_until(lambda: private_answer(discord_fake, submit) != "")
+    await wait_until(lambda: bool(runner.jobs()) and runner.jobs()[0]["state"] == "delivered", 20)
+    (job,) = runner.jobs()
+    assert (job["kind"], job["prompt"]) == ("context", "the cat blinks")
+    assert video_api.submits[0].json["image"] == image["url"]
 
-    assert "Animate this image** again" in private_answer(discord_fake, submit)
-    assert runner.jobs() == []
+    # The same form sent again (a double submit, say) finds nothing: one job per form.
+    again = discord_fake.make_modal_submit_interaction(opener, {"prompt": "the cat blinks"})
+    await discord_fake.send_interaction(again)
+    await wait_until(lambda: private_answer(discord_fake, again) != "")
+    assert "Animate this image** again" in private_answer(discord_fake, again)
+    assert len(runner.jobs()) == 1
 
 
 async def test_a_pasted_image_over_the_size_limit_is_refused_before_anything_is_charged(
