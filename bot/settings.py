@@ -29,8 +29,14 @@ class Settings(BaseSettings):
     discord_token: SecretStr
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     discord_gateway_url: str | None = None
+    #: Attachments, their media proxy, and the proxy of images that embeds link to.
     discord_cdn_hosts: Annotated[frozenset[str], NoDecode] = frozenset(
-        {"cdn.discordapp.com", "media.discordapp.net"}
+        {
+            "cdn.discordapp.com",
+            "media.discordapp.net",
+            "images-ext-1.discordapp.net",
+            "images-ext-2.discordapp.net",
+        }
     )
 
     # Video API

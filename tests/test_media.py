@@ -565,8 +565,7 @@ def test_discord_files_come_from_discords_cdn_or_from_the_compatible_server_in_u
     monkeypatch.delenv("DISCORD_API_URL")
     listed = settings(DISCORD_CDN_HOSTS="cdn.example.org, Media.Example.org")
 
-    assert own.discord_file_hosts == {"cdn.discordapp.com", "media.discordapp.net"}
-    assert custom.discord_file_hosts == {"cdn.discordapp.com", "media.discordapp.net", "127.0.0.1"}
+    assert custom.discord_file_hosts == own.discord_file_hosts | {"127.0.0.1"}
     assert listed.discord_file_hosts == {"cdn.example.org", "media.example.org"}
 
 
@@ -622,3 +621,29 @@ async def test_clip_that_cannot_be_written_is_retryable_and_not_kept(
 
     assert caught.value.retryable
     assert files_in(clip_dir) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.discordapp.com/attachments/1/2/cat.png?ex=6a&is=69&hm=ab",
+        "https://media.discordapp.net/attachments/1/2/cat.png?ex=6a&is=69&hm=ab",
+        # Where Discord's proxy serves the pictures of embeds (a pasted image link).
+        "https://images-ext-1.discordapp.net/external/abc/https/example.com/pics/dog.jpg",
+        "https://images-ext-2.discordapp.net/external/abc/https/example.com/pics/dog.jpg",
+        "https://media.discordapp.net/external/abc/https/example.com/pics/dog.jpg",
+    ],
+)
+def test_discords_own_file_links_are_read_with_the_default_hosts(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "x")
+    monkeypatch.setenv("VIBEDREAM_API_KEY", "y")
+    monkeypatch.delenv("DISCORD_API_URL", raising=False)
+    monkeypatch.delenv("DISCORD_CDN_HOSTS", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    files = DiscordFiles(None, hosts=settings.discord_file_hosts)  # type: ignore[arg-type]
+
+    assert str(files.check_url(url)) == url
+    with pytest.raises(DownloadError, match="not in DISCORD_CDN_HOSTS"):
+        files.check_url(url.replace("discordapp", "discord-app"))
