@@ -555,8 +555,12 @@ async def test_a_job_sent_at_once_goes_straight_to_generating(
 ) -> None:
     # A long delay, so that the outcome cannot depend on how fast this machine is.
     monkeypatch.setattr(bot.jobs, "STEP_SHOW_DELAY_S", 30.0)
+    h.fake.hold()  # it cannot be done before its first progress edit, however slow that is
     job = await h.accept()
 
+    await wait_until(lambda: bool(h.notifier.texts(job.id)))
+    (prediction_id,) = h.fake.predictions
+    h.fake.complete_now(prediction_id)
     await h.wait_state(job.id, JobState.DELIVERED)
     await wait_until(lambda: any("Done" in t for t in h.notifier.texts(job.id)))
 

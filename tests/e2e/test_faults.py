@@ -422,6 +422,10 @@ async def _arrange(point: str, runner: BotRunner, discord: FakeDiscord, api: Fak
         "delivering, clip already posted": "delivered",
         "failed, user not yet told": "failed",
     }.get(point, point)
+    if point == "claimed":
+        # Claimed again after the 429, waiting it out: not the moment of the first claim,
+        # before anything was sent (the restarted bot would then meet the 429 itself).
+        await wait_until(lambda: len(api.submits) == 1)
     await wait_until(lambda: len(runner.jobs()) > target and job(runner, target)["state"] == state)
     if point == "submitting":
         await api.wait_for(lambda: len(api.predictions) == 1)

@@ -65,6 +65,7 @@ async def test_history_lists_the_callers_jobs_with_status_settings_and_jump_link
     await discord_fake.send_interaction(
         animate_interaction(discord_fake, user_id=ALICE, prompt="forbidden dance")
     )
+    await wait_until(lambda: len(runner.jobs()) == 2)  # its id comes before Bob's
     await deliver(discord_fake, runner, BOB, "bob's own clip", count=3)
     delivered, failed, bobs = runner.jobs()
 

@@ -307,6 +307,7 @@ async def test_forget_erases_only_the_callers_finished_jobs(
     video_api.hold()
     assert is_progress(await animate_as(discord_fake, alice, prompt="alice running"))
     await wait_until(lambda: len(video_api.predictions) == 4)
+    await wait_until(lambda: runner.jobs()[-1]["state"] == "submitted")  # the answer is in
     before = {j["id"]: dict(j) for j in runner.jobs()}
 
     reply = await usage_reply(discord_fake, alice, forget=True)
