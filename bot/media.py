@@ -36,6 +36,8 @@ SOURCE_FIRST = "source-first"
 SOURCE_LAST = "source-last"
 IMAGE_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WebP": ".webp"}
 _CHUNK_BYTES = 64 * 1024
+_HTTPS = frozenset({"https"})
+_WEB = frozenset({"https", "http"})
 _MAX_REDIRECTS = 3
 
 
@@ -144,13 +146,8 @@ class ClipDownloader:
 
     def check_url(self, url: str) -> yarl.URL:
         """Return the parsed URL if clips may be fetched from it, else raise DownloadError."""
-        parsed = yarl.URL(url)
-        allowed_schemes = {"https"} if self._require_https else {"https", "http"}
-        if parsed.scheme not in allowed_schemes:
-            raise DownloadError(f"scheme {parsed.scheme!r} is not allowed")
-        if (parsed.host or "").lower() not in self._allowed_hosts:
-            raise DownloadError(f"host {parsed.host!r} is not in VIBEDREAM_OUTPUT_HOSTS")
-        return parsed
+        schemes = _HTTPS if self._require_https else _WEB
+        return _allowed_url(url, schemes, self._allowed_hosts, "VIBEDREAM_OUTPUT_HOSTS")
 
     async def download(self, url: str, *, max_bytes: int | None = None) -> DownloadedClip:
         """Fetch an mp4 to a temporary file; every redirect hop is checked against the allowlist.
@@ -211,12 +208,7 @@ class DiscordFiles:
 
     def check_url(self, url: str) -> yarl.URL:
         """Return the parsed URL if it is on Discord's CDN, else raise DownloadError."""
-        parsed = yarl.URL(url)
-        if parsed.scheme not in ("https", "http"):
-            raise DownloadError("not a web link")
-        if (parsed.host or "").lower() not in self._hosts:
-            raise DownloadError(f"host {parsed.host!r} is not in DISCORD_CDN_HOSTS")
-        return parsed
+        return _allowed_url(url, _WEB, self._hosts, "DISCORD_CDN_HOSTS")
 
     async def head(self, url: str, n: int = SNIFF_BYTES) -> RemoteHead:
         """Read the first `n` bytes of a file, asking for just that range."""
@@ -262,6 +254,18 @@ class DiscordFiles:
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DownloadError(f"{type(exc).__name__} while downloading", retryable=True) from exc
+
+
+def _allowed_url(
+    url: str, schemes: frozenset[str], hosts: frozenset[str], setting: str
+) -> yarl.URL:
+    """The parsed URL if its scheme and host are allowed, else DownloadError naming `setting`."""
+    parsed = yarl.URL(url)
+    if parsed.scheme not in schemes:
+        raise DownloadError(f"scheme {parsed.scheme!r} is not allowed")
+    if (parsed.host or "").lower() not in hosts:
+        raise DownloadError(f"host {parsed.host!r} is not in {setting}")
+    return parsed
 
 
 async def _stream_to_file(

@@ -53,6 +53,14 @@ async def admin(discord: FakeDiscord, *path: str, **kwargs: Any) -> dict[str, An
     return await reply_of(discord, d)
 
 
+async def block(
+    discord: FakeDiscord, member: int, reason: str, *, user_id: int | None = None
+) -> dict[str, Any]:
+    """`/animate-admin block member: reason:`, by an admin; returns its reply."""
+    options = [discord.user_option("member", member), discord.string_option("reason", reason)]
+    return await admin(discord, "block", options=options, user_id=user_id)
+
+
 async def reply_of(discord: FakeDiscord, d: dict[str, Any]) -> dict[str, Any]:
     """The immediate ephemeral reply to `d` (asserting it is one)."""
     callback = await callback_of(discord, d)

@@ -7,7 +7,7 @@ from typing import Any
 from bot import messages
 from bot.i18n import Text, catalogue
 from bot.models import JobState
-from tests.e2e.admin_tools import admin
+from tests.e2e.admin_tools import admin, block
 from tests.e2e.conftest import (
     BotProcess,
     BotRunner,
@@ -77,14 +77,7 @@ async def test_messages_name_commands_as_the_readers_client_lists_them(
 ) -> None:
     registered = {c["name"]: c for c in discord_fake.commands}
     troll = discord_fake.add_member("troll")
-    await admin(
-        discord_fake,
-        "block",
-        options=[
-            discord_fake.user_option("member", troll),
-            discord_fake.string_option("reason", "spam"),
-        ],
-    )
+    await block(discord_fake, troll, "spam")
     notify = registered["animate-notify"]
     (mention,) = notify["options"]
 
