@@ -61,8 +61,9 @@ _JOB_COLUMNS = (
     "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
 )
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
-_IMAGE_JSON = TypeAdapter(ImageInput)
 _JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
+#: An open form's image, as stored in `open_forms.image`.
+_IMAGE_JSON = TypeAdapter(ImageInput)
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
 Decision = Callable[[QuotaUsage], Text | None]
 
