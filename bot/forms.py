@@ -3,6 +3,7 @@
 A form's custom id holds only a short random key: an image link is far longer than the 100
 characters a custom id may have. The image is kept in the database, so a form opened before a
 restart still works after it; each is given once, to the member who opened it, for 30 minutes.
+Expired rows are swept whenever a form is opened or sent, and a member's own by `/usage forget`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from bot.store import Store
 FORM_TTL = timedelta(minutes=30)
 
 
+def form_key() -> str:
+    """A new form's key: random, and short enough for a custom id with its prefix."""
+    return secrets.token_urlsafe(12)
+
+
 class OpenForms:
     """Open forms and their images, in the store."""
 
@@ -27,12 +33,10 @@ class OpenForms:
         self._store = store
         self._now = now
 
-    async def open(self, user_id: int, image: ImageInput) -> str:
-        """Remember the image; returns the key the form carries."""
-        key = secrets.token_urlsafe(12)
+    async def open(self, key: str, user_id: int, image: ImageInput) -> None:
+        """Remember which image the form `key` is for."""
         now = self._now()
         await self._store.save_form(key, user_id, image, now + FORM_TTL, now)
-        return key
 
     async def take(self, key: str, user_id: int) -> ImageInput | None:
         """The form's image, once; None if unknown, expired or opened by someone else."""

@@ -28,8 +28,8 @@ from bot.threads import run_in_slot
 
 log = logging.getLogger(__name__)
 
-#: Clips fetched, and last frames decoded, for Continue at once: each is a clip's worth of
-#: disk, or of CPU and memory.
+#: Continue presses fetching or decoding a clip at once: each holds a clip on disk meanwhile,
+#: and a decode costs a clip's worth of CPU and memory.
 _FRAME_EXTRACTIONS = 2
 
 
@@ -52,7 +52,8 @@ class RemixService:
         self._downloader = downloader
         self._files = files
         self._now = now
-        self._fetch_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
+        self._clip_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
+        # Decoding threads have their own: one whose caller gave up holds its slot until it ends.
         self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
 
     async def own_job(self, job_id: int, access: Access) -> Job:
@@ -100,26 +101,26 @@ class RemixService:
         """The last frame of a delivered job's clip, for Continue: from the post's file
         (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
         Whether the job was erased, and the server's rules and quota, are checked first, so a
-        refused press costs no work. At most `_FRAME_EXTRACTIONS` clips are fetched, and as many
-        frames decoded, at once."""
+        refused press costs no work. At most `_FRAME_EXTRACTIONS` presses fetch or decode a clip
+        at once."""
         parent = await self.source_job(parent_id, access)
-        async with self._fetch_slots:
-            clip = await self._parent_clip(parent, clip_url)
         s = self._settings
-        extract = functools.partial(
-            last_frame,
-            clip.path,
-            min_side=s.image_min_side_px,
-            max_side=s.image_max_side_px,
-            max_bytes=min(max_bytes, s.image_max_bytes),
-        )
-        try:
-            return await run_in_slot(self._frame_slots, extract)
-        except FrameError as exc:
-            log.warning("job %d: no last frame: %s", parent.id, exc)
-            raise UserError(messages.CLIP_UNREADABLE) from exc
-        finally:
-            clip.discard()
+        async with self._clip_slots:
+            clip = await self._parent_clip(parent, clip_url)
+            extract = functools.partial(
+                last_frame,
+                clip.path,
+                min_side=s.image_min_side_px,
+                max_side=s.image_max_side_px,
+                max_bytes=min(max_bytes, s.image_max_bytes),
+            )
+            try:
+                return await run_in_slot(self._frame_slots, extract)
+            except FrameError as exc:
+                log.warning("job %d: no last frame: %s", parent.id, exc)
+                raise UserError(messages.CLIP_UNREADABLE) from exc
+            finally:
+                clip.discard()
 
     async def _parent_clip(self, parent: Job, clip_url: str | None) -> DownloadedClip:
         """Download the clip of `parent`'s post, no bigger than that post could carry; or its

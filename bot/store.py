@@ -655,7 +655,9 @@ class SqliteStore:
         )
 
     async def take_form(self, key: str, user_id: int, now: datetime) -> ImageInput | None:
-        """The image of the form `key`, once, to the member who opened it while it lasts."""
+        """The image of the form `key`, once, to the member who opened it while it lasts;
+        forms past their time are dropped."""
+        await self._db.execute("DELETE FROM open_forms WHERE expires_at <= ?", (_ts(now),))
         row = await self._fetchone(
             """DELETE FROM open_forms WHERE key = ? AND user_id = ? AND expires_at > ?
                RETURNING image""",
@@ -666,7 +668,9 @@ class SqliteStore:
     # Data retention ---------------------------------------------------------------------------
 
     async def redact_user(self, user_id: int) -> int:
-        """Erase the prompts and links of a user's finished jobs; returns how many."""
+        """Erase the prompts and links of a user's finished jobs, and drop their open forms;
+        returns how many jobs."""
+        await self._db.execute("DELETE FROM open_forms WHERE user_id = ?", (user_id,))
         return await self._redact("user_id = ?", (user_id,))
 
     async def redact_before(self, cutoff: datetime) -> int:

@@ -21,6 +21,7 @@ from bot import messages
 from bot.api_models import DURATION_MAX_S, DURATION_MIN_S
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
+from bot.forms import form_key
 from bot.models import ImageInput, JobKind
 from bot.settings import Settings
 from bot.translator import command_text, say
@@ -59,9 +60,11 @@ class ContextMenu(commands.Cog):
         image = first_image(message)
         if image is None:
             raise UserError(messages.NO_IMAGE_IN_MESSAGE)
-        key = await self.bot.forms.open(interaction.user.id, image)
+        key = form_key()
         form = animate_form(key, self.bot.settings, interaction.locale.value)
+        # The form first: the answer is due within 3 s, and nobody sends a form this fast.
         await interaction.response.send_modal(form)
+        await self.bot.forms.open(key, interaction.user.id, image)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -73,6 +76,8 @@ class ContextMenu(commands.Cog):
         if not custom_id.startswith(FORM_PREFIX):
             return
         try:
+            # Acknowledged first: finding the form's image is a database read.
+            await interaction.response.defer(ephemeral=True, thinking=True)
             key = custom_id.removeprefix(FORM_PREFIX)
             image = await self.bot.forms.take(key, interaction.user.id)
             if image is None:

@@ -24,7 +24,8 @@ async def start_job(
     kind: JobKind = JobKind.ANIMATE,
 ) -> None:
     """The one intake of every way to start a clip (/animate, the context menu's form):
-    check what costs nothing, acknowledge at once, then hand the job to the service.
+    check what costs nothing, acknowledge at once (unless the caller already did), then hand
+    the job to the service.
 
     Raises UserError saying what to change; a refused request costs nothing.
     """
@@ -33,7 +34,8 @@ async def start_job(
     if missing := missing_permissions(interaction):
         raise UserError(messages.missing_permissions(missing))
     checked = jobs.check(request)
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
     await jobs.accept(checked, origin(interaction), access(interaction), kind=kind)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.errors import UserError
-from bot.forms import FORM_TTL, OpenForms
+from bot.forms import FORM_TTL, OpenForms, form_key
 from bot.models import ImageInput
 from bot.store import SqliteStore
 from bot.validation import parse_duration
@@ -34,7 +34,8 @@ async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
     store: SqliteStore,
 ) -> None:
     forms = OpenForms(store)
-    key = await forms.open(ALICE, IMAGE)
+    key = form_key()
+    await forms.open(key, ALICE, IMAGE)
 
     assert len(key) < 80  # fits a custom id with its prefix
     assert await forms.take(key, BOB) is None
@@ -44,8 +45,9 @@ async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
 
 
 async def test_an_open_form_outlives_a_restart(db_path: Path) -> None:
+    key = form_key()
     async with await SqliteStore.open(db_path) as before:
-        key = await OpenForms(before).open(ALICE, IMAGE)
+        await OpenForms(before).open(key, ALICE, IMAGE)
 
     async with await SqliteStore.open(db_path) as after:
         assert await OpenForms(after).take(key, ALICE) == IMAGE
@@ -56,16 +58,33 @@ async def test_forms_expire_after_their_time_and_are_then_dropped(
 ) -> None:
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     forms = OpenForms(store, now=lambda: now)
-    in_time, too_late = await forms.open(ALICE, IMAGE), await forms.open(ALICE, IMAGE)
+    in_time, too_late, closed = form_key(), form_key(), form_key()
+    for key in (in_time, too_late, closed):
+        await forms.open(key, ALICE, IMAGE)
 
     now += FORM_TTL - timedelta(seconds=1)
     assert await forms.take(in_time, ALICE) == IMAGE
     now += timedelta(seconds=2)
+    await forms.open(form_key(), BOB, IMAGE)  # opening (or sending) a form sweeps the expired
     assert await forms.take(too_late, ALICE) is None
-    await forms.open(BOB, IMAGE)  # opening a form sweeps the expired ones
 
+    assert open_forms(db_path) == [BOB]
+
+
+async def test_forget_drops_the_members_open_forms(store: SqliteStore, db_path: Path) -> None:
+    forms = OpenForms(store)
+    await forms.open(form_key(), ALICE, IMAGE)
+    await forms.open(form_key(), BOB, IMAGE)
+
+    await store.redact_user(ALICE)
+
+    assert open_forms(db_path) == [BOB]
+
+
+def open_forms(db_path: Path) -> list[int]:
+    """Who the forms left in the database were opened by."""
     with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT user_id FROM open_forms").fetchall() == [(BOB,)]
+        return [user for (user,) in db.execute("SELECT user_id FROM open_forms ORDER BY user_id")]
 
 
 def test_form_values_read_action_rows_and_labels() -> None:

@@ -289,7 +289,7 @@ async def test_at_most_two_last_frames_are_taken_at_once(
     h.fake.clip_data = make_mp4(64, 64, 0.2)
     parent = await delivered(h)
     running, peak = 0, 0
-    lock = threading.Lock()
+    lock, two_decoding = threading.Lock(), threading.Event()
     real_last_frame = bot.remix.last_frame
 
     def counting(*args: Any, **kwargs: Any) -> Frame:
@@ -297,8 +297,11 @@ async def test_at_most_two_last_frames_are_taken_at_once(
         with lock:
             running += 1
             peak = max(peak, running)
+            if running == 2:
+                two_decoding.set()
         try:
-            time.sleep(0.2)  # long enough for every press to be decoding at once, if allowed
+            two_decoding.wait(timeout=10)  # the first two meet, however slow the machine
+            time.sleep(0.2)  # room for every other press to be decoding too, if allowed
             return real_last_frame(*args, **kwargs)
         finally:
             with lock:
@@ -321,23 +324,32 @@ async def test_at_most_two_clips_are_fetched_for_continue_at_once(
     make_harness: MakeHarness,
 ) -> None:
     running, peak = 0, 0
+    two_fetching = asyncio.Event()
 
     class Counting(ClipDownloader):
         async def download(self, url: str, *, max_bytes: int | None = None) -> DownloadedClip:
             nonlocal running, peak
+            if not pressing:  # the parent's own delivery
+                return await super().download(url, max_bytes=max_bytes)
             running += 1
             peak = max(peak, running)
+            if running == 2:
+                two_fetching.set()
             try:
-                await asyncio.sleep(0.1)  # long enough for every press to be fetching, if allowed
+                # The first two meet, however slow the machine; then every other press has
+                # room to be fetching too, if allowed.
+                await asyncio.wait_for(two_fetching.wait(), 10)
+                await asyncio.sleep(0.2)
                 return await super().download(url, max_bytes=max_bytes)
             finally:
                 running -= 1
 
+    pressing = False
     h = make_harness(downloader_type=Counting)
     await h.start()
     h.fake.clip_data = make_mp4(64, 64, 0.2)
     parent = await delivered(h)
-    peak = 0
+    pressing = True
 
     # A link post carries no file: Continue fetches the API's output.
     frames = await asyncio.gather(

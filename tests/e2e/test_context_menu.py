@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from tests.e2e.conftest import (
@@ -9,6 +10,7 @@ from tests.e2e.conftest import (
     BotRunner,
     is_clip_post,
     png_bytes,
+    progress_texts,
     wait_until,
 )
 from tests.fakes.fake_discord import FakeDiscord
@@ -27,13 +29,22 @@ async def open_form(discord: FakeDiscord, message: dict[str, Any]) -> dict[str, 
 
 
 def private_answer(discord: FakeDiscord, interaction: dict[str, Any]) -> str:
-    """The text of the bot's ephemeral reply to `interaction` ("" if none yet)."""
+    """The text of the bot's ephemeral answer to `interaction` ("" if none yet): its reply, or
+    the latest edit of its deferred ("thinking") reply."""
     for call in discord.callbacks():
-        if interaction["id"] in call.path and call.json and call.json.get("type") == 4:
+        if interaction["id"] in call.path and call.json and call.json.get("type") in (4, 5):
             data = call.json["data"]
             assert data["flags"] & 64  # only the user sees it
-            return str(data.get("content"))
+            if call.json["type"] == 4:
+                return str(data.get("content"))
+            return (progress_texts(discord, interaction) or [""])[-1]
     return ""
+
+
+def forms_stored(runner: BotRunner) -> int:
+    with contextlib.closing(runner.db()) as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM open_forms").fetchone()
+    return int(count)
 
 
 async def test_an_attached_image_is_animated_through_the_form(
@@ -131,6 +142,7 @@ async def test_a_form_opened_before_a_restart_still_starts_the_job_once(
         "cat.png", png_bytes(512, 512), "image/png", width=512, height=512
     )
     opener = await open_form(discord_fake, discord_fake.add_user_message(attachments=[image]))
+    await wait_until(lambda: forms_stored(runner) == 1)  # written just after the form is shown
     assert await bot.stop() == 0
     await runner.start()
 
