@@ -64,6 +64,9 @@ class HistoryResult:
     eta_s: list[float]
     history_s: list[float]
     choices_s: list[float]
+    #: The retention purge: the first one over the whole history, then one a day after it.
+    purge_first_s: float
+    purge_daily_s: list[float]
 
 
 async def build(path: Path, *, jobs: int, users: int, guilds: int, now: datetime) -> float:
@@ -149,6 +152,21 @@ async def time_choices(
     )
 
 
+async def time_purge(
+    path: Path, *, now: datetime, retention_days: int = 90, days: int = 5
+) -> tuple[float, list[float]]:
+    """Time the retention purge (`Store.redact_before`, run at start and then daily): the first
+    one, which erases everything older than `retention_days`, then one for each following day.
+    It erases, so it runs last."""
+    async with await SqliteStore.open(path) as store:
+        timings = []
+        for day in range(days + 1):
+            started = time.perf_counter()
+            await store.redact_before(now - timedelta(days=retention_days - day))
+            timings.append(time.perf_counter() - started)
+    return timings[0], timings[1:]
+
+
 async def _member_call(
     store: SqliteStore, rng: random.Random, users: int, guilds: int, *, history: bool
 ) -> object:
@@ -205,6 +223,7 @@ async def history(
         path, users=users, guilds=guilds, samples=samples
     )
     choices_s, choices_plans = await time_choices(path, users=users, guilds=guilds, samples=samples)
+    purge_first_s, purge_daily_s = await time_purge(path, now=now)
     return HistoryResult(
         jobs,
         users,
@@ -216,4 +235,6 @@ async def history(
         eta_s,
         history_s,
         choices_s,
+        purge_first_s,
+        purge_daily_s,
     )

@@ -48,6 +48,8 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
     assert "USING INDEX jobs_by_user_time" in out, "the /usage query plans are printed"
     assert re.search(r"\| ETA history .*, 2,000 jobs +\| [0-9.]+ ms", out), out
     assert "USING COVERING INDEX jobs_by_eta_settings" in out, "the ETA query plan is printed"
+    purge = r"\| daily retention purge .*, 2,000 jobs +\| [0-9.]+ ms .*\(the first one"
+    assert re.search(purge, out), out
     assert "time scale 0.02" in out, "the settings used are printed"
 
 
