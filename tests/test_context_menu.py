@@ -3,6 +3,7 @@ submitted form, finding the image."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ async def test_forget_drops_the_members_open_forms(store: SqliteStore, db_path: 
 
 def open_forms(db_path: Path) -> list[int]:
     """Who the forms left in the database were opened by."""
-    with sqlite3.connect(db_path) as db:
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
         return [user for (user,) in db.execute("SELECT user_id FROM open_forms ORDER BY user_id")]
 
 
