@@ -27,9 +27,12 @@ Duration = Annotated[int, Field(ge=DURATION_MIN_S, le=DURATION_MAX_S)]
 Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]
 
 #: The documented generation time ("Video output ~60-120s"), until the API or our own history
-#: says better. The docs give no price table, only a floor ("from $0.29/run"), so the price
-#: expected before any job shows it is the `EXPECTED_COST_CENTS` setting.
+#: says better.
 DOCUMENTED_ESTIMATE_S = (60.0, 120.0)
+#: The documented price, a floor ("from $0.29/run"): the docs give no price table. A job is
+#: shown to cost "from" this until an earlier job with its settings shows the price; what is
+#: reserved against a spending cap meanwhile is the `EXPECTED_COST_CENTS` setting.
+LISTED_PRICE_CENTS = 29
 
 #: Documented values of `status`; others are read as "still processing".
 PredictionStatus = Literal["processing", "completed", "failed"]

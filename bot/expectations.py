@@ -43,7 +43,9 @@ class Eta:
 class Forecast:
     """What the progress message promises: the cost, and when the clip should be ready."""
 
-    cost_cents: int  # before the submit what was reserved, after it what the API charges
+    #: Before the submit what was reserved, after it what the API charges; None before the
+    #: submit when no earlier job with these settings shows the price (see LISTED_PRICE_CENTS).
+    cost_cents: int | None
     eta: Eta
     ready_at: datetime
     late_at: datetime  # from then on the job is running late (see `late_after_s`)

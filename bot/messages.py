@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot.api_models import DOCUMENTED_ESTIMATE_S
+from bot.api_models import DOCUMENTED_ESTIMATE_S, LISTED_PRICE_CENTS
 from bot.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.i18n import Join, Text
 from bot.models import (
@@ -218,10 +218,17 @@ def expectation(forecast: Forecast, settings: GenerationSettings) -> Text:
     """The cost and the earliest ready time, shown while a job waits to be sent."""
     return Text(
         "progress.expectation",
-        cost=dollars(forecast.cost_cents),
+        cost=forecast_cost(forecast),
         ready=timestamp(forecast.ready_at),
         basis=eta_basis(forecast.eta, settings),
     )
+
+
+def forecast_cost(forecast: Forecast) -> Text | str:
+    """The cost a progress message shows: known, or the documented "from" price."""
+    if forecast.cost_cents is None:
+        return Text("progress.cost_from", cost=dollars(LISTED_PRICE_CENTS))
+    return dollars(forecast.cost_cents)
 
 
 def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
@@ -254,7 +261,7 @@ def generating(
         "bar": progress_bar(bar_fraction(elapsed_s, forecast.eta)),
         "ready": timestamp(forecast.ready_at),
         "basis": eta_basis(forecast.eta, settings),
-        "cost": dollars(forecast.cost_cents),
+        "cost": forecast_cost(forecast),
     }
     expected = (
         Text("progress.expected_late", **values) if late else Text("progress.expected", **values)

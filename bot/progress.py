@@ -48,6 +48,8 @@ class _Shown:
     learned: Eta | None = None
     #: The ready moment (epoch seconds) shown while the job waits to be sent.
     ready_at: float | None = None
+    #: Whether an earlier job with these settings shows the price (looked up once, if needed).
+    price_known: bool | None = None
 
 
 class ProgressReporter:
@@ -183,7 +185,10 @@ class ProgressReporter:
         now = self._now()
         shown.ready_at = settle_shown(shown.ready_at, now.timestamp() + eta.seconds, eta)
         ready_at = datetime.fromtimestamp(shown.ready_at, UTC)
-        return Forecast(job.reserved_cents, eta, ready_at, now + late_after)
+        if shown.price_known is None:
+            shown.price_known = await self._store.expected_cost(job.settings) is not None
+        cost = job.reserved_cents if shown.price_known else None
+        return Forecast(cost, eta, ready_at, now + late_after)
 
     def _is_final(self, job_id: int) -> bool:
         shown = self._shown.get(job_id)

@@ -270,7 +270,7 @@ async def test_a_followed_queued_job_shows_its_queue_position(
     await asyncio.wait_for(notifier.edited.wait(), WAIT_S)
 
     nothing_learned = Forecast(
-        0,
+        None,  # no earlier job shows the price of these settings
         Eta(120.0, EtaBasis.DOCS),
         ready_at=T0 + timedelta(seconds=120),
         late_at=T0 + timedelta(seconds=132),
@@ -337,8 +337,23 @@ async def test_a_job_being_sent_shows_the_cost_and_ready_time_too(
 
     ((_, text),) = notifier.edits
     assert text.startswith(messages.SUBMITTING.render())
-    assert "Expected cost **$1.00**" in text
+    # Nothing shows the price of these settings yet: the documented one, not the reservation.
+    assert "Expected cost **from $0.29**" in text
     assert f"<t:{int(T0.timestamp()) + 120}:R>" in text
+
+
+async def test_once_a_job_with_its_settings_was_charged_a_waiting_job_shows_its_reservation(
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+) -> None:
+    await learn(store, 90)  # charged 29 cents; `accept` reserves the most recently charged
+    job = await admitted(store, reserve_cents=29)
+    await store.set_state(job.id, JobState.SUBMITTING)
+
+    await reporter._tick(job.id)
+
+    ((_, text),) = notifier.edits
+    assert "Expected cost **$0.29**" in text
+    assert "from $" not in text
 
 
 async def test_a_generating_job_fills_its_bar_against_the_learned_eta(
