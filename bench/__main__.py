@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.history import HistoryResult, history
+from bench.big_database import HistoryResult, history
 from bench.procstats import MiB, machine
 from bench.stats import Row, check, ms, percentile, table
 from bench.workloads import BigClipResult, BurstResult, ScaleResult, big_clip, burst, scale

@@ -1,7 +1,7 @@
 """`python -m bench.reencode`: how long fitting one clip to an upload limit takes.
 
 Makes a clip like the API's largest (12 s, 1080p, 24 fps, a detailed picture panning, with
-sound, at a high bitrate), then re-encodes it with `bot.transcode.fit_file` to the default
+sound, at a high bitrate), then re-encodes it with `bot.media.transcode.fit_file` to the default
 10 MiB limit and prints wall time, CPU time, sizes and the bot's peak RSS rise while it ran.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import av
 
 from bench.procstats import machine
-from bot.transcode import fit_file
+from bot.media.transcode import fit_file
 
 _RATE = 48000
 MiB = 1024 * 1024

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.procstats import machine, rss_mib
 from bench.world import World, world
-from tests.harness import BotProcess
+from tests.fakes.harness import BotProcess
 
 _JOB_FOOTER = re.compile(r"Job #(\d+) ")
 _RSS_GROWTH_MAX = 0.10

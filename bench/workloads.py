@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.history import build
+from bench.big_database import build
 from bench.procstats import MiB, cpu_seconds, peak_rss_mib
 from bench.world import World, world
 from tests.fakes.fake_discord import RecordedRequest
-from tests.harness import is_clip_post
+from tests.fakes.harness import is_clip_post
 
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback")
 _CLIP_NAME = re.compile(r"animate-(\d+)\.mp4")
@@ -103,7 +103,7 @@ async def burst(
     """`jobs` users call /animate at once; every job is followed until its clip is posted.
 
     With `history_jobs`, the database starts with that many finished jobs (see
-    `bench.history.build`), so the progress messages use an ETA learned from them.
+    `bench.big_database.build`), so the progress messages use an ETA learned from them.
     """
     low, high = 60 * scale, 120 * scale
     settings = _settings(scale, MAX_JOBS_IN_FLIGHT=str(jobs))

@@ -14,7 +14,7 @@ from typing import Any
 from tests.fakes.discord_schemas import RequestSchemas
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
-from tests.harness import API_KEY, DISCORD_TOKEN, BotRunner, animate_interaction
+from tests.fakes.harness import API_KEY, DISCORD_TOKEN, BotRunner, animate_interaction
 
 #: The e2e harness shortens these for speed; the bench runs the bot's own defaults unless told.
 _E2E_SHORTCUTS = (

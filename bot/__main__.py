@@ -13,15 +13,16 @@ import yarl
 from pydantic import ValidationError
 
 from bot.bot import AnimateBot
-from bot.forms import OpenForms
-from bot.guild_admin import GuildAdmin
-from bot.history import HistoryService
-from bot.jobs import JobService
-from bot.media import ClipDownloader, DiscordFiles
-from bot.remix import RemixService
+from bot.guilds.admin import GuildAdmin
+from bot.jobs.service import JobService
+from bot.media.files import ClipDownloader, DiscordFiles
+from bot.members.forms import OpenForms
+from bot.members.history import HistoryService
+from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.store import DatabaseUnusableError, SqliteStore
-from bot.vibedream import VibedreamClient
+from bot.storage.store import DatabaseUnusableError, SqliteStore
+from bot.video.vibedream import VibedreamClient
+from cogs.support.notifier import DiscordNotifier
 
 log = logging.getLogger("bot")
 
@@ -73,6 +74,7 @@ async def run(settings: Settings) -> None:
             history=history,
             remix=remix,
             forms=OpenForms(store),
+            notifier=DiscordNotifier,
         ) as bot:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -5,27 +5,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
 from bot.errors import UserError
-from bot.forms import OpenForms
-from bot.guild_admin import GuildAdmin
-from bot.history import HistoryService
-from bot.i18n import Text
-from bot.jobs import JobService
-from bot.remix import RemixService
+from bot.guilds.admin import GuildAdmin
+from bot.i18n import messages
+from bot.i18n.text import Text
+from bot.jobs.notifier import JobNotifier
+from bot.jobs.service import JobService
+from bot.members.forms import OpenForms
+from bot.members.history import HistoryService
+from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.store import Store
 from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = (
     "cogs.animate",
+    "cogs.results",
     "cogs.context_menu",
     "cogs.usage",
     "cogs.admin",
@@ -86,6 +89,7 @@ class AnimateBot(commands.Bot):
         history: HistoryService,
         remix: RemixService,
         forms: OpenForms,
+        notifier: Callable[[AnimateBot], JobNotifier],
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -101,13 +105,26 @@ class AnimateBot(commands.Bot):
         self.history = history
         self.remix = remix
         self.forms = forms
+        self._notifier = notifier
+        self._engine_started = False
 
     async def setup_hook(self) -> None:
-        """Load the cogs (which resume open jobs) and sync commands if their definitions changed."""
+        """Start the job engine (resuming open jobs), load the extensions, and sync commands if
+        their definitions changed."""
         await self.tree.set_translator(CatalogueTranslator())
+        # The bot, not an extension, owns the engine: reloading a cog never stops a job.
+        await self.jobs.start(self._notifier(self))
+        self._engine_started = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
+
+    async def close(self) -> None:
+        """Stop the engine (every job's state is already stored), then disconnect."""
+        if self._engine_started:
+            self._engine_started = False
+            await self.jobs.stop()
+        await super().close()
 
     async def sync_commands_if_changed(self) -> bool:
         """Upload the command tree only when it differs from the last upload; True if synced."""

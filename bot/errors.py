@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import Text
+from bot.i18n.text import Text
 
 
 class UserError(Exception):

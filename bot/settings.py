@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.api_models import PROMPT_MAX_CHARS, AspectRatio, Duration, Resolution
+from bot.video.seedance import AspectRatio, Duration, Resolution
 
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
+#: Our ceiling on prompt length (the API documents none); fits one Discord message.
+PROMPT_MAX_CHARS = 2000
 
 
 class Settings(BaseSettings):

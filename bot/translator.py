@@ -6,7 +6,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.i18n import DEFAULT_LANGUAGE, Text, catalogue, language
+from bot.i18n.text import DEFAULT_LANGUAGE, Text, catalogue, language
 
 
 class CatalogueTranslator(app_commands.Translator):

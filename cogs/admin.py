@@ -9,17 +9,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
 from bot.bot import AnimateBot, NotPermittedError
 from bot.errors import UserError
-from bot.guild_admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
-from bot.i18n import Text
-from bot.jobs import JobService
-from bot.models import LIMIT_NAMES, GuildUsageReport, LimitName
-from bot.policy import Actor
+from bot.guilds.admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
+from bot.guilds.model import LIMIT_NAMES, GuildUsageReport, LimitName
+from bot.guilds.policy import Actor
+from bot.i18n import messages
+from bot.i18n.text import Text
+from bot.jobs.service import JobService
 from bot.translator import command_text, say
-from cogs.embeds import FIELD_MAX, truncate
-from cogs.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
+from cogs.support.embeds import FIELD_MAX, truncate
+from cogs.support.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 
 _LIMIT_CHOICES = [
     app_commands.Choice(name=command_text(messages.LIMIT_LABELS[name].key), value=name)

@@ -8,22 +8,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.api_models import (
+from bot.bot import AnimateBot
+from bot.jobs.request import AnimateRequest
+from bot.jobs.service import JobService
+from bot.settings import PROMPT_MAX_CHARS
+from bot.translator import command_text
+from bot.video.seedance import (
     DURATION_MAX_S,
     DURATION_MIN_S,
-    PROMPT_MAX_CHARS,
     SEED_MAX,
     SEED_MIN,
     AspectRatio,
     Resolution,
 )
-from bot.bot import AnimateBot
-from bot.jobs import JobService
-from bot.translator import command_text
-from bot.validation import AnimateRequest
-from cogs.buttons import CancelButton, EditForms, ResultButton
-from cogs.delivery import DiscordNotifier
-from cogs.intake import image_input, start_job
+from cogs.support.intake import image_input, start_job
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +41,11 @@ _RANGES = ("duration", "seed")
 
 
 class Animate(commands.Cog):
-    """The /animate command; owns the job service's lifetime."""
+    """The /animate command."""
 
     def __init__(self, bot: AnimateBot, jobs: JobService) -> None:
         self.bot = bot
         self.jobs = jobs
-
-    async def cog_load(self) -> None:
-        """Resume jobs a previous run left open."""
-        await self.jobs.start(DiscordNotifier(self.bot))
-
-    async def cog_unload(self) -> None:
-        """Stop background work; every job's state is already in the database."""
-        await self.jobs.stop()
 
     @app_commands.command(
         name=command_text("command.animate.name"),
@@ -100,6 +90,4 @@ class Animate(commands.Cog):
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(CancelButton, ResultButton)
     await bot.add_cog(Animate(bot, bot.jobs))
-    await bot.add_cog(EditForms())

@@ -1,5 +1,5 @@
 """Right-click a message → Apps → "Animate this image": a form for the prompt and duration,
-then the same intake as /animate (`cogs.intake.start_job`).
+then the same intake as /animate (`cogs.support.intake.start_job`).
 
 The form's custom id carries a short key to its image (`bot.forms`). Forms are never
 registered with discord.py's view store; every submit comes through `on_interaction`, so one
@@ -17,16 +17,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
-from bot.api_models import DURATION_MAX_S, DURATION_MIN_S
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
-from bot.forms import form_key
-from bot.models import ImageInput, JobKind
+from bot.i18n import messages
+from bot.jobs.model import ImageInput, JobKind
+from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
+from bot.members.forms import form_key
 from bot.settings import Settings
 from bot.translator import command_text, say
-from bot.validation import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
-from cogs.intake import form_values, image_input, start_job
+from bot.video.seedance import DURATION_MAX_S, DURATION_MIN_S
+from cogs.support.intake import form_values, image_input, start_job
 
 log = logging.getLogger(__name__)
 

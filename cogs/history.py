@@ -10,13 +10,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
 from bot.bot import AnimateBot
-from bot.history import HistoryService
-from bot.i18n import Text
-from bot.models import DeliveryRoute, HistoryPage, Job, JobDetails, JobState
+from bot.i18n import messages
+from bot.i18n.text import Text
+from bot.jobs.model import DeliveryRoute, Job, JobState
+from bot.members.history import HistoryService
+from bot.members.model import HistoryPage, JobDetails
 from bot.translator import command_text, say
-from cogs.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
+from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
 

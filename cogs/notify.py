@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
 from bot.bot import AnimateBot
-from bot.jobs import JobService
+from bot.i18n import messages
+from bot.jobs.service import JobService
 from bot.translator import command_text, say
 
 

@@ -6,12 +6,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
 from bot.bot import AnimateBot
-from bot.jobs import JobService
-from bot.models import Job, QuotaStatus, UsageReport
+from bot.i18n import messages
+from bot.jobs.model import Job
+from bot.jobs.service import JobService
+from bot.members.model import QuotaStatus, UsageReport
 from bot.translator import command_text, say
-from cogs.embeds import truncate
+from cogs.support.embeds import truncate
 
 _PROMPT_PREVIEW_CHARS = 40
 

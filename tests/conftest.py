@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.store import SqliteStore
+from bot.storage.store import SqliteStore
 from tests.fakes.fake_vibedream import FakeVibedream
-from tests.secret_scan import SCAN, ScanningHandler
+from tests.fakes.secret_scan import SCAN, ScanningHandler
 
 # Secrets ---------------------------------------------------------------------------------------
 
@@ -29,7 +29,7 @@ SCAN.add_secret(
 def no_secret_leaks_in_the_whole_suite() -> Iterator[None]:
     """Fail the run if a secret value appeared in any log line or any message sent.
 
-    `tests/secret_scan.py` collects as the suite runs; this checks the total at the end.
+    `tests/fakes/secret_scan.py` collects as the suite runs; this checks the total at the end.
     """
     handler = ScanningHandler(SCAN)
     loggers = [logging.getLogger(name) for name in OWN_LOGGERS]
@@ -77,3 +77,15 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
     """A migrated SQLite store on a fresh file."""
     async with await SqliteStore.open(db_path) as opened:
         yield opened
+
+
+# Tiers -----------------------------------------------------------------------------------------
+
+_E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e/ `e2e`: each starts the real bot process."""
+    for item in items:
+        if _E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)

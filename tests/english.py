@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot import messages
-from bot.i18n import Text
+from bot.i18n import messages
+from bot.i18n.text import Text
 
 
 def _rendered(value: Any) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.api_models import Resolution
-from bot.models import GenerationSettings, ImageInput, NewJob, Origin
-from bot.store import SqliteStore
+from bot.jobs.model import GenerationSettings, ImageInput, NewJob, Origin
+from bot.storage.store import SqliteStore
+from bot.video.seedance import Resolution
 
 #: Typical settings of one job: 5 s, 720p, adaptive aspect ratio, seed 7.
 SETTINGS = GenerationSettings(

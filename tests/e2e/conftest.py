@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
-from tests.harness import (
+from tests.fakes.harness import (
     API_KEY,
     ATTACHMENT,
     BOOLEAN,
@@ -27,7 +27,7 @@ from tests.harness import (
     progress_texts,
     wait_until,
 )
-from tests.secret_scan import SCAN
+from tests.fakes.secret_scan import SCAN
 
 SCAN.add_secret("DISCORD_TOKEN", DISCORD_TOKEN)
 SCAN.add_secret("VIBEDREAM_API_KEY", API_KEY)

@@ -8,7 +8,8 @@ import csv
 import io
 from typing import Any
 
-from bot.models import JobState, UsageTotals
+from bot.jobs.model import JobState
+from bot.members.model import UsageTotals
 from tests.e2e.admin_tools import (
     ADMIN_PERMISSIONS,
     admin,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import JobKind
+from bot.jobs.model import JobKind
 from tests.e2e.admin_tools import admin
 from tests.e2e.conftest import (
     BotRunner,

@@ -8,7 +8,7 @@ import contextlib
 import signal
 from typing import Any
 
-from bot.models import JobState
+from bot.jobs.model import JobState
 from tests.e2e.conftest import (
     BotRunner,
     animate_interaction,

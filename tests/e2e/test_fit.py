@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
 from tests.fakes.clips import make_mp4
 from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
-from tests.harness import png_bytes
+from tests.fakes.harness import png_bytes
 
 LIMIT = 600 * 1024  # a small upload limit, so a small noisy clip is over it
 

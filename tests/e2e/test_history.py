@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import messages
-from bot.store import SqliteStore
+from bot.i18n import messages
+from bot.storage.store import SqliteStore
 from tests import factories
 from tests.e2e.conftest import (
     BotProcess,

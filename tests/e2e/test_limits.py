@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from bot.models import QuotaStatus
+from bot.members.model import QuotaStatus
 from bot.periods import month_start, next_day, next_month
 from tests.e2e.admin_tools import (
     admin,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import messages
-from bot.i18n import Text, catalogue
-from bot.models import JobState
+from bot.i18n import messages
+from bot.i18n.text import Text, catalogue
+from bot.jobs.model import JobState
 from tests.e2e.admin_tools import admin, block
 from tests.e2e.conftest import (
     BotProcess,

@@ -1,0 +1,1 @@
+"""Text in the reader's language: message keys and values, catalogues, formatting."""

@@ -1,0 +1,190 @@
+"""Checks on /animate input that cost nothing: they run before any download or API call."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import UserError
+from bot.i18n import messages
+from bot.jobs.model import GenerationSettings, ImageInput
+from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
+from bot.settings import Settings
+from bot.video.seedance import (
+    ASPECT_RATIOS,
+    DURATION_MAX_S,
+    DURATION_MIN_S,
+    RESOLUTIONS,
+    SEED_MAX,
+    SEED_MIN,
+)
+
+#: The image types the API takes, by file extension (for a file that declares no type).
+IMAGE_TYPES_BY_EXTENSION = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnimateRequest:
+    """/animate as the user filled it in; None means "use the default"."""
+
+    prompt: str
+    image: ImageInput
+    last_image: ImageInput | None = None
+    duration_s: int | None = None
+    resolution: str | None = None
+    aspect_ratio: str | None = None
+    camera_fixed: bool | None = None
+    seed: int | None = None
+    generate_audio: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRequest:
+    """A request that passed every check that needs no I/O, with defaults applied."""
+
+    prompt: str
+    image: ImageInput
+    last_image: ImageInput | None
+    settings: GenerationSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRules:
+    """What the model accepts as an input image."""
+
+    max_bytes: int
+    min_side_px: int
+    max_side_px: int
+    min_aspect: float
+    max_aspect: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImageRules:
+        """Read the limits from settings."""
+        return cls(
+            max_bytes=settings.image_max_bytes,
+            min_side_px=settings.image_min_side_px,
+            max_side_px=settings.image_max_side_px,
+            min_aspect=settings.image_min_aspect,
+            max_aspect=settings.image_max_aspect,
+        )
+
+
+def validate(request: AnimateRequest, settings: Settings) -> ValidatedRequest:
+    """Check a request against the model's and the server's limits; raises UserError."""
+    rules = ImageRules.from_settings(settings)
+    prompt = clean_prompt(request.prompt, settings.prompt_max_chars)
+    check_image(request.image, rules, "image")
+    if request.last_image is not None:
+        check_image(request.last_image, rules, "last_image")
+    return ValidatedRequest(
+        prompt=prompt,
+        image=request.image,
+        last_image=request.last_image,
+        settings=resolve_settings(request, settings),
+    )
+
+
+def resolve_settings(r: AnimateRequest, defaults: Settings) -> GenerationSettings:
+    """Fill in defaults (a random seed when none is given) and check every range."""
+    duration = defaults.default_duration_s if r.duration_s is None else r.duration_s
+    seed = random.randint(SEED_MIN, SEED_MAX) if r.seed is None else r.seed
+    if not DURATION_MIN_S <= duration <= DURATION_MAX_S:
+        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+        raise UserError(messages.value_out_of_range("duration", duration, allowed))
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise UserError(messages.value_out_of_range("seed", seed, f"{SEED_MIN}–{SEED_MAX}"))
+    return GenerationSettings(
+        duration_s=duration,
+        resolution=_choice("resolution", r.resolution, defaults.default_resolution, RESOLUTIONS),
+        aspect_ratio=_choice(
+            "aspect_ratio", r.aspect_ratio, defaults.default_aspect_ratio, ASPECT_RATIOS
+        ),
+        camera_fixed=defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed,
+        seed=seed,
+        generate_audio=(
+            defaults.default_generate_audio if r.generate_audio is None else r.generate_audio
+        ),
+    )
+
+
+def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> Any:
+    """`value` (or the default) if it is one of `allowed`; typed as the matching Literal."""
+    chosen = default if value is None else value
+    if chosen not in allowed:
+        raise UserError(messages.value_out_of_range(name, chosen, ", ".join(allowed)))
+    return chosen
+
+
+def parse_duration(text: str) -> int | None:
+    """A duration typed into a form: None when left empty, else whole seconds (the range is
+    checked with every other setting). Raises UserError for anything that is not a number."""
+    text = text.strip().removesuffix("s").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+        raise UserError(messages.duration_not_a_number(allowed))
+    return int(text)
+
+
+def clean_prompt(prompt: str, max_chars: int) -> str:
+    """Return the prompt without surrounding whitespace, or raise if empty or too long."""
+    text = prompt.strip()
+    # Zero-width and other format characters show nothing: a prompt of only those is empty.
+    if not any(unicodedata.category(c) != "Cf" and not c.isspace() for c in text):
+        raise UserError(messages.PROMPT_EMPTY)
+    if len(text) > max_chars:
+        raise UserError(messages.prompt_too_long(len(text), max_chars))
+    return text
+
+
+def check_image(image: ImageInput, rules: ImageRules, label: str) -> None:
+    """Raise UserError if Discord's description of the attachment rules it out."""
+    declared = (image.content_type or "").split(";")[0].strip().lower()
+    if not declared:
+        declared = IMAGE_TYPES_BY_EXTENSION.get(_extension(image.filename), "")
+    if declared not in IMAGE_CONTENT_TYPES:
+        kind = messages.declared_type(declared) if declared else messages.NOT_RECOGNISED
+        raise UserError(messages.not_an_image(label, kind))
+    if image.size_bytes > rules.max_bytes:
+        raise UserError(messages.image_too_big(label, image.size_bytes, rules.max_bytes))
+    if not image.width or not image.height:
+        raise UserError(messages.not_an_image(label, messages.NO_DIMENSIONS))
+    w, h = image.width, image.height
+    if not all(rules.min_side_px <= side <= rules.max_side_px for side in (w, h)):
+        raise UserError(
+            messages.image_side_out_of_range(label, w, h, rules.min_side_px, rules.max_side_px)
+        )
+    if not rules.min_aspect <= w / h <= rules.max_aspect:
+        raise UserError(
+            messages.image_aspect_out_of_range(label, w, h, rules.min_aspect, rules.max_aspect)
+        )
+
+
+def check_image_bytes(head: bytes, label: str) -> None:
+    """Raise UserError unless the file's first bytes are an accepted image format.
+
+    Any accepted format passes even if the declared type differs (a PNG named `.jpg`): the
+    API reads the bytes, not the name.
+    """
+    if not head:
+        raise UserError(messages.not_an_image(label, messages.EMPTY_FILE))
+    if sniff_image(head) is None:
+        raise UserError(messages.not_an_image(label, messages.NO_IMAGE_DATA))
+    if len(head) < SNIFF_BYTES:
+        # `head` is the whole file when shorter than asked, and no real image is this small.
+        raise UserError(messages.not_an_image(label, messages.cut_off(len(head))))
+
+
+def _extension(filename: str) -> str:
+    dot = filename.rfind(".")
+    return filename[dot:].lower() if dot >= 0 else ""

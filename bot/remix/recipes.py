@@ -1,0 +1,83 @@
+"""A new request made from a delivered job by one of its post's buttons. Pure: no I/O."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import yarl
+
+from bot.errors import UserError
+from bot.i18n import messages
+from bot.jobs.model import DERIVED_KINDS, ImageInput, Job, JobKind
+from bot.jobs.request import ValidatedRequest, clean_prompt
+from bot.media.files import link_expires_within
+from bot.settings import Settings
+from bot.video.seedance import SEED_MAX, SEED_MIN
+
+#: Reuse a stored image link for a new job only while it has this long to live: longer than
+#: the margin checked at submit (`bot.jobs`), since the new job may wait in the queue first.
+_LINK_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class PostFiles:
+    """What a result post carries, as the platform describes it at the press (fresh links)."""
+
+    first: ImageInput | None = None
+    last: ImageInput | None = None
+    clip_url: str | None = None
+
+
+def derived_request(
+    parent: Job,
+    kind: JobKind,
+    files: PostFiles,
+    settings: Settings,
+    now: datetime,
+    *,
+    prompt: str | None = None,
+    frame: ImageInput | None = None,
+) -> ValidatedRequest:
+    """The request `kind` makes from `parent`: Regenerate keeps everything but the seed, Edit
+    takes a new prompt (checked like /animate's), Continue starts from `frame` (the parent's
+    last frame) with a new seed, Loop ends on the image it starts from. Raises UserError."""
+    if kind not in DERIVED_KINDS:
+        raise ValueError(f"{kind} is not made from a parent job")
+    if parent.redacted:
+        raise UserError(messages.SOURCE_GONE)
+    text = parent.prompt if prompt is None else clean_prompt(prompt, settings.prompt_max_chars)
+    job_settings = parent.settings
+    if kind in (JobKind.REGENERATE, JobKind.CONTINUE):
+        job_settings = replace(job_settings, seed=_new_seed(job_settings.seed))
+    if kind is JobKind.CONTINUE:
+        if frame is None:
+            raise ValueError("Continue needs the parent's last frame")
+        return ValidatedRequest(prompt=text, image=frame, last_image=None, settings=job_settings)
+    first = files.first or _stored(parent.image_url, now)
+    if first is None:
+        raise UserError(messages.SOURCE_GONE)
+    last: ImageInput | None = first if kind is JobKind.LOOP else None
+    if kind is not JobKind.LOOP and parent.last_image_url is not None:
+        last = files.last or _stored(parent.last_image_url, now)
+        if last is None:
+            raise UserError(messages.SOURCE_GONE)
+    return ValidatedRequest(prompt=text, image=first, last_image=last, settings=job_settings)
+
+
+def _stored(url: str, now: datetime) -> ImageInput | None:
+    """The job's own link to an image, while it still works (Discord's expire in about a day)."""
+    if not url or link_expires_within(url, now, _LINK_MARGIN):
+        return None
+    name = yarl.URL(url).name or "image"
+    return ImageInput(
+        url=url, filename=name, size_bytes=0, content_type=None, width=None, height=None
+    )
+
+
+def _new_seed(old: int) -> int:
+    seed = old
+    while seed == old:
+        seed = random.randint(SEED_MIN, SEED_MAX)
+    return seed

@@ -1,0 +1,148 @@
+"""New clips from a delivered one: Regenerate, Edit prompt, Continue and Loop.
+
+Discord-free. The job a press starts from is checked before any work is done for it (the
+presser's own, not erased, a new job allowed now); the new job then starts through
+`JobService.accept` like any other, so rules, quotas, the cost reservation and the moderation
+log all apply at the moment of the press.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.errors import DownloadError, UserError
+from bot.guilds.policy import Access
+from bot.i18n import messages
+from bot.jobs.model import ImageInput, Job, JobKind, Origin
+from bot.jobs.service import JobService
+from bot.media.files import LINK_MARGIN, ClipDownloader, DiscordFiles, DownloadedClip, is_mp4
+from bot.media.frames import Frame, FrameError, last_frame
+from bot.media.threads import run_in_slot
+from bot.remix.recipes import PostFiles, derived_request
+from bot.settings import Settings
+from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Continue presses fetching or decoding a clip at once: each holds a clip on disk meanwhile,
+#: and a decode costs a clip's worth of CPU and memory.
+_FRAME_EXTRACTIONS = 2
+
+
+class RemixService:
+    """Starts jobs from a delivered one, for its requester."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobService,
+        settings: Settings,
+        store: Store,
+        downloader: ClipDownloader,
+        files: DiscordFiles,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._jobs = jobs
+        self._settings = settings
+        self._store = store
+        self._downloader = downloader
+        self._files = files
+        self._now = now
+        self._clip_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
+        # Decoding threads have their own: one whose caller gave up holds its slot until it ends.
+        self._frame_slots = asyncio.Semaphore(_FRAME_EXTRACTIONS)
+
+    async def own_job(self, job_id: int, access: Access) -> Job:
+        """The delivered job behind a result's button, if the presser asked for it; else
+        UserError (only the requester may make new clips from a post)."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.origin.guild_id != access.guild_id:
+            raise UserError(messages.NO_SUCH_JOB)
+        if job.origin.user_id != access.user_id:
+            raise UserError(messages.BUTTON_NOT_YOURS)
+        return job
+
+    async def source_job(self, parent_id: int, access: Access) -> Job:
+        """The job a new clip would start from, checked before any work (the Edit prompt form
+        opening, Continue's download): the presser's own, not erased, and a new job allowed
+        now. Raises UserError."""
+        parent = await self.own_job(parent_id, access)
+        if parent.redacted:
+            raise UserError(messages.SOURCE_GONE)
+        await self._jobs.check_admission(access, parent.settings)
+        return parent
+
+    async def derive(
+        self,
+        parent_id: int,
+        kind: JobKind,
+        origin: Origin,
+        access: Access,
+        files: PostFiles,
+        *,
+        prompt: str | None = None,
+        frame: ImageInput | None = None,
+    ) -> Job:
+        """Start a Regenerate, Edit prompt, Continue or Loop job from a delivered one, through
+        `accept` like any other (rules, quotas, reservation, moderation log). Raises UserError."""
+        parent = await self.own_job(parent_id, access)
+        request = derived_request(
+            parent, kind, files, self._settings, self._now(), prompt=prompt, frame=frame
+        )
+        return await self._jobs.accept(request, origin, access, kind=kind, parent_job_id=parent.id)
+
+    async def continue_frame(
+        self, parent_id: int, access: Access, clip_url: str | None, *, max_bytes: int
+    ) -> Frame:
+        """The last frame of a delivered job's clip, for Continue: from the post's file
+        (`clip_url`, a fresh link) or, for a link post, the API's output while it lives.
+        Whether the job was erased, and the server's rules and quota, are checked first, so a
+        refused press costs no work. At most `_FRAME_EXTRACTIONS` presses fetch or decode a clip
+        at once."""
+        parent = await self.source_job(parent_id, access)
+        s = self._settings
+        async with self._clip_slots:
+            clip = await self._parent_clip(parent, clip_url)
+            extract = functools.partial(
+                last_frame,
+                clip.path,
+                min_side=s.image_min_side_px,
+                max_side=s.image_max_side_px,
+                max_bytes=min(max_bytes, s.image_max_bytes),
+            )
+            try:
+                return await run_in_slot(self._frame_slots, extract)
+            except FrameError as exc:
+                log.warning("job %d: no last frame: %s", parent.id, exc)
+                raise UserError(messages.CLIP_UNREADABLE) from exc
+            finally:
+                clip.discard()
+
+    async def _parent_clip(self, parent: Job, clip_url: str | None) -> DownloadedClip:
+        """Download the clip of `parent`'s post, no bigger than that post could carry; or its
+        output at the API (a link post: the clip was over the limit). Raises UserError."""
+        s = self._settings
+        try:
+            if clip_url is not None:
+                return await self._files.fetch(
+                    clip_url,
+                    max_bytes=min(s.max_clip_bytes, parent.origin.upload_limit_bytes),
+                    suffix=".mp4",
+                    accept=is_mp4,
+                    what="mp4",
+                )
+            if parent.output_url and not self._output_expired(parent):
+                return await self._downloader.download(parent.output_url)
+        except DownloadError as exc:
+            log.info("job %d: cannot fetch the clip to continue it: %s", parent.id, exc)
+            raise UserError(messages.CLIP_GONE) from exc
+        raise UserError(messages.CLIP_GONE)
+
+    def _output_expired(self, job: Job) -> bool:
+        if job.completed_at is None:
+            return True
+        return self._settings.output_expires_at(job.completed_at) - LINK_MARGIN <= self._now()

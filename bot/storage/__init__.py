@@ -1,0 +1,1 @@
+"""Persistence: every SQL statement the bot runs, and the database's migrations."""

@@ -1,0 +1,71 @@
+"""Smoke runs of the benchmark and the soak at tiny sizes, so neither can rot.
+
+They check that every workload runs and reports, and the soak's correctness figures; never
+timings (the machines are noisy; speed claims belong in the benchmark's own output).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.fakes.harness import REPO_ROOT
+
+
+def _run(*argv: str, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def _figure(output: str, label: str) -> str:
+    match = re.search(rf"^{re.escape(label)}\s+(.+)$", output, re.MULTILINE)
+    assert match is not None, f"{label!r} missing from:\n{output}"
+    return match[1].strip()
+
+
+def test_bench_runs_every_workload_at_tiny_size() -> None:
+    result = _run(
+        "-m", "bench",
+        "--burst", "3", "--time-scale", "0.02", "--scale-levels", "2",
+        "--scale-window", "2", "--big-clip-mib", "3",
+        "--history-jobs", "2000", "--history-users", "50", "--samples", "10",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"\| jobs delivered +\| 3/3 ", out), out
+    assert "ack latency, 3 calls at once" in out
+    assert "2 jobs in flight: peak RSS" in out
+    assert "peak RSS rise delivering a 3 MiB clip (as file)" in out
+    assert re.search(r"\| admin usage report, all time .*, 2,000 jobs +\| [0-9.]+ ms", out), out
+    assert "USING INDEX jobs_by_user_time" in out, "the /usage query plans are printed"
+    assert re.search(r"\| ETA history .*, 2,000 jobs +\| [0-9.]+ ms", out), out
+    assert "USING COVERING INDEX jobs_by_eta_settings" in out, "the ETA query plan is printed"
+    purge = r"\| daily retention purge .*, 2,000 jobs +\| [0-9.]+ ms .*\(the first one"
+    assert re.search(purge, out), out
+    assert "time scale 0.02" in out, "the settings used are printed"
+
+
+def test_soak_loses_and_duplicates_nothing_at_tiny_size() -> None:
+    result = _run(
+        "-m", "bench.soak",
+        "--jobs", "40", "--users", "10", "--open-max", "10", "--fault-rate", "0.05",
+    )  # fmt: skip
+
+    out = result.stdout
+    assert result.stderr == "" or "Traceback" not in result.stderr, result.stderr
+    accepted = int(_figure(out, "jobs accepted"))
+    delivered = int(_figure(out, "delivered"))
+    failed = int(_figure(out, "failed with a user message"))
+    assert accepted > 0
+    assert _figure(out, "lost (must be 0)") == "0"
+    assert _figure(out, "duplicated (must be 0)") == "0"
+    assert delivered + failed == accepted
+    assert _figure(out, "restarts:").count("after") == 2

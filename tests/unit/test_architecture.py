@@ -1,0 +1,87 @@
+"""The layering rules of the codebase, checked from the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bot.bot import EXTENSIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT = ROOT / "bot"
+COGS = ROOT / "cogs"
+#: The only modules under bot/ that may speak Discord: the bot class, the composition root, and
+#: the translator that hands Discord localized command names.
+DISCORD_EDGE = {"bot/bot.py", "bot/__main__.py", "bot/translator.py"}
+#: The features under bot/ and which others each may use. A feature's `model` (plain values)
+#: may be used by any; everything else only along these arrows, so no two features lean on
+#: each other.
+FEATURE_DEPENDENCIES: dict[str, set[str]] = {
+    "i18n": {"jobs", "video"},
+    "media": set(),
+    "video": set(),
+    "storage": {"i18n"},
+    "guilds": {"i18n", "storage"},
+    "members": {"i18n", "storage"},
+    "jobs": {"guilds", "i18n", "media", "storage", "video"},
+    "remix": {"guilds", "i18n", "jobs", "media", "storage", "video"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _roots(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imports(path)}
+
+
+CORE = sorted(
+    str(p.relative_to(ROOT))
+    for p in BOT.rglob("*.py")
+    if str(p.relative_to(ROOT)) not in DISCORD_EDGE
+)
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_does_not_import_discord_or_cogs(module: str) -> None:
+    roots = _roots(ROOT / module)
+    assert "discord" not in roots
+    assert "cogs" not in roots
+
+
+def test_the_check_sees_imports() -> None:
+    assert "discord" in _roots(BOT / "bot.py")
+    assert "bot.jobs.model" in _imports(BOT / "jobs" / "service.py")
+
+
+def test_every_top_level_cog_module_is_an_extension_and_every_extension_a_module() -> None:
+    modules = {f"cogs.{p.stem}" for p in COGS.glob("*.py") if p.stem != "__init__"}
+    assert modules == set(EXTENSIONS)
+
+
+def test_extensions_do_not_import_each_other() -> None:
+    for extension in EXTENSIONS:
+        path = ROOT / (extension.replace(".", "/") + ".py")
+        others = {name for name in _imports(path) if name in EXTENSIONS and name != extension}
+        assert others == set(), extension
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURE_DEPENDENCIES))
+def test_features_depend_only_on_what_they_are_allowed(feature: str) -> None:
+    allowed = FEATURE_DEPENDENCIES[feature] | {feature}
+    for path in (BOT / feature).rglob("*.py"):
+        used = {
+            parts[1]
+            for parts in (name.split(".") for name in _imports(path))
+            if parts[0] == "bot" and parts[1] in FEATURE_DEPENDENCIES and parts[-1] != "model"
+        }
+        assert used <= allowed, f"{path.relative_to(ROOT)} uses {sorted(used - allowed)}"
