@@ -3,9 +3,11 @@ Discord-free."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class JobState(StrEnum):
@@ -22,16 +24,47 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"  # stopped by its requester or a moderator; never posted
 
 
-#: States from which a job may still be cancelled: once it is being posted, it is too late.
-CANCELLABLE = frozenset(
+#: Every legal move of a job's state: from each state, where it may go next. The store's one
+#: guarded write (`JobStore.move`) refuses any other, so a step that lost a race (say, a submit
+#: answered after its job was cancelled) learns it did not move the job and acts on that.
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
     {
-        JobState.QUEUED,
-        JobState.CLAIMED,
-        JobState.SUBMITTING,
-        JobState.SUBMITTED,
-        JobState.COMPLETED,
+        JobState.QUEUED: frozenset({JobState.CLAIMED, JobState.CANCELLED}),
+        # Back to QUEUED: the API was unavailable, the bot is stopping, or a restart found it.
+        JobState.CLAIMED: frozenset(
+            {JobState.QUEUED, JobState.SUBMITTING, JobState.FAILED, JobState.CANCELLED}
+        ),
+        # Back to CLAIMED: the API certainly did not process that attempt (refused, 429, 503).
+        JobState.SUBMITTING: frozenset(
+            {JobState.CLAIMED, JobState.SUBMITTED, JobState.FAILED, JobState.CANCELLED}
+        ),
+        JobState.SUBMITTED: frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED}),
+        JobState.COMPLETED: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
+        # Once the post is on its way it is too late to cancel: the nonce makes it post once.
+        JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.FAILED}),
+        JobState.DELIVERED: frozenset(),
+        JobState.FAILED: frozenset(),
+        JobState.CANCELLED: frozenset(),
     }
 )
+
+
+def sources(to: JobState) -> frozenset[JobState]:
+    """The states from which a job may move to `to`."""
+    return frozenset(state for state, next_states in TRANSITIONS.items() if to in next_states)
+
+
+#: States a job never leaves.
+TERMINAL = frozenset(state for state, next_states in TRANSITIONS.items() if not next_states)
+#: States of a job still under way (what the open-job caps count).
+UNFINISHED = frozenset(JobState) - TERMINAL
+#: States from which a job may still be cancelled: once it is being posted, it is too late.
+CANCELLABLE = sources(JobState.CANCELLED)
+#: States that hold one of the API's in-flight slots (`MAX_JOBS_IN_FLIGHT`): from the claim
+#: until the API has made the clip.
+IN_FLIGHT = frozenset({JobState.CLAIMED, JobState.SUBMITTING, JobState.SUBMITTED})
+#: Ends without a clip. Such a job counts against limits only if the API charged for it.
+ENDED_WITHOUT_CLIP = TERMINAL - {JobState.DELIVERED}
 
 
 class FailureKind(StrEnum):
@@ -116,6 +149,8 @@ class NewJob:
     prompt: str
     image_url: str
     last_image_url: str | None
+    #: The video model that makes it (its id in the API), and the options it gets.
+    model: str
     settings: GenerationSettings
     nonce: str
     kind: JobKind = JobKind.ANIMATE
@@ -132,6 +167,7 @@ class Job:
     prompt: str
     image_url: str
     last_image_url: str | None
+    model: str
     settings: GenerationSettings
     nonce: str
     created_at: datetime
@@ -165,3 +201,30 @@ class Job:
         if self.estimate_low_s is None or self.estimate_high_s is None:
             return None
         return (self.estimate_low_s, self.estimate_high_s)
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """Facts a step learnt about a job, written with its move (`JobStore.move`) or on their own
+    (`JobStore.update`). None leaves a column as it is."""
+
+    prediction_id: str | None = None
+    cost_cents: int | None = None
+    reserved_cents: int | None = None
+    estimate_s: tuple[float, float] | None = None
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+    output_url: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+    message_id: int | None = None
+    delivered_as: str | None = None
+    failure_kind: FailureKind | None = None
+    delivered_via: DeliveryRoute | None = None
+    delivery_note: str | None = None
+    mod_log_channel_id: int | None = None
+    mod_log_message_id: int | None = None
+    #: The requester has been told the outcome: the job leaves the open set for good.
+    notified: bool | None = None
+    #: Drop the interaction token (it expired, or the requester was told the outcome).
+    drop_token: bool = False

@@ -57,7 +57,7 @@ from bot.members.model import QuotaStatus, UsageReport
 from bot.periods import next_day, next_month
 from bot.settings import Settings
 from bot.storage.store import Store
-from bot.video.seedance import GenerateRequest
+from bot.video.seedance import MODEL_ID, GenerateRequest
 from bot.video.vibedream import VibedreamClient
 from bot.video.wire import Prediction
 
@@ -238,6 +238,7 @@ class JobService:
         await asyncio.gather(*(self._check_bytes(img, label) for label, img in images if img))
         new = NewJob(
             origin=origin,
+            model=MODEL_ID,
             prompt=request.prompt,
             image_url=request.image.url,
             last_image_url=request.last_image.url if request.last_image else None,

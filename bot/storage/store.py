@@ -58,7 +58,7 @@ _JOB_COLUMNS = (
     "state, guild_id, channel_id, user_id, application_id, interaction_token, "
     "interaction_expires_at, upload_limit_bytes, locale, guild_locale, prompt, image_url, "
     "last_image_url, duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, "
-    "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id"
+    "nonce, created_at, updated_at, reserved_cents, kind, parent_job_id, model"
 )
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS})"
 _JOB_PLACEHOLDERS = ", ".join("?" * len(_JOB_COLUMNS.split(",")))
@@ -919,6 +919,7 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         reserve_cents,
         new.kind,
         new.parent_job_id,
+        new.model,
     )
 
 
@@ -956,6 +957,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         prompt=row["prompt"],
         image_url=row["image_url"],
         last_image_url=row["last_image_url"],
+        model=row["model"],
         settings=GenerationSettings(
             duration_s=row["duration_s"],
             resolution=row["resolution"],

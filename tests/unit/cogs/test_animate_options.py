@@ -20,7 +20,7 @@ from bot.jobs.model import ImageInput, Job, JobState, Origin
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
 from bot.jobs.service import _generate_request
 from bot.settings import Settings
-from bot.video.seedance import ASPECT_RATIOS, RESOLUTIONS
+from bot.video.seedance import ASPECT_RATIOS, MODEL_ID, RESOLUTIONS
 from tests.factories import IMAGE
 from tests.fakes.fake_vibedream import validate_submit
 
@@ -133,6 +133,7 @@ def as_job(request: ValidatedRequest) -> Job:
         prompt=request.prompt,
         image_url=request.image.url,
         last_image_url=request.last_image.url if request.last_image else None,
+        model=MODEL_ID,
         settings=request.settings,
         nonce="n",
         created_at=T0,

@@ -16,6 +16,7 @@ from bot.i18n import messages
 from bot.jobs.model import Job, NewJob, Origin
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
+from bot.video.seedance import MODEL_ID
 from tests.factories import SETTINGS
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -47,6 +48,7 @@ async def add_job(
     at: datetime = NOW,
 ) -> Job:
     new = NewJob(
+        model=MODEL_ID,
         origin=Origin(
             guild_id=guild_id,
             channel_id=777,

@@ -40,6 +40,7 @@ from bot.periods import next_day, next_month
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
+from bot.video.seedance import MODEL_ID
 from bot.video.vibedream import VibedreamClient
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -299,6 +300,7 @@ class Harness:
     async def seed(self, state: JobState, user_id: int, prompt: str, reserve: int = 0) -> Job:
         """Store a job as a previous run would have left it in `state` (before `start`)."""
         new = NewJob(
+            model=MODEL_ID,
             origin=self.origin(user_id),
             prompt=prompt,
             image_url=self.image_url,

@@ -277,6 +277,7 @@ async def test_create_job_round_trips_every_field(store: SqliteStore) -> None:
         prompt=new.prompt,
         image_url=new.image_url,
         last_image_url=new.last_image_url,
+        model=new.model,
         settings=new.settings,
         nonce=new.nonce,
         created_at=created_at,
