@@ -14,10 +14,15 @@ from pydantic import ValidationError
 
 from bot.bot import AnimateBot
 from bot.guilds.admin import GuildAdmin
+from bot.jobs.posting import ResultPoster
+from bot.jobs.runtime import JobRuntime
 from bot.jobs.service import JobService
 from bot.media.files import ClipDownloader, DiscordFiles
+from bot.media.transcode import ClipFitter
 from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
+from bot.members.retention import Retention
+from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import DatabaseUnusableError, SqliteStore
@@ -58,9 +63,16 @@ async def run(settings: Settings) -> None:
         api = VibedreamClient.from_settings(http, settings)
         downloader = ClipDownloader.from_settings(http, settings)
         files = DiscordFiles.from_settings(http, settings)
-        jobs = JobService(
-            settings=settings, store=store, api=api, downloader=downloader, files=files
+        runtime = JobRuntime(settings=settings, store=store)
+        poster = ResultPoster(
+            settings=settings,
+            store=store,
+            downloader=downloader,
+            files=files,
+            fitter=ClipFitter.from_settings(settings),
+            now=runtime.now,
         )
+        jobs = JobService(runtime=runtime, api=api, poster=poster, files=files)
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)
         remix = RemixService(
@@ -74,6 +86,8 @@ async def run(settings: Settings) -> None:
             history=history,
             remix=remix,
             forms=OpenForms(store),
+            members=MemberService(settings=settings, store=store),
+            retention=Retention(settings=settings, store=store),
             notifier=DiscordNotifier,
         ) as bot:
             loop = asyncio.get_running_loop()

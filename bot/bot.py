@@ -19,6 +19,8 @@ from bot.jobs.notifier import JobNotifier
 from bot.jobs.service import JobService
 from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
+from bot.members.retention import Retention
+from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import Store
@@ -89,6 +91,8 @@ class AnimateBot(commands.Bot):
         history: HistoryService,
         remix: RemixService,
         forms: OpenForms,
+        members: MemberService,
+        retention: Retention,
         notifier: Callable[[AnimateBot], JobNotifier],
     ) -> None:
         super().__init__(
@@ -105,6 +109,8 @@ class AnimateBot(commands.Bot):
         self.history = history
         self.remix = remix
         self.forms = forms
+        self.members = members
+        self.retention = retention
         self._notifier = notifier
         self._engine_started = False
 
@@ -114,6 +120,7 @@ class AnimateBot(commands.Bot):
         await self.tree.set_translator(CatalogueTranslator())
         # The bot, not an extension, owns the engine: reloading a cog never stops a job.
         await self.jobs.start(self._notifier(self))
+        self.retention.start()
         self._engine_started = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -123,6 +130,7 @@ class AnimateBot(commands.Bot):
         """Stop the engine (every job's state is already stored), then disconnect."""
         if self._engine_started:
             self._engine_started = False
+            await self.retention.stop()
             await self.jobs.stop()
         await super().close()
 

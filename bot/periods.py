@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
+def utc_now() -> datetime:
+    """The current time in UTC: every service's default clock."""
+    return datetime.now(UTC)
+
+
 def day_start(now: datetime) -> datetime:
     """Midnight UTC at the start of `now`'s day."""
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -8,15 +8,15 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot
 from bot.i18n import messages
-from bot.jobs.service import JobService
+from bot.members.usage import MemberService
 from bot.translator import command_text, say
 
 
 class Notify(commands.Cog):
     """The /animate-notify command."""
 
-    def __init__(self, jobs: JobService) -> None:
-        self.jobs = jobs
+    def __init__(self, members: MemberService) -> None:
+        self.members = members
 
     @app_commands.command(
         name=command_text("command.notify.name"),
@@ -30,13 +30,13 @@ class Notify(commands.Cog):
         """Show the caller's setting, or change it; privately."""
         user_id = interaction.user.id
         if mention is None:
-            text = messages.notify_setting(await self.jobs.notify_on_done(user_id))
+            text = messages.notify_setting(await self.members.mention_on_done(user_id))
         else:
-            await self.jobs.set_notify_on_done(user_id, mention)
+            await self.members.set_mention_on_done(user_id, mention)
             text = messages.notify_changed(mention)
         await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Notify(bot.jobs))
+    await bot.add_cog(Notify(bot.members))

@@ -9,8 +9,8 @@ from discord.ext import commands
 from bot.bot import AnimateBot
 from bot.i18n import messages
 from bot.jobs.model import Job
-from bot.jobs.service import JobService
 from bot.members.model import QuotaStatus, UsageReport
+from bot.members.usage import MemberService
 from bot.translator import command_text, say
 from cogs.support.embeds import truncate
 
@@ -20,8 +20,8 @@ _PROMPT_PREVIEW_CHARS = 40
 class Usage(commands.Cog):
     """The /usage command."""
 
-    def __init__(self, jobs: JobService) -> None:
-        self.jobs = jobs
+    def __init__(self, members: MemberService) -> None:
+        self.members = members
 
     # One command with an option rather than `/usage show` + `/usage forget`: Discord does not
     # let a command both run on its own and have subcommands, and `/usage` must stay as it is.
@@ -34,14 +34,14 @@ class Usage(commands.Cog):
     async def usage(self, interaction: discord.Interaction, forget: bool = False) -> None:
         """Reply with the caller's usage, ephemerally; or erase their stored prompts."""
         if forget:
-            count = await self.jobs.forget(interaction.user.id)
+            count = await self.members.forget(interaction.user.id)
             text = say(interaction, messages.forgotten(count))
             await interaction.response.send_message(text, ephemeral=True)
             return
-        report = await self.jobs.usage(interaction.user.id)
+        report = await self.members.usage(interaction.user.id)
         quota = None
         if interaction.guild_id is not None:
-            quota = await self.jobs.quota_status(interaction.guild_id, interaction.user.id)
+            quota = await self.members.quota_status(interaction.guild_id, interaction.user.id)
         embed = usage_embed(report, interaction.locale.value, quota)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -98,4 +98,4 @@ def _job_line(job: Job, locale: str) -> str:
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Usage(bot.jobs))
+    await bot.add_cog(Usage(bot.members))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +16,7 @@ from bot.guilds.model import AuditEntry, Block, GuildConfig, GuildUsageReport, L
 from bot.guilds.policy import Limits, parse_limit
 from bot.i18n import messages
 from bot.i18n.text import DEFAULT_LANGUAGE, Text
-from bot.periods import day_start, month_start
+from bot.periods import day_start, month_start, utc_now
 from bot.settings import Settings
 from bot.storage.store import Store
 
@@ -46,7 +46,7 @@ class GuildAdmin:
         *,
         settings: Settings,
         store: Store,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._settings = settings
         self._store = store

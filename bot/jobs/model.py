@@ -228,3 +228,7 @@ class JobChange:
     notified: bool | None = None
     #: Drop the interaction token (it expired, or the requester was told the outcome).
     drop_token: bool = False
+
+
+#: A move that writes nothing but the new state.
+NO_CHANGE = JobChange()

@@ -19,7 +19,7 @@ from bot.jobs.expectations import (
     learned_eta,
     settle_shown,
 )
-from bot.jobs.model import CANCELLABLE, Job, JobState
+from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState
 from bot.jobs.notifier import JobNotifier, ProgressGoneError
 from bot.jobs.scheduler import Scheduler
 from bot.storage.store import Store
@@ -76,6 +76,11 @@ class ProgressReporter:
         delay = self._interval_s if delay_s is None else delay_s
         self._scheduler.call_later(("progress", job_id), delay, lambda: self._tick(job_id))
 
+    def follow_if_it_lasts(self, job_id: int) -> None:
+        """Follow the job, showing its step only if it lasts `STEP_SHOW_DELAY_S`: a step that
+        ends sooner never flashes on the message."""
+        self.follow(job_id, STEP_SHOW_DELAY_S)
+
     async def show(
         self, job: Job, message: Text, *, final: bool = False, only_in: JobState | None = None
     ) -> bool:
@@ -103,7 +108,7 @@ class ProgressReporter:
                         return False
                 except ProgressGoneError:
                     log.info("job %d: progress message can no longer be edited", job.id)
-                    await self._store.forget_token(job.id)
+                    await self._store.update(job.id, JobChange(drop_token=True))
                     shown.text = ""
                     self._retire(job.id, shown)
                     return False

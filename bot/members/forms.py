@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.jobs.model import ImageInput
+from bot.periods import utc_now
 from bot.storage.store import Store
 
 #: How long an opened form stays usable.
@@ -27,9 +28,7 @@ def form_key() -> str:
 class OpenForms:
     """Open forms and their images, in the store."""
 
-    def __init__(
-        self, store: Store, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, store: Store, *, now: Callable[[], datetime] = utc_now) -> None:
         self._store = store
         self._now = now
 

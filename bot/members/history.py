@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.errors import UserError
 from bot.i18n import messages
 from bot.jobs.model import Job
 from bot.members.model import HistoryPage, JobDetails
+from bot.periods import utc_now
 from bot.settings import Settings
 from bot.storage.store import Store
 
@@ -31,7 +32,7 @@ class HistoryService:
         *,
         settings: Settings,
         store: Store,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._settings = settings
         self._store = store

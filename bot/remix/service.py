@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.errors import DownloadError, UserError
 from bot.guilds.policy import Access
@@ -22,6 +22,7 @@ from bot.jobs.service import JobService
 from bot.media.files import LINK_MARGIN, ClipDownloader, DiscordFiles, DownloadedClip, is_mp4
 from bot.media.frames import Frame, FrameError, last_frame
 from bot.media.threads import run_in_slot
+from bot.periods import utc_now
 from bot.remix.recipes import PostFiles, derived_request
 from bot.settings import Settings
 from bot.storage.store import Store
@@ -44,7 +45,7 @@ class RemixService:
         store: Store,
         downloader: ClipDownloader,
         files: DiscordFiles,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._jobs = jobs
         self._settings = settings

@@ -33,15 +33,18 @@ from bot.guilds.model import (
 from bot.i18n.text import Text
 from bot.jobs.model import (
     CANCELLABLE,
+    NO_CHANGE,
     DeliveryRoute,
     FailureKind,
     GenerationSettings,
     ImageInput,
     Job,
+    JobChange,
     JobKind,
     JobState,
     NewJob,
     Origin,
+    sources,
 )
 from bot.members.model import HistoryPage, UsageReport, UsageTotals
 from bot.periods import day_start, month_start
@@ -83,6 +86,10 @@ class Store(Protocol):
     async def open_jobs(self) -> list[Job]: ...
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None: ...
     async def queue_position(self, job_id: int) -> int: ...
+    async def move(
+        self, job_id: int, to: JobState, change: JobChange = NO_CHANGE
+    ) -> Job | None: ...
+    async def update(self, job_id: int, change: JobChange) -> Job: ...
     async def set_state(self, job_id: int, state: JobState) -> Job: ...
     async def mark_submitted(
         self,
@@ -139,8 +146,8 @@ class Store(Protocol):
     async def job_choices(
         self, guild_id: int, user_id: int, *, id_prefix: str, text: str, limit: int
     ) -> list[Job]: ...
-    async def notify_on_done(self, user_id: int) -> bool: ...
-    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
+    async def mention_on_done(self, user_id: int) -> bool: ...
+    async def set_mention_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
     async def save_form(
         self, key: str, user_id: int, image: ImageInput, expires_at: datetime, now: datetime
     ) -> None: ...
@@ -399,6 +406,29 @@ class SqliteStore:
         )
         return int(position)
 
+    async def move(self, job_id: int, to: JobState, change: JobChange = NO_CHANGE) -> Job | None:
+        """Move a job to `to` with the facts of `change`, if its state allows that move.
+
+        The one guarded write of a job's state: it happens only from a state that
+        `TRANSITIONS` lets move to `to`, and says whether it did (the job, or None).
+        """
+        allowed = ", ".join(f"'{state}'" for state in sorted(sources(to)))
+        values = {**_change_values(change), "state": str(to), "updated_at": _ts(datetime.now(UTC))}
+        assignments = ", ".join(f"{column} = :{column}" for column in values)
+        row = await self._fetchone(
+            f"UPDATE jobs SET {assignments} WHERE id = :job_id AND state IN ({allowed}) "
+            "RETURNING id",
+            {**values, "job_id": job_id},
+        )
+        return await self._job(row["id"]) if row else None
+
+    async def update(self, job_id: int, change: JobChange) -> Job:
+        """Write facts about a job without moving its state."""
+        values = _change_values(change)
+        if values:
+            await self._set(job_id, **values)
+        return await self._job(job_id)
+
     async def set_state(self, job_id: int, state: JobState) -> Job:
         """Move a job to `state` (for transitions that carry no other data)."""
         return await self._update(job_id, state=state)
@@ -626,14 +656,14 @@ class SqliteStore:
 
     # Members' settings ------------------------------------------------------------------------
 
-    async def notify_on_done(self, user_id: int) -> bool:
+    async def mention_on_done(self, user_id: int) -> bool:
         """Whether the member wants to be mentioned on their result posts (default yes)."""
         row = await self._fetchone(
             "SELECT notify_on_done FROM user_prefs WHERE user_id = ?", (user_id,)
         )
         return True if row is None else bool(row["notify_on_done"])
 
-    async def set_notify_on_done(self, user_id: int, enabled: bool, now: datetime) -> None:
+    async def set_mention_on_done(self, user_id: int, enabled: bool, now: datetime) -> None:
         """Turn the mention on the member's result posts on or off."""
         await self._db.execute(
             """INSERT INTO user_prefs (user_id, notify_on_done, updated_at) VALUES (?, ?, ?)
@@ -921,6 +951,37 @@ def _job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> tuple[Any,
         new.parent_job_id,
         new.model,
     )
+
+
+def _change_values(change: JobChange) -> dict[str, Any]:
+    """The columns a `JobChange` writes (its None fields leave theirs alone)."""
+    values: dict[str, Any] = {}
+    for name in (
+        "prediction_id",
+        "cost_cents",
+        "reserved_cents",
+        "output_url",
+        "error",
+        "message_id",
+        "delivered_as",
+        "failure_kind",
+        "delivered_via",
+        "delivery_note",
+        "mod_log_channel_id",
+        "mod_log_message_id",
+    ):
+        if (value := getattr(change, name)) is not None:
+            values[name] = value
+    for name in ("submitted_at", "completed_at", "finished_at"):
+        if (moment := getattr(change, name)) is not None:
+            values[name] = _ts(moment)
+    if change.estimate_s is not None:
+        values["estimate_low_s"], values["estimate_high_s"] = change.estimate_s
+    if change.notified:
+        values["notified"] = 1
+    if change.drop_token:
+        values["interaction_token"] = None
+    return values
 
 
 def _block_from_row(row: sqlite3.Row) -> Block:

@@ -24,7 +24,7 @@ FEATURE_DEPENDENCIES: dict[str, set[str]] = {
     "video": set(),
     "storage": {"i18n"},
     "guilds": {"i18n", "storage"},
-    "members": {"i18n", "storage"},
+    "members": {"guilds", "i18n", "storage"},
     "jobs": {"guilds", "i18n", "media", "storage", "video"},
     "remix": {"guilds", "i18n", "jobs", "media", "storage", "video"},
 }

@@ -10,9 +10,9 @@ import pytest
 from bot.errors import UserError
 from bot.i18n import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
+from bot.jobs.generation import next_poll_delay
 from bot.jobs.model import ImageInput
 from bot.jobs.request import ImageRules, check_image, check_image_bytes, clean_prompt
-from bot.jobs.service import next_poll_delay
 from bot.media.files import SNIFF_BYTES, link_expires_within
 from bot.video.wire import parse_estimate
 from tests.factories import IMAGE, SETTINGS

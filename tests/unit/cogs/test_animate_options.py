@@ -16,9 +16,9 @@ from pydantic import SecretStr
 
 from bot.errors import UserError
 from bot.i18n.text import LANGUAGES
+from bot.jobs.generation import _generate_request
 from bot.jobs.model import ImageInput, Job, JobState, Origin
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
-from bot.jobs.service import _generate_request
 from bot.settings import Settings
 from bot.video.seedance import ASPECT_RATIOS, MODEL_ID, RESOLUTIONS
 from tests.factories import IMAGE

@@ -17,13 +17,27 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+import bot.jobs.notices
 import bot.jobs.progress
 import bot.jobs.service
+import bot.members.retention
 from bot.errors import UserError
 from bot.guilds.model import AuditEntry, GuildConfig
 from bot.guilds.policy import Access, Actor
 from bot.i18n import messages
-from bot.jobs.model import DeliveryRoute, FailureKind, ImageInput, Job, JobState, NewJob, Origin
+from bot.jobs.generation import _generate_request
+from bot.jobs.model import (
+    NO_CHANGE,
+    TRANSITIONS,
+    DeliveryRoute,
+    FailureKind,
+    ImageInput,
+    Job,
+    JobChange,
+    JobState,
+    NewJob,
+    Origin,
+)
 from bot.jobs.notifier import (
     NO_EXTRAS,
     ChannelForbiddenError,
@@ -33,9 +47,14 @@ from bot.jobs.notifier import (
     ResultExtras,
     UploadTooLargeError,
 )
+from bot.jobs.posting import ResultPoster
 from bot.jobs.request import AnimateRequest
-from bot.jobs.service import JobService, _generate_request
+from bot.jobs.runtime import JobRuntime
+from bot.jobs.service import JobService
 from bot.media.files import ClipDownloader, DiscordFiles, DownloadedClip
+from bot.media.transcode import ClipFitter
+from bot.members.retention import Retention
+from bot.members.usage import MemberService
 from bot.periods import next_day, next_month
 from bot.remix.service import RemixService
 from bot.settings import Settings
@@ -173,35 +192,54 @@ class RecordingNotifier:
 
 
 class TracingStore:
-    """The real store, noting the state each write leaves a job in."""
+    """The real store, noting every move of a job's state the engine asks for, and its outcome.
 
-    _TRANSITIONS = frozenset(
-        {
-            "claim_next_queued",
-            "set_state",
-            "mark_submitted",
-            "mark_completed",
-            "mark_delivered",
-            "mark_failed",
-        }
-    )
+    Every transition is checked against `TRANSITIONS` as it happens, and at the end of each test
+    (see `make_harness`) every refused move must have been a step that lost a race with a
+    cancel: the engine never asks for a move the table does not allow.
+    """
 
     def __init__(self, inner: SqliteStore) -> None:
         self.inner = inner
         self.history: defaultdict[int, list[JobState]] = defaultdict(list)
+        #: (job id, state before, state asked for, whether it moved), in order.
+        self.moves: list[tuple[int, JobState | None, JobState, bool]] = []
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name not in self._TRANSITIONS:
-            return attr
+        return getattr(self.inner, name)
 
-        async def traced(*args: Any, **kwargs: Any) -> Any:
-            job = await attr(*args, **kwargs)
-            if job is not None:
-                self.history[job.id].append(job.state)
-            return job
+    async def move(self, job_id: int, to: JobState, change: JobChange = NO_CHANGE) -> Job | None:
+        before = await self.inner.job_state(job_id)
+        job = await self.inner.move(job_id, to, change)
+        self._note(job_id, before, to, job)
+        return job
 
-        return traced
+    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
+        job = await self.inner.claim_next_queued(max_in_flight, max_per_user)
+        if job is not None:
+            self._note(job.id, JobState.QUEUED, JobState.CLAIMED, job)
+        return job
+
+    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
+        before = await self.inner.job_state(job_id)
+        job = await self.inner.cancel_job(job_id, actor_id, now)
+        self._note(job_id, before, JobState.CANCELLED, job)
+        return job
+
+    def _note(self, job_id: int, before: JobState | None, to: JobState, job: Job | None) -> None:
+        self.moves.append((job_id, before, to, job is not None))
+        if job is not None:
+            assert before is not None
+            assert to in TRANSITIONS[before], f"{before} -> {to}"
+            self.history[job_id].append(job.state)
+
+    def refused_moves_not_lost_to_a_cancel(self) -> list[tuple[int, JobState | None, JobState]]:
+        """Moves the store refused although the job was not cancelled: engine bugs."""
+        return [
+            (job_id, before, to)
+            for job_id, before, to, moved in self.moves
+            if not moved and JobState.CANCELLED not in (to, before)
+        ]
 
 
 class Clock:
@@ -241,6 +279,9 @@ class Harness:
     """One JobService wired to the fakes; `start()` it after seeding the store if need be."""
 
     service: JobService
+    runtime: JobRuntime
+    members: MemberService
+    retention: Retention
     remix: RemixService
     store: TracingStore
     api: VibedreamClient
@@ -254,6 +295,7 @@ class Harness:
     async def start(self) -> None:
         self.store.history.clear()  # only what the service itself does
         await self.service.start(self.notifier)
+        self.retention.start()
 
     def origin(self, user_id: int = ALICE, *, token_ttl_s: float = 900.0, **changes: Any) -> Origin:
         fields: dict[str, Any] = {
@@ -313,21 +355,46 @@ class Harness:
             new, now, reserve_cents=reserve, cooldown_s=0, decide=lambda _: None
         )
         assert isinstance(job, Job)
-        if state in (JobState.CLAIMED, JobState.SUBMITTING):
-            return await store.set_state(job.id, state)
-        if state == JobState.FAILED:
-            return await store.mark_failed(job.id, messages.TIMED_OUT.render(), 0, now)
-        if state in (JobState.SUBMITTED, JobState.COMPLETED):
-            answer = await self.api.submit(_generate_request(job))
-            job = await store.mark_submitted(
-                job.id, answer.id, answer.cost_cents, answer.estimate_s(), now
-            )
-            if state == JobState.COMPLETED:
-                outputs = self.fake.complete_now(answer.id).outputs
-                assert outputs
-                job = await store.mark_completed(job.id, outputs[0], None, now)
+        # Along the legal path to `state`, as the engine would have moved it.
+        path = {
+            JobState.QUEUED: [],
+            JobState.CLAIMED: [JobState.CLAIMED],
+            JobState.SUBMITTING: [JobState.CLAIMED, JobState.SUBMITTING],
+            JobState.FAILED: [JobState.CLAIMED, JobState.FAILED],
+            JobState.SUBMITTED: [JobState.CLAIMED, JobState.SUBMITTING, JobState.SUBMITTED],
+            JobState.COMPLETED: [
+                JobState.CLAIMED,
+                JobState.SUBMITTING,
+                JobState.SUBMITTED,
+                JobState.COMPLETED,
+            ],
+        }[state]
+        for step in path:
+            moved = await store.move(job.id, step, await self._seed_change(job, step, now))
+            assert moved is not None
+            job = moved
         assert job.state == state
         return job
+
+    async def _seed_change(self, job: Job, step: JobState, now: datetime) -> JobChange:
+        """What the engine would have written with this step of a seeded job."""
+        if step == JobState.FAILED:
+            return JobChange(error=messages.TIMED_OUT.render(), finished_at=now, cost_cents=0)
+        if step == JobState.SUBMITTED:
+            answer = await self.api.submit(_generate_request(job))
+            return JobChange(
+                prediction_id=answer.id,
+                cost_cents=answer.cost_cents,
+                reserved_cents=0,
+                estimate_s=answer.estimate_s(),
+                submitted_at=now,
+            )
+        if step == JobState.COMPLETED:
+            assert job.prediction_id is not None
+            outputs = self.fake.complete_now(job.prediction_id).outputs
+            assert outputs
+            return JobChange(output_url=outputs[0], completed_at=now)
+        return NO_CHANGE
 
     async def job(self, job_id: int) -> Job:
         job = await self.store.inner.get_job(job_id)
@@ -435,14 +502,20 @@ async def make_harness(
         downloader = downloader_type.from_settings(http, settings)
         tracing = TracingStore(store)
         files = DiscordFiles(http, hosts=frozenset({"127.0.0.1"}))
-        service = JobService(
+        runtime = JobRuntime(
             settings=settings,
             store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
-            api=api,
-            downloader=downloader,
-            files=files,
             now=clock,
         )
+        poster = ResultPoster(
+            settings=settings,
+            store=tracing,  # type: ignore[arg-type]
+            downloader=downloader,
+            files=files,
+            fitter=ClipFitter.from_settings(settings),
+            now=clock,
+        )
+        service = JobService(runtime=runtime, api=api, poster=poster, files=files)
         remix = RemixService(
             jobs=service,
             settings=settings,
@@ -453,6 +526,9 @@ async def make_harness(
         )
         harness = Harness(
             service=service,
+            runtime=runtime,
+            members=MemberService(settings=settings, store=store, now=clock),
+            retention=Retention(settings=settings, store=store, now=clock),
             remix=remix,
             store=tracing,
             api=api,
@@ -470,7 +546,10 @@ async def make_harness(
     for harness in built:
         if harness.sleeper.gate is not None:
             harness.sleeper.gate.set()
+        await harness.retention.stop()
         await asyncio.wait_for(harness.service.stop(grace_s=1.0), WAIT_S)
+    for harness in built:
+        assert harness.store.refused_moves_not_lost_to_a_cancel() == []
 
 
 @pytest.fixture
@@ -522,18 +601,18 @@ async def test_opting_out_while_a_job_runs_posts_its_result_without_a_mention(h:
     await h.wait_state(job.id, JobState.SUBMITTED)
     other = await h.accept(BOB)
 
-    await h.service.set_notify_on_done(ALICE, False)
+    await h.members.set_mention_on_done(ALICE, False)
     h.fake.release()
     await h.wait_state(job.id, JobState.DELIVERED)
     await h.wait_state(other.id, JobState.DELIVERED)
 
     assert h.notifier.mentions == {job.id: False, other.id: True}  # only Alice opted out
-    assert await h.service.notify_on_done(ALICE) is False
+    assert await h.members.mention_on_done(ALICE) is False
 
 
 async def test_link_post_follows_the_mention_setting_once_turned_back_on(h: Harness) -> None:
-    await h.service.set_notify_on_done(ALICE, False)
-    await h.service.set_notify_on_done(ALICE, True)
+    await h.members.set_mention_on_done(ALICE, False)
+    await h.members.set_mention_on_done(ALICE, True)
     h.fake.clip_bytes = 4096
 
     job = await h.accept(origin=h.origin(upload_limit_bytes=2048))
@@ -547,7 +626,7 @@ async def test_a_job_sent_at_once_goes_straight_to_generating(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A long delay, so that the outcome cannot depend on how fast this machine is.
-    monkeypatch.setattr(bot.jobs.service, "STEP_SHOW_DELAY_S", 30.0)
+    monkeypatch.setattr(bot.jobs.progress, "STEP_SHOW_DELAY_S", 30.0)
     h.fake.hold()  # it cannot be done before its first progress edit, however slow that is
     job = await h.accept()
 
@@ -566,7 +645,7 @@ async def test_a_job_sent_at_once_goes_straight_to_generating(
 async def test_a_slow_submit_shows_that_the_job_is_being_sent(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.jobs.service, "STEP_SHOW_DELAY_S", 0.05)
+    monkeypatch.setattr(bot.jobs.progress, "STEP_SHOW_DELAY_S", 0.05)
     h.sleeper.gate = asyncio.Event()
     h.fake.fail_next("submit", 429)
     job = await h.accept()
@@ -595,7 +674,7 @@ async def test_accept_beyond_the_per_user_open_job_cap_is_refused_and_stores_not
         await h.accept(prompt="third")
 
     assert refused.value.user_message == messages.too_many_open_jobs(2)
-    usage = await h.service.usage(ALICE)
+    usage = await h.members.usage(ALICE)
     assert [job.prompt for job in usage.recent] == ["second", "first"]
 
 
@@ -881,7 +960,7 @@ async def test_finished_jobs_are_dropped_from_the_progress_reporters_memory(
     await h.wait_state(delivered.id, JobState.DELIVERED)
     await h.wait_notified(failed.id)
 
-    reporter = h.service._reporter
+    reporter = h.runtime.progress
     await wait_until(lambda: not reporter._shown)
 
 
@@ -1226,11 +1305,12 @@ async def test_job_cancelled_once_completed_is_not_posted_by_a_late_delivery_ste
     prediction = h.fake.complete_now(h.prediction_id_of(job.prompt))
     assert prediction.outputs
     # As if a poll had just recorded the clip and its delivery step had not yet run.
-    h.service._scheduler.cancel(("poll", job.id))
-    await h.store.inner.mark_completed(job.id, prediction.outputs[0], None, h.clock())
+    h.runtime.scheduler.cancel(("poll", job.id))
+    change = JobChange(output_url=prediction.outputs[0], completed_at=h.clock())
+    assert await h.store.inner.move(job.id, JobState.COMPLETED, change) is not None
 
     await h.service.cancel(job.id, actor(ALICE))
-    await h.service._deliver(job.id)
+    await h.service._delivery.deliver(job.id)
 
     told = await h.wait_notified(job.id)
     assert told.state == JobState.CANCELLED
@@ -1397,11 +1477,11 @@ async def test_a_mod_log_that_cannot_be_posted_does_not_stop_the_job(h: Harness)
 async def test_quota_status_shows_what_is_left_and_when(make_harness: MakeHarness) -> None:
     h = make_harness(default_user_daily_limit=3, default_user_cooldown_s=60)
     await h.start()
-    fresh = await h.service.quota_status(GUILD_ID, ALICE)
+    fresh = await h.members.quota_status(GUILD_ID, ALICE)
     assert (fresh.daily_left, fresh.monthly_left, fresh.ready_at) == (3, None, None)
 
     job = await h.accept(ALICE)
-    status = await h.service.quota_status(GUILD_ID, ALICE)
+    status = await h.members.quota_status(GUILD_ID, ALICE)
 
     now = h.clock()
     assert status.daily_left == 2
@@ -1409,9 +1489,9 @@ async def test_quota_status_shows_what_is_left_and_when(make_harness: MakeHarnes
     assert status.ready_at == job.created_at + timedelta(seconds=60)
     assert status.daily_resets_at == next_day(now)
     assert status.monthly_resets_at == next_month(now)
-    assert (await h.service.quota_status(OTHER_GUILD_ID, ALICE)).daily_left == 3
+    assert (await h.members.quota_status(OTHER_GUILD_ID, ALICE)).daily_left == 3
     h.clock.advance(61)
-    assert (await h.service.quota_status(GUILD_ID, ALICE)).ready_at is None
+    assert (await h.members.quota_status(GUILD_ID, ALICE)).ready_at is None
 
 
 async def test_quota_status_honours_the_servers_overrides(h: Harness) -> None:
@@ -1421,7 +1501,7 @@ async def test_quota_status_honours_the_servers_overrides(h: Harness) -> None:
         AuditEntry(MOD, "limit", "daily", h.clock()),
     )
 
-    status = await h.service.quota_status(GUILD_ID, ALICE)
+    status = await h.members.quota_status(GUILD_ID, ALICE)
 
     assert (status.daily_left, status.monthly_left) == (0, 7)
     with pytest.raises(UserError) as refused:
@@ -1436,7 +1516,7 @@ async def test_forget_erases_only_the_callers_finished_jobs(h: Harness) -> None:
     await h.wait_state(mine.id, JobState.DELIVERED)
     await h.wait_state(theirs.id, JobState.DELIVERED)
 
-    assert await h.service.forget(ALICE) == 1
+    assert await h.members.forget(ALICE) == 1
 
     erased, kept = await h.job(mine.id), await h.job(theirs.id)
     assert erased.redacted
@@ -1444,7 +1524,7 @@ async def test_forget_erases_only_the_callers_finished_jobs(h: Harness) -> None:
     assert erased.cost_cents == h.fake.cost_cents
     assert not kept.redacted
     assert kept.prompt == "theirs"
-    usage = await h.service.usage(ALICE)
+    usage = await h.members.usage(ALICE)
     assert usage.all_time.succeeded == 1
 
 
@@ -1510,7 +1590,7 @@ async def test_a_crashing_mod_log_post_never_resubmits_the_job(
 async def test_a_passing_mod_log_failure_is_retried(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.jobs.service, "_MOD_LOG_RETRY_S", 0.05)
+    monkeypatch.setattr(bot.jobs.notices, "_MOD_LOG_RETRY_S", 0.05)
     await enable_mod_log(h)
     h.notifier.mod_log_passing_failures = 2
 
@@ -1576,7 +1656,7 @@ async def test_job_cancelled_mid_submit_before_a_restart_is_settled_as_unknown(
 async def test_retention_purge_runs_again_every_period(
     make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.jobs.service, "_PURGE_EVERY_S", 0.1)
+    monkeypatch.setattr(bot.members.retention, "_PURGE_EVERY_S", 0.1)
     h = make_harness(retention_days=30)
     await h.start()
     job = await h.accept(ALICE, prompt="ages out after the first purge")

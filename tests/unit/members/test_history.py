@@ -336,14 +336,14 @@ async def test_choice_labels_show_id_state_and_prompt_within_discords_limit(
 
 
 async def test_mention_setting_defaults_on_and_is_kept_per_member(store: SqliteStore) -> None:
-    assert await store.notify_on_done(ALICE) is True
+    assert await store.mention_on_done(ALICE) is True
 
-    await store.set_notify_on_done(ALICE, False, T0)
+    await store.set_mention_on_done(ALICE, False, T0)
 
-    assert await store.notify_on_done(ALICE) is False
-    assert await store.notify_on_done(BOB) is True
-    await store.set_notify_on_done(ALICE, True, T0)
-    assert await store.notify_on_done(ALICE) is True
+    assert await store.mention_on_done(ALICE) is False
+    assert await store.mention_on_done(BOB) is True
+    await store.set_mention_on_done(ALICE, True, T0)
+    assert await store.mention_on_done(ALICE) is True
 
 
 async def test_history_and_autocomplete_read_the_member_through_the_index(

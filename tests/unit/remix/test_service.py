@@ -154,7 +154,7 @@ async def test_the_edit_form_opens_only_on_the_presser_s_own_prompt_not_yet_eras
     assert await refusal(h.remix.source_job(parent.id, h.access(BOB))) == (
         messages.BUTTON_NOT_YOURS
     )
-    await h.service.forget(ALICE)
+    await h.members.forget(ALICE)
     assert await refusal(h.remix.source_job(parent.id, h.access())) == messages.SOURCE_GONE
 
 
@@ -259,7 +259,7 @@ async def test_a_delete_shows_in_the_moderation_log_entry(h: Harness) -> None:
 async def test_continue_of_an_erased_job_is_refused_before_any_download(h: Harness) -> None:
     parent = await delivered(h)
     assert parent.output_url is not None
-    await h.service.forget(ALICE)
+    await h.members.forget(ALICE)
     fetched = len([r for r in h.fake.requests if r.route == "asset"])
 
     text = await refusal(

@@ -1,0 +1,316 @@
+"""A job at the video API: claimed while an in-flight slot is free, submitted at most once,
+polled until the clip is made, then handed to delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.errors import (
+    ApiAuthError,
+    ApiError,
+    ApiProtocolError,
+    ApiRejectedError,
+    ApiUnavailableError,
+)
+from bot.i18n import messages
+from bot.jobs.delivery import Delivery
+from bot.jobs.model import FailureKind, Job, JobChange, JobState
+from bot.jobs.notices import Notices
+from bot.jobs.runtime import JobRuntime
+from bot.media.files import LINK_MARGIN, link_expires_within
+from bot.video.seedance import GenerateRequest
+from bot.video.vibedream import VibedreamClient
+from bot.video.wire import Prediction
+
+log = logging.getLogger(__name__)
+
+
+class _ShuttingDownError(Exception):
+    """Raised before a submit goes on the wire while the engine is stopping."""
+
+
+class _CancelledBeforeSendError(Exception):
+    """Raised before a submit goes on the wire when the job was cancelled meanwhile."""
+
+
+def next_poll_delay(
+    elapsed_s: float, estimate_s: tuple[float, float] | None, interval_s: float, max_s: float
+) -> float:
+    """Seconds until the next status poll.
+
+    Nothing can be ready before the low end of the API's estimate, so the first poll waits for
+    it; from there polls run every `interval_s`, slowing gently once the estimate is exceeded.
+    """
+    low, high = estimate_s or (0.0, 60.0)
+    if elapsed_s < low:
+        return low - elapsed_s
+    overtime = max(0.0, elapsed_s - high)
+    return min(max_s, interval_s + overtime / 10)
+
+
+class Generation:
+    """Dispatches queued jobs to the API, submits them and polls them to completion."""
+
+    def __init__(
+        self,
+        runtime: JobRuntime,
+        api: VibedreamClient,
+        delivery: Delivery,
+        notices: Notices,
+        *,
+        recover: Callable[[int], None],
+    ) -> None:
+        self._rt = runtime
+        self._api = api
+        self._delivery = delivery
+        self._notices = notices
+        self._recover = recover
+        self._paused_until = 0.0
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start dispatching queued jobs."""
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        self._rt.dispatch_wake.set()
+
+    def stop(self) -> None:
+        """Stop dispatching (steps under way are the runtime's to finish or cancel)."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+
+    # Dispatch and submit --------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        wake = self._rt.dispatch_wake
+        while True:
+            await wake.wait()
+            wake.clear()
+            try:
+                await self._dispatch()
+            except Exception:
+                log.exception("dispatching failed; trying again shortly")
+                self._rt.scheduler.call_later("dispatch", 5.0, self._wake)
+
+    async def _dispatch(self) -> None:
+        """Claim queued jobs while both in-flight caps have room, oldest first."""
+        pause = self._paused_until - asyncio.get_running_loop().time()
+        if pause > 0:
+            self._rt.scheduler.call_later("dispatch", pause, self._wake)
+            return
+        s = self._rt.settings
+        while job := await self._rt.store.claim_next_queued(
+            s.max_jobs_in_flight, s.max_jobs_in_flight_per_user
+        ):
+            log.info("job %d: queued -> claimed", job.id)
+            self._rt.spawn(job.id, self._submit(job), on_crash=self._recovery_of(job.id))
+
+    def _recovery_of(self, job_id: int) -> Callable[[], None]:
+        return lambda: self._recover(job_id)
+
+    async def _wake(self) -> None:
+        self._rt.dispatch_wake.set()
+
+    async def _submit(self, job: Job) -> None:
+        links = (job.image_url, job.last_image_url or "")
+        if any(link_expires_within(url, self._rt.now(), LINK_MARGIN) for url in links):
+            await self._notices.fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
+            return
+        self._rt.progress.follow_if_it_lasts(job.id)  # "Sending", if the submit is slow
+        store = self._rt.store
+        try:
+            response = await self._api.submit(
+                _generate_request(job),
+                # Persisted around every attempt, so a restart knows whether one was on the wire.
+                on_send=lambda: self._mark_sending(job.id),
+                on_refused=lambda: self._mark_refused(job.id),
+            )
+        except _ShuttingDownError:
+            await store.move(job.id, JobState.QUEUED)  # refused if cancelled: it stays so
+            return
+        except _CancelledBeforeSendError:
+            log.info("job %d: cancelled before its submit was sent", job.id)
+            await store.update(job.id, JobChange(reserved_cents=0))  # an earlier try was refused
+            return
+        except ApiUnavailableError as exc:
+            await self._requeue(job, exc)
+            return
+        except ApiAuthError:
+            log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
+            await self._notices.fail(job, messages.SERVICE_UNAVAILABLE, cost_cents=0)
+            return
+        except ApiRejectedError as exc:
+            await self._notices.fail(job, messages.api_rejected(exc.message), cost_cents=0)
+            return
+        except ApiError as exc:  # sent, but the answer never came or made no sense
+            log.info("job %d: no usable answer to the submit (%s); not re-sending", job.id, exc)
+            await self.fail_outcome_unknown(job)
+            return
+        except Exception:
+            # A state hook failed: it runs before sending or after a certain refusal, so this
+            # attempt was not processed and nothing was charged.
+            log.exception("job %d: submit aborted", job.id)
+            await self._notices.fail(job, messages.SOMETHING_WENT_WRONG, cost_cents=0)
+            return
+        estimate = response.estimate_s()
+        change = JobChange(
+            prediction_id=response.id,
+            cost_cents=response.cost_cents,
+            reserved_cents=0,  # settled: the API said what it costs
+            estimate_s=estimate,
+            submitted_at=self._rt.now(),
+        )
+        submitted = await store.move(job.id, JobState.SUBMITTED, change)
+        if submitted is None:
+            log.info("job %d: submitted as %s after it was cancelled", job.id, response.id)
+            await store.update(job.id, change)  # what it costs still counts
+            return
+        log.info(
+            "job %d: submitting -> submitted as prediction %s (estimate %s, %d cents)",
+            job.id,
+            response.id,
+            response.estimated_time,
+            response.cost_cents,
+        )
+        s = self._rt.settings
+        self.schedule_poll(
+            submitted, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
+        )
+        self._rt.progress.follow(job.id, 0)
+
+    async def fail_outcome_unknown(self, job: Job) -> None:
+        """Fail a job whose submit may have reached the API, tagged for an admin to check."""
+        log.warning(
+            "job %d: submit outcome unknown, tagged %s: an admin should check the API's billing",
+            job.id,
+            FailureKind.SUBMIT_UNKNOWN,
+        )
+        current = await self._rt.store.get_job(job.id) or job
+        # It may have been charged: the reservation stands as its cost.
+        await self._notices.fail(
+            current,
+            messages.SUBMIT_OUTCOME_UNKNOWN,
+            cost_cents=current.reserved_cents,
+            failure_kind=FailureKind.SUBMIT_UNKNOWN,
+        )
+
+    async def _mark_sending(self, job_id: int) -> None:
+        if self._rt.closing:  # no new submit once stopping: it could be cut off mid-flight
+            raise _ShuttingDownError
+        if await self._rt.store.move(job_id, JobState.SUBMITTING) is None:
+            raise _CancelledBeforeSendError
+
+    async def _mark_refused(self, job_id: int) -> None:
+        # Refused if the job was cancelled meanwhile: then it stays cancelled.
+        await self._rt.store.move(job_id, JobState.CLAIMED)
+
+    async def _requeue(self, job: Job, exc: ApiError) -> None:
+        """Put a job the API certainly did not take back at its place, and pause dispatch."""
+        log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
+        store = self._rt.store
+        if await store.move(job.id, JobState.QUEUED) is None:
+            # Cancelled while that submit was out: nothing reached the API, nothing is owed.
+            await store.update(job.id, JobChange(reserved_cents=0))
+            return
+        loop = asyncio.get_running_loop()
+        self._paused_until = loop.time() + self._rt.settings.api_backoff_max_s
+        await self._rt.progress.show(job, messages.SERVICE_BUSY)
+        self._rt.dispatch_wake.set()
+
+    # Polling --------------------------------------------------------------------------------
+
+    def schedule_poll(self, job: Job, delay_s: float) -> None:
+        """Check the job's prediction after `delay_s`."""
+        self._rt.scheduler.call_later(("poll", job.id), delay_s, lambda: self._poll(job))
+
+    def cancel_poll(self, job_id: int) -> None:
+        """Drop the job's next status check (it was cancelled)."""
+        self._rt.scheduler.cancel(("poll", job_id))
+
+    async def _poll(self, job: Job) -> None:
+        try:
+            await self._poll_once(job)
+        except Exception:
+            log.exception("job %d: status check crashed; will retry", job.id)
+            self.schedule_poll(job, self._rt.settings.poll_max_interval_s)
+
+    async def _poll_once(self, job: Job) -> None:
+        # Of what a poll uses, only the state can change once a job is submitted (a cancel,
+        # say), so that is all it reads again: about 17 polls a job, each sparing a row read.
+        store = self._rt.store
+        if job.prediction_id is None or await store.job_state(job.id) != JobState.SUBMITTED:
+            return
+        elapsed = (self._rt.now() - (job.submitted_at or job.created_at)).total_seconds()
+        prediction: Prediction | None = None
+        try:
+            # No retries inside the call: the next poll is the retry, and it keeps the
+            # scheduler's slot free meanwhile.
+            prediction = await self._api.get_prediction(job.prediction_id, retries=0)
+        except ApiAuthError:
+            log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
+            await self._notices.fail(job, messages.SERVICE_UNAVAILABLE)
+            return
+        except ApiRejectedError as exc:
+            await self._notices.fail(job, messages.api_failed(exc.message))
+            return
+        except (ApiUnavailableError, ApiProtocolError) as exc:
+            log.warning("job %d: status check failed (%s); will retry", job.id, exc)
+        if prediction is not None and prediction.status == "completed":
+            await self._complete(job, prediction)
+        elif prediction is not None and prediction.status == "failed":
+            why = messages.api_failed(prediction.error)
+            await self._notices.fail(job, why, cost_cents=prediction.cost_cents)
+        elif elapsed > self._timeout_s(answered=prediction is not None):
+            await self._notices.fail(job, messages.TIMED_OUT)
+        else:
+            s = self._rt.settings
+            delay = next_poll_delay(
+                elapsed, job.estimate_s, s.poll_interval_s, s.poll_max_interval_s
+            )
+            self.schedule_poll(job, delay)
+
+    def _timeout_s(self, *, answered: bool) -> float:
+        """How long a submitted job may go unfinished before it is failed as timed out.
+
+        Only the API's own "still processing" counts against `JOB_TIMEOUT_S`: while the API
+        cannot be reached the prediction may well be done, so the job waits for it as long
+        as the API keeps outputs (after that the clip is gone anyway).
+        """
+        s = self._rt.settings
+        if answered:
+            return s.job_timeout_s
+        return max(s.job_timeout_s, s.vibedream_output_ttl_hours * 3600)
+
+    async def _complete(self, job: Job, prediction: Prediction) -> None:
+        assert prediction.outputs  # the client guarantees outputs on completion
+        change = JobChange(
+            output_url=prediction.outputs[0],
+            completed_at=self._rt.now(),
+            cost_cents=prediction.cost_cents,
+        )
+        moved = await self._rt.store.move(job.id, JobState.COMPLETED, change)
+        self._rt.dispatch_wake.set()  # its in-flight slot is free
+        if moved is None:
+            log.info("job %d: completed after it was cancelled; not posted", job.id)
+            await self._rt.store.update(job.id, change)  # what it cost still counts
+            return
+        log.info("job %d: submitted -> completed", job.id)
+        self._delivery.start(job.id)
+
+
+def _generate_request(job: Job) -> GenerateRequest:
+    s = job.settings
+    return GenerateRequest.model_validate(
+        {
+            "prompt": job.prompt,
+            "image": job.image_url,
+            "last_image": job.last_image_url,
+            "duration": s.duration_s,
+            "resolution": s.resolution,
+            "aspect_ratio": s.aspect_ratio,
+            "camera_fixed": s.camera_fixed,
+            "seed": s.seed,
+            "generate_audio": s.generate_audio,
+        }
+    )

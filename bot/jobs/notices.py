@@ -1,0 +1,139 @@
+"""How a job's end is recorded and told: the requester (on their progress message, else in the
+channel or by DM) and the server's moderators (the job's moderation-log entry)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.i18n import messages
+from bot.i18n.text import Text
+from bot.jobs.model import CANCELLABLE, DeliveryRoute, FailureKind, Job, JobChange, JobState
+from bot.jobs.notifier import PostFailedError
+from bot.jobs.runtime import JobRuntime
+
+log = logging.getLogger(__name__)
+
+_MOD_LOG_RETRIES = 3
+_MOD_LOG_RETRY_S = 5.0
+
+
+class Notices:
+    """Fails jobs and tells everyone concerned how a job ended."""
+
+    def __init__(self, runtime: JobRuntime) -> None:
+        self._rt = runtime
+
+    async def fail(
+        self,
+        job: Job,
+        why: Text,
+        *,
+        cost_cents: int | None = None,
+        failure_kind: FailureKind | None = None,
+    ) -> None:
+        """Move a job to FAILED with its reason and settled cost, then tell its requester.
+
+        `cost_cents` None keeps the cost known so far; any reservation is released. A job that
+        was cancelled meanwhile stays cancelled, but what the failed step cost is still kept.
+        """
+        # Stored as the requester reads it: it is shown to them, and on the moderation log.
+        reason = why.render(job.origin.locale)
+        change = JobChange(
+            error=reason,
+            finished_at=self._rt.now(),
+            reserved_cents=0,
+            cost_cents=cost_cents,
+            failure_kind=failure_kind,
+        )
+        store = self._rt.store
+        failed = await store.move(job.id, JobState.FAILED, change)
+        self._rt.dispatch_wake.set()  # it may have held an in-flight slot
+        if failed is None:
+            current = await store.get_job(job.id)
+            if current is not None and current.state == JobState.CANCELLED:
+                log.info("job %d: failed after it was cancelled: %s", job.id, reason)
+                await store.update(job.id, change)  # what it cost still counts
+            else:
+                log.warning("job %d: cannot fail from %s", job.id, current and current.state)
+            return
+        log.info("job %d: -> failed: %s", job.id, reason)
+        await self.failure(failed)
+
+    async def failure(self, job: Job) -> None:
+        """Tell the requester why their job failed: on the progress message, or elsewhere."""
+        reason = job.error or messages.SOMETHING_WENT_WRONG.render(job.origin.locale)
+        shown = await self._rt.progress.show(job, messages.failed(reason), final=True)
+        if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
+            await self._tell_elsewhere(job, reason)
+        await self._told(job)
+
+    async def cancelled(self, job: Job) -> None:
+        """Tell the requester their job was cancelled (and by whom, if not by them)."""
+        assert job.cancelled_by is not None
+        text = messages.cancelled(job.cancelled_by, job.origin.user_id)
+        shown = await self._rt.progress.show(job, text, final=True)
+        if not shown and job.cancelled_by != job.origin.user_id:
+            await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
+        await self._told(job)
+
+    async def _told(self, job: Job) -> None:
+        await self._rt.store.update(job.id, JobChange(notified=True, drop_token=True))
+        self._rt.progress.forget(job.id)
+        self.sync_mod_log(job.id)
+
+    async def _tell_elsewhere(self, job: Job, reason: Text | str) -> None:
+        """Tell the user in the channel, or by DM where the channel cannot be used."""
+        routes = [DeliveryRoute.CHANNEL, DeliveryRoute.DM]
+        if job.failure_kind is FailureKind.UNDELIVERABLE:
+            routes = [DeliveryRoute.DM]  # the channel is gone or refuses the bot
+        for route in routes:
+            if route is DeliveryRoute.DM:
+                text = messages.failed_by_dm(job.id, reason)
+            else:
+                text = messages.failed_in_channel(job.origin.user_id, job.id, reason)
+            try:
+                await self._rt.notifier.post_failure(job, text.render(job.origin.locale), route)
+                return
+            except PostFailedError as exc:
+                log.warning("job %d: could not tell the user by %s: %s", job.id, route, exc)
+
+    # Moderation log -------------------------------------------------------------------------
+
+    def sync_mod_log(self, job_id: int) -> None:
+        """Bring the job's moderation-log entry up to date in the background; the job itself
+        never waits on it, and a crash of it is logged and dropped."""
+        self._rt.spawn(job_id, self._sync_mod_log(job_id))
+
+    async def _sync_mod_log(self, job_id: int, attempt: int = 0) -> None:
+        """Post the entry if the server keeps a log and it has none yet (the nonce makes a
+        repeat the same message), else show the job's state. Passing Discord errors are
+        retried a few times."""
+        store, notifier = self._rt.store, self._rt.notifier
+        job = await store.get_job(job_id)
+        if job is None or job.origin.guild_id is None:
+            return
+        try:
+            if job.mod_log_message_id is not None:
+                await notifier.update_mod_log(job)
+                return
+            config = await store.guild_config(job.origin.guild_id)
+            if config.mod_log_channel_id is None:
+                return
+            message_id = await notifier.post_mod_log(job, config.mod_log_channel_id)
+            entry = JobChange(
+                mod_log_channel_id=config.mod_log_channel_id, mod_log_message_id=message_id
+            )
+            current = await store.update(job.id, entry)
+            if current.state not in CANCELLABLE:  # it ended meanwhile
+                await notifier.update_mod_log(current)
+        except PostFailedError as exc:
+            if exc.retryable and attempt < _MOD_LOG_RETRIES:
+                self._rt.scheduler.call_later(
+                    ("mod-log", job_id),
+                    _MOD_LOG_RETRY_S * (attempt + 1),
+                    lambda: self._sync_mod_log(job_id, attempt + 1),
+                )
+                return
+            log.warning(
+                "job %d: could not post or update its moderation-log entry: %s", job_id, exc
+            )
