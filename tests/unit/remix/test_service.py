@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures of test_jobs are imported, so their names are parameters here
 """Buttons on a result below Discord: Regenerate, Edit prompt, Continue, Loop and Delete through
 the real job service, store, fake API and clip downloader (harness of test_jobs)."""
 
@@ -25,7 +24,7 @@ from bot.media.files import ClipDownloader, DownloadedClip
 from bot.media.frames import Frame
 from bot.remix.recipes import PostFiles
 from tests.fakes.clips import make_mp4
-from tests.unit.jobs.test_service import (  # noqa: F401 - fixtures
+from tests.unit.jobs.engine import (
     ALICE,
     BOB,
     GUILD_ID,
@@ -34,9 +33,6 @@ from tests.unit.jobs.test_service import (  # noqa: F401 - fixtures
     Harness,
     MakeHarness,
     enable_mod_log,
-    h,
-    image_server,
-    make_harness,
     wait_until,
 )
 
