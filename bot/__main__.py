@@ -21,6 +21,7 @@ from bot.members.history import HistoryService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import DatabaseUnusableError, SqliteStore
+from bot.video.catalogue import configured_model
 from bot.video.vibedream import VibedreamClient
 from cogs.support.notifier import DiscordNotifier
 
@@ -59,7 +60,12 @@ async def run(settings: Settings) -> None:
         downloader = ClipDownloader.from_settings(http, settings)
         files = DiscordFiles.from_settings(http, settings)
         jobs = JobService(
-            settings=settings, store=store, api=api, downloader=downloader, files=files
+            settings=settings,
+            store=store,
+            api=api,
+            model=configured_model(settings),
+            downloader=downloader,
+            files=files,
         )
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)

@@ -13,14 +13,8 @@ from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
 from bot.translator import command_text
-from bot.video.seedance import (
-    DURATION_MAX_S,
-    DURATION_MIN_S,
-    SEED_MAX,
-    SEED_MIN,
-    AspectRatio,
-    Resolution,
-)
+from bot.video.catalogue import DEFAULT_MODEL
+from bot.video.seedance import AspectRatio, Resolution
 from cogs.support.intake import image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -38,6 +32,13 @@ _OPTIONS = (
     "generate_audio",
 )
 _RANGES = ("duration", "seed")
+
+# discord.py reads the options' ranges and choices from the annotations below when this module
+# is imported, before any settings are read, so they are the default model's; its choices are
+# Literal types, which only its own module declares (a test checks they match its options).
+_OFFERED = DEFAULT_MODEL.options
+DURATION_MIN_S, DURATION_MAX_S = _OFFERED.durations_s[0], _OFFERED.durations_s[-1]
+SEED_MIN, SEED_MAX = _OFFERED.seeds[0], _OFFERED.seeds[-1]
 
 
 class Animate(commands.Cog):

@@ -57,7 +57,7 @@ from bot.members.model import QuotaStatus, UsageReport
 from bot.periods import next_day, next_month
 from bot.settings import Settings
 from bot.storage.store import Store
-from bot.video.seedance import MODEL_ID, GenerateRequest
+from bot.video.model import VideoModel
 from bot.video.vibedream import VibedreamClient
 from bot.video.wire import Prediction
 
@@ -114,6 +114,7 @@ class JobService:
         settings: Settings,
         store: Store,
         api: VibedreamClient,
+        model: VideoModel,
         downloader: ClipDownloader,
         files: DiscordFiles,
         fitter: ClipFitter | None = None,
@@ -122,6 +123,7 @@ class JobService:
         self._settings = settings
         self._store = store
         self._api = api
+        self._model = model
         self._files = files
         self._poster = ResultPoster(
             settings=settings,
@@ -217,7 +219,7 @@ class JobService:
 
     def check(self, request: AnimateRequest) -> ValidatedRequest:
         """Validate what can be checked without any I/O, so the cog can answer at once."""
-        return validate(request, self._settings)
+        return validate(request, self._settings, self._model)
 
     async def accept(
         self,
@@ -238,7 +240,7 @@ class JobService:
         await asyncio.gather(*(self._check_bytes(img, label) for label, img in images if img))
         new = NewJob(
             origin=origin,
-            model=MODEL_ID,
+            model=self._model.id,
             prompt=request.prompt,
             image_url=request.image.url,
             last_image_url=request.last_image.url if request.last_image else None,
@@ -453,7 +455,10 @@ class JobService:
         self._reporter.follow(job.id, STEP_SHOW_DELAY_S)  # "Sending", if the submit is slow
         try:
             response = await self._api.submit(
-                _generate_request(job),
+                self._model.id,
+                self._model.request_body(
+                    job.prompt, job.image_url, job.last_image_url, job.settings
+                ),
                 # Persisted around every attempt, so a restart knows whether one was on the wire.
                 on_send=lambda: self._mark_sending(job.id),
                 on_refused=lambda: self._store.set_state(job.id, JobState.CLAIMED),
@@ -776,20 +781,3 @@ class JobService:
         if job is not None and not job.notified:
             await self._resume(job)
             self._dispatch_wake.set()  # it may be back in the queue
-
-
-def _generate_request(job: Job) -> GenerateRequest:
-    s = job.settings
-    return GenerateRequest.model_validate(
-        {
-            "prompt": job.prompt,
-            "image": job.image_url,
-            "last_image": job.last_image_url,
-            "duration": s.duration_s,
-            "resolution": s.resolution,
-            "aspect_ratio": s.aspect_ratio,
-            "camera_fixed": s.camera_fixed,
-            "seed": s.seed,
-            "generate_audio": s.generate_audio,
-        }
-    )

@@ -34,13 +34,13 @@ from bot.jobs.notifier import (
     UploadTooLargeError,
 )
 from bot.jobs.request import AnimateRequest
-from bot.jobs.service import JobService, _generate_request
+from bot.jobs.service import JobService
 from bot.media.files import ClipDownloader, DiscordFiles, DownloadedClip
 from bot.periods import next_day, next_month
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
-from bot.video.seedance import MODEL_ID
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.vibedream import VibedreamClient
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -300,7 +300,7 @@ class Harness:
     async def seed(self, state: JobState, user_id: int, prompt: str, reserve: int = 0) -> Job:
         """Store a job as a previous run would have left it in `state` (before `start`)."""
         new = NewJob(
-            model=MODEL_ID,
+            model=SEEDANCE_1_5_PRO.id,
             origin=self.origin(user_id),
             prompt=prompt,
             image_url=self.image_url,
@@ -318,7 +318,10 @@ class Harness:
         if state == JobState.FAILED:
             return await store.mark_failed(job.id, messages.TIMED_OUT.render(), 0, now)
         if state in (JobState.SUBMITTED, JobState.COMPLETED):
-            answer = await self.api.submit(_generate_request(job))
+            body = SEEDANCE_1_5_PRO.request_body(
+                job.prompt, job.image_url, job.last_image_url, job.settings
+            )
+            answer = await self.api.submit(SEEDANCE_1_5_PRO.id, body)
             job = await store.mark_submitted(
                 job.id, answer.id, answer.cost_cents, answer.estimate_s(), now
             )
@@ -439,6 +442,7 @@ async def make_harness(
             settings=settings,
             store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
             api=api,
+            model=SEEDANCE_1_5_PRO,
             downloader=downloader,
             files=files,
             now=clock,
