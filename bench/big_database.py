@@ -16,7 +16,7 @@ import aiosqlite
 
 from bot.jobs.expectations import HISTORY_SAMPLE
 from bot.storage.store import SqliteStore
-from bot.video.seedance import DURATION_MAX_S, DURATION_MIN_S, RESOLUTIONS
+from bot.video.catalogue import DEFAULT_MODEL
 
 _DAY_S = 86_400.0
 _SPAN_DAYS = 365
@@ -121,8 +121,8 @@ async def time_eta(path: Path, *, samples: int) -> tuple[list[float], list[str]]
         path,
         samples,
         lambda store, rng: store.recent_generation_s(
-            rng.choice(RESOLUTIONS),
-            rng.randint(DURATION_MIN_S, DURATION_MAX_S),
+            rng.choice(DEFAULT_MODEL.options.resolutions),
+            rng.choice(DEFAULT_MODEL.options.durations_s),  # the same draws as randint(4, 12)
             HISTORY_SAMPLE,
         ),
     )

@@ -26,6 +26,7 @@ from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import DatabaseUnusableError, SqliteStore
+from bot.video.catalogue import configured_model
 from bot.video.vibedream import VibedreamClient
 from cogs.support.notifier import DiscordNotifier
 
@@ -72,7 +73,13 @@ async def run(settings: Settings) -> None:
             fitter=ClipFitter.from_settings(settings),
             now=runtime.now,
         )
-        jobs = JobService(runtime=runtime, api=api, poster=poster, files=files)
+        jobs = JobService(
+            runtime=runtime,
+            api=api,
+            model=configured_model(settings),
+            poster=poster,
+            files=files,
+        )
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)
         remix = RemixService(

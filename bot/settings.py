@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.video.seedance import AspectRatio, Duration, Resolution
+from bot.video.catalogue import DEFAULT_MODEL, MODELS, model_by_id
 
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 #: Our ceiling on prompt length (the API documents none); fits one Discord message.
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     # Video API
     vibedream_api_key: SecretStr
     vibedream_api_url: str = "https://api.vibedream.ai/api/v1"
+    #: The video model that makes every clip (its id in the API); see `bot.video.catalogue`.
+    vibedream_model: str = DEFAULT_MODEL.id
     vibedream_output_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"assets.vibedream.ai"})
     vibedream_output_require_https: bool = True
     vibedream_output_ttl_hours: float = Field(24.0, gt=0)
@@ -55,10 +58,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/bot.db"
     download_dir: Path | None = None
 
-    # Defaults for optional /animate settings
-    default_duration_s: Duration = 5
-    default_resolution: Resolution = "720p"
-    default_aspect_ratio: AspectRatio = "auto"
+    # Defaults for optional /animate settings: each must be one the model offers
+    default_duration_s: int = Field(5, validate_default=True)
+    default_resolution: str = Field("720p", validate_default=True)
+    default_aspect_ratio: str = Field("auto", validate_default=True)
     default_camera_fixed: bool = False
     default_generate_audio: bool = False
 
@@ -105,6 +108,47 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("vibedream_model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        model_by_id(value)  # its error names the known ids
+        return value
+
+    @field_validator("default_duration_s", "default_resolution", "default_aspect_ratio")
+    @classmethod
+    def _offered_by_the_model(cls, value: int | str, info: ValidationInfo) -> int | str:
+        """Refuse a default the configured model does not offer, in pydantic's own words."""
+        model = MODELS.get(info.data.get("vibedream_model", ""))
+        if model is None:
+            return value  # the model's own error is the one to read
+        options = model.options
+        if isinstance(value, int):
+            durations = options.durations_s
+            if value < durations[0]:
+                raise PydanticCustomError(
+                    "greater_than_equal",
+                    "Input should be greater than or equal to {ge}",
+                    {"ge": durations[0]},
+                )
+            if value > durations[-1]:
+                raise PydanticCustomError(
+                    "less_than_equal",
+                    "Input should be less than or equal to {le}",
+                    {"le": durations[-1]},
+                )
+            allowed: tuple[int | str, ...] = tuple(durations)
+        elif info.field_name == "default_resolution":
+            allowed = options.resolutions
+        else:
+            allowed = options.aspect_ratios
+        if value not in allowed:
+            *most, last = (repr(choice) for choice in allowed)
+            expected = f"{', '.join(most)} or {last}" if most else last
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
         return value
 
     @property

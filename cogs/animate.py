@@ -13,14 +13,8 @@ from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
 from bot.translator import command_text
-from bot.video.seedance import (
-    DURATION_MAX_S,
-    DURATION_MIN_S,
-    SEED_MAX,
-    SEED_MIN,
-    AspectRatio,
-    Resolution,
-)
+from bot.video.catalogue import DEFAULT_MODEL
+from bot.video.seedance import AspectRatio, Resolution
 from cogs.support.intake import image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -39,6 +33,13 @@ _OPTIONS = (
 )
 _RANGES = ("duration", "seed")
 
+# discord.py reads the options' ranges and choices from the annotations below when this module
+# is imported, before any settings are read, so they are the default model's; its choices are
+# Literal types, which only its own module declares (a test checks they match its options).
+_OFFERED = DEFAULT_MODEL.options
+_DURATION_MIN_S, _DURATION_MAX_S = _OFFERED.durations_s[0], _OFFERED.durations_s[-1]
+_SEED_MIN, _SEED_MAX = _OFFERED.seeds[0], _OFFERED.seeds[-1]
+
 
 class Animate(commands.Cog):
     """The /animate command."""
@@ -54,8 +55,10 @@ class Animate(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(
         **{name: command_text(f"command.animate.{name}") for name in _OPTIONS},
-        duration=command_text("command.animate.duration", low=DURATION_MIN_S, high=DURATION_MAX_S),
-        seed=command_text("command.animate.seed", low=SEED_MIN, high=SEED_MAX),
+        duration=command_text(
+            "command.animate.duration", low=_DURATION_MIN_S, high=_DURATION_MAX_S
+        ),
+        seed=command_text("command.animate.seed", low=_SEED_MIN, high=_SEED_MAX),
     )
     @app_commands.rename(
         **{name: command_text(f"command.animate.option.{name}") for name in (*_OPTIONS, *_RANGES)}
@@ -66,11 +69,11 @@ class Animate(commands.Cog):
         image: discord.Attachment,
         prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
         last_image: discord.Attachment | None = None,
-        duration: app_commands.Range[int, DURATION_MIN_S, DURATION_MAX_S] | None = None,
+        duration: app_commands.Range[int, _DURATION_MIN_S, _DURATION_MAX_S] | None = None,
         resolution: Resolution | None = None,
         aspect_ratio: AspectRatio | None = None,
         camera_fixed: bool | None = None,
-        seed: app_commands.Range[int, SEED_MIN, SEED_MAX] | None = None,
+        seed: app_commands.Range[int, _SEED_MIN, _SEED_MAX] | None = None,
         generate_audio: bool | None = None,
     ) -> None:
         """Check the request, acknowledge at once, then queue the job."""

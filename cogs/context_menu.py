@@ -25,7 +25,7 @@ from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_dur
 from bot.members.forms import form_key
 from bot.settings import Settings
 from bot.translator import command_text, say
-from bot.video.seedance import DURATION_MAX_S, DURATION_MIN_S
+from bot.video.catalogue import configured_model
 from cogs.support.intake import form_values, image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,9 @@ class ContextMenu(commands.Cog):
             request = AnimateRequest(
                 prompt=values.get(PROMPT_FIELD, ""),
                 image=image,
-                duration_s=parse_duration(values.get(DURATION_FIELD, "")),
+                duration_s=parse_duration(
+                    values.get(DURATION_FIELD, ""), configured_model(self.bot.settings)
+                ),
             )
             await start_job(self.bot.jobs, interaction, request, JobKind.CONTEXT)
         except UserError as exc:
@@ -101,6 +103,7 @@ def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
     stopped before it is sent, so discord.py keeps no copy of it and the submit reaches
     `on_interaction`."""
     title = messages.FORM_TITLE.render(locale)
+    durations_s = configured_model(settings).options.durations_s
     form = discord.ui.Modal(title=title, custom_id=f"{FORM_PREFIX}{key}")
     form.add_item(
         discord.ui.TextInput(
@@ -117,7 +120,7 @@ def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
             label=messages.FORM_DURATION_LABEL.render(locale),
             custom_id=DURATION_FIELD,
             placeholder=messages.form_duration_placeholder(
-                settings.default_duration_s, DURATION_MIN_S, DURATION_MAX_S
+                settings.default_duration_s, durations_s[0], durations_s[-1]
             ).render(locale),
             required=False,
             max_length=3,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.jobs.model import GenerationSettings, ImageInput, NewJob, Origin
 from bot.storage.store import SqliteStore
-from bot.video.seedance import MODEL_ID, Resolution
+from bot.video.seedance import SEEDANCE_1_5_PRO
 
 #: Typical settings of one job: 5 s, 720p, adaptive aspect ratio, seed 7.
 SETTINGS = GenerationSettings(
@@ -42,7 +42,7 @@ def new_job(
 ) -> NewJob:
     """A job as /animate hands it to the store, its interaction token valid from `now`."""
     return NewJob(
-        model=MODEL_ID,
+        model=SEEDANCE_1_5_PRO.id,
         origin=Origin(
             guild_id=guild_id,
             channel_id=777,
@@ -64,7 +64,7 @@ async def delivered_job(
     store: SqliteStore,
     took_s: float,
     *,
-    resolution: Resolution = "720p",
+    resolution: str = "720p",
     duration_s: int = 5,
     at: datetime,
     failed: bool = False,

@@ -14,7 +14,7 @@ from bot.i18n.text import Join, Text
 from bot.jobs.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.jobs.model import DERIVED_KINDS, DeliveryRoute, GenerationSettings, Job, JobKind, JobState
 from bot.members.model import QuotaStatus, UsageTotals
-from bot.video.seedance import DOCUMENTED_ESTIMATE_S, LISTED_PRICE_CENTS
+from bot.video.catalogue import DOCUMENTED_ESTIMATE_S, LISTED_PRICE_CENTS
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
 #: kept short: with a 90 s ETA the bar moves every 18 s, and the timestamps beside it, which

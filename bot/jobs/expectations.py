@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.video.seedance import DOCUMENTED_ESTIMATE_S
+from bot.video.catalogue import DOCUMENTED_ESTIMATE_S
 
 #: How many recent delivered jobs with the same resolution and duration the ETA is learned from.
 HISTORY_SAMPLE = 50
@@ -44,7 +44,8 @@ class Forecast:
     """What the progress message promises: the cost, and when the clip should be ready."""
 
     #: Before the submit what was reserved, after it what the API charges; None before the
-    #: submit when no earlier job with these settings shows the price (see LISTED_PRICE_CENTS).
+    #: submit when no earlier job with these settings shows the price (then the model's
+    #: listed price is shown, `VideoModel.listed_price_cents`).
     cost_cents: int | None
     eta: Eta
     ready_at: datetime

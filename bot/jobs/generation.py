@@ -20,7 +20,7 @@ from bot.jobs.model import FailureKind, Job, JobChange, JobState
 from bot.jobs.notices import Notices
 from bot.jobs.runtime import JobRuntime
 from bot.media.files import LINK_MARGIN, link_expires_within
-from bot.video.seedance import GenerateRequest
+from bot.video.catalogue import model_by_id
 from bot.video.vibedream import VibedreamClient
 from bot.video.wire import Prediction
 
@@ -120,8 +120,10 @@ class Generation:
         self._rt.progress.follow_if_it_lasts(job.id)  # "Sending", if the submit is slow
         store = self._rt.store
         try:
+            model = model_by_id(job.model)
             response = await self._api.submit(
-                _generate_request(job),
+                model.id,
+                model.request_body(job.prompt, job.image_url, job.last_image_url, job.settings),
                 # Persisted around every attempt, so a restart knows whether one was on the wire.
                 on_send=lambda: self._mark_sending(job.id),
                 on_refused=lambda: self._mark_refused(job.id),
@@ -297,20 +299,3 @@ class Generation:
             return
         log.info("job %d: submitted -> completed", job.id)
         self._delivery.start(job.id)
-
-
-def _generate_request(job: Job) -> GenerateRequest:
-    s = job.settings
-    return GenerateRequest.model_validate(
-        {
-            "prompt": job.prompt,
-            "image": job.image_url,
-            "last_image": job.last_image_url,
-            "duration": s.duration_s,
-            "resolution": s.resolution,
-            "aspect_ratio": s.aspect_ratio,
-            "camera_fixed": s.camera_fixed,
-            "seed": s.seed,
-            "generate_audio": s.generate_audio,
-        }
-    )

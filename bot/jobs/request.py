@@ -5,21 +5,14 @@ from __future__ import annotations
 import random
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
 
 from bot.errors import UserError
 from bot.i18n import messages
+from bot.i18n.text import Text
 from bot.jobs.model import GenerationSettings, ImageInput
 from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.settings import Settings
-from bot.video.seedance import (
-    ASPECT_RATIOS,
-    DURATION_MAX_S,
-    DURATION_MIN_S,
-    RESOLUTIONS,
-    SEED_MAX,
-    SEED_MIN,
-)
+from bot.video.model import VideoModel
 
 #: The image types the API takes, by file extension (for a file that declares no type).
 IMAGE_TYPES_BY_EXTENSION = {
@@ -78,7 +71,7 @@ class ImageRules:
         )
 
 
-def validate(request: AnimateRequest, settings: Settings) -> ValidatedRequest:
+def validate(request: AnimateRequest, settings: Settings, model: VideoModel) -> ValidatedRequest:
     """Check a request against the model's and the server's limits; raises UserError."""
     rules = ImageRules.from_settings(settings)
     prompt = clean_prompt(request.prompt, settings.prompt_max_chars)
@@ -89,24 +82,31 @@ def validate(request: AnimateRequest, settings: Settings) -> ValidatedRequest:
         prompt=prompt,
         image=request.image,
         last_image=request.last_image,
-        settings=resolve_settings(request, settings),
+        settings=resolve_settings(request, settings, model),
     )
 
 
-def resolve_settings(r: AnimateRequest, defaults: Settings) -> GenerationSettings:
-    """Fill in defaults (a random seed when none is given) and check every range."""
+def resolve_settings(
+    r: AnimateRequest, defaults: Settings, model: VideoModel
+) -> GenerationSettings:
+    """Fill in defaults (a random seed when none is given) and check every value against what
+    `model` offers."""
+    offered = model.options
     duration = defaults.default_duration_s if r.duration_s is None else r.duration_s
-    seed = random.randint(SEED_MIN, SEED_MAX) if r.seed is None else r.seed
-    if not DURATION_MIN_S <= duration <= DURATION_MAX_S:
-        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+    seed = random.choice(offered.seeds) if r.seed is None else r.seed
+    if duration not in offered.durations_s:
+        allowed = _seconds_range(offered.durations_s)
         raise UserError(messages.value_out_of_range("duration", duration, allowed))
-    if not SEED_MIN <= seed <= SEED_MAX:
-        raise UserError(messages.value_out_of_range("seed", seed, f"{SEED_MIN}–{SEED_MAX}"))
+    if seed not in offered.seeds:
+        seeds = f"{offered.seeds[0]}–{offered.seeds[-1]}"
+        raise UserError(messages.value_out_of_range("seed", seed, seeds))
     return GenerationSettings(
         duration_s=duration,
-        resolution=_choice("resolution", r.resolution, defaults.default_resolution, RESOLUTIONS),
+        resolution=_choice(
+            "resolution", r.resolution, defaults.default_resolution, offered.resolutions
+        ),
         aspect_ratio=_choice(
-            "aspect_ratio", r.aspect_ratio, defaults.default_aspect_ratio, ASPECT_RATIOS
+            "aspect_ratio", r.aspect_ratio, defaults.default_aspect_ratio, offered.aspect_ratios
         ),
         camera_fixed=defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed,
         seed=seed,
@@ -116,24 +116,28 @@ def resolve_settings(r: AnimateRequest, defaults: Settings) -> GenerationSetting
     )
 
 
-def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> Any:
-    """`value` (or the default) if it is one of `allowed`; typed as the matching Literal."""
+def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> str:
+    """`value` (or the default) if it is one of `allowed`."""
     chosen = default if value is None else value
     if chosen not in allowed:
         raise UserError(messages.value_out_of_range(name, chosen, ", ".join(allowed)))
     return chosen
 
 
-def parse_duration(text: str) -> int | None:
+def parse_duration(text: str, model: VideoModel) -> int | None:
     """A duration typed into a form: None when left empty, else whole seconds (the range is
     checked with every other setting). Raises UserError for anything that is not a number."""
     text = text.strip().removesuffix("s").strip()
     if not text:
         return None
     if not text.isascii() or not text.isdigit():
-        allowed = messages.seconds_range(DURATION_MIN_S, DURATION_MAX_S)
+        allowed = _seconds_range(model.options.durations_s)
         raise UserError(messages.duration_not_a_number(allowed))
     return int(text)
+
+
+def _seconds_range(durations_s: range) -> Text:
+    return messages.seconds_range(durations_s[0], durations_s[-1])
 
 
 def clean_prompt(prompt: str, max_chars: int) -> str:

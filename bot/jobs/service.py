@@ -36,7 +36,7 @@ from bot.jobs.posting import ResultPoster
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
 from bot.jobs.runtime import JobRuntime, Work
 from bot.media.files import DiscordFiles
-from bot.video.seedance import MODEL_ID
+from bot.video.model import VideoModel
 from bot.video.vibedream import VibedreamClient
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,13 @@ class JobService:
         *,
         runtime: JobRuntime,
         api: VibedreamClient,
+        model: VideoModel,
         poster: ResultPoster,
         files: DiscordFiles,
     ) -> None:
         self._rt = runtime
+        #: The model new jobs are made with (a job keeps the one it was stored with).
+        self._model = model
         self._notices = Notices(runtime)
         self._admission = Admission(runtime, files)
         self._delivery = Delivery(runtime, poster, self._notices, recover=self._recover_later)
@@ -147,7 +150,7 @@ class JobService:
 
     def check(self, request: AnimateRequest) -> ValidatedRequest:
         """Validate what can be checked without any I/O, so the cog can answer at once."""
-        return validate(request, self._rt.settings)
+        return validate(request, self._rt.settings, self._model)
 
     async def check_admission(self, access: Access, settings: GenerationSettings) -> None:
         """Raise UserError if a job with these settings may not start now (nothing is
@@ -172,7 +175,7 @@ class JobService:
         await self._admission.check_images(request)
         new = NewJob(
             origin=origin,
-            model=MODEL_ID,
+            model=self._model.id,
             prompt=request.prompt,
             image_url=request.image.url,
             last_image_url=request.last_image.url if request.last_image else None,

@@ -14,7 +14,7 @@ from bot.jobs.model import DERIVED_KINDS, ImageInput, Job, JobKind
 from bot.jobs.request import ValidatedRequest, clean_prompt
 from bot.media.files import link_expires_within
 from bot.settings import Settings
-from bot.video.seedance import SEED_MAX, SEED_MIN
+from bot.video.catalogue import configured_model
 
 #: Reuse a stored image link for a new job only while it has this long to live: longer than
 #: the margin checked at submit (`bot.jobs`), since the new job may wait in the queue first.
@@ -50,7 +50,8 @@ def derived_request(
     text = parent.prompt if prompt is None else clean_prompt(prompt, settings.prompt_max_chars)
     job_settings = parent.settings
     if kind in (JobKind.REGENERATE, JobKind.CONTINUE):
-        job_settings = replace(job_settings, seed=_new_seed(job_settings.seed))
+        seeds = configured_model(settings).options.seeds  # the model the new job runs on
+        job_settings = replace(job_settings, seed=_new_seed(job_settings.seed, seeds))
     if kind is JobKind.CONTINUE:
         if frame is None:
             raise ValueError("Continue needs the parent's last frame")
@@ -76,8 +77,8 @@ def _stored(url: str, now: datetime) -> ImageInput | None:
     )
 
 
-def _new_seed(old: int) -> int:
+def _new_seed(old: int, seeds: range) -> int:
     seed = old
     while seed == old:
-        seed = random.randint(SEED_MIN, SEED_MAX)
+        seed = random.choice(seeds)
     return seed

@@ -1,4 +1,4 @@
-"""Async client for the VibeDream-hosted Seedance 1.5 Pro image-to-video API."""
+"""Async client for the VibeDream video API: one way in for every model it serves."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from bot.errors import (
     SubmitOutcomeUnknownError,
 )
 from bot.settings import Settings
-from bot.video.seedance import MODEL_ID, GenerateRequest
 from bot.video.wire import Prediction, SubmitResponse
 
 log = logging.getLogger(__name__)
@@ -82,29 +81,31 @@ class VibedreamClient:
 
     async def submit(
         self,
-        request: GenerateRequest,
+        model_id: str,
+        body: dict[str, object],
         *,
         on_send: Hook | None = None,
         on_refused: Hook | None = None,
     ) -> SubmitResponse:
-        """Start a generation; returns the prediction id, estimate and cost.
+        """Start a generation of model `model_id` from its request `body` (see
+        `VideoModel.request_body`); returns the prediction id, estimate and cost.
 
         `on_send` runs before each attempt goes on the wire and `on_refused` after an attempt
         the API certainly did not process, so the caller can record which one is the case.
         """
-        body = await self._request(
+        answer = await self._request(
             "POST",
-            f"/models/{MODEL_ID}/generate",
-            json_body=request.to_json(),
+            f"/models/{model_id}/generate",
+            json_body=body,
             idempotent=False,
             on_send=on_send,
             on_refused=on_refused,
         )
         try:
-            return _parse(SubmitResponse, body)
+            return _parse(SubmitResponse, answer)
         except ApiProtocolError:
             # With an id the prediction exists and will be charged: keep it, lose the extras.
-            if (prediction_id := _salvage_id(body)) is None:
+            if (prediction_id := _salvage_id(answer)) is None:
                 raise
             log.warning("submit answer for %s is malformed beyond its id", prediction_id)
             return SubmitResponse.model_validate({"id": prediction_id})

@@ -16,14 +16,15 @@ from pydantic import SecretStr
 
 from bot.errors import UserError
 from bot.i18n.text import LANGUAGES
-from bot.jobs.generation import _generate_request
 from bot.jobs.model import ImageInput, Job, JobState, Origin
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
 from bot.settings import Settings
-from bot.video.seedance import ASPECT_RATIOS, MODEL_ID, RESOLUTIONS
+from bot.video.catalogue import DEFAULT_MODEL
+from cogs.animate import Animate
 from tests.factories import IMAGE
 from tests.fakes.fake_vibedream import validate_submit
 
+MODEL = DEFAULT_MODEL
 CONFIG = Settings(
     discord_token=SecretStr("x"),
     vibedream_api_key=SecretStr("y"),
@@ -108,8 +109,10 @@ REQUESTS = st.builds(
     image=IMAGES,
     last_image=maybe(IMAGES),
     duration_s=maybe(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
-    resolution=maybe(st.one_of(st.sampled_from(RESOLUTIONS), st.text(max_size=8))),
-    aspect_ratio=maybe(st.one_of(st.sampled_from(ASPECT_RATIOS), st.text(max_size=8))),
+    resolution=maybe(st.one_of(st.sampled_from(MODEL.options.resolutions), st.text(max_size=8))),
+    aspect_ratio=maybe(
+        st.one_of(st.sampled_from(MODEL.options.aspect_ratios), st.text(max_size=8))
+    ),
     camera_fixed=maybe(st.booleans()),
     seed=maybe(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
     generate_audio=maybe(st.booleans()),
@@ -133,7 +136,7 @@ def as_job(request: ValidatedRequest) -> Job:
         prompt=request.prompt,
         image_url=request.image.url,
         last_image_url=request.last_image.url if request.last_image else None,
-        model=MODEL_ID,
+        model=MODEL.id,
         settings=request.settings,
         nonce="n",
         created_at=T0,
@@ -155,14 +158,32 @@ def test_every_option_combination_is_a_valid_api_request_or_a_clear_refusal(
     request: AnimateRequest,
 ) -> None:
     try:
-        checked = validate(request, CONFIG)
+        checked = validate(request, CONFIG, MODEL)
     except UserError as refused:
         for lang in LANGUAGES:  # fits a Discord message in every language
             message = refused.user_message.render(lang)
             assert message.strip()
             assert len(message) <= DISCORD_MESSAGE_MAX
         return
-    body = _generate_request(as_job(checked)).to_json()
+    job = as_job(checked)
+    body = MODEL.request_body(job.prompt, job.image_url, job.last_image_url, job.settings)
     assert validate_submit(body) == []
     assert visible(str(body["prompt"]))
     assert len(str(body["prompt"])) <= CONFIG.prompt_max_chars
+
+
+def test_the_command_offers_exactly_the_default_models_options() -> None:
+    command = Animate.animate
+    offered = MODEL.options
+
+    def choices(name: str) -> list[object]:
+        parameter = command.get_parameter(name)
+        assert parameter is not None
+        return [choice.value for choice in parameter.choices]
+
+    assert choices("resolution") == list(offered.resolutions)
+    assert choices("aspect_ratio") == list(offered.aspect_ratios)
+    for name, values in (("duration", offered.durations_s), ("seed", offered.seeds)):
+        parameter = command.get_parameter(name)
+        assert parameter is not None
+        assert (parameter.min_value, parameter.max_value) == (values[0], values[-1])

@@ -16,7 +16,7 @@ from bot.i18n import messages
 from bot.jobs.model import Job, NewJob, Origin
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
-from bot.video.seedance import MODEL_ID
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from tests.factories import SETTINGS
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ async def add_job(
     at: datetime = NOW,
 ) -> Job:
     new = NewJob(
-        model=MODEL_ID,
+        model=SEEDANCE_1_5_PRO.id,
         origin=Origin(
             guild_id=guild_id,
             channel_id=777,

@@ -19,7 +19,6 @@ from bot.errors import UserError
 from bot.guilds.model import AuditEntry
 from bot.guilds.policy import Access, Actor
 from bot.i18n import messages
-from bot.jobs.generation import _generate_request
 from bot.jobs.model import (
     NO_CHANGE,
     ImageInput,
@@ -44,7 +43,7 @@ from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
-from bot.video.seedance import MODEL_ID
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.vibedream import VibedreamClient
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -126,7 +125,7 @@ class Harness:
     async def seed(self, state: JobState, user_id: int, prompt: str, reserve: int = 0) -> Job:
         """Store a job as a previous run would have left it in `state` (before `start`)."""
         new = NewJob(
-            model=MODEL_ID,
+            model=SEEDANCE_1_5_PRO.id,
             origin=self.origin(user_id),
             prompt=prompt,
             image_url=self.image_url,
@@ -165,7 +164,10 @@ class Harness:
         if step == JobState.FAILED:
             return JobChange(error=messages.TIMED_OUT.render(), finished_at=now, cost_cents=0)
         if step == JobState.SUBMITTED:
-            answer = await self.api.submit(_generate_request(job))
+            body = SEEDANCE_1_5_PRO.request_body(
+                job.prompt, job.image_url, job.last_image_url, job.settings
+            )
+            answer = await self.api.submit(SEEDANCE_1_5_PRO.id, body)
             return JobChange(
                 prediction_id=answer.id,
                 cost_cents=answer.cost_cents,
@@ -299,7 +301,9 @@ async def make_harness(
             fitter=ClipFitter.from_settings(settings),
             now=clock,
         )
-        service = JobService(runtime=runtime, api=api, poster=poster, files=files)
+        service = JobService(
+            runtime=runtime, api=api, model=SEEDANCE_1_5_PRO, poster=poster, files=files
+        )
         remix = RemixService(
             jobs=service,
             settings=settings,

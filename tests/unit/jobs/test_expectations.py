@@ -21,7 +21,7 @@ from bot.jobs.expectations import (
     settle_shown,
 )
 from bot.storage.store import SqliteStore
-from bot.video.seedance import DOCUMENTED_ESTIMATE_S
+from bot.video.catalogue import DOCUMENTED_ESTIMATE_S
 from tests.factories import delivered_job
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)

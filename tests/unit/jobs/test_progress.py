@@ -17,7 +17,7 @@ from bot.jobs.progress import ProgressReporter
 from bot.jobs.scheduler import Scheduler
 from bot.media.files import DownloadedClip
 from bot.storage.store import SqliteStore
-from bot.video.seedance import MODEL_ID
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from tests.factories import SETTINGS, delivered_job, new_job
 
 
@@ -96,7 +96,7 @@ def reporter(
 @pytest.fixture
 async def job(store: SqliteStore) -> Job:
     new = NewJob(
-        model=MODEL_ID,
+        model=SEEDANCE_1_5_PRO.id,
         origin=Origin(
             guild_id=555,
             channel_id=777,

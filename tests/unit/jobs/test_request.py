@@ -13,6 +13,7 @@ from bot.i18n import messages
 from bot.jobs.model import GenerationSettings
 from bot.jobs.request import AnimateRequest, ValidatedRequest, resolve_settings, validate
 from bot.settings import Settings
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from tests.factories import IMAGE
 
 LAST_IMAGE = replace(IMAGE, url="https://cdn.example.com/cat-end.png", filename="cat-end.png")
@@ -41,7 +42,7 @@ CUSTOM_DEFAULTS = settings(
 
 def refusal(request: AnimateRequest, config: Settings = CUSTOM_DEFAULTS) -> str:
     with pytest.raises(UserError) as caught:
-        validate(request, config)
+        validate(request, config, SEEDANCE_1_5_PRO)
     return caught.value.user_message.render()
 
 
@@ -49,7 +50,7 @@ def refusal(request: AnimateRequest, config: Settings = CUSTOM_DEFAULTS) -> str:
 
 
 def test_options_left_out_take_the_configured_defaults() -> None:
-    resolved = resolve_settings(REQUEST, CUSTOM_DEFAULTS)
+    resolved = resolve_settings(REQUEST, CUSTOM_DEFAULTS, SEEDANCE_1_5_PRO)
 
     assert replace(resolved, seed=0) == GenerationSettings(
         duration_s=8,
@@ -72,7 +73,7 @@ def test_explicit_options_are_kept_even_when_false() -> None:
         generate_audio=False,
     )
 
-    assert resolve_settings(request, CUSTOM_DEFAULTS) == GenerationSettings(
+    assert resolve_settings(request, CUSTOM_DEFAULTS, SEEDANCE_1_5_PRO) == GenerationSettings(
         duration_s=12,
         resolution="480p",
         aspect_ratio="21:9",
@@ -83,7 +84,7 @@ def test_explicit_options_are_kept_even_when_false() -> None:
 
 
 def test_without_a_seed_a_random_one_in_range_is_chosen() -> None:
-    seeds = [resolve_settings(REQUEST, CUSTOM_DEFAULTS).seed for _ in range(300)]
+    seeds = [resolve_settings(REQUEST, CUSTOM_DEFAULTS, SEEDANCE_1_5_PRO).seed for _ in range(300)]
 
     assert all(1 <= seed <= 1000 for seed in seeds)
     assert len(set(seeds)) > 100  # random, not a fixed default
@@ -91,7 +92,9 @@ def test_without_a_seed_a_random_one_in_range_is_chosen() -> None:
 
 @pytest.mark.parametrize(("duration_s", "seed"), [(4, 1), (12, 1000)])
 def test_values_at_the_limits_are_accepted(duration_s: int, seed: int) -> None:
-    resolved = resolve_settings(replace(REQUEST, duration_s=duration_s, seed=seed), settings())
+    resolved = resolve_settings(
+        replace(REQUEST, duration_s=duration_s, seed=seed), settings(), SEEDANCE_1_5_PRO
+    )
 
     assert (resolved.duration_s, resolved.seed) == (duration_s, seed)
 
@@ -99,7 +102,7 @@ def test_values_at_the_limits_are_accepted(duration_s: int, seed: int) -> None:
 def test_validate_returns_the_cleaned_prompt_images_and_resolved_settings() -> None:
     request = replace(REQUEST, prompt="  The cat blinks \n", last_image=LAST_IMAGE, seed=42)
 
-    validated = validate(request, CUSTOM_DEFAULTS)
+    validated = validate(request, CUSTOM_DEFAULTS, SEEDANCE_1_5_PRO)
 
     assert validated == ValidatedRequest(
         prompt="The cat blinks",
@@ -186,4 +189,4 @@ def test_image_limits_come_from_the_settings() -> None:
     message = refusal(REQUEST, config)
 
     assert "Please attach a smaller image" in message
-    validate(REQUEST, settings(image_max_bytes=IMAGE.size_bytes))
+    validate(REQUEST, settings(image_max_bytes=IMAGE.size_bytes), SEEDANCE_1_5_PRO)

@@ -17,6 +17,7 @@ from bot.jobs.model import ImageInput
 from bot.jobs.request import parse_duration
 from bot.members.forms import FORM_TTL, OpenForms, form_key
 from bot.storage.store import SqliteStore
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from cogs.context_menu import first_image
 from cogs.support.intake import form_values
 
@@ -99,13 +100,13 @@ def test_form_values_read_action_rows_and_labels() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("", None), ("  ", None), ("8", 8), ("12s", 12)])
 def test_durations_typed_into_the_form(text: str, seconds: int | None) -> None:
-    assert parse_duration(text) == seconds
+    assert parse_duration(text, SEEDANCE_1_5_PRO) == seconds
 
 
 @pytest.mark.parametrize("text", ["five", "-3", "4.5", "٣"])
 def test_a_duration_that_is_not_a_whole_number_is_refused(text: str) -> None:
     with pytest.raises(UserError) as refused:
-        parse_duration(text)
+        parse_duration(text, SEEDANCE_1_5_PRO)
     message = refused.value.user_message.render()
     assert message == "`duration` must be a whole number of seconds; allowed: 4–12 seconds."
 

@@ -21,22 +21,26 @@ from bot.errors import (
     ApiUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from bot.video.seedance import GenerateRequest
+from bot.jobs.model import GenerationSettings
+from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.vibedream import VibedreamClient, parse_retry_after
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
-REQUEST = GenerateRequest(
-    prompt="The cat turns its head and blinks",
-    image="https://cdn.example.com/cat.png?ex=65a1b2c3&is=65a06143&hm=ab12&",  # type: ignore[arg-type]
-    last_image="https://cdn.example.com/cat-end.png",  # type: ignore[arg-type]
-    duration=6,
+MODEL_ID = SEEDANCE_1_5_PRO.id
+PROMPT = "The cat turns its head and blinks"
+IMAGE_URL = "https://cdn.example.com/cat.png?ex=65a1b2c3&is=65a06143&hm=ab12&"
+LAST_IMAGE_URL = "https://cdn.example.com/cat-end.png"
+SETTINGS = GenerationSettings(
+    duration_s=6,
     resolution="720p",
     aspect_ratio="16:9",
     camera_fixed=True,
     seed=42,
     generate_audio=False,
 )
+#: A submit body built through the model seam, as the job service builds it.
+REQUEST = SEEDANCE_1_5_PRO.request_body(PROMPT, IMAGE_URL, LAST_IMAGE_URL, SETTINGS)
 PREDICTION_ID = "550e8400-e29b-41d4-a716-446655440000"
 
 
@@ -121,7 +125,7 @@ def closed_port() -> int:
 async def test_submit_sends_exactly_the_documented_fields(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    await client.submit(REQUEST)
+    await client.submit(MODEL_ID, REQUEST)
 
     assert [r.json for r in fake_api.submits] == [
         {
@@ -141,7 +145,7 @@ async def test_submit_sends_exactly_the_documented_fields(
 async def test_submit_omits_last_image_when_there_is_none(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    await client.submit(REQUEST.model_copy(update={"last_image": None}))
+    await client.submit(MODEL_ID, SEEDANCE_1_5_PRO.request_body(PROMPT, IMAGE_URL, None, SETTINGS))
 
     assert "last_image" not in fake_api.submits[0].json
 
@@ -149,7 +153,7 @@ async def test_submit_omits_last_image_when_there_is_none(
 async def test_submit_sends_the_key_as_a_bearer_token_with_a_json_body(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    await client.submit(REQUEST)
+    await client.submit(MODEL_ID, REQUEST)
 
     headers = fake_api.submits[0].headers
     assert headers["Authorization"] == "Bearer test-vibedream-key"
@@ -162,7 +166,7 @@ async def test_submit_parses_the_id_estimate_and_cost(
     fake_api.estimated_time = "60-120s"
     fake_api.cost_cents = 58
 
-    response = await client.submit(REQUEST)
+    response = await client.submit(MODEL_ID, REQUEST)
 
     assert response.id in fake_api.predictions
     assert response.status == "processing"
@@ -187,7 +191,7 @@ async def test_submit_answer_with_an_id_is_accepted_whatever_its_status(
 
     async with TinyServer(handler) as server:
         client = make_client(http, server.url("/api/v1"), sleep)
-        response = await client.submit(REQUEST)
+        response = await client.submit(MODEL_ID, REQUEST)
 
     assert (response.id, response.status, response.cost_cents) == (PREDICTION_ID, status, 29)
 
@@ -199,7 +203,7 @@ async def test_get_prediction_reads_a_processing_prediction(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
     fake_api.hold()
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
 
     prediction = await client.get_prediction(submitted.id)
 
@@ -215,7 +219,7 @@ async def test_get_prediction_reads_the_output_urls_of_a_completed_prediction(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
     fake_api.hold()
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     done = fake_api.complete_now(submitted.id)
 
     prediction = await client.get_prediction(submitted.id)
@@ -229,7 +233,7 @@ async def test_get_prediction_reads_the_error_of_a_failed_prediction(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
     fake_api.hold()
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     fake_api.complete_now(submitted.id, error=MODERATION_ERROR)
 
     prediction = await client.get_prediction(submitted.id)
@@ -280,7 +284,7 @@ async def test_rate_limited_submit_is_retried_after_the_retry_after_wait(
 ) -> None:
     fake_api.fail_next("submit", 429, retry_after=7)
 
-    response = await client.submit(REQUEST)
+    response = await client.submit(MODEL_ID, REQUEST)
 
     assert [r.status for r in fake_api.submits] == [429, 200]
     assert sleep.waits == [7.0]
@@ -291,7 +295,7 @@ async def test_retry_after_on_a_5xx_is_honoured_too(
     client: VibedreamClient, fake_api: FakeVibedream, sleep: RecordingSleep
 ) -> None:
     fake_api.fail_next("status", 503, retry_after=2.5)
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
 
     await client.get_prediction(submitted.id)
 
@@ -303,7 +307,7 @@ async def test_a_huge_retry_after_is_capped_at_five_minutes(
 ) -> None:
     fake_api.fail_next("submit", 429, retry_after=86400)
 
-    await client.submit(REQUEST)
+    await client.submit(MODEL_ID, REQUEST)
 
     assert sleep.waits == [300.0]
 
@@ -313,7 +317,7 @@ async def test_submit_answered_503_with_retry_after_is_retried_and_creates_one_p
 ) -> None:
     fake_api.fail_next("submit", 503, times=2, retry_after=0)
 
-    response = await client.submit(REQUEST)
+    response = await client.submit(MODEL_ID, REQUEST)
 
     assert [r.status for r in fake_api.submits] == [503, 503, 200]
     assert list(fake_api.predictions) == [response.id]
@@ -328,7 +332,7 @@ async def test_submit_answered_another_5xx_is_an_unknown_outcome_and_not_resent(
     fake_api.fail_next("submit", status, times=100)
 
     with pytest.raises(SubmitOutcomeUnknownError, match=str(status)) as caught:
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert [r.status for r in fake_api.submits] == [status]
     assert sleep.waits == []
@@ -339,7 +343,7 @@ async def test_submit_answered_another_5xx_is_an_unknown_outcome_and_not_resent(
 async def test_status_check_answered_any_5xx_is_retried(
     client: VibedreamClient, fake_api: FakeVibedream, sleep: RecordingSleep, status: int
 ) -> None:
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     fake_api.fail_next("status", status, times=2)
 
     prediction = await client.get_prediction(submitted.id)
@@ -352,7 +356,7 @@ async def test_status_check_answered_any_5xx_is_retried(
 async def test_status_check_hit_by_a_flaky_5xx_is_retried(
     client: VibedreamClient, fake_api: FakeVibedream, sleep: RecordingSleep
 ) -> None:
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     fake_api.flaky_5xx_every = 2  # counted from here: the 2nd, 4th, ... requests get a 503
     await client.get_prediction(submitted.id)
 
@@ -368,7 +372,7 @@ async def test_backoff_without_retry_after_grows_and_stays_under_the_cap(
 ) -> None:
     client = make_client(http, fake_api.base_url, sleep, max_retries=6, backoff_max_s=4.0)
     fake_api.fail_next("status", 503, times=6)
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
 
     await client.get_prediction(submitted.id)
 
@@ -384,7 +388,7 @@ async def test_persistent_5xx_gives_up_after_max_retries_plus_one_attempts(
     fake_api.fail_next("submit", 503, times=100, retry_after=0)
 
     with pytest.raises(ApiUnavailableError, match="HTTP 503") as caught:
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert len(fake_api.submits) == 3 + 1
     assert caught.value.certainly_not_processed
@@ -396,7 +400,7 @@ async def test_gives_up_without_waiting_after_the_last_attempt(
     fake_api.fail_next("submit", 429, times=100, retry_after=60)
 
     with pytest.raises(ApiUnavailableError):
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert sleep.waits == [60.0] * 3  # between the 4 attempts, not after the last one
 
@@ -412,7 +416,9 @@ async def test_hooks_mark_each_attempt_of_a_submit_that_is_rate_limited_once(
     client = make_client(http, fake_api.base_url, RecordingSleep(events))
     fake_api.fail_next("submit", 429, retry_after=7)
 
-    response = await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+    response = await client.submit(
+        MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused
+    )
 
     # Refused is recorded before the wait, so nothing counts as on the wire while waiting.
     assert events == ["send", "refused", "sleep 7", "send"]
@@ -430,7 +436,7 @@ async def test_each_attempt_is_marked_sent_before_it_reaches_the_api(
     client = make_client(http, fake_api.base_url, RecordingSleep())
     fake_api.fail_next("submit", 503, times=2, retry_after=0)
 
-    await client.submit(REQUEST, on_send=on_send)
+    await client.submit(MODEL_ID, REQUEST, on_send=on_send)
 
     assert received_before_send == [0, 1, 2]
 
@@ -443,7 +449,7 @@ async def test_refused_is_reported_after_the_last_attempt_too(
     fake_api.fail_next("submit", 503, times=100, retry_after=0)
 
     with pytest.raises(ApiUnavailableError):
-        await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+        await client.submit(MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
 
     assert events == ["send", "refused"] * (3 + 1)
 
@@ -456,7 +462,7 @@ async def test_refused_connection_calls_both_hooks_for_every_attempt(
     client = make_client(http, f"http://127.0.0.1:{closed_port()}/api/v1", RecordingSleep())
 
     with pytest.raises(ApiUnavailableError, match="cannot connect"):
-        await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+        await client.submit(MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
 
     assert events == ["send", "refused"] * (3 + 1)
 
@@ -470,7 +476,7 @@ async def test_an_answer_that_may_have_been_processed_is_never_reported_refused(
     fake_api.fail_next("submit", status)
 
     with pytest.raises((ApiRejectedError, ApiAuthError, SubmitOutcomeUnknownError)):
-        await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+        await client.submit(MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
 
     assert events == ["send"]
 
@@ -481,7 +487,7 @@ async def test_accepted_submit_calls_on_send_once_and_never_on_refused(
     events: list[str] = []
     hooks = SubmitHooks(events)
 
-    await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+    await client.submit(MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
 
     assert events == ["send"]
 
@@ -499,7 +505,9 @@ async def test_submit_whose_answer_never_comes_is_not_reported_refused(
     async with TinyServer(handler) as server:
         client = make_client(http, server.url("/api/v1"), sleep, timeout_s=0.3)
         with pytest.raises(SubmitOutcomeUnknownError):
-            await client.submit(REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused)
+            await client.submit(
+                MODEL_ID, REQUEST, on_send=hooks.on_send, on_refused=hooks.on_refused
+            )
 
     assert events == ["send"]
 
@@ -513,7 +521,7 @@ async def test_wrong_key_is_an_auth_error_and_not_retried(
     client = make_client(http, fake_api.base_url, sleep, api_key="wrong-key")
 
     with pytest.raises(ApiAuthError):
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert [r.status for r in fake_api.submits] == [401]
     assert not fake_api.predictions
@@ -522,7 +530,7 @@ async def test_wrong_key_is_an_auth_error_and_not_retried(
 async def test_forbidden_status_check_is_an_auth_error_and_not_retried(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     fake_api.fail_next("status", 403, times=5)
 
     with pytest.raises(ApiAuthError):
@@ -535,7 +543,7 @@ async def test_rejected_submit_carries_the_api_message_and_is_not_retried(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
     with pytest.raises(ApiRejectedError) as caught:
-        await client.submit(REQUEST.model_copy(update={"prompt": "   "}))
+        await client.submit(MODEL_ID, {**REQUEST, "prompt": "   "})
 
     assert (caught.value.status, caught.value.message) == (
         400,
@@ -562,7 +570,7 @@ async def test_rejection_with_a_plain_text_body_keeps_the_text_as_message(
     )
 
     with pytest.raises(ApiRejectedError) as caught:
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert caught.value.message == "image could not be fetched"
 
@@ -573,7 +581,7 @@ async def test_truncated_json_on_submit_is_a_protocol_error_and_not_resent(
     fake_api.malformed_next("submit")
 
     with pytest.raises(ApiProtocolError):
-        await client.submit(REQUEST)
+        await client.submit(MODEL_ID, REQUEST)
 
     assert len(fake_api.submits) == 1
 
@@ -581,7 +589,7 @@ async def test_truncated_json_on_submit_is_a_protocol_error_and_not_resent(
 async def test_html_page_instead_of_a_status_is_a_protocol_error(
     client: VibedreamClient, fake_api: FakeVibedream
 ) -> None:
-    submitted = await client.submit(REQUEST)
+    submitted = await client.submit(MODEL_ID, REQUEST)
     fake_api.malformed_next("status", kind="html")
 
     with pytest.raises(ApiProtocolError):
@@ -599,7 +607,7 @@ async def test_submit_answer_without_an_id_is_a_protocol_error(
     async with TinyServer(handler) as server:
         client = make_client(http, server.url("/api/v1"), sleep)
         with pytest.raises(ApiProtocolError):
-            await client.submit(REQUEST)
+            await client.submit(MODEL_ID, REQUEST)
 
 
 async def test_submit_answer_with_an_id_but_broken_extras_keeps_the_id(
@@ -610,7 +618,7 @@ async def test_submit_answer_with_an_id_but_broken_extras_keeps_the_id(
 
     async with TinyServer(handler) as server:
         client = make_client(http, server.url("/api/v1"), sleep)
-        response = await client.submit(REQUEST)
+        response = await client.submit(MODEL_ID, REQUEST)
 
     assert (response.id, response.cost_cents, response.estimated_time) == (PREDICTION_ID, 0, None)
     assert len(server.requests) == 1
@@ -629,7 +637,7 @@ async def test_submit_is_not_resent_when_the_answer_never_comes(
     async with TinyServer(handler) as server:
         client = make_client(http, server.url("/api/v1"), sleep, timeout_s=0.3)
         with pytest.raises(SubmitOutcomeUnknownError) as caught:
-            await client.submit(REQUEST)
+            await client.submit(MODEL_ID, REQUEST)
         received = [r.method for r in server.requests]
 
     assert received == ["POST"]
@@ -667,7 +675,7 @@ async def test_refused_connection_is_retried_then_reported_unavailable(
     async with aiohttp.ClientSession(trace_configs=[tracing]) as http:
         client = make_client(http, f"http://127.0.0.1:{closed_port()}/api/v1", sleep)
         with pytest.raises(ApiUnavailableError, match="cannot connect") as caught:
-            await client.submit(REQUEST)
+            await client.submit(MODEL_ID, REQUEST)
 
     assert len(attempts) == 3 + 1
     assert caught.value.certainly_not_processed
