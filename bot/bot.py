@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.guilds.admin import GuildAdmin
-from bot.i18n import messages
+from bot.i18n import common
 from bot.i18n.text import Text
 from bot.jobs.notifier import JobNotifier
 from bot.jobs.service import JobService
@@ -57,11 +57,11 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
         if isinstance(cause, UserError | NotPermittedError):
             text = say(interaction, cause.user_message)
         elif isinstance(cause, app_commands.CheckFailure):
-            text = say(interaction, messages.NOT_ALLOWED)
+            text = say(interaction, common.NOT_ALLOWED)
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
-            text = say(interaction, messages.SOMETHING_WENT_WRONG)
+            text = say(interaction, common.SOMETHING_WENT_WRONG)
         await reply_privately(interaction, text)
 
 

@@ -19,7 +19,8 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.i18n import common
+from bot.jobs import request_messages as messages
 from bot.jobs.model import ImageInput, JobKind
 from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
 from bot.members.forms import form_key
@@ -93,7 +94,7 @@ class ContextMenu(commands.Cog):
             await reply_privately(interaction, say(interaction, exc.user_message))
         except Exception:
             log.exception("the Animate this image form failed")
-            await reply_privately(interaction, say(interaction, messages.SOMETHING_WENT_WRONG))
+            await reply_privately(interaction, say(interaction, common.SOMETHING_WENT_WRONG))
 
 
 def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:

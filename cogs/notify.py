@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
-from bot.i18n import messages
 from bot.jobs.service import JobService
+from bot.members import messages
 from bot.translator import command_text, say
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import DeliveryRoute, Job
 from bot.jobs.notifier import (
     ChannelForbiddenError,

@@ -26,8 +26,8 @@ from bot.errors import (
 )
 from bot.guilds.model import GuildConfig, QuotaUsage
 from bot.guilds.policy import Access, Actor, Limits, check_access, check_quota
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import messages
 from bot.jobs.model import (
     CANCELLABLE,
     DeliveryRoute,

@@ -20,9 +20,11 @@ from pydantic import SecretStr
 import bot.jobs.progress
 import bot.jobs.service
 from bot.errors import UserError
+from bot.guilds import messages as guild_messages
 from bot.guilds.model import AuditEntry, GuildConfig
 from bot.guilds.policy import Access, Actor
-from bot.i18n import messages
+from bot.i18n.format import jump_url
+from bot.jobs import messages
 from bot.jobs.model import DeliveryRoute, FailureKind, ImageInput, Job, JobState, NewJob, Origin
 from bot.jobs.notifier import (
     NO_EXTRAS,
@@ -492,7 +494,7 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
     assert done.delivered_as == "file"
     assert h.notifier.clips == [(job.id, h.fake.clip_bytes)]
     assert done.message_id is not None
-    link = messages.jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
+    link = jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
     await wait_until(
         lambda: (
             messages.done(link, messages.generation_time(done)).render() in h.notifier.texts(job.id)
@@ -1426,7 +1428,7 @@ async def test_quota_status_honours_the_servers_overrides(h: Harness) -> None:
     assert (status.daily_left, status.monthly_left) == (0, 7)
     with pytest.raises(UserError) as refused:
         await h.accept(ALICE)
-    assert refused.value.user_message == messages.SWITCHED_OFF
+    assert refused.value.user_message == guild_messages.SWITCHED_OFF
     assert GuildConfig() == await h.store.inner.guild_config(OTHER_GUILD_ID)
 
 
