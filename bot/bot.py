@@ -15,6 +15,7 @@ from bot.errors import UserError
 from bot.guilds.admin import GuildAdmin
 from bot.i18n import common
 from bot.i18n.text import Text
+from bot.i18n.translator import CatalogueTranslator, say
 from bot.jobs.notifier import JobNotifier
 from bot.jobs.service import JobService
 from bot.members.forms import OpenForms
@@ -22,7 +23,6 @@ from bot.members.history import HistoryService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import Store
-from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 

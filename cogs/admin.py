@@ -17,9 +17,9 @@ from bot.guilds.model import LIMIT_NAMES, GuildUsageReport, LimitName
 from bot.guilds.policy import Actor
 from bot.i18n.format import timestamp
 from bot.i18n.text import Text
+from bot.i18n.translator import command_text, say
 from bot.jobs import messages as job_messages
 from bot.jobs.service import JobService
-from bot.translator import command_text, say
 from cogs.support.embeds import FIELD_MAX, truncate
 from cogs.support.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 

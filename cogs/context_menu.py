@@ -20,12 +20,12 @@ from discord.ext import commands
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
 from bot.i18n import common
+from bot.i18n.translator import command_text, say
 from bot.jobs import request_messages as messages
 from bot.jobs.model import ImageInput, JobKind
 from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
 from bot.members.forms import form_key
 from bot.settings import Settings
-from bot.translator import command_text, say
 from bot.video.seedance import DURATION_MAX_S, DURATION_MIN_S
 from cogs.support.intake import form_values, image_input, start_job
 

@@ -13,12 +13,12 @@ from discord.ext import commands
 from bot.bot import AnimateBot
 from bot.i18n import common
 from bot.i18n.text import Text
+from bot.i18n.translator import command_text, say
 from bot.jobs import messages as job_messages
 from bot.jobs.model import DeliveryRoute, Job, JobState
 from bot.members import messages
 from bot.members.history import HistoryService
 from bot.members.model import HistoryPage, JobDetails
-from bot.translator import command_text, say
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
+from bot.i18n.translator import command_text, say
 from bot.jobs.service import JobService
 from bot.members import messages
-from bot.translator import command_text, say
 
 
 class Notify(commands.Cog):

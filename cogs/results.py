@@ -16,6 +16,7 @@ from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
 from bot.guilds.policy import Actor
 from bot.i18n.text import Text
+from bot.i18n.translator import say
 from bot.jobs import messages as job_messages
 from bot.jobs import request_messages
 from bot.jobs.model import JobKind
@@ -23,7 +24,6 @@ from bot.media.files import SOURCE_FIRST, SOURCE_LAST
 from bot.remix import messages
 from bot.remix.recipes import PostFiles
 from bot.settings import Settings
-from bot.translator import say
 from cogs.support.intake import access, form_values, image_input, missing_permissions, origin
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot
 from bot.i18n.format import dollars, timestamp
+from bot.i18n.translator import command_text, say
 from bot.jobs import messages as job_messages
 from bot.jobs.model import Job
 from bot.jobs.service import JobService
 from bot.members import messages
 from bot.members.model import QuotaStatus, UsageReport
-from bot.translator import command_text, say
 from cogs.support.embeds import truncate
 
 _PROMPT_PREVIEW_CHARS = 40
