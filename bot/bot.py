@@ -13,8 +13,9 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.guilds.admin import GuildAdmin
-from bot.i18n import messages
+from bot.i18n import common
 from bot.i18n.text import Text
+from bot.i18n.translator import CatalogueTranslator, say
 from bot.jobs.notifier import JobNotifier
 from bot.jobs.service import JobService
 from bot.members.forms import OpenForms
@@ -24,7 +25,6 @@ from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
 from bot.storage.store import Store
-from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,11 @@ class AnimateTree(app_commands.CommandTree["AnimateBot"]):
         if isinstance(cause, UserError | NotPermittedError):
             text = say(interaction, cause.user_message)
         elif isinstance(cause, app_commands.CheckFailure):
-            text = say(interaction, messages.NOT_ALLOWED)
+            text = say(interaction, common.NOT_ALLOWED)
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
-            text = say(interaction, messages.SOMETHING_WENT_WRONG)
+            text = say(interaction, common.SOMETHING_WENT_WRONG)
         await reply_privately(interaction, text)
 
 

@@ -11,13 +11,15 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot, NotPermittedError
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
 from bot.guilds.model import LIMIT_NAMES, GuildUsageReport, LimitName
 from bot.guilds.policy import Actor
-from bot.i18n import messages
+from bot.i18n.format import timestamp
 from bot.i18n.text import Text
+from bot.i18n.translator import command_text, say
+from bot.jobs import messages as job_messages
 from bot.jobs.service import JobService
-from bot.translator import command_text, say
 from cogs.support.embeds import FIELD_MAX, truncate
 from cogs.support.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 
@@ -256,7 +258,7 @@ class Admin(commands.Cog):
         """Cancel a job as a moderator."""
         actor = Actor(_guild(interaction), interaction.user.id, can_manage_messages=True)
         cancelled = await self.jobs.cancel(job, actor)
-        await _reply(interaction, messages.cancel_done(cancelled.id))
+        await _reply(interaction, job_messages.cancel_done(cancelled.id))
 
     async def _show(self, interaction: discord.Interaction, heading: Text) -> None:
         overview = await self.admin.overview(_guild(interaction))
@@ -324,10 +326,7 @@ def overview_embed(o: GuildOverview, locale: str) -> discord.Embed:
     blocks = _listing([say(messages.blocked_line(b.user_id, b.reason)) for b in o.blocks], locale)
     field("blocked", blocks or say(messages.NO_BLOCKS), inline=False)
     changes = _listing(
-        [
-            f"{messages.timestamp(a.at)} <@{a.actor_id}> {a.action}: {a.detail}"
-            for a in o.recent_changes
-        ],
+        [f"{timestamp(a.at)} <@{a.actor_id}> {a.action}: {a.detail}" for a in o.recent_changes],
         locale,
     )
     field("changes", changes or say(messages.AUDIT_EMPTY), inline=False)

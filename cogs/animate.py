@@ -9,10 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
+from bot.i18n.translator import command_text
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
-from bot.translator import command_text
 from bot.video.catalogue import DEFAULT_MODEL
 from bot.video.seedance import AspectRatio, Resolution
 from cogs.support.intake import image_input, start_job

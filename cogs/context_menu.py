@@ -19,12 +19,13 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.i18n import common
+from bot.i18n.translator import command_text, say
+from bot.jobs import request_messages as messages
 from bot.jobs.model import ImageInput, JobKind
 from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
 from bot.members.forms import form_key
 from bot.settings import Settings
-from bot.translator import command_text, say
 from bot.video.catalogue import configured_model
 from cogs.support.intake import form_values, image_input, start_job
 
@@ -95,7 +96,7 @@ class ContextMenu(commands.Cog):
             await reply_privately(interaction, say(interaction, exc.user_message))
         except Exception:
             log.exception("the Animate this image form failed")
-            await reply_privately(interaction, say(interaction, messages.SOMETHING_WENT_WRONG))
+            await reply_privately(interaction, say(interaction, common.SOMETHING_WENT_WRONG))
 
 
 def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:

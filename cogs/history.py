@@ -11,12 +11,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
-from bot.i18n import messages
+from bot.i18n import common
 from bot.i18n.text import Text
+from bot.i18n.translator import command_text, say
+from bot.jobs import messages as job_messages
 from bot.jobs.model import DeliveryRoute, Job, JobState
+from bot.members import messages
 from bot.members.history import HistoryService
 from bot.members.model import HistoryPage, JobDetails
-from bot.translator import command_text, say
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ class HistoryButton(
         except Exception:
             # A button's errors never reach the command tree's handler: answer here.
             log.exception("history page after job %d failed", self.job_id)
-            text = say(interaction, messages.SOMETHING_WENT_WRONG)
+            text = say(interaction, common.SOMETHING_WENT_WRONG)
             await interaction.response.send_message(text, ephemeral=True)
             return
         await interaction.response.edit_message(**history_message(page, interaction.locale.value))
@@ -166,27 +168,27 @@ def show_embed(details: JobDetails, locale: str) -> discord.Embed:
             inline=inline,
         )
 
-    field("settings", messages.settings_line(job.settings))
-    field("cost", messages.mod_log_cost(job), inline=True)
+    field("settings", job_messages.settings_line(job.settings))
+    field("cost", job_messages.mod_log_cost(job), inline=True)
     field("times", messages.show_times(job), inline=True)
     if job.post_deleted_at is not None:
-        field("post", messages.post_deleted(job))
+        field("post", job_messages.post_deleted(job))
     elif job.delivered_via is DeliveryRoute.DM and job.state == JobState.DELIVERED:
         field("post", messages.SENT_BY_DM)
-    elif link := messages.post_url(job):
+    elif link := job_messages.post_url(job):
         field("post", link)
     if clip := _clip_text(details):
         field("clip", clip)
     if job.state == JobState.FAILED:
-        field("why", job.error or messages.SOMETHING_WENT_WRONG)
+        field("why", job.error or common.SOMETHING_WENT_WRONG)
     if job.state == JobState.CANCELLED:
-        field("cancelled", messages.mod_log_result(job))
+        field("cancelled", job_messages.mod_log_result(job))
     return embed
 
 
 def choice_name(job: Job, locale: str) -> str:
     """An autocomplete choice's label: `#123 · ✅ · a cat turns its head…` (≤ 100 chars)."""
-    emoji = messages.STATE_LABELS[job.state].render(locale).split(" ", 1)[0]
+    emoji = job_messages.STATE_LABELS[job.state].render(locale).split(" ", 1)[0]
     prompt = "" if job.redacted else " ".join(job.prompt.split())
     return truncate(messages.job_choice(job.id, emoji, prompt).render(locale), _CHOICE_NAME_MAX)
 
@@ -194,7 +196,7 @@ def choice_name(job: Job, locale: str) -> str:
 def _history_line(job: Job, locale: str) -> str:
     reason = None
     if job.state == JobState.FAILED:
-        error = job.error or messages.SOMETHING_WENT_WRONG.render(locale)
+        error = job.error or common.SOMETHING_WENT_WRONG.render(locale)
         reason = truncate(" ".join(error.split()), _REASON_PREVIEW_CHARS)
     line = messages.history_line(job, _preview(job), reason)
     return line.render(locale)

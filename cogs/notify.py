@@ -7,9 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
-from bot.i18n import messages
+from bot.i18n.translator import command_text, say
+from bot.members import messages
 from bot.members.usage import MemberService
-from bot.translator import command_text, say
 
 
 class Notify(commands.Cog):

@@ -15,13 +15,15 @@ from discord.ext import commands
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
 from bot.guilds.policy import Actor
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.i18n.translator import say
+from bot.jobs import messages as job_messages
+from bot.jobs import request_messages
 from bot.jobs.model import JobKind
 from bot.media.files import SOURCE_FIRST, SOURCE_LAST
+from bot.remix import messages
 from bot.remix.recipes import PostFiles
 from bot.settings import Settings
-from bot.translator import say
 from cogs.support.intake import access, form_values, image_input, missing_permissions, origin
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ class CancelButton(
     def __init__(self, job_id: int, locale: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=messages.CANCEL_LABEL.render(locale),
+                label=job_messages.CANCEL_LABEL.render(locale),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"animate:cancel:{job_id}",
             )
@@ -62,14 +64,14 @@ class CancelButton(
         bot = cast(AnimateBot, interaction.client)
         try:
             if interaction.guild_id is None:
-                raise UserError(messages.NO_SUCH_JOB)
+                raise UserError(job_messages.NO_SUCH_JOB)
             job = await bot.jobs.cancel(self.job_id, _actor(interaction))
-            text = messages.cancel_done(job.id)
+            text = job_messages.cancel_done(job.id)
         except UserError as exc:
             text = exc.user_message
         except Exception:
             log.exception("cancel of job %d failed", self.job_id)
-            text = messages.CANCEL_FAILED
+            text = job_messages.CANCEL_FAILED
         await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
 
@@ -86,7 +88,7 @@ _RESULT_BUTTONS: dict[str, tuple[Text, discord.ButtonStyle, JobKind | None]] = {
     "edit": (messages.EDIT_LABEL, discord.ButtonStyle.secondary, JobKind.EDIT),
     "continue": (messages.CONTINUE_LABEL, discord.ButtonStyle.secondary, JobKind.CONTINUE),
     "loop": (messages.LOOP_LABEL, discord.ButtonStyle.secondary, JobKind.LOOP),
-    "delete": (messages.DELETE_LABEL, discord.ButtonStyle.danger, None),
+    "delete": (job_messages.DELETE_LABEL, discord.ButtonStyle.danger, None),
 }
 
 
@@ -138,16 +140,18 @@ class ResultButton(
 
     async def _delete(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild_id is None:
-            raise UserError(messages.NO_SUCH_JOB)
+            raise UserError(job_messages.NO_SUCH_JOB)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await cast(AnimateBot, interaction.client).jobs.delete_post(
             self.job_id, _actor(interaction)
         )
-        await interaction.edit_original_response(content=say(interaction, messages.POST_DELETED))
+        await interaction.edit_original_response(
+            content=say(interaction, job_messages.POST_DELETED)
+        )
 
     async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
-            raise UserError(messages.GUILD_ONLY)
+            raise UserError(request_messages.GUILD_ONLY)
         bot = cast(AnimateBot, interaction.client)
         job = await bot.remix.source_job(self.job_id, access(interaction))
         form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
@@ -211,9 +215,9 @@ async def start_derived(
     """Acknowledge at once, then start a job made from `job_id` through the job service;
     for Continue, its last frame is uploaded first so the API gets a link to it."""
     if interaction.guild_id is None or interaction.channel_id is None:
-        raise UserError(messages.GUILD_ONLY)
+        raise UserError(request_messages.GUILD_ONLY)
     if missing := missing_permissions(interaction):
-        raise UserError(messages.missing_permissions(missing))
+        raise UserError(request_messages.missing_permissions(missing))
     await interaction.response.defer(ephemeral=True, thinking=True)
     remix = cast(AnimateBot, interaction.client).remix
     who = access(interaction)

@@ -7,11 +7,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot
-from bot.i18n import messages
+from bot.i18n.format import dollars, timestamp
+from bot.i18n.translator import command_text, say
+from bot.jobs import messages as job_messages
 from bot.jobs.model import Job
+from bot.members import messages
 from bot.members.model import QuotaStatus, UsageReport
 from bot.members.usage import MemberService
-from bot.translator import command_text, say
 from cogs.support.embeds import truncate
 
 _PROMPT_PREVIEW_CHARS = 40
@@ -84,14 +86,14 @@ def _job_line(job: Job, locale: str) -> str:
         erased if job.redacted else truncate(job.prompt.replace("\n", " "), _PROMPT_PREVIEW_CHARS)
     )
     line = (
-        f"`#{job.id}` {messages.STATE_LABELS[job.state].render(locale)}"
+        f"`#{job.id}` {job_messages.STATE_LABELS[job.state].render(locale)}"
         f" · {job.settings.duration_s} s {job.settings.resolution}"
-        f" · {messages.dollars(job.cost_cents)} · {messages.timestamp(job.created_at)}"
+        f" · {dollars(job.cost_cents)} · {timestamp(job.created_at)}"
         f" · {discord.utils.escape_markdown(prompt)}"
     )
     if job.post_deleted_at is not None:
-        line += f" · {messages.post_deleted(job).render(locale)}"
-    elif link := messages.post_url(job):
+        line += f" · {job_messages.post_deleted(job).render(locale)}"
+    elif link := job_messages.post_url(job):
         line += f" · [{messages.OPEN_LINK.render(locale)}]({link})"
     return line
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from bot.guilds import messages
 from bot.guilds.model import AuditEntry, Block, GuildConfig, GuildUsageReport, LimitName
 from bot.guilds.policy import Limits, parse_limit
-from bot.i18n import messages
 from bot.i18n.text import DEFAULT_LANGUAGE, Text
 from bot.periods import day_start, month_start, utc_now
 from bot.settings import Settings

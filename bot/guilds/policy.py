@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.model import LIMIT_NAMES, Block, GuildConfig, LimitName, QuotaUsage
-from bot.i18n import messages
 from bot.i18n.text import Text
 from bot.periods import next_day, next_month
 from bot.settings import Settings

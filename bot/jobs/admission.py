@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from bot.errors import DownloadError, UserError
 from bot.guilds.model import GuildConfig, QuotaUsage
 from bot.guilds.policy import Access, Limits, check_access, check_quota
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import messages, request_messages
 from bot.jobs.model import GenerationSettings, ImageInput, Job, NewJob
 from bot.jobs.request import ValidatedRequest, check_image_bytes
 from bot.jobs.runtime import JobRuntime
@@ -88,9 +88,9 @@ class Admission:
             head = await self._files.head(image.url, SNIFF_BYTES)
         except DownloadError as exc:
             log.info("could not read the %s attachment: %s", label, exc)
-            raise UserError(messages.image_unreadable(label)) from exc
+            raise UserError(request_messages.image_unreadable(label)) from exc
         check_image_bytes(head.data, label)
         # Checked here too: an embed's image (or a stored one) comes with no size of its own.
         limit = self._rt.settings.image_max_bytes
         if head.size_bytes is not None and head.size_bytes > limit:
-            raise UserError(messages.image_too_big(label, head.size_bytes, limit))
+            raise UserError(request_messages.image_too_big(label, head.size_bytes, limit))

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 
 from bot.errors import DownloadError
-from bot.i18n import messages
+from bot.i18n.format import jump_url
+from bot.jobs import messages
 from bot.jobs.model import DeliveryRoute, FailureKind, Job, JobChange, JobState
 from bot.jobs.notices import Notices
 from bot.jobs.notifier import PostFailedError
@@ -106,7 +107,7 @@ class Delivery:
         if route is DeliveryRoute.DM:
             text = messages.done_by_dm(took)
         else:
-            link = messages.jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
+            link = jump_url(job.origin.guild_id, job.origin.channel_id, message_id)
             text = messages.done(link, took)
         # `job` still holds the interaction token, which the store has just dropped.
         await self._rt.progress.show(job, text, final=True)

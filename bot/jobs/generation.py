@@ -14,7 +14,8 @@ from bot.errors import (
     ApiRejectedError,
     ApiUnavailableError,
 )
-from bot.i18n import messages
+from bot.i18n import common
+from bot.jobs import messages
 from bot.jobs.delivery import Delivery
 from bot.jobs.model import FailureKind, Job, JobChange, JobState
 from bot.jobs.notices import Notices
@@ -153,7 +154,7 @@ class Generation:
             # A state hook failed: it runs before sending or after a certain refusal, so this
             # attempt was not processed and nothing was charged.
             log.exception("job %d: submit aborted", job.id)
-            await self._notices.fail(job, messages.SOMETHING_WENT_WRONG, cost_cents=0)
+            await self._notices.fail(job, common.SOMETHING_WENT_WRONG, cost_cents=0)
             return
         estimate = response.estimate_s()
         change = JobChange(

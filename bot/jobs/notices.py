@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from bot.i18n import messages
+from bot.i18n import common
 from bot.i18n.text import Text
+from bot.jobs import messages
 from bot.jobs.model import CANCELLABLE, DeliveryRoute, FailureKind, Job, JobChange, JobState
 from bot.jobs.notifier import PostFailedError
 from bot.jobs.runtime import JobRuntime
@@ -61,7 +62,7 @@ class Notices:
 
     async def failure(self, job: Job) -> None:
         """Tell the requester why their job failed: on the progress message, or elsewhere."""
-        reason = job.error or messages.SOMETHING_WENT_WRONG.render(job.origin.locale)
+        reason = job.error or common.SOMETHING_WENT_WRONG.render(job.origin.locale)
         shown = await self._rt.progress.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
             await self._tell_elsewhere(job, reason)

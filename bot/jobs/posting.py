@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.i18n import messages
+from bot.i18n.format import jump_url
 from bot.jobs.model import DeliveryRoute, Job, JobChange
 from bot.jobs.notifier import (
     ChannelForbiddenError,
@@ -140,7 +140,7 @@ class ResultPoster:
         if parent is None or parent.message_id is None or parent.post_deleted_at is not None:
             return None
         o = parent.origin
-        return messages.jump_url(o.guild_id, o.channel_id, parent.message_id)
+        return jump_url(o.guild_id, o.channel_id, parent.message_id)
 
     async def _fetch_sources(self, job: Job, room: int) -> tuple[SourceImage, ...]:
         """Download the job's input images to post with its result (so its buttons can reuse

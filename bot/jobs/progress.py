@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import messages
 from bot.jobs.expectations import (
     HISTORY_SAMPLE,
     Eta,

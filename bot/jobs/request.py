@@ -7,8 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.errors import UserError
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import request_messages as messages
 from bot.jobs.model import GenerationSettings, ImageInput
 from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.settings import Settings

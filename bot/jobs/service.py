@@ -15,8 +15,8 @@ import secrets
 
 from bot.errors import UserError
 from bot.guilds.policy import Access, Actor
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import messages
 from bot.jobs.admission import Admission
 from bot.jobs.delivery import Delivery
 from bot.jobs.generation import Generation

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.errors import UserError
-from bot.i18n import messages
 from bot.jobs.model import Job
+from bot.members import messages
 from bot.members.model import HistoryPage, JobDetails
 from bot.periods import utc_now
 from bot.settings import Settings

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import yarl
 
 from bot.errors import UserError
-from bot.i18n import messages
 from bot.jobs.model import DERIVED_KINDS, ImageInput, Job, JobKind
 from bot.jobs.request import ValidatedRequest, clean_prompt
 from bot.media.files import link_expires_within
+from bot.remix import messages
 from bot.settings import Settings
 from bot.video.catalogue import configured_model
 

@@ -16,13 +16,14 @@ from datetime import datetime
 
 from bot.errors import DownloadError, UserError
 from bot.guilds.policy import Access
-from bot.i18n import messages
+from bot.jobs import messages as job_messages
 from bot.jobs.model import ImageInput, Job, JobKind, Origin
 from bot.jobs.service import JobService
 from bot.media.files import LINK_MARGIN, ClipDownloader, DiscordFiles, DownloadedClip, is_mp4
 from bot.media.frames import Frame, FrameError, last_frame
 from bot.media.threads import run_in_slot
 from bot.periods import utc_now
+from bot.remix import messages
 from bot.remix.recipes import PostFiles, derived_request
 from bot.settings import Settings
 from bot.storage.store import Store
@@ -62,7 +63,7 @@ class RemixService:
         UserError (only the requester may make new clips from a post)."""
         job = await self._store.get_job(job_id)
         if job is None or job.origin.guild_id != access.guild_id:
-            raise UserError(messages.NO_SUCH_JOB)
+            raise UserError(job_messages.NO_SUCH_JOB)
         if job.origin.user_id != access.user_id:
             raise UserError(messages.BUTTON_NOT_YOURS)
         return job

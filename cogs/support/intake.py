@@ -10,7 +10,7 @@ import discord
 
 from bot.errors import UserError
 from bot.guilds.policy import Access
-from bot.i18n import messages
+from bot.jobs import request_messages as messages
 from bot.jobs.model import ImageInput, JobKind, Origin
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService

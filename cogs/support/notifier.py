@@ -10,8 +10,8 @@ from typing import Any, cast
 import aiohttp
 import discord
 
-from bot.i18n import messages
 from bot.i18n.text import Text
+from bot.jobs import messages
 from bot.jobs.model import CANCELLABLE, DeliveryRoute, Job, JobState
 from bot.jobs.notifier import (
     NO_EXTRAS,
@@ -23,6 +23,7 @@ from bot.jobs.notifier import (
     UploadTooLargeError,
 )
 from bot.media.files import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
+from bot.remix import messages as remix_messages
 from cogs.results import cancel_view, result_view
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
@@ -305,8 +306,8 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     settings = say(messages.settings_line(job.settings))
     embed.add_field(name=say(messages.FIELD_SETTINGS), value=settings, inline=False)
     if extras.parent_id is not None:
-        made_from = messages.made_from(job.kind, extras.parent_id, extras.parent_link)
-        embed.add_field(name=say(messages.FIELD_FROM), value=say(made_from), inline=False)
+        made_from = remix_messages.made_from(job.kind, extras.parent_id, extras.parent_link)
+        embed.add_field(name=say(remix_messages.FIELD_FROM), value=say(made_from), inline=False)
     for source in extras.sources:
         if source.filename.startswith(SOURCE_FIRST):
             embed.set_thumbnail(url=f"attachment://{source.filename}")

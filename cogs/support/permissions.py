@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 #: What the bot must be allowed to do in a channel to post a finished clip there (discord.py's
-#: permission names; `bot.messages.PERMISSION_NAMES` has what Discord calls them).
+#: permission names; `bot.i18n.common.PERMISSION_NAMES` has what Discord calls them).
 CLIP_PERMISSIONS = ("view_channel", "send_messages", "attach_files", "embed_links")
 #: ... and to keep a moderation log there.
 MOD_LOG_PERMISSIONS = ("view_channel", "send_messages", "embed_links")

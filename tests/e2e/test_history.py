@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.i18n import messages
+from bot.i18n.format import dollars, jump_url
 from bot.storage.store import SqliteStore
 from tests import factories
 from tests.e2e.conftest import (
@@ -51,7 +51,7 @@ async def deliver(
 
 
 def jump(discord: FakeDiscord, message_id: int) -> str:
-    return messages.jump_url(discord.guild_id, discord.channel_id, message_id)
+    return jump_url(discord.guild_id, discord.channel_id, message_id)
 
 
 # /animate-history --------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ async def test_history_pages_turn_with_buttons_that_survive_a_restart(
     page = discord_fake.messages[int(message["id"])]
     assert ids_in(page["embeds"][0]) == ids[1::-1]
     assert page["embeds"][0]["footer"]["text"] == "11–12 of 12, newest first"
-    seeded_post = messages.jump_url(discord_fake.guild_id, 777, 900_000)  # the factory's channel
+    seeded_post = jump_url(discord_fake.guild_id, 777, 900_000)  # the factory's channel
     assert f"[open]({seeded_post})" in page["embeds"][0]["description"]
     newer, older = discord_fake.buttons_of(page)
     assert older.get("disabled") is True
@@ -209,7 +209,7 @@ async def test_show_gives_the_details_of_an_own_job_with_its_live_clip_link(
     assert embed["description"] == "a cat turns its head"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert f"seed {job['seed']}" in fields["Settings"]
-    assert fields["Cost"] == messages.dollars(video_api.cost_cents)
+    assert fields["Cost"] == dollars(video_api.cost_cents)
     assert "Requested <t:" in fields["Times"]
     assert "Generated in " in fields["Times"]
     assert fields["Post"] == jump(discord_fake, int(post.response["id"]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import messages
 from bot.i18n.text import Text, catalogue
+from bot.jobs import messages, request_messages
 from bot.jobs.model import JobState
 from tests.e2e.admin_tools import admin, block
 from tests.e2e.conftest import (
@@ -67,7 +67,9 @@ async def test_a_refusal_is_in_the_language_of_the_user(
     )
 
     content = callback.json["data"]["content"]
-    assert content == messages.missing_permissions(["attach_files", "embed_links"]).render("de")
+    assert content == request_messages.missing_permissions(["attach_files", "embed_links"]).render(
+        "de"
+    )
     assert "**Dateien anhängen**" in content  # Discord's own German name of the permission
     assert video_api.submits == []
 

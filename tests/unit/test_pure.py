@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.jobs import messages, request_messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
 from bot.jobs.generation import next_poll_delay
 from bot.jobs.model import ImageInput
@@ -178,7 +178,7 @@ def test_empty_prompt_is_refused_with_an_example(prompt: str) -> None:
     with pytest.raises(UserError) as caught:
         clean_prompt(prompt, 100)
 
-    assert caught.value.user_message == messages.PROMPT_EMPTY
+    assert caught.value.user_message == request_messages.PROMPT_EMPTY
     assert "Describe what should happen" in caught.value.user_message.render()
 
 

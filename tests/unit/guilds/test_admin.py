@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.admin import GuildAdmin
-from bot.i18n import messages
 from bot.jobs.model import Job, NewJob, Origin
 from bot.settings import Settings
 from bot.storage.store import SqliteStore

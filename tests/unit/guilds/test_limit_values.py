@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.model import LimitName, QuotaUsage
 from bot.guilds.policy import Limits, check_quota, parse_limit
-from bot.i18n import messages
 from bot.i18n.text import Text
 
 NOW = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)

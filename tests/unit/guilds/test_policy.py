@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.model import LIMIT_NAMES, Block, GuildConfig, LimitName, QuotaUsage
 from bot.guilds.policy import Access, Limits, check_access, check_quota, parse_limit
-from bot.i18n import messages
 from bot.periods import day_start, month_start, next_day, next_month
 from bot.settings import Settings
 

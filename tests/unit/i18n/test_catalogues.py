@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import messages
+from bot.guilds import messages as guild_messages
 from bot.i18n.text import DEFAULT_LANGUAGE, LANGUAGES, Catalogue, Join, Text, catalogue, language
+from bot.jobs import messages as job_messages
+from bot.jobs import request_messages
+from bot.members import messages as member_messages
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCES = sorted([*ROOT.glob("bot/**/*.py"), *ROOT.glob("cogs/**/*.py")])
@@ -64,6 +67,14 @@ def test_every_key_in_the_code_is_in_the_catalogue() -> None:
     assert missing == []
 
 
+def test_the_scan_reads_every_module_that_names_messages() -> None:
+    modules = [*ROOT.glob("bot/**/*messages.py"), ROOT / "bot/i18n/common.py"]
+    assert len(modules) >= 6  # jobs (two), guilds, members, remix, i18n's own
+    for path in modules:
+        assert path in SOURCES, path
+        assert KEY_IN_CODE.findall(path.read_text(encoding="utf-8")), path
+
+
 def test_every_catalogue_entry_is_used_by_the_code() -> None:
     patterns = [pattern for pattern, _ in keys_in_code()]
     unused = [key for key in ENGLISH if not any(re.fullmatch(p, key) for p in patterns)]
@@ -93,7 +104,7 @@ def test_locales_map_to_languages_with_english_as_the_fallback() -> None:
 
 
 def test_messages_render_in_the_readers_language() -> None:
-    refusal = messages.daily_limit(2, timedelta(hours=3))
+    refusal = guild_messages.daily_limit(2, timedelta(hours=3))
     assert refusal.render("en-US").startswith("You've reached this server's daily limit of 2 clips")
     assert refusal.render("fr") != refusal.render("en-US")
     assert refusal.render("de") != refusal.render("en-US")
@@ -102,12 +113,12 @@ def test_messages_render_in_the_readers_language() -> None:
 
 
 def test_messages_name_commands_as_the_readers_client_lists_them() -> None:
-    assert messages.SWITCHED_OFF.render("en-US") == (
+    assert guild_messages.SWITCHED_OFF.render("en-US") == (
         "The admins of this server have switched `/animate` off for now."
     )
-    assert "`/animer`" in messages.SWITCHED_OFF.render("fr")
-    assert "`/animieren`" in messages.SWITCHED_OFF.render("de")
-    assert "`/utilisation oublier`" in messages.CLIP_ERASED.render("fr")
+    assert "`/animer`" in guild_messages.SWITCHED_OFF.render("fr")
+    assert "`/animieren`" in guild_messages.SWITCHED_OFF.render("de")
+    assert "`/utilisation oublier`" in member_messages.CLIP_ERASED.render("fr")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -122,9 +133,9 @@ def test_every_command_reference_is_a_command_or_option_name(lang: str) -> None:
 
 
 def test_values_that_are_messages_render_in_the_same_language() -> None:
-    text = messages.value_out_of_range("duration", 3, messages.seconds_range(4, 12))
+    text = request_messages.value_out_of_range("duration", 3, request_messages.seconds_range(4, 12))
     for lang in LANGUAGES:
-        assert messages.seconds_range(4, 12).render(lang) in text.render(lang)
+        assert request_messages.seconds_range(4, 12).render(lang) in text.render(lang)
 
 
 def test_plural_forms_follow_each_languages_rules() -> None:
@@ -143,5 +154,5 @@ def test_missing_translation_falls_back_to_english() -> None:
 
 
 def test_joined_messages_render_part_by_part() -> None:
-    joined = Join([messages.SUBMITTING, "plain"], " | ")
-    assert joined.render("fr") == f"{messages.SUBMITTING.render('fr')} | plain"
+    joined = Join([job_messages.SUBMITTING, "plain"], " | ")
+    assert joined.render("fr") == f"{job_messages.SUBMITTING.render('fr')} | plain"

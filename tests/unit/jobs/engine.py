@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.errors import UserError
 from bot.guilds.model import AuditEntry
 from bot.guilds.policy import Access, Actor
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import (
     NO_CHANGE,
     ImageInput,

@@ -3,7 +3,7 @@ fallback routes, undeliverable clips."""
 
 from __future__ import annotations
 
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import (
     DeliveryRoute,
     FailureKind,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 import bot.jobs.progress
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import (
     FailureKind,
     JobState,

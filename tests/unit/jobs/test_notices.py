@@ -10,7 +10,7 @@ import pytest
 import bot.jobs.notices
 import bot.jobs.progress
 import bot.jobs.service
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import (
     DeliveryRoute,
     JobState,

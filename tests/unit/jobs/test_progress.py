@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.i18n import messages
 from bot.i18n.text import Join
+from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
 from bot.jobs.model import Job, JobState, NewJob, Origin
 from bot.jobs.notifier import ProgressGoneError

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.jobs import request_messages as messages
 from bot.jobs.model import GenerationSettings
 from bot.jobs.request import AnimateRequest, ValidatedRequest, resolve_settings, validate
 from bot.settings import Settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import messages
+from bot.jobs import messages
 from bot.jobs.model import (
     FailureKind,
     JobState,

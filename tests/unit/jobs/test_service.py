@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.i18n.format import jump_url
+from bot.jobs import messages
 from bot.jobs.model import (
     FailureKind,
     JobChange,
@@ -38,7 +39,7 @@ async def test_accepted_job_is_generated_and_posted_as_a_file(h: Harness) -> Non
     assert done.delivered_as == "file"
     assert h.notifier.clips == [(job.id, h.fake.clip_bytes)]
     assert done.message_id is not None
-    link = messages.jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
+    link = jump_url(GUILD_ID, CHANNEL_ID, done.message_id)
     await wait_until(
         lambda: (
             messages.done(link, messages.generation_time(done)).render() in h.notifier.texts(job.id)

@@ -11,8 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from bot.errors import UserError
-from bot.i18n import messages
+from bot.i18n.format import jump_url
+from bot.jobs import messages as job_messages
 from bot.jobs.model import Job
+from bot.members import messages
 from bot.members.history import MAX_CHOICES, PAGE_SIZE, HistoryService
 from bot.settings import Settings
 from bot.storage.store import SqliteStore
@@ -380,7 +382,7 @@ async def test_a_deleted_post_is_labelled_everywhere_and_never_linked(
 ) -> None:
     job = await add(store)
     await store.mark_delivered(job.id, 424242, "file", T0)
-    link = messages.jump_url(GUILD, job.origin.channel_id, 424242)
+    link = jump_url(GUILD, job.origin.channel_id, 424242)
 
     async def shown(live: Job) -> list[str]:
         """Every place a member or a moderator sees the job's post, as rendered text."""
@@ -401,7 +403,7 @@ async def test_a_deleted_post_is_labelled_everywhere_and_never_linked(
     assert await store.mark_post_deleted(job.id, T0 + timedelta(hours=1))
     after = await store.get_job(job.id)
     assert after is not None
-    label = messages.post_deleted(after).render("en")
+    label = job_messages.post_deleted(after).render("en")
     for text in await shown(after):
         assert link not in text
         assert label in text

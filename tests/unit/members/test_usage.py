@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import UserError
+from bot.guilds import messages
 from bot.guilds.model import AuditEntry, GuildConfig
-from bot.i18n import messages
 from bot.jobs.model import (
     JobState,
 )

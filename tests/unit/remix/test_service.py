@@ -16,12 +16,15 @@ import pytest
 import bot.remix.service
 from bot.errors import UserError
 from bot.guilds.policy import Actor
-from bot.i18n import messages
+from bot.i18n.format import jump_url
 from bot.i18n.text import Text
+from bot.jobs import messages as job_messages
+from bot.jobs import request_messages
 from bot.jobs.model import ImageInput, Job, JobKind, JobState
 from bot.jobs.notifier import PostFailedError
 from bot.media.files import ClipDownloader, DownloadedClip
 from bot.media.frames import Frame
+from bot.remix import messages
 from bot.remix.recipes import PostFiles
 from tests.fakes.clips import make_mp4
 from tests.unit.jobs.engine import (
@@ -104,14 +107,14 @@ async def test_regenerate_runs_the_same_request_with_a_new_seed_and_links_its_pa
     extras = h.notifier.extras[done.id]
     assert parent.message_id is not None
     assert extras.parent_id == parent.id
-    assert extras.parent_link == messages.jump_url(GUILD_ID, 777, parent.message_id)
+    assert extras.parent_link == jump_url(GUILD_ID, 777, parent.message_id)
 
 
 async def test_edit_takes_a_new_prompt_checked_like_animates(h: Harness) -> None:
     parent = await delivered(h)
 
     assert await refusal(derive(h, parent, JobKind.EDIT, prompt="  \u200b ")) == (
-        messages.PROMPT_EMPTY
+        request_messages.PROMPT_EMPTY
     )
     child = await derive(h, parent, JobKind.EDIT, prompt="  The cat yawns ")
 
@@ -222,13 +225,15 @@ async def test_delete_is_for_the_requester_or_a_moderator_and_happens_once(h: Ha
     mod = Actor(guild_id=GUILD_ID, user_id=MOD, can_manage_messages=True)
     alice = Actor(guild_id=GUILD_ID, user_id=ALICE, can_manage_messages=False)
 
-    assert await refusal(h.service.delete_post(first.id, bob)) == messages.DELETE_NOT_ALLOWED
+    assert await refusal(h.service.delete_post(first.id, bob)) == job_messages.DELETE_NOT_ALLOWED
     deleted = await h.service.delete_post(first.id, alice)
     await h.service.delete_post(second.id, mod)
 
     assert deleted.post_deleted_at is not None
     assert h.notifier.deleted == [first.id, second.id]
-    assert await refusal(h.service.delete_post(first.id, alice)) == messages.POST_ALREADY_DELETED
+    assert (
+        await refusal(h.service.delete_post(first.id, alice)) == job_messages.POST_ALREADY_DELETED
+    )
     assert h.notifier.deleted == [first.id, second.id]
 
 
@@ -237,7 +242,7 @@ async def test_a_delete_discord_refuses_is_not_recorded(h: Harness) -> None:
     h.notifier.delete_error = PostFailedError("503", retryable=True)
     alice = Actor(guild_id=GUILD_ID, user_id=ALICE, can_manage_messages=False)
 
-    assert await refusal(h.service.delete_post(job.id, alice)) == messages.DELETE_FAILED
+    assert await refusal(h.service.delete_post(job.id, alice)) == job_messages.DELETE_FAILED
     assert (await h.job(job.id)).post_deleted_at is None
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.guilds.model import AuditEntry, Block, GuildConfig, QuotaUsage
-from bot.i18n import messages
 from bot.jobs.model import CANCELLABLE, Job, JobState, NewJob
+from bot.members import messages
 from bot.members.model import UsageTotals
 from bot.storage.store import SqliteStore
 from tests import factories

@@ -1,0 +1,317 @@
+"""What the job engine says: admission, progress, failures, cancelling and deleting, the result
+post and the moderation log's entry, as `Text` rendered in the reader's language. What is wrong
+with a request is in `bot.jobs.request_messages`.
+
+The wording lives in the catalogues (`bot/i18n/locales/<language>.toml`); this module names each
+message and gathers its values, and the Discord edge renders it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.i18n import common
+from bot.i18n.format import dollars, duration_text, jump_url, lines, mib, timestamp
+from bot.i18n.text import Text
+from bot.jobs.expectations import Eta, EtaBasis, Forecast, bar_fraction
+from bot.jobs.model import DeliveryRoute, GenerationSettings, Job, JobState
+from bot.video.catalogue import DOCUMENTED_ESTIMATE_S, LISTED_PRICE_CENTS
+
+#: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
+#: kept short: with a 90 s ETA the bar moves every 18 s, and the timestamps beside it, which
+#: Discord keeps current, show the seconds. (Against a learned ETA most jobs see every cell,
+#: where against the API's high end they saw about two thirds: five cells, not six, keep the
+#: edits per job where they were.)
+BAR_WIDTH = 5
+
+
+# Admission --------------------------------------------------------------------------------------
+
+
+def too_many_open_jobs(limit: int) -> Text:
+    return Text("input.too_many_open_jobs", count=limit)
+
+
+SERVICE_UNAVAILABLE = Text("service.unavailable")
+SHUTTING_DOWN = Text("service.shutting_down")
+
+# Progress ---------------------------------------------------------------------------------------
+
+
+def queued(position: int, forecast: Forecast, settings: GenerationSettings) -> Text:
+    ahead = Text("progress.next") if position <= 1 else Text("progress.ahead", count=position - 1)
+    place = Text("progress.queued", position=position, ahead=ahead)
+    return lines([place, expectation(forecast, settings)])
+
+
+SUBMITTING = Text("progress.submitting")
+SERVICE_BUSY = Text("progress.service_busy")
+
+
+def submitting(forecast: Forecast, settings: GenerationSettings) -> Text:
+    return lines([SUBMITTING, expectation(forecast, settings)])
+
+
+def expectation(forecast: Forecast, settings: GenerationSettings) -> Text:
+    """The cost and the earliest ready time, shown while a job waits to be sent."""
+    return Text(
+        "progress.expectation",
+        cost=forecast_cost(forecast),
+        ready=timestamp(forecast.ready_at),
+        basis=eta_basis(forecast.eta, settings),
+    )
+
+
+def forecast_cost(forecast: Forecast) -> Text | str:
+    """The cost a progress message shows: known, or the documented "from" price."""
+    if forecast.cost_cents is None:
+        return Text("progress.cost_from", cost=dollars(LISTED_PRICE_CENTS))
+    return dollars(forecast.cost_cents)
+
+
+def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
+    """Where an expected time comes from, in a few words."""
+    if eta.basis is EtaBasis.HISTORY:
+        return Text(
+            "progress.eta_history",
+            took=duration_text(eta.seconds),
+            count=eta.samples,
+            duration=s.duration_s,
+            resolution=s.resolution,
+        )
+    if eta.basis is EtaBasis.API:
+        return Text("progress.eta_api", took=duration_text(eta.seconds))
+    low, high = DOCUMENTED_ESTIMATE_S
+    return Text("progress.eta_docs", low=f"{low:g}", high=f"{high:g}")
+
+
+def generating(
+    started_at: datetime,
+    elapsed_s: float,
+    forecast: Forecast,
+    settings: GenerationSettings,
+    *,
+    late: bool = False,
+) -> Text:
+    # A Discord timestamp counts in the client by itself, so the text only changes (and the
+    # message is only edited) when the bar moves, or once if the job runs late.
+    values = {
+        "bar": progress_bar(bar_fraction(elapsed_s, forecast.eta)),
+        "ready": timestamp(forecast.ready_at),
+        "basis": eta_basis(forecast.eta, settings),
+        "cost": forecast_cost(forecast),
+    }
+    expected = (
+        Text("progress.expected_late", **values) if late else Text("progress.expected", **values)
+    )
+    return lines(
+        [
+            Text("progress.generating", started=timestamp(started_at)),
+            expected,
+            settings_line(settings),
+        ]
+    )
+
+
+def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A text bar; it stops short of full until the job really finishes."""
+    filled = max(0, min(width - 1, round(min(max(fraction, 0.0), 0.95) * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def done(link: str, took: Text | None) -> Text:
+    if took is None:
+        return Text("progress.done", link=link)
+    return Text("progress.done_in", link=link, took=took)
+
+
+def failed(reason: str) -> Text:
+    return Text("progress.failed", reason=reason)
+
+
+def failed_in_channel(user_id: int, job_id: int, reason: Text | str) -> Text:
+    # Rendered with mentions disabled, so the user's name shows without a ping.
+    return Text("progress.failed_in_channel", user=f"<@{user_id}>", job=job_id, reason=reason)
+
+
+def failed_by_dm(job_id: int, reason: Text | str) -> Text:
+    return Text("progress.failed_by_dm", job=job_id, reason=reason)
+
+
+def done_by_dm(took: Text | None) -> Text:
+    if took is None:
+        return Text("progress.done_by_dm")
+    return Text("progress.done_by_dm_in", took=took)
+
+
+# Failure reasons (stored in the job's `error`, rendered in its language) --------------------------
+
+
+def api_failed(api_error: str | None) -> Text:
+    reason = (api_error or "").strip()
+    if not reason:
+        return Text("failure.api_failed_silently")
+    return Text("failure.api_failed", reason=reason[:500])
+
+
+def api_rejected(message: str) -> Text:
+    return Text("failure.api_rejected", reason=message[:500])
+
+
+SUBMIT_OUTCOME_UNKNOWN = Text("failure.submit_outcome_unknown")
+TIMED_OUT = Text("failure.timed_out")
+IMAGE_LINK_EXPIRED = Text("failure.image_link_expired")
+DOWNLOAD_FAILED = Text("failure.download_failed")
+POST_FAILED = Text("failure.post_failed")
+
+
+def undeliverable(output_url: str, expires_at: datetime) -> Text:
+    return Text("failure.undeliverable", url=output_url, expires=timestamp(expires_at))
+
+
+# Results -----------------------------------------------------------------------------------------
+
+RESULT_TITLE = Text("result.title")
+FIELD_SETTINGS = Text("result.field_settings")
+FIELD_REQUESTED_BY = Text("result.field_requested_by")
+FIELD_GENERATION_TIME = Text("result.field_generation_time")
+FIELD_DOWNLOAD = Text("result.field_download")
+
+
+def result_footer(job_id: int) -> Text:
+    return Text("result.footer", job=job_id)
+
+
+def settings_line(s: GenerationSettings) -> Text:
+    return Text(
+        "result.settings_line",
+        duration=s.duration_s,
+        resolution=s.resolution,
+        aspect=s.aspect_ratio,
+        seed=s.seed,
+        camera=Text("result.camera_fixed") if s.camera_fixed else Text("result.camera_moving"),
+        audio=Text("result.with_audio") if s.generate_audio else Text("result.no_audio"),
+    )
+
+
+def result_mention(user_id: int) -> str:
+    # Sent with an allowlist holding this user alone: it pings them and nobody else.
+    return f"<@{user_id}>"
+
+
+def link_instead(expires_at: datetime) -> Text:
+    return Text("result.link_instead", expires=timestamp(expires_at))
+
+
+REENCODED_TITLE = Text("result.reencoded_title")
+
+
+def reencoded(from_bytes: int, to_bytes: int) -> Text:
+    return Text("result.reencoded", original=mib(from_bytes), size=mib(to_bytes))
+
+
+def generation_time(job: Job) -> Text | None:
+    if job.submitted_at and job.completed_at:
+        return duration_text((job.completed_at - job.submitted_at).total_seconds())
+    return None
+
+
+# Cancel ------------------------------------------------------------------------------------------
+
+CANCEL_LABEL = Text("cancel.label")
+
+
+def cancelled(actor_id: int, requester_id: int) -> Text:
+    if actor_id == requester_id:
+        return Text("cancel.by_you")
+    return Text("cancel.by_moderator", moderator=f"<@{actor_id}>")
+
+
+def cancel_done(job_id: int) -> Text:
+    return Text("cancel.done", job=job_id)
+
+
+CANCEL_FAILED = Text("cancel.failed")
+CANCEL_NOT_ALLOWED = Text("cancel.not_allowed")
+NO_SUCH_JOB = Text("cancel.no_such_job")
+
+
+def cannot_cancel(state: JobState) -> Text:
+    if state == JobState.CANCELLED:
+        return Text("cancel.already_cancelled")
+    if state == JobState.DELIVERING:
+        return Text("cancel.too_late")
+    return Text("cancel.already_finished")
+
+
+# Delete (a result post's button) ----------------------------------------------------------------
+
+DELETE_LABEL = Text("buttons.delete")
+DELETE_NOT_ALLOWED = Text("buttons.delete_not_allowed")
+POST_ALREADY_DELETED = Text("buttons.already_deleted")
+DELETE_FAILED = Text("buttons.delete_failed")
+POST_DELETED = Text("buttons.deleted")
+
+# Moderation log ----------------------------------------------------------------------------------
+
+MOD_LOG_STATES = {
+    JobState.DELIVERED: Text("mod_log.delivered"),
+    JobState.FAILED: Text("mod_log.failed"),
+    JobState.CANCELLED: Text("mod_log.cancelled"),
+}
+MOD_LOG_FIELDS = {
+    name: Text(f"mod_log.field_{name}")
+    for name in ("requester", "channel", "settings", "cost", "result")
+}
+MOD_LOG_ERASED = Text("mod_log.erased")
+
+
+def mod_log_footer(job_id: int) -> Text:
+    return Text("mod_log.footer", job=job_id)
+
+
+def mod_log_title(job: Job) -> Text:
+    label = MOD_LOG_STATES.get(job.state, STATE_LABELS[job.state])
+    return Text("mod_log.title", job=job.id, state=label)
+
+
+def mod_log_cost(job: Job) -> Text | str:
+    if job.reserved_cents:  # not yet reported by the API
+        return Text("mod_log.reserved", amount=dollars(job.reserved_cents))
+    return dollars(job.cost_cents)
+
+
+def mod_log_result(job: Job) -> Text | str:
+    if job.post_deleted_at is not None:
+        return post_deleted(job)
+    if job.state == JobState.DELIVERED and job.message_id is not None:
+        link = jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)
+        return Text("mod_log.posted", link=link)
+    if job.state == JobState.CANCELLED:
+        if job.cancelled_by:
+            return Text("mod_log.cancelled_by", user=f"<@{job.cancelled_by}>")
+        return Text("mod_log.cancelled_plain")
+    if job.state == JobState.FAILED:
+        return job.error or common.SOMETHING_WENT_WRONG
+    return Text("mod_log.in_progress")
+
+
+# A job as lists and posts describe it ----------------------------------------------------------
+
+STATE_LABELS = {state: Text(f"state.{state.value}") for state in JobState}
+
+
+def post_deleted(job: Job) -> Text:
+    """What stands in for a result post's link once the post was deleted."""
+    assert job.post_deleted_at is not None
+    return Text("history.post_deleted", when=timestamp(job.post_deleted_at))
+
+
+def post_url(job: Job) -> str | None:
+    """A link to the job's result post while it stands: none once deleted, none for a DM
+    (the job does not keep the DM's channel)."""
+    if job.message_id is None or job.post_deleted_at is not None:
+        return None
+    if job.delivered_via is DeliveryRoute.DM:
+        return None
+    return jump_url(job.origin.guild_id, job.origin.channel_id, job.message_id)

@@ -1,0 +1,34 @@
+"""What a result's remix buttons say (Regenerate, Edit prompt, Continue, Loop), and the note on
+a clip made from another, as `Text` rendered in the reader's language. Cancel and Delete are the
+job engine's, in `bot.jobs.messages`.
+
+The wording lives in the catalogues (`bot/i18n/locales/<language>.toml`, section `[buttons]`);
+this module names each message and gathers its values.
+"""
+
+from __future__ import annotations
+
+from bot.i18n.text import Text
+from bot.jobs.model import DERIVED_KINDS, JobKind
+
+REGENERATE_LABEL = Text("buttons.regenerate")
+EDIT_LABEL = Text("buttons.edit")
+CONTINUE_LABEL = Text("buttons.continue")
+LOOP_LABEL = Text("buttons.loop")
+EDIT_MODAL_TITLE = Text("buttons.edit_title")
+EDIT_MODAL_FIELD = Text("buttons.edit_field")
+BUTTON_NOT_YOURS = Text("buttons.not_yours")
+SOURCE_GONE = Text("buttons.source_gone")
+CLIP_GONE = Text("buttons.clip_gone")
+CLIP_UNREADABLE = Text("buttons.clip_unreadable")
+CONTINUE_FRAME = Text("buttons.continue_frame")
+BUTTON_FAILED = Text("buttons.failed")
+FIELD_FROM = Text("result.field_from")
+
+
+def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
+    """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
+    verb = kind.value if kind in DERIVED_KINDS else "other"
+    if link is None:
+        return Text(f"buttons.from.{verb}", job=parent_id)
+    return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)
