@@ -1,6 +1,7 @@
 """End-to-end fixtures: the real bot process against the fake Discord and the fake video API.
 
-The harness itself lives in `tests/harness.py` (the benchmark uses it too).
+The harness itself lives in `tests/fakes/harness.py` (the benchmark uses it too); the names
+re-exported below are what the e2e tests import from here.
 """
 
 from __future__ import annotations
