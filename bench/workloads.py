@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.big_database import build
 from bench.procstats import MiB, cpu_seconds, peak_rss_mib
 from bench.world import World, world
-from tests.fakes.fake_discord import RecordedRequest
+from tests.fakes.discord import RecordedRequest
 from tests.fakes.harness import is_clip_post
 
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.discord_schemas import RequestSchemas
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.schemas import RequestSchemas
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.harness import API_KEY, DISCORD_TOKEN, BotRunner, animate_interaction
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.conftest import BotRunner, wait_until
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord.constants import EVERYONE_PERMISSIONS, FLAG_EPHEMERAL, MANAGE_GUILD
 
-EPHEMERAL = p.FLAG_EPHEMERAL
+EPHEMERAL = FLAG_EPHEMERAL
 #: What an admin (Manage Server, nothing else special) has in the invoking channel.
-ADMIN_PERMISSIONS = p.EVERYONE_PERMISSIONS | p.MANAGE_GUILD
+ADMIN_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_GUILD
 
 
 def admin_command(

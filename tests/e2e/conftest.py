@@ -1,6 +1,7 @@
 """End-to-end fixtures: the real bot process against the fake Discord and the fake video API.
 
-The harness itself lives in `tests/harness.py` (the benchmark uses it too).
+The harness itself lives in `tests/fakes/harness.py` (the benchmark uses it too); the names
+re-exported below are what the e2e tests import from here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.harness import (
     API_KEY,

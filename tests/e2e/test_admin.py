@@ -26,8 +26,18 @@ from tests.e2e.admin_tools import (
 )
 from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_until
 from tests.english import english
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.constants import (
+    ATTACH_FILES,
+    EVERYONE_PERMISSIONS,
+    FLAG_EPHEMERAL,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    SEND_MESSAGES,
+    STRING,
+    SUB_COMMAND,
+    SUB_COMMAND_GROUP,
+)
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 
@@ -45,7 +55,7 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
     commands = {c["name"]: c for c in discord_fake.commands}
     group = commands["animate-admin"]
 
-    assert group["default_member_permissions"] == str(p.MANAGE_GUILD) == "32"
+    assert group["default_member_permissions"] == str(MANAGE_GUILD) == "32"
     assert group["contexts"] == [0]  # server channels only
     assert group.get("dm_permission") is False
     tree = {
@@ -53,15 +63,15 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
         for o in group["options"]
     }
     assert tree == {
-        "view": (p.SUB_COMMAND, []),
-        "channels": (p.SUB_COMMAND_GROUP, ["allow", "remove", "all", "nsfw-only"]),
-        "roles": (p.SUB_COMMAND_GROUP, ["allow", "remove", "everyone"]),
-        "block": (p.SUB_COMMAND, []),
-        "unblock": (p.SUB_COMMAND, []),
-        "limit": (p.SUB_COMMAND, []),
-        "mod-log": (p.SUB_COMMAND, []),
-        "usage": (p.SUB_COMMAND, []),
-        "cancel": (p.SUB_COMMAND, []),
+        "view": (SUB_COMMAND, []),
+        "channels": (SUB_COMMAND_GROUP, ["allow", "remove", "all", "nsfw-only"]),
+        "roles": (SUB_COMMAND_GROUP, ["allow", "remove", "everyone"]),
+        "block": (SUB_COMMAND, []),
+        "unblock": (SUB_COMMAND, []),
+        "limit": (SUB_COMMAND, []),
+        "mod-log": (SUB_COMMAND, []),
+        "usage": (SUB_COMMAND, []),
+        "cancel": (SUB_COMMAND, []),
     }
     limit = {o["name"]: o for o in group["options"]}["limit"]
     (name, value) = limit["options"]
@@ -72,7 +82,7 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
         "in_flight",
         "monthly_spend",
     ]
-    assert value["type"] == p.STRING
+    assert value["type"] == STRING
 
 
 async def test_member_without_manage_server_is_refused_by_the_bot(
@@ -85,7 +95,7 @@ async def test_member_without_manage_server_is_refused_by_the_bot(
             "channels",
             "all",
             user_id=member,
-            member_permissions=p.EVERYONE_PERMISSIONS,
+            member_permissions=EVERYONE_PERMISSIONS,
         ),
         admin_command(
             discord_fake,
@@ -95,14 +105,14 @@ async def test_member_without_manage_server_is_refused_by_the_bot(
                 discord_fake.string_option("value", "0"),
             ],
             user_id=member,
-            member_permissions=p.EVERYONE_PERMISSIONS | p.MANAGE_MESSAGES,
+            member_permissions=EVERYONE_PERMISSIONS | MANAGE_MESSAGES,
         ),
     ]
     for d in attempts:
         await discord_fake.send_interaction(d)
         callback = await callback_of(discord_fake, d)
         assert callback.json["type"] == 4
-        assert callback.json["data"]["flags"] == p.FLAG_EPHEMERAL
+        assert callback.json["data"]["flags"] == FLAG_EPHEMERAL
         assert callback.json["data"]["content"] == english.ADMIN_ONLY
 
     assert guild_config(runner) is None
@@ -120,9 +130,9 @@ async def test_channel_allowlist_and_nsfw_only(
     hidden = discord_fake.add_channel("staff")
     discord_fake.hide_channel_from_bot(hidden)
     no_post = discord_fake.add_channel("announcements")
-    discord_fake.deny_bot(no_post, p.SEND_MESSAGES)
+    discord_fake.deny_bot(no_post, SEND_MESSAGES)
     no_files = discord_fake.add_channel("text-only")
-    discord_fake.deny_bot(no_files, p.ATTACH_FILES)
+    discord_fake.deny_bot(no_files, ATTACH_FILES)
     await runner.start()
     general = discord_fake.channel_id
 
@@ -300,7 +310,7 @@ async def test_moderation_log_posts_each_job_and_edits_it_to_the_result(
 ) -> None:
     mod_log = discord_fake.add_channel("mod-log")
     no_post = discord_fake.add_channel("announcements")
-    discord_fake.deny_bot(no_post, p.SEND_MESSAGES)
+    discord_fake.deny_bot(no_post, SEND_MESSAGES)
     await runner.start()
     video_api.fail_prompts_containing = {"forbidden": MODERATION_ERROR}
     alice = discord_fake.add_member("alice")
@@ -424,7 +434,7 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
     )
     await discord_fake.send_interaction(d)
     callback = await callback_of(discord_fake, d)
-    assert (callback.json["type"], callback.json["data"]["flags"]) == (5, p.FLAG_EPHEMERAL)
+    assert (callback.json["type"], callback.json["data"]["flags"]) == (5, FLAG_EPHEMERAL)
     followup = await discord_fake.wait_for_request(
         lambda r: (
             r.method == "POST"
@@ -433,7 +443,7 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
         )
     )
     message = followup.response
-    assert message["flags"] & p.FLAG_EPHEMERAL
+    assert message["flags"] & FLAG_EPHEMERAL
     (embed,) = message["embeds"]
     assert embed["title"] == f"{english.SERVER_USAGE_TITLE} · {english.REPORT_PERIODS['month']}"
     fields = {f["name"]: f["value"] for f in embed["fields"]}

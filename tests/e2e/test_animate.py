@@ -13,7 +13,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.english import english
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
 EPHEMERAL = 1 << 6

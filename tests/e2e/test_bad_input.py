@@ -9,8 +9,8 @@ import yarl
 
 from tests.e2e.conftest import BotProcess, animate_interaction, png_bytes, progress_texts
 from tests.english import english
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.constants import ATTACH_FILES, EMBED_LINKS, SEND_MESSAGES, VIEW_CHANNEL
 from tests.fakes.fake_vibedream import FakeVibedream
 
 EPHEMERAL = 1 << 6
@@ -65,11 +65,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "`last_image`",
     ),
     "missing attach permission": (
-        {"app_permissions": p.VIEW_CHANNEL | p.SEND_MESSAGES | p.EMBED_LINKS},
+        {"app_permissions": VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS},
         "**Attach Files**",
     ),
     "missing send permission": (
-        {"app_permissions": p.VIEW_CHANNEL | p.ATTACH_FILES | p.EMBED_LINKS},
+        {"app_permissions": VIEW_CHANNEL | ATTACH_FILES | EMBED_LINKS},
         "**Send Messages**",
     ),
 }

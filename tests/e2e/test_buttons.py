@@ -14,9 +14,14 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.english import english
-from tests.fakes import discord_payloads as p
 from tests.fakes.clips import make_mp4
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, buttons_of, iter_components
+from tests.fakes.discord.constants import (
+    FLAG_EPHEMERAL,
+    MANAGE_MESSAGES,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+)
 from tests.fakes.fake_vibedream import FakeVibedream
 
 ACTIONS = ("regen", "edit", "continue", "loop", "delete")
@@ -59,7 +64,7 @@ def post_job_id(post: dict[str, Any]) -> int:
 
 
 def discord_buttons(post: dict[str, Any]) -> list[dict[str, Any]]:
-    return p.buttons_of(post)
+    return buttons_of(post)
 
 
 async def reply_to(discord: FakeDiscord, interaction: dict[str, Any]) -> str:
@@ -103,7 +108,7 @@ async def test_regenerate_loop_and_edit_make_new_clips_linked_to_their_parent(
     await wait_until(lambda: discord_fake.modal_of(opener) is not None)
     modal = discord_fake.modal_of(opener)
     assert modal is not None
-    (field,) = [c for c in p.iter_components(modal["components"]) if c["type"] == 4]
+    (field,) = [c for c in iter_components(modal["components"]) if c["type"] == 4]
     assert field["value"] == parent["prompt"]  # pre-filled
     submit = discord_fake.make_modal_submit_interaction(
         opener, {field["custom_id"]: "the cat yawns"}
@@ -159,7 +164,7 @@ async def test_a_stranger_is_refused_politely_and_nothing_starts(
         text = await reply_to(discord_fake, pressed)
         expected = english.DELETE_NOT_ALLOWED if action == "delete" else english.BUTTON_NOT_YOURS
         assert text == expected
-        assert discord_fake.original_response(pressed)["flags"] & p.FLAG_EPHEMERAL
+        assert discord_fake.original_response(pressed)["flags"] & FLAG_EPHEMERAL
     assert len(runner.jobs()) == 1
     assert int(post["id"]) in discord_fake.messages
 
@@ -176,7 +181,7 @@ async def test_a_moderator_deletes_a_post_and_a_second_press_is_answered_politel
         "delete",
         user_id=mod,
         username="mod",
-        member_permissions=p.MANAGE_MESSAGES | p.VIEW_CHANNEL | p.SEND_MESSAGES,
+        member_permissions=MANAGE_MESSAGES | VIEW_CHANNEL | SEND_MESSAGES,
     )
 
     assert await reply_to(discord_fake, pressed) == english.POST_DELETED
@@ -238,7 +243,7 @@ async def open_editor(discord: FakeDiscord, post: dict[str, Any]) -> dict[str, A
 def prompt_field(discord: FakeDiscord, opener: dict[str, Any]) -> dict[str, Any]:
     modal = discord.modal_of(opener)
     assert modal is not None
-    (field,) = [c for c in p.iter_components(modal["components"]) if c["type"] == 4]
+    (field,) = [c for c in iter_components(modal["components"]) if c["type"] == 4]
     return field
 
 

@@ -17,8 +17,8 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.english import english
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord.constants import MANAGE_MESSAGES
 from tests.fakes.fake_vibedream import FakeVibedream
 
 EPHEMERAL = 1 << 6
@@ -215,7 +215,7 @@ async def test_moderator_cancels_from_the_moderation_log(
     runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
     log_channel = discord_fake.add_channel("animate-log")
-    moderators = discord_fake.add_role("moderators", p.MANAGE_MESSAGES)
+    moderators = discord_fake.add_role("moderators", MANAGE_MESSAGES)
     moderator = discord_fake.add_member("mod", roles=[moderators])
     await runner.start()
     answer = await admin_command(

@@ -13,7 +13,7 @@ from tests.e2e.conftest import (
     progress_texts,
     wait_until,
 )
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
 MENU = "Animate this image"

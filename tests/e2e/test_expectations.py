@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from tests.e2e.conftest import BotRunner, animate_interaction, progress_texts, wait_until
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
 QUEUED = "⏳ **Queued**"

@@ -27,7 +27,7 @@ from tests.e2e.conftest import (
     progress_texts,
     wait_until,
 )
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 

@@ -17,7 +17,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.fakes.clips import make_mp4
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.harness import png_bytes
 

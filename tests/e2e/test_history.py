@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.english import english
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 EPHEMERAL = 1 << 6

@@ -24,7 +24,7 @@ from tests.e2e.admin_tools import (
 )
 from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_until
 from tests.english import english
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
 
 

@@ -15,8 +15,8 @@ from tests.e2e.conftest import (
     progress_texts,
     wait_until,
 )
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.constants import SEND_MESSAGES, VIEW_CHANNEL
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 #: Discord's locales for the catalogue's languages (Spanish has two).
@@ -58,9 +58,7 @@ async def test_commands_are_registered_in_every_catalogue_language(
 async def test_a_refusal_is_in_the_language_of_the_user(
     bot: BotProcess, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
-    d = animate_interaction(
-        discord_fake, app_permissions=p.VIEW_CHANNEL | p.SEND_MESSAGES, locale="de"
-    )
+    d = animate_interaction(discord_fake, app_permissions=VIEW_CHANNEL | SEND_MESSAGES, locale="de")
     await discord_fake.send_interaction(d)
     callback = await discord_fake.wait_for_request(
         lambda r: r.path.startswith(f"/interactions/{d['id']}/")

@@ -8,7 +8,7 @@ from tests.e2e.conftest import (
     animate_interaction,
     wait_until,
 )
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 EPHEMERAL = 1 << 6

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

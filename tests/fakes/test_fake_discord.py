@@ -17,9 +17,9 @@ import pytest
 import yarl
 from discord.ext import commands
 
-from tests.fakes.discord_schemas import SCHEMA_FILE, RequestSchemas
-from tests.fakes.extract_discord_schemas import DEFAULT_SPEC, ROUTES, extract
-from tests.fakes.fake_discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord import FakeDiscord, RecordedRequest
+from tests.fakes.discord.extract_schemas import DEFAULT_SPEC, ROUTES, extract
+from tests.fakes.discord.schemas import SCHEMA_FILE, RequestSchemas
 
 CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 IMAGE = b"\x89PNG\r\n\x1a\n" + b"\x01" * 500

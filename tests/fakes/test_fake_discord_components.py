@@ -13,8 +13,22 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes import discord_payloads as p
-from tests.fakes.fake_discord import FakeDiscord, buttons_of
+from tests.fakes.discord import FakeDiscord, buttons_of
+from tests.fakes.discord.constants import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    ATTACH_FILES,
+    EMBED_LINKS,
+    EVERYONE_PERMISSIONS,
+    FLAG_EPHEMERAL,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    MESSAGE_TYPE_REPLY,
+    SEND_MESSAGES,
+    SUB_COMMAND,
+    SUB_COMMAND_GROUP,
+    VIEW_CHANNEL,
+)
 from tests.fakes.test_fake_discord import bot, command_outcome, raw_json  # noqa: F401 - fixture
 
 CSV = b"job,state\n1,delivered\n2,failed\n"
@@ -44,16 +58,16 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def world(fake: FakeDiscord) -> World:
     """Roles, a member and channels with bot overwrites, made before the bot connects."""
-    admin_role = fake.add_role("Admin", p.ADMINISTRATOR)
-    mod_role = fake.add_role("Mods", p.MANAGE_MESSAGES | p.MANAGE_GUILD)
-    bot_role = fake.add_role("FakeBot", p.VIEW_CHANNEL | p.SEND_MESSAGES | p.MANAGE_MESSAGES)
+    admin_role = fake.add_role("Admin", ADMINISTRATOR)
+    mod_role = fake.add_role("Mods", MANAGE_MESSAGES | MANAGE_GUILD)
+    bot_role = fake.add_role("FakeBot", VIEW_CHANNEL | SEND_MESSAGES | MANAGE_MESSAGES)
     fake.set_roles(fake.bot_user_id, [bot_role])
     hidden = fake.add_channel("staff")
     fake.hide_channel_from_bot(hidden)
     no_post = fake.add_channel("announcements")
-    fake.deny_bot(no_post, p.SEND_MESSAGES)
+    fake.deny_bot(no_post, SEND_MESSAGES)
     no_files = fake.add_channel("text-only")
-    fake.deny_bot(no_files, p.ATTACH_FILES | p.EMBED_LINKS)
+    fake.deny_bot(no_files, ATTACH_FILES | EMBED_LINKS)
     nsfw = fake.add_channel("after-dark", nsfw=True)
     member = fake.add_member("bob", roles=[mod_role])
     return World(admin_role, mod_role, bot_role, hidden, no_post, no_files, nsfw, member)
@@ -151,7 +165,7 @@ async def test_interaction_member_roles_permissions_and_nsfw_channel(
         fake.make_interaction("plain"),
         fake.make_interaction("admin", member_roles=[world.admin_role], channel_id=world.nsfw),
         fake.make_interaction("owner", user_id=fake.owner_id),
-        fake.make_interaction("given", member_permissions=p.MANAGE_GUILD),
+        fake.make_interaction("given", member_permissions=MANAGE_GUILD),
         fake.make_interaction("hidden", channel_id=world.hidden),
         fake.make_interaction("mod", user_id=world.member),
     ]
@@ -160,11 +174,11 @@ async def test_interaction_member_roles_permissions_and_nsfw_channel(
         await fake.wait_for_request(lambda r, d=d: d["id"] in r.path and r.status == 200)
     plain, admin, owner, given, hidden, mod = seen
     everyone = fake.everyone_role_id
-    app_general = fake.bot_permissions(fake.channel_id) | p.ATTACH_FILES | p.EMBED_LINKS
-    assert plain == (p.EVERYONE_PERMISSIONS, [everyone], app_general, False)
-    assert (admin[0], admin[1], admin[3]) == (p.ALL_PERMISSIONS, [everyone, world.admin_role], True)
-    assert owner[0] == p.ALL_PERMISSIONS
-    assert given[0] == p.MANAGE_GUILD
+    app_general = fake.bot_permissions(fake.channel_id) | ATTACH_FILES | EMBED_LINKS
+    assert plain == (EVERYONE_PERMISSIONS, [everyone], app_general, False)
+    assert (admin[0], admin[1], admin[3]) == (ALL_PERMISSIONS, [everyone, world.admin_role], True)
+    assert owner[0] == ALL_PERMISSIONS
+    assert given[0] == MANAGE_GUILD
     app = discord.Permissions(hidden[2])
     assert (app.view_channel, app.send_messages, app.attach_files, app.embed_links) == (
         False,
@@ -213,11 +227,11 @@ async def test_subcommand_group_with_object_options_resolves_and_round_trips(
     await client.tree.sync(guild=guild)
     (registered,) = fake.commands_for(fake.guild_id)
     assert registered["name"] == "animate-admin"
-    assert registered["default_member_permissions"] == str(p.MANAGE_GUILD)
+    assert registered["default_member_permissions"] == str(MANAGE_GUILD)
     assert (registered["dm_permission"], registered["contexts"]) == (False, None)
     assert [(o["name"], o["type"]) for o in registered["options"]] == [
-        ("channels", p.SUB_COMMAND_GROUP),
-        ("block", p.SUB_COMMAND),
+        ("channels", SUB_COMMAND_GROUP),
+        ("block", SUB_COMMAND),
     ]
     assert registered["options"][0]["options"][0]["name"] == "allow"
 
@@ -252,7 +266,7 @@ async def test_subcommand_group_with_object_options_resolves_and_round_trips(
     assert (role.id, role.name, reason) == (world.mod_role, "Mods", "spam")
     assert (where.id, where.name) == (world.hidden, "staff")
     # The admin invoker's permissions in the channel the bot cannot see.
-    assert resolved["channels"][str(world.hidden)]["permissions"] == str(p.ALL_PERMISSIONS)
+    assert resolved["channels"][str(world.hidden)]["permissions"] == str(ALL_PERMISSIONS)
     assert resolved["members"][str(world.member)]["roles"] == [str(world.mod_role)]
     assert fake.violations == []
 
@@ -366,19 +380,19 @@ async def test_ephemeral_reply_with_a_csv_to_a_button_on_an_ephemeral_response(
     invoker = fake.add_member("dana")
     await fake.send_interaction(fake.make_interaction("panel", user_id=invoker))
     panel_id = await asyncio.wait_for(outcome, 10)
-    assert fake.messages[panel_id]["flags"] & p.FLAG_EPHEMERAL
+    assert fake.messages[panel_id]["flags"] & FLAG_EPHEMERAL
     assert [b["custom_id"] for b in fake.buttons_of(fake.messages[panel_id])] == ["retry:1", "off"]
 
     d = fake.make_component_interaction(panel_id, "retry:1")
     assert d["member"]["user"]["id"] == str(invoker)  # the only one who sees the message
-    assert d["message"]["flags"] & p.FLAG_EPHEMERAL
+    assert d["message"]["flags"] & FLAG_EPHEMERAL
     await fake.send_interaction(d)
     await asyncio.wait_for(view.pressed.get(), 10)
     callback = fake.callbacks()[-1]
     assert (callback.json["type"], callback.status) == (4, 200)
     reply_msg = fake.messages[int(callback.response["resource"]["message"]["id"])]
-    assert reply_msg["type"] == p.MESSAGE_TYPE_REPLY
-    assert reply_msg["flags"] & p.FLAG_EPHEMERAL
+    assert reply_msg["type"] == MESSAGE_TYPE_REPLY
+    assert reply_msg["flags"] & FLAG_EPHEMERAL
     assert reply_msg["message_reference"]["message_id"] == str(panel_id)
     assert reply_msg["interaction_metadata"]["interacted_message_id"] == str(panel_id)
     (attachment,) = reply_msg["attachments"]
@@ -449,8 +463,8 @@ async def test_changes_after_connect_reach_discord_py_via_push_guild_update(
     assert guild is not None
     general = text_channel(client, fake.channel_id)
     assert general.permissions_for(guild.me).send_messages
-    fake.deny_bot(fake.channel_id, p.SEND_MESSAGES)
-    helper = fake.add_role("Helper", p.MANAGE_MESSAGES)
+    fake.deny_bot(fake.channel_id, SEND_MESSAGES)
+    helper = fake.add_role("Helper", MANAGE_MESSAGES)
     fake.set_roles(fake.bot_user_id, [helper])
     extra = fake.add_channel("late")
     bot_updated = asyncio.ensure_future(

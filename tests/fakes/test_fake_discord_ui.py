@@ -14,9 +14,19 @@ import discord
 import pytest
 from discord.ext import commands
 
-from tests.fakes import discord_payloads as p
-from tests.fakes.extract_discord_schemas import DEFAULT_SPEC
-from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.constants import (
+    ACTION_ROW,
+    FLAG_EPHEMERAL,
+    INTERACTION_AUTOCOMPLETE,
+    INTERACTION_MODAL_SUBMIT,
+    LABEL,
+    LOCALES,
+    MESSAGE_COMMAND,
+    MESSAGE_TYPE_CONTEXT_MENU_COMMAND,
+    TEXT_DISPLAY,
+)
+from tests.fakes.discord.extract_schemas import DEFAULT_SPEC
 from tests.fakes.test_fake_discord import bot, command_outcome  # noqa: F401 - fixture
 
 
@@ -85,16 +95,16 @@ async def test_modal_from_a_slash_command_is_recorded_and_its_submit_parsed_by_d
     assert recorded is not None
     assert (recorded["custom_id"], recorded["title"]) == ("animate:modal:7", "Animate this image")
     row, text, label = recorded["components"]
-    assert (row["type"], row["components"][0]["custom_id"]) == (p.ACTION_ROW, "prompt")
+    assert (row["type"], row["components"][0]["custom_id"]) == (ACTION_ROW, "prompt")
     assert (text["type"], label["type"], label["component"]["value"]) == (
-        p.TEXT_DISPLAY,
-        p.LABEL,
+        TEXT_DISPLAY,
+        LABEL,
         "cinematic",
     )
     assert fake.original_response(d) is None  # a modal creates no message
 
     submit = fake.make_modal_submit_interaction(d, {"prompt": "the cat waves"})
-    assert submit["type"] == p.INTERACTION_MODAL_SUBMIT
+    assert submit["type"] == INTERACTION_MODAL_SUBMIT
     assert "message" not in submit
     assert submit["data"] == {
         "custom_id": "animate:modal:7",
@@ -134,7 +144,7 @@ async def test_modal_from_a_slash_command_is_recorded_and_its_submit_parsed_by_d
     await fake.wait_for_request(lambda r: submit["id"] in r.path and r.status == 200)
     reply_msg = fake.original_response(submit)
     assert reply_msg is not None
-    assert reply_msg["flags"] & p.FLAG_EPHEMERAL
+    assert reply_msg["flags"] & FLAG_EPHEMERAL
     meta = reply_msg["interaction_metadata"]
     assert (meta["type"], meta["triggering_interaction_metadata"]["id"]) == (5, d["id"])
     assert fake.violations == []
@@ -282,7 +292,7 @@ async def test_message_command_is_registered_and_invoked_on_a_user_message(
     await bot.tree.sync(guild=guild)
     (registered,) = fake.commands_for(fake.guild_id)
     assert (registered["type"], registered["name"], registered["description"]) == (
-        p.MESSAGE_COMMAND,
+        MESSAGE_COMMAND,
         "Animate this image",
         "",
     )
@@ -301,7 +311,7 @@ async def test_message_command_is_registered_and_invoked_on_a_user_message(
     await fake.wait_for_request(lambda r: d["id"] in r.path and r.status == 200)
     answer = fake.original_response(d)
     assert answer is not None
-    assert answer["type"] == p.MESSAGE_TYPE_CONTEXT_MENU_COMMAND
+    assert answer["type"] == MESSAGE_TYPE_CONTEXT_MENU_COMMAND
     with pytest.raises(ValueError, match="no live message"):
         fake.make_message_command_interaction("Animate this image", 1)
     assert fake.violations == []
@@ -340,7 +350,7 @@ async def test_autocomplete_flags_the_focused_option_and_records_the_choices(
         [fake.string_option("job", "1"), fake.integer_option("limit", 3)],
         focused="job",
     )
-    assert d["type"] == p.INTERACTION_AUTOCOMPLETE
+    assert d["type"] == INTERACTION_AUTOCOMPLETE
     assert d["data"]["options"][0] == {"name": "job", "type": 3, "value": "1", "focused": True}
     await fake.send_interaction(d)
     assert await asyncio.wait_for(typed.get(), 10) == ("1", 3)
@@ -545,6 +555,6 @@ def test_the_fakes_locales_are_the_specs() -> None:
         pytest.skip(f"spec not available at {DEFAULT_SPEC}")
     spec = json.loads(DEFAULT_SPEC.read_text(encoding="utf-8"))
     enum = spec["components"]["schemas"]["AvailableLocalesEnum"]["oneOf"]
-    assert {e["const"] for e in enum} == p.LOCALES
+    assert {e["const"] for e in enum} == LOCALES
     # discord.py 2.7.1 has no Locale for Arabic and Hebrew, which Discord added later.
-    assert p.LOCALES - {locale.value for locale in discord.Locale} == {"ar", "he"}
+    assert LOCALES - {locale.value for locale in discord.Locale} == {"ar", "he"}

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from types import SimpleNamespace
 
-from tests.fakes.fake_discord import RecordedFile
+from tests.fakes.discord import RecordedFile
 from tests.fakes.secret_scan import SCAN, ScanningHandler, SecretScan
 
 TOKEN = "a-very-secret-bot-token"

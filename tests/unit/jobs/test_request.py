@@ -1,4 +1,5 @@
-"""validate and resolve_settings: defaults from Settings, explicit values, range checks."""
+"""validate and resolve_settings: defaults from Settings, explicit values, range checks; the
+input rules under them: clean_prompt, check_image and check_image_bytes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ from pydantic import SecretStr
 
 from bot.errors import UserError
 from bot.jobs import request_messages as messages
-from bot.jobs.model import GenerationSettings
-from bot.jobs.request import AnimateRequest, ValidatedRequest, resolve_settings, validate
+from bot.jobs.model import GenerationSettings, ImageInput
+from bot.jobs.request import (
+    AnimateRequest,
+    ImageRules,
+    ValidatedRequest,
+    check_image,
+    check_image_bytes,
+    clean_prompt,
+    resolve_settings,
+    validate,
+)
+from bot.media.files import SNIFF_BYTES
 from bot.settings import Settings
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from tests.factories import IMAGE
@@ -190,3 +201,170 @@ def test_image_limits_come_from_the_settings() -> None:
 
     assert "Please attach a smaller image" in message
     validate(REQUEST, settings(image_max_bytes=IMAGE.size_bytes), SEEDANCE_1_5_PRO)
+
+
+# clean_prompt ----------------------------------------------------------------------------------
+
+
+def test_clean_prompt_strips_surrounding_whitespace() -> None:
+    assert clean_prompt("  \n The cat blinks \t", 100) == "The cat blinks"
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\n\t ", "\u200b\u200d", " \ufeff\u2060 "])
+def test_empty_prompt_is_refused_with_an_example(prompt: str) -> None:
+    with pytest.raises(UserError) as caught:
+        clean_prompt(prompt, 100)
+
+    assert caught.value.user_message == messages.PROMPT_EMPTY
+    assert "Describe what should happen" in caught.value.user_message.render()
+
+
+def test_prompt_with_zero_width_characters_around_words_is_kept_as_is() -> None:
+    assert clean_prompt("the\u200bcat", 100) == "the\u200bcat"
+
+
+def test_prompt_of_exactly_the_limit_is_accepted() -> None:
+    assert clean_prompt("x" * 100, 100) == "x" * 100
+
+
+def test_prompt_over_the_limit_is_refused_naming_length_and_limit() -> None:
+    with pytest.raises(UserError) as caught:
+        clean_prompt("x" * 101, 100)
+
+    assert "101 characters" in caught.value.user_message.render()
+    assert "shorten it to at most 100" in caught.value.user_message.render()
+
+
+def test_prompt_limit_counts_after_stripping() -> None:
+    assert clean_prompt("   " + "x" * 100 + "   ", 100) == "x" * 100
+
+
+# check_image -----------------------------------------------------------------------------------
+
+RULES = ImageRules(
+    max_bytes=30_000_000, min_side_px=300, max_side_px=6000, min_aspect=0.4, max_aspect=2.5
+)
+
+
+def image_refusal(image: ImageInput, label: str = "image") -> str:
+    with pytest.raises(UserError) as caught:
+        check_image(image, RULES, label)
+    return caught.value.user_message.render()
+
+
+def test_ordinary_image_is_accepted() -> None:
+    check_image(IMAGE, RULES, "image")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["image/jpeg", "image/png", "image/gif", "image/webp", "IMAGE/PNG"]
+)
+def test_each_accepted_content_type_passes(content_type: str) -> None:
+    check_image(replace(IMAGE, content_type=content_type), RULES, "image")
+
+
+def test_content_type_parameters_are_ignored() -> None:
+    check_image(replace(IMAGE, content_type="image/jpeg; charset=binary"), RULES, "image")
+
+
+def test_other_content_type_is_refused_naming_it_and_the_accepted_formats() -> None:
+    message = image_refusal(replace(IMAGE, content_type="image/bmp", filename="cat.bmp"))
+
+    assert "`image/bmp`" in message
+    assert "Please attach a JPEG, PNG, GIF or WebP image" in message
+
+
+@pytest.mark.parametrize("filename", ["cat.JPG", "cat.jpeg", "cat.png", "a.b.gif", "cat.webp"])
+def test_without_content_type_the_extension_decides(filename: str) -> None:
+    check_image(replace(IMAGE, content_type=None, filename=filename), RULES, "image")
+
+
+@pytest.mark.parametrize("filename", ["cat.bmp", "cat", "png"])
+def test_without_content_type_an_unknown_extension_is_refused(filename: str) -> None:
+    message = image_refusal(replace(IMAGE, content_type=None, filename=filename))
+
+    assert "is not a recognised image" in message
+
+
+def test_refusal_names_the_attachment() -> None:
+    message = image_refusal(replace(IMAGE, content_type="text/plain"), label="last_image")
+
+    assert "`last_image`" in message
+
+
+def test_image_of_exactly_the_size_limit_is_accepted() -> None:
+    check_image(replace(IMAGE, size_bytes=RULES.max_bytes), RULES, "image")
+
+
+def test_image_over_the_size_limit_is_refused_asking_for_a_smaller_one() -> None:
+    message = image_refusal(replace(IMAGE, size_bytes=RULES.max_bytes + 1))
+
+    assert "the limit is 28.6 MiB" in message
+    assert "Please attach a smaller image" in message
+
+
+@pytest.mark.parametrize(("width", "height"), [(None, 768), (1024, None), (0, 768)])
+def test_image_without_dimensions_is_refused(width: int | None, height: int | None) -> None:
+    message = image_refusal(replace(IMAGE, width=width, height=height))
+
+    assert "has no readable dimensions" in message
+
+
+@pytest.mark.parametrize(("width", "height"), [(300, 300), (300, 600), (6000, 6000), (6000, 3000)])
+def test_sides_at_the_limits_are_accepted(width: int, height: int) -> None:
+    check_image(replace(IMAGE, width=width, height=height), RULES, "image")
+
+
+@pytest.mark.parametrize(("width", "height"), [(299, 400), (400, 299), (6001, 3000), (3000, 6001)])
+def test_side_outside_the_limits_is_refused_asking_to_resize(width: int, height: int) -> None:
+    message = image_refusal(replace(IMAGE, width=width, height=height))
+
+    assert f"{width}×{height} px" in message
+    assert "between 300 and 6000 px" in message
+    assert "Please resize it" in message
+
+
+@pytest.mark.parametrize(("width", "height"), [(400, 1000), (1000, 400), (600, 1500)])
+def test_aspect_ratios_at_the_limits_are_accepted(width: int, height: int) -> None:
+    check_image(replace(IMAGE, width=width, height=height), RULES, "image")
+
+
+@pytest.mark.parametrize(("width", "height"), [(399, 1000), (1001, 400)])
+def test_aspect_ratio_outside_the_limits_is_refused_asking_to_crop(width: int, height: int) -> None:
+    message = image_refusal(replace(IMAGE, width=width, height=height))
+
+    assert "ratios between 0.4 and 2.5" in message
+    assert "Please crop it" in message
+
+
+# check_image_bytes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start", [b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\x89PNG\r\n\x1a\n\x00\x00", b"GIF89a\x01\x00"]
+)
+def test_image_bytes_of_an_accepted_format_pass(start: bytes) -> None:
+    check_image_bytes(start.ljust(SNIFF_BYTES, b"\x00"), "image")  # a full head, as fetched
+
+
+def test_empty_file_is_refused_as_empty() -> None:
+    with pytest.raises(UserError) as caught:
+        check_image_bytes(b"", "image")
+
+    assert "`image` attachment is empty" in caught.value.user_message.render()
+
+
+def test_image_shorter_than_any_real_image_is_refused_as_cut_off() -> None:
+    with pytest.raises(UserError) as caught:
+        check_image_bytes(b"\x89PNG\r\n\x1a\n\x00", "image")  # the whole file: 9 bytes
+
+    assert "`image` attachment is cut off after 9 bytes" in caught.value.user_message.render()
+
+
+def test_non_image_bytes_are_refused_naming_the_attachment() -> None:
+    with pytest.raises(UserError) as caught:
+        check_image_bytes(b"<!DOCTYPE html><html>", "last_image")
+
+    message = caught.value.user_message.render()
+    assert "`last_image` attachment does not contain image data" in message
+    assert "Please attach a JPEG, PNG, GIF or WebP image" in message

@@ -1,11 +1,12 @@
-"""Recognising files by their bytes, and ClipDownloader and DiscordFiles against real HTTP
-servers."""
+"""Recognising files by their bytes, ClipDownloader and DiscordFiles against real HTTP
+servers, and when a signed Discord link expires."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ import pytest
 from aiohttp import web
 
 from bot.errors import ClipTooLargeError, DownloadError
-from bot.media.files import ClipDownloader, DiscordFiles, RemoteHead, is_mp4, sniff_image
+from bot.media.files import (
+    ClipDownloader,
+    DiscordFiles,
+    RemoteHead,
+    is_mp4,
+    link_expires_within,
+    sniff_image,
+)
 from bot.settings import Settings
 from tests.fakes.fake_vibedream import FTYP_BOX, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
@@ -647,3 +655,50 @@ def test_discords_own_file_links_are_read_with_the_default_hosts(
     assert str(files.check_url(url)) == url
     with pytest.raises(DownloadError, match="not in DISCORD_CDN_HOSTS"):
         files.check_url(url.replace("discordapp", "discord-app"))
+
+
+# link_expires_within ----------------------------------------------------------------------------
+
+EXPIRY = 0x65A1B2C3
+SIGNED = f"https://cdn.discordapp.com/attachments/1/2/cat.png?ex={EXPIRY:x}&is=65a06143&hm=ab12&"
+
+
+NO_MARGIN = timedelta(0)
+
+
+def at(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def test_signed_link_is_valid_before_its_expiry() -> None:
+    assert not link_expires_within(SIGNED, at(EXPIRY - 1), NO_MARGIN)
+
+
+def test_signed_link_is_expired_at_its_expiry() -> None:
+    assert link_expires_within(SIGNED, at(EXPIRY), NO_MARGIN)
+
+
+def test_signed_link_is_expired_after_its_expiry() -> None:
+    assert link_expires_within(SIGNED, at(EXPIRY + 3600), NO_MARGIN)
+
+
+def test_signed_link_counts_as_expired_within_the_margin() -> None:
+    assert link_expires_within(SIGNED, at(EXPIRY - 60), timedelta(minutes=2))
+    assert not link_expires_within(SIGNED, at(EXPIRY - 180), timedelta(minutes=2))
+
+
+def test_expiry_is_read_as_hexadecimal() -> None:
+    # Read as decimal, "65a1b2c3" would not even parse; "1000" would be 1000 s, not 4096 s.
+    assert not link_expires_within("https://cdn.example.com/cat.png?ex=1000", at(2000), NO_MARGIN)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.example.com/cat.png",
+        "https://cdn.example.com/cat.png?ex=",
+        "https://cdn.example.com/cat.png?ex=not-hex",
+    ],
+)
+def test_link_without_a_readable_expiry_never_expires(url: str) -> None:
+    assert not link_expires_within(url, at(4_000_000_000), NO_MARGIN)

@@ -2,11 +2,11 @@
 
 Usage::
 
-    python tests/fakes/extract_discord_schemas.py [--spec PATH/openapi.json] [--out PATH]
+    python tests/fakes/discord/extract_schemas.py [--spec PATH/openapi.json] [--out PATH]
 
 Reads ``openapi.json`` from discord/discord-api-spec (``specs/openapi.json``), keeps the
 ``application/json`` request-body schema of each route in ``ROUTES`` plus every component
-they ``$ref`` (transitively), and writes ``discord_request_schemas.json`` next to this file.
+they ``$ref`` (transitively), and writes ``request_schemas.json`` next to this file.
 The output is a JSON Schema (Draft 2020-12) document; refs stay ``#/components/...`` so they
 resolve inside it. The multipart variants are not kept: they are the JSON schema plus
 ``files[n]`` parts, and the fake validates the unpacked ``payload_json`` part instead.
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SPEC = HERE.parents[2] / "shared" / "discord-api-spec" / "openapi.json"
-DEFAULT_OUT = HERE / "discord_request_schemas.json"
+DEFAULT_SPEC = HERE.parents[3] / "shared" / "discord-api-spec" / "openapi.json"
+DEFAULT_OUT = HERE / "request_schemas.json"
 SCHEMA_ID = "urn:discord-api-spec:request-bodies"
 
 #: (method, spec path) of every request body the fake validates.
@@ -87,7 +87,7 @@ def extract(spec: dict[str, Any], spec_sha256: str) -> dict[str, Any]:
             "openapi": spec["openapi"],
             "info_version": spec["info"]["version"],
             "sha256": spec_sha256,
-            "generator": "tests/fakes/extract_discord_schemas.py",
+            "generator": "tests/fakes/discord/extract_schemas.py",
         },
         "requests": requests,
         "components": components,

@@ -1,6 +1,6 @@
 """Validate request bodies against Discord's OpenAPI request schemas (vendored subset).
 
-``discord_request_schemas.json`` is produced by ``extract_discord_schemas.py`` from
+``request_schemas.json`` is produced by ``extract_schemas.py`` from
 discord/discord-api-spec. The spec is a "preview" and disagrees with what discord.py sends
 (and Discord accepts) in a few documented places; ``_patch_spec`` bridges exactly those
 (snowflakes sent as JSON integers). Everything else is validated as the spec says.
@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SCHEMA_FILE = Path(__file__).resolve().parent / "discord_request_schemas.json"
+SCHEMA_FILE = Path(__file__).resolve().parent / "request_schemas.json"
 
 
 def _patch_spec(doc: dict[str, Any]) -> None:

@@ -1,0 +1,89 @@
+"""The progress message's builders: the progress bar and the "generating" text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.jobs import messages
+from bot.jobs.expectations import Eta, EtaBasis, Forecast
+from tests.factories import SETTINGS
+
+FULL = "█" * messages.BAR_WIDTH
+
+
+@pytest.mark.parametrize("fraction", [0.99, 1.0, 1.5, 100.0])
+def test_progress_bar_is_never_full_before_done(fraction: float) -> None:
+    bar = messages.progress_bar(fraction)
+
+    assert bar != FULL
+    assert "░" in bar
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.5, -100.0])
+def test_progress_bar_is_empty_at_the_start(fraction: float) -> None:
+    assert messages.progress_bar(fraction) == "░" * messages.BAR_WIDTH
+
+
+@pytest.mark.parametrize("fraction", [-1.0, 0.0, 0.3, 0.5, 0.9, 1.0, 7.0])
+def test_progress_bar_always_has_its_width(fraction: float) -> None:
+    assert len(messages.progress_bar(fraction)) == messages.BAR_WIDTH
+    assert len(messages.progress_bar(fraction, width=30)) == 30
+
+
+def test_progress_bar_fills_with_the_fraction() -> None:
+    assert messages.progress_bar(0.5, width=10) == "█" * 5 + "░" * 5
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 10, 19, 20, 100])
+def test_progress_bar_of_any_width_is_never_full_before_done(width: int) -> None:
+    bar = messages.progress_bar(1.0, width=width)
+
+    assert "░" in bar
+    assert len(bar) == width
+
+
+STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+FORECAST = Forecast(
+    29,
+    Eta(120.0, EtaBasis.API),
+    ready_at=STARTED + timedelta(seconds=120),
+    late_at=STARTED + timedelta(seconds=132),
+)
+
+
+def test_generating_shows_the_start_and_the_ready_time_as_live_discord_timestamps() -> None:
+    text = messages.generating(STARTED, 30, FORECAST, SETTINGS).render()
+
+    assert f"<t:{int(STARTED.timestamp())}:R>" in text
+    assert f"expected <t:{int(STARTED.timestamp()) + 120}:R>" in text
+    assert "cost $0.29" in text
+
+
+def test_generating_text_changes_only_when_the_bar_moves() -> None:
+    # 120 s ETA, 5 cells: the bar moves every 24 s (at 12, 36, 60 s, ...).
+    assert messages.BAR_WIDTH == 5
+
+    def at(elapsed_s: float) -> str:
+        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS).render()
+
+    assert at(37) == at(59)
+    assert at(59) != at(61)
+
+
+def test_generating_bar_follows_the_eta_not_the_api_range() -> None:
+    at = STARTED + timedelta(seconds=60)
+    learned = Forecast(29, Eta(60.0, EtaBasis.HISTORY, 12), ready_at=at, late_at=at)
+
+    # 36 s of a 60 s ETA is three of five cells; against a 120 s high end it would be two.
+    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS).render()
+
+
+def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() -> None:
+    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True).render()
+
+    assert "taking longer than usual" in text
+    assert "`████░`" in text
