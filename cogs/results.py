@@ -131,7 +131,7 @@ class ResultButton(
                 await self._open_editor(interaction)
             else:
                 files = post_files(interaction.message)
-                await start_derived(interaction, self.job_id, kind, files)
+                await start_remix(interaction, self.job_id, kind, files)
         except UserError as exc:
             await _answer(interaction, exc.user_message)
         except Exception:
@@ -196,7 +196,7 @@ class EditForms(commands.Cog):
             prompt = form_values(data.get("components", [])).get(EDIT_FIELD, "")
             # The submit carries the post the form was opened on, with fresh links.
             files = post_files(interaction.message)
-            await start_derived(interaction, job_id, JobKind.EDIT, files, prompt=prompt)
+            await start_remix(interaction, job_id, JobKind.EDIT, files, prompt=prompt)
         except UserError as exc:
             await _answer(interaction, exc.user_message)
         except Exception:
@@ -204,7 +204,7 @@ class EditForms(commands.Cog):
             await _answer(interaction, messages.BUTTON_FAILED)
 
 
-async def start_derived(
+async def start_remix(
     interaction: discord.Interaction[Any],
     job_id: int,
     kind: JobKind,
@@ -231,7 +231,7 @@ async def start_derived(
             content=say(interaction, messages.CONTINUE_FRAME), attachments=[upload]
         )
         frame = image_input(shown.attachments[0])
-    await remix.derive(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
+    await remix.start(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
 
 
 def post_files(message: discord.Message | None) -> PostFiles:

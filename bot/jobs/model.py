@@ -88,8 +88,8 @@ class JobKind(StrEnum):
     LOOP = "loop"  # the parent's first image as both first and last frame
 
 
-#: The kinds made from a delivered job by its buttons.
-DERIVED_KINDS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
+#: The kinds a result's buttons make from a delivered job (remixes; `parent_job_id` names it).
+REMIX_KINDS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
 
 
 class DeliveryRoute(StrEnum):

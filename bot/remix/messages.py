@@ -9,7 +9,7 @@ this module names each message and gathers its values.
 from __future__ import annotations
 
 from bot.i18n.text import Text
-from bot.jobs.model import DERIVED_KINDS, JobKind
+from bot.jobs.model import REMIX_KINDS, JobKind
 
 REGENERATE_LABEL = Text("buttons.regenerate")
 EDIT_LABEL = Text("buttons.edit")
@@ -28,7 +28,7 @@ FIELD_FROM = Text("result.field_from")
 
 def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:
     """The result's note of the clip it was made from, e.g. "Continued from job #12"."""
-    verb = kind.value if kind in DERIVED_KINDS else "other"
+    verb = kind.value if kind in REMIX_KINDS else "other"
     if link is None:
         return Text(f"buttons.from.{verb}", job=parent_id)
     return Text(f"buttons.from_link.{verb}", job=parent_id, link=link)

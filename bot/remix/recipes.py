@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import yarl
 
 from bot.errors import UserError
-from bot.jobs.model import DERIVED_KINDS, ImageInput, Job, JobKind
+from bot.jobs.model import REMIX_KINDS, ImageInput, Job, JobKind
 from bot.jobs.request import ValidatedRequest, clean_prompt
 from bot.media.files import link_expires_within
 from bot.remix import messages
@@ -30,7 +30,7 @@ class PostFiles:
     clip_url: str | None = None
 
 
-def derived_request(
+def remix_request(
     parent: Job,
     kind: JobKind,
     files: PostFiles,
@@ -43,7 +43,7 @@ def derived_request(
     """The request `kind` makes from `parent`: Regenerate keeps everything but the seed, Edit
     takes a new prompt (checked like /animate's), Continue starts from `frame` (the parent's
     last frame) with a new seed, Loop ends on the image it starts from. Raises UserError."""
-    if kind not in DERIVED_KINDS:
+    if kind not in REMIX_KINDS:
         raise ValueError(f"{kind} is not made from a parent job")
     if parent.redacted:
         raise UserError(messages.SOURCE_GONE)

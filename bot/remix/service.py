@@ -24,7 +24,7 @@ from bot.media.frames import Frame, FrameError, last_frame
 from bot.media.threads import run_in_slot
 from bot.periods import utc_now
 from bot.remix import messages
-from bot.remix.recipes import PostFiles, derived_request
+from bot.remix.recipes import PostFiles, remix_request
 from bot.settings import Settings
 from bot.storage.store import Store
 
@@ -78,7 +78,7 @@ class RemixService:
         await self._jobs.check_admission(access, parent.settings)
         return parent
 
-    async def derive(
+    async def start(
         self,
         parent_id: int,
         kind: JobKind,
@@ -92,7 +92,7 @@ class RemixService:
         """Start a Regenerate, Edit prompt, Continue or Loop job from a delivered one, through
         `accept` like any other (rules, quotas, reservation, moderation log). Raises UserError."""
         parent = await self.own_job(parent_id, access)
-        request = derived_request(
+        request = remix_request(
             parent, kind, files, self._settings, self._now(), prompt=prompt, frame=frame
         )
         return await self._jobs.accept(request, origin, access, kind=kind, parent_job_id=parent.id)

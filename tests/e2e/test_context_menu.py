@@ -70,7 +70,7 @@ async def test_an_attached_image_is_animated_through_the_form(
     assert sent["prompt"] == "the gulls take off"
     assert sent["duration"] == 8
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")
-    assert runner.jobs()[0]["kind"] == "context"  # its lineage, as the history shows it
+    assert runner.jobs()[0]["kind"] == "context"  # how it was started, as the history shows it
 
 
 async def test_a_pasted_image_link_is_fetched_through_the_media_proxy(

@@ -57,9 +57,11 @@ async def delivered(h: Harness, prompt: str = "The cat blinks", **kw: object) ->
     return await h.wait_state(job.id, JobState.DELIVERED)
 
 
-async def derive(h: Harness, parent: Job, kind: JobKind, user_id: int = ALICE, **kw: object) -> Job:
+async def start_remix(
+    h: Harness, parent: Job, kind: JobKind, user_id: int = ALICE, **kw: object
+) -> Job:
     files = kw.pop("files", PostFiles(first=fresh(h)))
-    return await h.remix.derive(
+    return await h.remix.start(
         parent.id,
         kind,
         h.origin(user_id),
@@ -96,7 +98,7 @@ async def test_regenerate_runs_the_same_request_with_a_new_seed_and_links_its_pa
 ) -> None:
     parent = await delivered(h)
 
-    child = await derive(h, parent, JobKind.REGENERATE)
+    child = await start_remix(h, parent, JobKind.REGENERATE)
 
     assert (child.kind, child.parent_job_id) == (JobKind.REGENERATE, parent.id)
     assert child.prompt == parent.prompt
@@ -113,10 +115,10 @@ async def test_regenerate_runs_the_same_request_with_a_new_seed_and_links_its_pa
 async def test_edit_takes_a_new_prompt_checked_like_animates(h: Harness) -> None:
     parent = await delivered(h)
 
-    assert await refusal(derive(h, parent, JobKind.EDIT, prompt="  \u200b ")) == (
+    assert await refusal(start_remix(h, parent, JobKind.EDIT, prompt="  \u200b ")) == (
         request_messages.PROMPT_EMPTY
     )
-    child = await derive(h, parent, JobKind.EDIT, prompt="  The cat yawns ")
+    child = await start_remix(h, parent, JobKind.EDIT, prompt="  The cat yawns ")
 
     assert (child.kind, child.prompt) == (JobKind.EDIT, "The cat yawns")
     assert child.settings == parent.settings
@@ -125,7 +127,7 @@ async def test_edit_takes_a_new_prompt_checked_like_animates(h: Harness) -> None
 async def test_loop_uses_the_first_image_as_the_last_too(h: Harness) -> None:
     parent = await delivered(h)
 
-    child = await derive(h, parent, JobKind.LOOP)
+    child = await start_remix(h, parent, JobKind.LOOP)
 
     assert child.kind is JobKind.LOOP
     assert child.image_url == child.last_image_url == fresh(h).url
@@ -138,7 +140,7 @@ async def test_only_the_requester_may_make_new_clips_from_a_post(h: Harness) -> 
     parent = await delivered(h)
 
     for kind in (JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP):
-        text = await refusal(derive(h, parent, kind, BOB, prompt="x", frame=fresh(h)))
+        text = await refusal(start_remix(h, parent, kind, BOB, prompt="x", frame=fresh(h)))
         assert text == messages.BUTTON_NOT_YOURS
     assert await refusal(h.remix.own_job(parent.id, h.access(MOD))) == messages.BUTTON_NOT_YOURS
     assert await job_count(h) == 1
@@ -164,7 +166,7 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
     await h.start()
     parent = await delivered(h)
 
-    text = await refusal(derive(h, parent, JobKind.REGENERATE))
+    text = await refusal(start_remix(h, parent, JobKind.REGENERATE))
     continue_text = await refusal(
         h.remix.continue_frame(parent.id, h.access(), None, max_bytes=10**7)
     )
@@ -178,15 +180,15 @@ async def test_a_press_is_checked_against_the_quota_as_it_stands(
 async def test_without_a_fresh_or_living_link_the_source_is_gone(h: Harness) -> None:
     expiry = int((h.clock() + timedelta(minutes=30)).timestamp())
     parent = await delivered(h, image_url=f"{h.image_url}?ex={expiry:x}&hm=1")
-    child = await derive(h, parent, JobKind.LOOP, files=PostFiles())  # stored link still fine
+    child = await start_remix(h, parent, JobKind.LOOP, files=PostFiles())  # stored link still fine
     assert child.image_url == parent.image_url
 
     h.clock.advance(3600)
 
-    assert await refusal(derive(h, parent, JobKind.REGENERATE, files=PostFiles())) == (
+    assert await refusal(start_remix(h, parent, JobKind.REGENERATE, files=PostFiles())) == (
         messages.SOURCE_GONE
     )
-    regenerated = await derive(h, parent, JobKind.REGENERATE)  # the post's own copy works
+    regenerated = await start_remix(h, parent, JobKind.REGENERATE)  # the post's own copy works
     assert regenerated.image_url == fresh(h).url
 
 
@@ -202,7 +204,7 @@ async def test_continue_starts_from_the_last_frame_of_the_clip(h: Harness) -> No
             (decoded,) = list(image.decode(video=0))
             assert min(bytes(decoded.reformat(format="gray").planes[0])[:640]) >= 250
     uploaded = fresh(h, "last-frame.png")
-    child = await derive(h, parent, JobKind.CONTINUE, frame=uploaded)
+    child = await start_remix(h, parent, JobKind.CONTINUE, frame=uploaded)
 
     assert (child.kind, child.parent_job_id) == (JobKind.CONTINUE, parent.id)
     assert (child.image_url, child.last_image_url) == (uploaded.url, None)
