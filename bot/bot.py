@@ -21,7 +21,7 @@ from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 from bot.translator import CatalogueTranslator, say
 
 log = logging.getLogger(__name__)

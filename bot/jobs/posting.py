@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.errors import ClipTooLargeError, DownloadError
 from bot.i18n import messages
-from bot.jobs.model import DeliveryRoute, Job
+from bot.jobs.model import DeliveryRoute, Job, JobChange
 from bot.jobs.notifier import (
     ChannelForbiddenError,
     ChannelGoneError,
@@ -37,7 +37,7 @@ from bot.media.files import (
 )
 from bot.media.transcode import ClipFitter
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ResultPoster:
         assert job.output_url is not None
         expires_at = self.link_expires_at(job)
         # Read now, not at accept: a change applies to jobs already running.
-        mention = await self._store.notify_on_done(job.origin.user_id)
+        mention = await self._store.mention_on_done(job.origin.user_id)
         parent_link = await self._parent_link(job)
 
         def link(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
@@ -204,7 +204,7 @@ class ResultPoster:
         else:
             note = job.delivery_note or ""
         for fallback in self._fallback_routes(job, after=route):
-            await self._store.set_delivery_route(job.id, fallback, note)
+            await self._store.update(job.id, JobChange(delivered_via=fallback, delivery_note=note))
             try:
                 return await post(fallback)
             except UploadTooLargeError:

@@ -19,10 +19,10 @@ from bot.jobs.expectations import (
     learned_eta,
     settle_shown,
 )
-from bot.jobs.model import CANCELLABLE, Job, JobState
+from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState
 from bot.jobs.notifier import JobNotifier, ProgressGoneError
 from bot.jobs.scheduler import Scheduler
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class ProgressReporter:
                         return False
                 except ProgressGoneError:
                     log.info("job %d: progress message can no longer be edited", job.id)
-                    await self._store.forget_token(job.id)
+                    await self._store.update(job.id, JobChange(drop_token=True))
                     shown.text = ""
                     self._retire(job.id, shown)
                     return False

@@ -35,6 +35,7 @@ from bot.jobs.model import (
     GenerationSettings,
     ImageInput,
     Job,
+    JobChange,
     JobKind,
     JobState,
     NewJob,
@@ -56,7 +57,7 @@ from bot.media.transcode import ClipFitter
 from bot.members.model import QuotaStatus, UsageReport
 from bot.periods import next_day, next_month
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 from bot.video.seedance import MODEL_ID, GenerateRequest
 from bot.video.vibedream import VibedreamClient
 from bot.video.wire import Prediction
@@ -186,7 +187,7 @@ class JobService:
                 self._reporter.follow(job.id, 0)
             case JobState.CLAIMED:
                 # Nothing was on the wire: it simply goes back to its place in the queue.
-                await self._store.set_state(job.id, JobState.QUEUED)
+                await self._store.move(job.id, JobState.QUEUED)
                 self._reporter.follow(job.id, 0)
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
@@ -202,11 +203,19 @@ class JobService:
                 if job.reserved_cents and job.prediction_id is None:
                     # Cancelled with a submit on the wire, and stopped before its answer: it
                     # may have been charged, so it is settled like any unknown submit.
-                    job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
-                    reason = messages.SUBMIT_OUTCOME_UNKNOWN.render(job.origin.locale)
-                    job = await self._store.mark_failed(
-                        job.id, reason, job.reserved_cents, self._now()
+                    job = await self._store.update(
+                        job.id, JobChange(failure_kind=FailureKind.SUBMIT_UNKNOWN)
                     )
+                    reason = messages.SUBMIT_OUTCOME_UNKNOWN.render(job.origin.locale)
+                    failed = JobChange(
+                        error=reason,
+                        cost_cents=job.reserved_cents,
+                        reserved_cents=0,
+                        finished_at=self._now(),
+                    )
+                    job = await self._store.move(
+                        job.id, JobState.FAILED, failed
+                    ) or await self._store.update(job.id, failed)
                 self._spawn_step(job.id, self._notify_cancelled(job))
             case JobState.DELIVERED:
                 pass
@@ -329,12 +338,12 @@ class JobService:
 
     async def notify_on_done(self, user_id: int) -> bool:
         """Whether the user is mentioned (so notified) on their result posts."""
-        return await self._store.notify_on_done(user_id)
+        return await self._store.mention_on_done(user_id)
 
     async def set_notify_on_done(self, user_id: int, enabled: bool) -> None:
         """Turn the mention on the user's result posts on or off, from the next post on (jobs
         already running included: the setting is read when the result is posted)."""
-        await self._store.set_notify_on_done(user_id, enabled, self._now())
+        await self._store.set_mention_on_done(user_id, enabled, self._now())
         log.info("user %d: mention on result posts %s", user_id, "on" if enabled else "off")
 
     async def _purge(self) -> None:
@@ -401,7 +410,7 @@ class JobService:
         shown = await self._reporter.show(job, text, final=True)
         if not shown and job.cancelled_by != job.origin.user_id:
             await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
-        await self._store.mark_notified(job.id)
+        await self._store.update(job.id, JobChange(notified=True, drop_token=True))
         self._reporter.forget(job.id)
         self._spawn_side(job.id, self._sync_mod_log(job.id))
 
@@ -456,14 +465,14 @@ class JobService:
                 _generate_request(job),
                 # Persisted around every attempt, so a restart knows whether one was on the wire.
                 on_send=lambda: self._mark_sending(job.id),
-                on_refused=lambda: self._store.set_state(job.id, JobState.CLAIMED),
+                on_refused=lambda: self._store.move(job.id, JobState.CLAIMED),
             )
         except _ShuttingDownError:
-            await self._store.set_state(job.id, JobState.QUEUED)
+            await self._store.move(job.id, JobState.QUEUED)
             return
         except _CancelledBeforeSendError:
             log.info("job %d: cancelled before its submit was sent", job.id)
-            await self._store.release_reservation(job.id)  # an earlier attempt was refused
+            await self._store.update(job.id, JobChange(reserved_cents=0))  # an earlier try refused
             return
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
@@ -486,9 +495,16 @@ class JobService:
             await self._fail(job, messages.SOMETHING_WENT_WRONG, cost_cents=0)
             return
         estimate = response.estimate_s()
-        job = await self._store.mark_submitted(
-            job.id, response.id, response.cost_cents, estimate, self._now()
+        submitted = JobChange(
+            prediction_id=response.id,
+            cost_cents=response.cost_cents,
+            reserved_cents=0,  # settled: the API said what it costs
+            estimate_s=estimate,
+            submitted_at=self._now(),
         )
+        job = await self._store.move(
+            job.id, JobState.SUBMITTED, submitted
+        ) or await self._store.update(job.id, submitted)
         if job.state == JobState.CANCELLED:
             log.info("job %d: submitted as %s after it was cancelled", job.id, response.id)
             return
@@ -512,22 +528,22 @@ class JobService:
             job.id,
             FailureKind.SUBMIT_UNKNOWN,
         )
-        job = await self._store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
+        job = await self._store.update(job.id, JobChange(failure_kind=FailureKind.SUBMIT_UNKNOWN))
         # It may have been charged: the reservation stands as its cost.
         await self._fail(job, messages.SUBMIT_OUTCOME_UNKNOWN, cost_cents=job.reserved_cents)
 
     async def _mark_sending(self, job_id: int) -> None:
         if self._closing:  # no new submit once stopping: it could be cut off mid-flight
             raise _ShuttingDownError
-        job = await self._store.set_state(job_id, JobState.SUBMITTING)
-        if job.state == JobState.CANCELLED:
+        if await self._store.move(job_id, JobState.SUBMITTING) is None:  # cancelled
             raise _CancelledBeforeSendError
 
     async def _requeue(self, job: Job, exc: ApiError) -> None:
         """Put a job the API certainly did not take back at its place, and pause dispatch."""
         log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
-        if (await self._store.set_state(job.id, JobState.QUEUED)).state == JobState.CANCELLED:
-            await self._store.release_reservation(job.id)  # cancelled while that submit was out
+        if await self._store.move(job.id, JobState.QUEUED) is None:
+            # cancelled while that submit was out
+            await self._store.update(job.id, JobChange(reserved_cents=0))
             return
         loop = asyncio.get_running_loop()
         self._dispatch_paused_until = loop.time() + self._settings.api_backoff_max_s
@@ -592,9 +608,14 @@ class JobService:
 
     async def _complete(self, job: Job, prediction: Prediction) -> None:
         assert prediction.outputs  # the client guarantees outputs on completion
-        job = await self._store.mark_completed(
-            job.id, prediction.outputs[0], prediction.cost_cents, self._now()
+        completed = JobChange(
+            output_url=prediction.outputs[0],
+            cost_cents=prediction.cost_cents,
+            completed_at=self._now(),
         )
+        job = await self._store.move(
+            job.id, JobState.COMPLETED, completed
+        ) or await self._store.update(job.id, completed)
         log.info("job %d: submitted -> completed", job.id)
         self._dispatch_wake.set()  # its in-flight slot is free
         self._spawn_step(job.id, self._deliver(job.id))
@@ -607,9 +628,10 @@ class JobService:
         if job is None or job.state not in (JobState.COMPLETED, JobState.DELIVERING):
             return
         if job.state == JobState.COMPLETED:
-            job = await self._store.set_state(job.id, JobState.DELIVERING)
-            if job.state == JobState.CANCELLED:
+            moved = await self._store.move(job.id, JobState.DELIVERING)
+            if moved is None:  # cancelled
                 return
+            job = moved
             log.info("job %d: completed -> delivering", job.id)
         try:
             message_id, kind = await self._poster.post(job, self._notifier_())
@@ -637,7 +659,16 @@ class JobService:
             log.exception("job %d: delivery crashed", job.id)
             await self._fail(job, messages.POST_FAILED)
             return
-        delivered = await self._store.mark_delivered(job.id, message_id, kind, self._now())
+        posted = JobChange(
+            message_id=message_id,
+            delivered_as=kind,
+            finished_at=self._now(),
+            notified=True,
+            drop_token=True,
+        )
+        delivered = await self._store.move(
+            job.id, JobState.DELIVERED, posted
+        ) or await self._store.update(job.id, posted)
         log.info("job %d: delivering -> delivered as %s (message %s)", job.id, kind, message_id)
         took = messages.generation_time(job)
         if delivered.delivered_via is DeliveryRoute.DM:
@@ -654,7 +685,12 @@ class JobService:
     async def _fail(self, job: Job, why: Text, cost_cents: int | None = None) -> None:
         # Stored as the requester reads it: it is shown to them, and on the moderation log.
         reason = why.render(job.origin.locale)
-        job = await self._store.mark_failed(job.id, reason, cost_cents, self._now())
+        failed = JobChange(
+            error=reason, cost_cents=cost_cents, reserved_cents=0, finished_at=self._now()
+        )
+        job = await self._store.move(job.id, JobState.FAILED, failed) or await self._store.update(
+            job.id, failed
+        )
         log.info("job %d: -> failed: %s", job.id, reason)
         self._dispatch_wake.set()  # it may have held an in-flight slot
         await self._notify_failure(job)
@@ -662,7 +698,7 @@ class JobService:
     async def _fail_undeliverable(self, job: Job, why: str) -> None:
         """Fail a made clip that could be posted nowhere; the user is told by DM if possible."""
         log.warning("job %d: undeliverable: %s", job.id, why)
-        job = await self._store.set_failure_kind(job.id, FailureKind.UNDELIVERABLE)
+        job = await self._store.update(job.id, JobChange(failure_kind=FailureKind.UNDELIVERABLE))
         expires_at = self._poster.link_expires_at(job)
         await self._fail(job, messages.undeliverable(job.output_url or "", expires_at))
 
@@ -673,7 +709,7 @@ class JobService:
         shown = await self._reporter.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
             await self._tell_elsewhere(job, reason)
-        await self._store.mark_notified(job.id)
+        await self._store.update(job.id, JobChange(notified=True, drop_token=True))
         self._reporter.forget(job.id)
         self._spawn_side(job.id, self._sync_mod_log(job.id))
 
@@ -695,7 +731,12 @@ class JobService:
             if config.mod_log_channel_id is None:
                 return
             message_id = await notifier.post_mod_log(job, config.mod_log_channel_id)
-            await self._store.set_mod_log(job.id, config.mod_log_channel_id, message_id)
+            await self._store.update(
+                job.id,
+                JobChange(
+                    mod_log_channel_id=config.mod_log_channel_id, mod_log_message_id=message_id
+                ),
+            )
             current = await self._store.get_job(job.id)
             if current is not None and current.state not in CANCELLABLE:  # ended meanwhile
                 await notifier.update_mod_log(current)

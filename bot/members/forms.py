@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.jobs.model import ImageInput
-from bot.storage.store import Store
+from bot.storage import Store
 
 #: How long an opened form stays usable.
 FORM_TTL = timedelta(minutes=30)

@@ -12,7 +12,7 @@ from bot.i18n import messages
 from bot.jobs.model import Job
 from bot.members.model import HistoryPage, JobDetails
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 #: Jobs on one page of `/animate-history`.
 PAGE_SIZE = 10

@@ -24,7 +24,7 @@ from bot.media.frames import Frame, FrameError, last_frame
 from bot.media.threads import run_in_slot
 from bot.remix.recipes import PostFiles, derived_request
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
