@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.jobs.model import (
+    TRANSITIONS,
     GenerationSettings,
     ImageInput,
     Job,
@@ -161,3 +162,102 @@ async def delivered_job(
                 drop_token=True,
             ),
         )
+
+
+# The engine's writes, as the tests make them -------------------------------------------------
+
+
+async def record(
+    store: JobStore,
+    job_id: int,
+    state: JobState,
+    change: JobChange = JobChange(),  # noqa: B008 - frozen
+) -> Job:
+    """Take a job to `state` by the shortest legal path, `change` written with the last move;
+    a job that cannot get there (it ended: a cancelled job stays cancelled) gets the facts
+    alone, as the engine records a step that lost the race."""
+    current = await store.job_state(job_id)
+    assert current is not None
+    path = _path(current, state)
+    if not path:
+        return await store.update(job_id, change)
+    for step in path[:-1]:
+        assert await store.move(job_id, step) is not None
+    moved = await store.move(job_id, state, change)
+    assert moved is not None
+    return moved
+
+
+def _path(start: JobState, goal: JobState) -> list[JobState]:
+    """The states after `start` on a shortest legal path to `goal` (empty if none, or if the
+    job is there already)."""
+    paths: dict[JobState, list[JobState]] = {start: []}
+    frontier = [start]
+    while frontier:
+        state = frontier.pop(0)
+        if state == goal:
+            return paths[state]
+        for following in sorted(TRANSITIONS[state]):
+            if following not in paths:
+                paths[following] = [*paths[state], following]
+                frontier.append(following)
+    return []
+
+
+async def submit(
+    store: JobStore,
+    job_id: int,
+    prediction_id: str,
+    cost_cents: int,
+    estimate_s: tuple[float, float] | None,
+    now: datetime,
+) -> Job:
+    """The API accepted the job: the cost is settled, the reservation released."""
+    return await record(
+        store,
+        job_id,
+        JobState.SUBMITTED,
+        JobChange(
+            prediction_id=prediction_id,
+            cost_cents=cost_cents,
+            reserved_cents=0,
+            estimate_s=estimate_s,
+            submitted_at=now,
+        ),
+    )
+
+
+async def complete(
+    store: JobStore, job_id: int, output_url: str, cost_cents: int | None, now: datetime
+) -> Job:
+    """The API made the clip (`cost_cents` None keeps the cost known so far)."""
+    change = JobChange(output_url=output_url, cost_cents=cost_cents, completed_at=now)
+    return await record(store, job_id, JobState.COMPLETED, change)
+
+
+async def deliver(
+    store: JobStore, job_id: int, message_id: int | None, delivered_as: str, now: datetime
+) -> Job:
+    """The clip is posted: the job is finished and its requester told."""
+    change = JobChange(
+        message_id=message_id,
+        delivered_as=delivered_as,
+        finished_at=now,
+        notified=True,
+        drop_token=True,
+    )
+    return await record(store, job_id, JobState.DELIVERED, change)
+
+
+async def fail(
+    store: JobStore, job_id: int, error: str, cost_cents: int | None, now: datetime
+) -> Job:
+    """The job failed (`cost_cents` None keeps the cost known so far); any reservation is
+    released, and the requester is still to be told."""
+    change = JobChange(error=error, cost_cents=cost_cents, reserved_cents=0, finished_at=now)
+    return await record(store, job_id, JobState.FAILED, change)
+
+
+async def told(store: JobStore, job_id: int) -> Job:
+    """The requester was told how the job ended: it leaves the open set."""
+    return await store.update(job_id, JobChange(notified=True, drop_token=True))

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Params = dict[str, Any]
 #: A result row of any columns.
 AnyRow = sa.Row[*tuple[Any, ...]]
+_T = TypeVar("_T")
 
 
 class DatabaseUnusableError(Exception):
@@ -47,8 +48,8 @@ class Session:
 
     async def rows(self, statement: sa.Executable, params: Params | None = None) -> list[AnyRow]:
         """Every row the statement returns."""
-        result = await self._connection.execute(statement, params)
-        return list(result.all())
+        rows, _ = await _uninterrupted(self._run(statement, params))
+        return rows
 
     async def row(self, statement: sa.Executable, params: Params | None = None) -> AnyRow | None:
         """The statement's first row, if any."""
@@ -62,12 +63,34 @@ class Session:
 
     async def write(self, statement: sa.Executable, params: Params | None = None) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        result = await self._connection.execute(statement, params)
-        return result.rowcount
+        _, count = await _uninterrupted(self._run(statement, params))
+        return count
 
     async def upsert(self, table: sa.Table, keys: tuple[str, ...], values: Params) -> None:
         """Insert a row, or update the row with the same `keys` to these values."""
         await self.write(_upsert(self._connection.dialect.name, table, keys), values)
+
+    async def _run(
+        self, statement: sa.Executable, params: Params | None
+    ) -> tuple[list[AnyRow], int]:
+        result = await self._connection.execute(statement, params)
+        return (list(result.all()) if result.returns_rows else []), result.rowcount
+
+
+async def _uninterrupted(step: Coroutine[Any, Any, _T]) -> _T:
+    """Run `step` to its end even if the caller is cancelled meanwhile (then raise that).
+
+    SQLAlchemy takes a statement cut off halfway for a broken connection and closes it, for
+    every task sharing it; so a cancelled caller waits for its statement instead, as the
+    driver's thread would finish it anyway.
+    """
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 @functools.cache
@@ -152,8 +175,14 @@ class Database(Session):
     async def transaction(self) -> AsyncIterator[Session]:
         """An immediate (write-locked) transaction on the dedicated connection: committed when
         the block ends, rolled back if it raises."""
-        async with self._tx_lock, self._tx.begin():
-            yield Session(self._tx)
+        async with self._tx_lock:
+            await _uninterrupted(self._tx.begin().start())
+            try:
+                yield Session(self._tx)
+            except BaseException:
+                await _uninterrupted(self._tx.rollback())
+                raise
+            await _uninterrupted(self._tx.commit())
 
     async def driver_connection(self) -> aiosqlite.Connection:
         """The shared connection's aiosqlite connection (tests trace and explain with it)."""

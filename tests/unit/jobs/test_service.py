@@ -39,9 +39,10 @@ from bot.media.files import ClipDownloader, DiscordFiles, DownloadedClip
 from bot.periods import next_day, next_month
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.seedance import MODEL_ID
 from bot.video.vibedream import VibedreamClient
+from tests import factories
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.tiny_http import TinyServer
@@ -175,18 +176,10 @@ class RecordingNotifier:
 class TracingStore:
     """The real store, noting the state each write leaves a job in."""
 
-    _TRANSITIONS = frozenset(
-        {
-            "claim_next_queued",
-            "set_state",
-            "mark_submitted",
-            "mark_completed",
-            "mark_delivered",
-            "mark_failed",
-        }
-    )
+    #: The writes that move a job (a refused move returns None and is not noted).
+    _TRANSITIONS = frozenset({"claim_next_queued", "move"})
 
-    def __init__(self, inner: SqliteStore) -> None:
+    def __init__(self, inner: SqlStore) -> None:
         self.inner = inner
         self.history: defaultdict[int, list[JobState]] = defaultdict(list)
 
@@ -314,18 +307,18 @@ class Harness:
         )
         assert isinstance(job, Job)
         if state in (JobState.CLAIMED, JobState.SUBMITTING):
-            return await store.set_state(job.id, state)
+            return await factories.record(store, job.id, state)
         if state == JobState.FAILED:
-            return await store.mark_failed(job.id, messages.TIMED_OUT.render(), 0, now)
+            return await factories.fail(store, job.id, messages.TIMED_OUT.render(), 0, now)
         if state in (JobState.SUBMITTED, JobState.COMPLETED):
             answer = await self.api.submit(_generate_request(job))
-            job = await store.mark_submitted(
-                job.id, answer.id, answer.cost_cents, answer.estimate_s(), now
+            job = await factories.submit(
+                store, job.id, answer.id, answer.cost_cents, answer.estimate_s(), now
             )
             if state == JobState.COMPLETED:
                 outputs = self.fake.complete_now(answer.id).outputs
                 assert outputs
-                job = await store.mark_completed(job.id, outputs[0], None, now)
+                job = await factories.complete(store, job.id, outputs[0], None, now)
         assert job.state == state
         return job
 
@@ -396,7 +389,7 @@ MakeHarness = Callable[..., Harness]
 async def make_harness(
     fake_api: FakeVibedream,
     http: aiohttp.ClientSession,
-    store: SqliteStore,
+    store: SqlStore,
     image_server: TinyServer,
     tmp_path: Path,
 ) -> AsyncIterator[MakeHarness]:
@@ -437,7 +430,7 @@ async def make_harness(
         files = DiscordFiles(http, hosts=frozenset({"127.0.0.1"}))
         service = JobService(
             settings=settings,
-            store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
+            store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqlStore
             api=api,
             downloader=downloader,
             files=files,
@@ -1227,7 +1220,7 @@ async def test_job_cancelled_once_completed_is_not_posted_by_a_late_delivery_ste
     assert prediction.outputs
     # As if a poll had just recorded the clip and its delivery step had not yet run.
     h.service._scheduler.cancel(("poll", job.id))
-    await h.store.inner.mark_completed(job.id, prediction.outputs[0], None, h.clock())
+    await factories.complete(h.store.inner, job.id, prediction.outputs[0], None, h.clock())
 
     await h.service.cancel(job.id, actor(ALICE))
     await h.service._deliver(job.id)
@@ -1455,11 +1448,11 @@ async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
     h.fake.hold()
     store = h.store.inner
     old = await h.seed(JobState.FAILED, ALICE, "old failure")
-    await store.mark_notified(old.id)
+    await factories.told(store, old.id)
     old_open = await h.seed(JobState.SUBMITTED, BOB, "old and still running")
     h.clock.advance(31 * 24 * 3600)
     recent = await h.seed(JobState.FAILED, 2001, "recent failure")
-    await store.mark_notified(recent.id)
+    await factories.told(store, recent.id)
 
     await h.start()
 
@@ -1475,7 +1468,7 @@ async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
 async def test_no_purge_without_a_retention_period(make_harness: MakeHarness) -> None:
     h = make_harness(retention_days=None)
     old = await h.seed(JobState.FAILED, ALICE, "kept forever")
-    await h.store.inner.mark_notified(old.id)
+    await factories.told(h.store.inner, old.id)
     h.clock.advance(400 * 24 * 3600)
 
     await h.start()
