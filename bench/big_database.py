@@ -15,7 +15,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.jobs.expectations import HISTORY_SAMPLE
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.catalogue import DEFAULT_MODEL
 
 _DAY_S = 86_400.0
@@ -23,8 +23,8 @@ _SPAN_DAYS = 365
 #: The history ends "now"; one synthetic job every few seconds spread over a year.
 _FILL = """
 INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id, interaction_token,
-    interaction_expires_at, upload_limit_bytes, prompt, image_url, last_image_url, duration_s,
-    resolution, aspect_ratio, camera_fixed, seed, generate_audio, nonce, prediction_id,
+    interaction_expires_at, upload_limit_bytes, prompt, image_url, last_image_url, model, params,
+    duration_s, resolution, generate_audio, nonce, prediction_id,
     estimate_low_s, estimate_high_s, cost_cents, created_at, submitted_at, completed_at,
     finished_at, output_url, error, message_id, delivered_as, notified, updated_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :jobs),
@@ -34,12 +34,15 @@ rows AS (
     SELECT i,
         (i * 2654435761) % :users AS u,
         :now - (:jobs - i) * (:span / :jobs) AS t,
-        CASE WHEN abs(random()) % 100 < 92 THEN 'delivered' ELSE 'failed' END AS state
+        CASE WHEN abs(random()) % 100 < 92 THEN 'delivered' ELSE 'failed' END AS state,
+        4 + i % 9 AS duration,
+        CASE i % 3 WHEN 0 THEN '480p' WHEN 1 THEN '720p' ELSE '1080p' END AS resolution
     FROM n)
 SELECT state, 1000 + u % :guilds, 5000 + u % :guilds, 100000 + u, 42, NULL, t + 900, 10485760,
-    'history job ' || i, 'https://cdn.example/a.png', NULL, 4 + i % 9,
-    CASE i % 3 WHEN 0 THEN '480p' WHEN 1 THEN '720p' ELSE '1080p' END, 'auto', 0,
-    i % 1000, 0, printf('%016x', i), printf('pred-%d', i), 60, 120,
+    'history job ' || i, 'https://cdn.example/a.png', NULL, 'seedance-1.5-pro-i2v',
+    json_object('duration', duration, 'resolution', resolution, 'aspect_ratio', 'auto',
+        'camera_fixed', json('false'), 'seed', i % 1000, 'generate_audio', json('false')),
+    duration, resolution, 0, printf('%016x', i), printf('pred-%d', i), 60, 120,
     CASE WHEN state = 'delivered' THEN 29 + i % 50 ELSE 0 END,
     t, t + 1, t + 61 + i % 60, t + 92,
     CASE WHEN state = 'delivered' THEN 'https://assets.example/' || i || '.mp4' END,
@@ -72,7 +75,7 @@ class HistoryResult:
 async def build(path: Path, *, jobs: int, users: int, guilds: int, now: datetime) -> float:
     """Create a migrated database holding `jobs` finished jobs; return the seconds it took."""
     started = time.monotonic()
-    async with await SqliteStore.open(path):
+    async with await SqlStore.open(path):
         pass  # applies every migration, so the indexes are the bot's own
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA synchronous = OFF")
@@ -158,7 +161,7 @@ async def time_purge(
     """Time the retention purge (`Store.redact_before`, run at start and then daily): the first
     one, which erases everything older than `retention_days`, then one for each following day.
     It erases, so it runs last."""
-    async with await SqliteStore.open(path) as store:
+    async with await SqlStore.open(path) as store:
         timings = []
         for day in range(days + 1):
             started = time.perf_counter()
@@ -168,7 +171,7 @@ async def time_purge(
 
 
 async def _member_call(
-    store: SqliteStore, rng: random.Random, users: int, guilds: int, *, history: bool
+    store: SqlStore, rng: random.Random, users: int, guilds: int, *, history: bool
 ) -> object:
     u = rng.randrange(users)
     guild_id, user_id = 1000 + u % guilds, 100000 + u
@@ -179,15 +182,13 @@ async def _member_call(
 
 
 async def _time_store_call(
-    path: Path, samples: int, call: Callable[[SqliteStore, random.Random], Awaitable[object]]
+    path: Path, samples: int, call: Callable[[SqlStore, random.Random], Awaitable[object]]
 ) -> tuple[list[float], list[str]]:
     statements: list[str] = []
-    connection = await aiosqlite.connect(path, isolation_level=None)
-    connection.row_factory = sqlite3.Row
     rng = random.Random(1)
     timings = []
-    try:
-        store = SqliteStore(connection, connection)  # reads only: one connection serves
+    async with await SqlStore.open(path) as store:
+        connection = await store.database.driver_connection()
         await connection.set_trace_callback(statements.append)
         await call(store, rng)  # warm the cache, and note the statements
         await connection.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
@@ -196,8 +197,6 @@ async def _time_store_call(
             await call(store, rng)
             timings.append(time.perf_counter() - started)
         plans = [await _plan(connection, sql) for sql in statements]
-    finally:
-        await connection.close()
     return timings, plans
 
 

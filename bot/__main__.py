@@ -25,7 +25,8 @@ from bot.members.retention import Retention
 from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage.store import DatabaseUnusableError, SqliteStore
+from bot.storage import DatabaseUnusableError
+from bot.storage.store import SqlStore
 from bot.video.catalogue import configured_model
 from bot.video.vibedream import VibedreamClient
 from cogs.support.notifier import DiscordNotifier
@@ -57,7 +58,7 @@ async def run(settings: Settings) -> None:
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
     async with (
         aiohttp.ClientSession(timeout=timeout) as http,
-        await SqliteStore.open(settings.database_path) as store,
+        await SqlStore.open(settings.database_path) as store,
     ):
         if settings.uses_custom_discord:
             await point_discord_at(settings, http)

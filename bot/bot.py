@@ -24,7 +24,7 @@ from bot.members.retention import Retention
 from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,18 @@
-"""Shared fixtures: the fake video API, an HTTP session and a real SQLite store."""
+"""Shared fixtures: the fake video API, an HTTP session and a real store (each backend)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.secret_scan import SCAN, ScanningHandler
 
@@ -72,10 +74,36 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "bot.db"
 
 
+#: The storage backends the `store` fixture runs each test against.
+BACKENDS = ("sqlite",)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which storage backend the test runs against."""
+    backend: str = request.param
+    return backend
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    """A migrated SQLite store on a fresh file."""
-    async with await SqliteStore.open(db_path) as opened:
+def reopen(backend: str, db_path: Path) -> Callable[[], AbstractAsyncContextManager[SqlStore]]:
+    """Open another store on the test's database (as a restarted or second bot would)."""
+
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[SqlStore]:
+        assert backend == "sqlite"
+        async with await SqlStore.open(db_path) as store:
+            yield store
+
+    return opened
+
+
+@pytest.fixture
+async def store(
+    reopen: Callable[[], AbstractAsyncContextManager[SqlStore]],
+) -> AsyncIterator[SqlStore]:
+    """A migrated store on a fresh database, one per backend."""
+    async with reopen() as opened:
         yield opened
 
 

@@ -18,7 +18,7 @@ from bot.guilds.policy import Limits, parse_limit
 from bot.i18n.text import DEFAULT_LANGUAGE, Text
 from bot.periods import day_start, month_start, utc_now
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 Period = Literal["day", "month", "all"]
 _AUDIT_SHOWN = 10

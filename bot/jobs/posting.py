@@ -37,7 +37,7 @@ from bot.media.files import (
 )
 from bot.media.transcode import ClipFitter
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.jobs.expectations import (
 from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState
 from bot.jobs.notifier import JobNotifier, ProgressGoneError
 from bot.jobs.scheduler import Scheduler
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.jobs.progress import ProgressReporter
 from bot.jobs.scheduler import Scheduler
 from bot.periods import utc_now
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

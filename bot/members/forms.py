@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.jobs.model import ImageInput
 from bot.periods import utc_now
-from bot.storage.store import Store
+from bot.storage import Store
 
 #: How long an opened form stays usable.
 FORM_TTL = timedelta(minutes=30)

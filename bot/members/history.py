@@ -13,7 +13,7 @@ from bot.members import messages
 from bot.members.model import HistoryPage, JobDetails
 from bot.periods import utc_now
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 #: Jobs on one page of `/animate-history`.
 PAGE_SIZE = 10

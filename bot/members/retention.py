@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.periods import utc_now
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.guilds.policy import Limits
 from bot.members.model import QuotaStatus, UsageReport
 from bot.periods import next_day, next_month, utc_now
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

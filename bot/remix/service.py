@@ -26,7 +26,7 @@ from bot.periods import utc_now
 from bot.remix import messages
 from bot.remix.recipes import PostFiles, remix_request
 from bot.settings import Settings
-from bot.storage.store import Store
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 

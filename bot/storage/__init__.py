@@ -1,1 +1,27 @@
-"""Persistence: every SQL statement the bot runs, and the database's migrations."""
+"""Persistence: every SQL statement the bot runs, by aggregate, and the database's migrations.
+
+Services depend on the narrow protocol they use (`JobStore`, `GuildStore`, `MemberStore`,
+`ReportStore`, `MetaStore`); the composition root opens a `SqlStore`, which is all of them.
+"""
+
+from bot.storage.database import DatabaseUnusableError
+from bot.storage.protocols import (
+    Decision,
+    GuildStore,
+    JobStore,
+    MemberStore,
+    MetaStore,
+    ReportStore,
+    Store,
+)
+
+__all__ = [
+    "DatabaseUnusableError",
+    "Decision",
+    "GuildStore",
+    "JobStore",
+    "MemberStore",
+    "MetaStore",
+    "ReportStore",
+    "Store",
+]

@@ -146,12 +146,14 @@ def seed_job(
     with contextlib.closing(runner.db()) as db, db:
         cursor = db.execute(
             """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
-                   interaction_expires_at, upload_limit_bytes, prompt, image_url, duration_s,
-                   resolution, aspect_ratio, camera_fixed, seed, generate_audio, nonce,
+                   interaction_expires_at, upload_limit_bytes, prompt, image_url, model,
+                   params, duration_s, resolution, generate_audio, nonce,
                    prediction_id, cost_cents, created_at, submitted_at, completed_at,
                    finished_at, output_url, notified, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 5, '720p', 'auto', 0, 7, 0, ?, ?, ?, ?, ?, ?,
-                       ?, ?, 1, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'seedance-1.5-pro-i2v',
+                       '{"duration":5,"resolution":"720p","aspect_ratio":"auto",'
+                       || '"camera_fixed":false,"seed":7,"generate_audio":false}',
+                       5, '720p', 0, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)""",
             (
                 state,
                 discord.guild_id,

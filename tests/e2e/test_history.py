@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.i18n.format import dollars, jump_url
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from tests import factories
 from tests.e2e.conftest import (
     BotProcess,
@@ -96,15 +96,14 @@ async def seed_finished_jobs(
     """Store `count` delivered jobs, as earlier runs of the bot would have left them."""
     start = datetime.now(UTC) - timedelta(days=1)
     ids = []
-    async with await SqliteStore.open(runner.db_path) as store:
+    async with await SqlStore.open(runner.db_path) as store:
         for i in range(count):
             at = start + timedelta(minutes=i)
             new = factories.new_job(
                 user_id, now=at, guild_id=runner.discord.guild_id, prompt=prompt.format(i=i)
             )
-            job = await store.create_job(new, at, max_open_per_user=100)
-            assert job is not None
-            await store.mark_delivered(job.id, 900_000 + i, "file", at)
+            job = await factories.admit(store, new, at)
+            await factories.deliver(store, job.id, 900_000 + i, "file", at)
             ids.append(job.id)
     return ids
 

@@ -146,9 +146,11 @@ class BotRunner:
         return connection
 
     def jobs(self) -> list[sqlite3.Row]:
-        """Every job row, oldest first."""
+        """Every job row, oldest first, with the seed read out of the model's parameters."""
         with contextlib.closing(self.db()) as db:
-            return db.execute("SELECT * FROM jobs ORDER BY id").fetchall()
+            return db.execute(
+                "SELECT *, json_extract(params, '$.seed') AS seed FROM jobs ORDER BY id"
+            ).fetchall()
 
 
 def animate_interaction(

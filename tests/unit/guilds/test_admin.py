@@ -15,8 +15,9 @@ from bot.guilds import messages
 from bot.guilds.admin import GuildAdmin
 from bot.jobs.model import Job, NewJob, Origin
 from bot.settings import Settings
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
+from tests import factories
 from tests.factories import SETTINGS
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -35,12 +36,12 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def admin(store: SqliteStore) -> GuildAdmin:
+def admin(store: SqlStore) -> GuildAdmin:
     return GuildAdmin(settings=settings(), store=store, now=lambda: NOW)
 
 
 async def add_job(
-    store: SqliteStore,
+    store: SqlStore,
     *,
     user_id: int = ALICE,
     guild_id: int = GUILD,
@@ -69,7 +70,7 @@ async def add_job(
     return job
 
 
-async def actions(store: SqliteStore) -> list[tuple[int, str, str]]:
+async def actions(store: SqlStore) -> list[tuple[int, str, str]]:
     """The audit trail, oldest first."""
     return [(e.actor_id, e.action, e.detail) for e in reversed(await store.audit_log(GUILD, 100))]
 
@@ -77,7 +78,7 @@ async def actions(store: SqliteStore) -> list[tuple[int, str, str]]:
 # Changes and their audit trail ---------------------------------------------------------------
 
 
-async def test_every_change_is_applied_and_audited(admin: GuildAdmin, store: SqliteStore) -> None:
+async def test_every_change_is_applied_and_audited(admin: GuildAdmin, store: SqlStore) -> None:
     await admin.allow_channel(GUILD, ADMIN, 10)
     await admin.allow_channel(GUILD, ADMIN, 11)
     await admin.remove_channel(GUILD, ADMIN, 10)
@@ -113,7 +114,7 @@ async def test_every_change_is_applied_and_audited(admin: GuildAdmin, store: Sql
 
 
 async def test_clearing_lists_and_the_mod_log_is_audited(
-    admin: GuildAdmin, store: SqliteStore
+    admin: GuildAdmin, store: SqlStore
 ) -> None:
     await admin.allow_channel(GUILD, ADMIN, 10)
     await admin.allow_role(GUILD, ADMIN, 20)
@@ -133,7 +134,7 @@ async def test_clearing_lists_and_the_mod_log_is_audited(
     ]
 
 
-async def test_changes_stay_on_their_own_server(admin: GuildAdmin, store: SqliteStore) -> None:
+async def test_changes_stay_on_their_own_server(admin: GuildAdmin, store: SqlStore) -> None:
     await admin.allow_channel(GUILD, ADMIN, 10)
 
     assert (await store.guild_config(OTHER_GUILD)).channel_ids == frozenset()
@@ -144,7 +145,7 @@ async def test_changes_stay_on_their_own_server(admin: GuildAdmin, store: Sqlite
 
 
 async def test_set_limit_number_unlimited_zero_and_back_to_default(
-    admin: GuildAdmin, store: SqliteStore
+    admin: GuildAdmin, store: SqlStore
 ) -> None:
     assert (await admin.overview(GUILD)).limits.daily == 10  # the bot's default
 
@@ -172,7 +173,7 @@ async def test_set_limit_number_unlimited_zero_and_back_to_default(
     assert trail[1][2] == "0 (blocked)"
 
 
-async def test_a_refused_limit_value_changes_nothing(admin: GuildAdmin, store: SqliteStore) -> None:
+async def test_a_refused_limit_value_changes_nothing(admin: GuildAdmin, store: SqlStore) -> None:
     with pytest.raises(UserError) as refused:
         await admin.set_limit(GUILD, ADMIN, "monthly_spend", "lots")
 
@@ -184,9 +185,7 @@ async def test_a_refused_limit_value_changes_nothing(admin: GuildAdmin, store: S
 # Blocks ----------------------------------------------------------------------------------------
 
 
-async def test_block_and_unblock_are_audited_and_shown(
-    admin: GuildAdmin, store: SqliteStore
-) -> None:
+async def test_block_and_unblock_are_audited_and_shown(admin: GuildAdmin, store: SqlStore) -> None:
     block = await admin.block(GUILD, ADMIN, BOB, "  posting\n  spam   again ")
 
     assert block.reason == "posting spam again"
@@ -223,7 +222,7 @@ async def test_overview_shows_the_last_ten_changes_newest_first(admin: GuildAdmi
 # Reports and CSV ----------------------------------------------------------------------------------
 
 
-async def test_usage_periods(admin: GuildAdmin, store: SqliteStore) -> None:
+async def test_usage_periods(admin: GuildAdmin, store: SqlStore) -> None:
     await add_job(store, at=NOW - timedelta(hours=1))  # today
     await add_job(store, at=NOW - timedelta(days=3))  # this month
     await add_job(store, at=NOW - timedelta(days=40))  # earlier
@@ -237,7 +236,7 @@ async def test_usage_periods(admin: GuildAdmin, store: SqliteStore) -> None:
 
 
 async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
-    admin: GuildAdmin, store: SqliteStore, tmp_path: Path
+    admin: GuildAdmin, store: SqlStore, tmp_path: Path
 ) -> None:
     plain = await add_job(store, prompt='a cat, with a comma and "quotes"\nover two lines')
     risky = [
@@ -245,7 +244,7 @@ async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
         for p in ('=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tx", "\ry", "  =1+1")
     ]
     failed = await add_job(store, prompt="fails")
-    await store.mark_failed(failed.id, "=cmd|' /C calc'!A0", 29, NOW)
+    await factories.fail(store, failed.id, "=cmd|' /C calc'!A0", 29, NOW)
     await add_job(store, prompt="old", at=NOW - timedelta(days=40))
     await add_job(store, prompt="elsewhere", guild_id=OTHER_GUILD)
     path = tmp_path / "export.csv"

@@ -23,7 +23,7 @@ from bot.jobs.notifier import (
     ResultExtras,
 )
 from bot.media.files import DownloadedClip
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 
 
 class RecordingNotifier:
@@ -150,10 +150,10 @@ class TracingStore:
     cancel: the engine never asks for a move the table does not allow.
     """
 
-    def __init__(self, inner: SqliteStore) -> None:
+    def __init__(self, inner: SqlStore) -> None:
         self.inner = inner
         self.history: defaultdict[int, list[JobState]] = defaultdict(list)
-        #: (job id, state before, state asked for, whether it moved), in order.
+        #: (job id, state it moved from or that refused it, state asked for, whether it moved).
         self.moves: list[tuple[int, JobState | None, JobState, bool]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -162,6 +162,8 @@ class TracingStore:
     async def move(self, job_id: int, to: JobState, change: JobChange = NO_CHANGE) -> Job | None:
         before = await self.inner.job_state(job_id)
         job = await self.inner.move(job_id, to, change)
+        if job is None:  # the state that refused it (another task may have moved it meanwhile)
+            before = await self.inner.job_state(job_id)
         self._note(job_id, before, to, job)
         return job
 
@@ -174,6 +176,8 @@ class TracingStore:
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
         before = await self.inner.job_state(job_id)
         job = await self.inner.cancel_job(job_id, actor_id, now)
+        if job is None:
+            before = await self.inner.job_state(job_id)
         self._note(job_id, before, JobState.CANCELLED, job)
         return job
 

@@ -42,7 +42,7 @@ from bot.members.retention import Retention
 from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.vibedream import VibedreamClient
 from tests.factories import SETTINGS
@@ -249,7 +249,7 @@ MakeHarness = Callable[..., Harness]
 async def make_harness(
     fake_api: FakeVibedream,
     http: aiohttp.ClientSession,
-    store: SqliteStore,
+    store: SqlStore,
     image_server: TinyServer,
     tmp_path: Path,
 ) -> AsyncIterator[MakeHarness]:
@@ -290,7 +290,7 @@ async def make_harness(
         files = DiscordFiles(http, hosts=frozenset({"127.0.0.1"}))
         runtime = JobRuntime(
             settings=settings,
-            store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqliteStore
+            store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqlStore
             now=clock,
         )
         poster = ResultPoster(

@@ -4,9 +4,7 @@ query behind it on a real SQLite file."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.jobs.expectations import (
@@ -20,7 +18,7 @@ from bot.jobs.expectations import (
     learned_eta,
     settle_shown,
 )
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.catalogue import DOCUMENTED_ESTIMATE_S
 from tests.factories import delivered_job
 
@@ -128,11 +126,11 @@ def test_the_shown_ready_time_tolerates_at_least_30_seconds() -> None:
 # Store.recent_generation_s ---------------------------------------------------------------------
 
 
-async def test_no_history_gives_no_times(store: SqliteStore) -> None:
+async def test_no_history_gives_no_times(store: SqlStore) -> None:
     assert await store.recent_generation_s("720p", 5, 50) == []
 
 
-async def test_times_are_kept_apart_by_resolution_and_duration(store: SqliteStore) -> None:
+async def test_times_are_kept_apart_by_resolution_and_duration(store: SqlStore) -> None:
     await delivered_job(store, 70, at=T0)
     await delivered_job(store, 80, resolution="1080p", at=T0)
     await delivered_job(store, 90, duration_s=10, at=T0)
@@ -143,35 +141,15 @@ async def test_times_are_kept_apart_by_resolution_and_duration(store: SqliteStor
     assert await store.recent_generation_s("480p", 5, 50) == []
 
 
-async def test_only_delivered_jobs_count(store: SqliteStore) -> None:
+async def test_only_delivered_jobs_count(store: SqlStore) -> None:
     await delivered_job(store, 70, at=T0)
     await delivered_job(store, 500, failed=True, at=T0)
 
     assert await store.recent_generation_s("720p", 5, 50) == [70.0]
 
 
-async def test_the_latest_jobs_come_first_and_the_count_is_bounded(store: SqliteStore) -> None:
+async def test_the_latest_jobs_come_first_and_the_count_is_bounded(store: SqlStore) -> None:
     for i, took in enumerate([60, 70, 80, 90]):
         await delivered_job(store, took, at=T0 + timedelta(minutes=i))
 
     assert await store.recent_generation_s("720p", 5, 3) == [90.0, 80.0, 70.0]
-
-
-async def test_the_lookup_reads_the_index_alone(db_path: Path) -> None:
-    async with await SqliteStore.open(db_path):
-        pass  # migrated
-    statements: list[str] = []
-    connection = await aiosqlite.connect(db_path)
-    try:
-        await connection.set_trace_callback(statements.append)
-        await SqliteStore(connection, connection).recent_generation_s("720p", 5, 50)
-        (sql,) = statements
-        plan = await connection.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}")
-    finally:
-        await connection.close()
-
-    steps = [str(row[3]) for row in plan]
-    assert len(steps) == 1  # no sort: the index gives the latest first
-    assert steps[0].startswith(
-        "SEARCH jobs USING COVERING INDEX jobs_by_eta_settings (resolution=? AND duration_s=?"
-    )

@@ -11,13 +11,14 @@ import pytest
 from bot.i18n.text import Join
 from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
-from bot.jobs.model import Job, JobState, NewJob, Origin
+from bot.jobs.model import Job, JobChange, JobState, NewJob, Origin
 from bot.jobs.notifier import ProgressGoneError
 from bot.jobs.progress import ProgressReporter
 from bot.jobs.scheduler import Scheduler
 from bot.media.files import DownloadedClip
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
+from tests import factories
 from tests.factories import SETTINGS, delivered_job, new_job
 
 
@@ -86,7 +87,7 @@ async def scheduler() -> AsyncIterator[Scheduler]:
 
 @pytest.fixture
 def reporter(
-    notifier: RecordingNotifier, store: SqliteStore, scheduler: Scheduler, clock: Clock
+    notifier: RecordingNotifier, store: SqlStore, scheduler: Scheduler, clock: Clock
 ) -> ProgressReporter:
     return ProgressReporter(
         notifier=notifier, store=store, scheduler=scheduler, now=clock, interval_s=5.0
@@ -94,7 +95,7 @@ def reporter(
 
 
 @pytest.fixture
-async def job(store: SqliteStore) -> Job:
+async def job(store: SqlStore) -> Job:
     new = NewJob(
         model=SEEDANCE_1_5_PRO.id,
         origin=Origin(
@@ -112,9 +113,7 @@ async def job(store: SqliteStore) -> Job:
         settings=SETTINGS,
         nonce="00112233aabbccdd",
     )
-    created = await store.create_job(new, T0, max_open_per_user=10)
-    assert created is not None
-    return created
+    return await factories.admit(store, new, T0)
 
 
 # show ------------------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ async def test_gone_message_clears_the_stored_token_and_stops_following(
     reporter: ProgressReporter,
     notifier: RecordingNotifier,
     scheduler: Scheduler,
-    store: SqliteStore,
+    store: SqlStore,
     job: Job,
 ) -> None:
     reporter.follow(job.id)
@@ -229,9 +228,9 @@ async def test_token_is_given_up_30_seconds_before_it_expires(
 
 
 async def test_a_job_without_a_token_cannot_be_edited(
-    reporter: ProgressReporter, store: SqliteStore, job: Job
+    reporter: ProgressReporter, store: SqlStore, job: Job
 ) -> None:
-    await store.forget_token(job.id)
+    await store.update(job.id, JobChange(drop_token=True))
     stored = await store.get_job(job.id)
     assert stored is not None
 
@@ -285,13 +284,13 @@ async def test_a_followed_queued_job_shows_its_queue_position(
 # expectations ----------------------------------------------------------------------------------
 
 
-async def learn(store: SqliteStore, *took_s: float) -> None:
+async def learn(store: SqlStore, *took_s: float) -> None:
     """Jobs with the test job's settings, delivered an hour before it."""
     for took in took_s:
         await delivered_job(store, took, at=T0 - timedelta(hours=1))
 
 
-async def admitted(store: SqliteStore, reserve_cents: int) -> Job:
+async def admitted(store: SqlStore, reserve_cents: int) -> Job:
     """A queued job that reserved `reserve_cents`, as `JobService.accept` admits one."""
     job = await store.admit(
         new_job(1001, now=T0), T0, reserve_cents=reserve_cents, cooldown_s=0, decide=lambda _: None
@@ -301,7 +300,7 @@ async def admitted(store: SqliteStore, reserve_cents: int) -> Job:
 
 
 async def test_a_queued_job_shows_its_reserved_cost_and_a_ready_time_learned_from_history(
-    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqlStore
 ) -> None:
     await learn(store, 60, 70, 80, 90, 400)  # median 80
     job = await admitted(store, reserve_cents=58)
@@ -330,10 +329,10 @@ async def test_a_waiting_job_is_not_edited_just_because_the_clock_moved(
 
 
 async def test_a_job_being_sent_shows_the_cost_and_ready_time_too(
-    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqlStore
 ) -> None:
     job = await admitted(store, reserve_cents=100)
-    await store.set_state(job.id, JobState.SUBMITTING)
+    await factories.record(store, job.id, JobState.SUBMITTING)
 
     await reporter._tick(job.id)
 
@@ -345,11 +344,11 @@ async def test_a_job_being_sent_shows_the_cost_and_ready_time_too(
 
 
 async def test_once_a_job_with_its_settings_was_charged_a_waiting_job_shows_its_reservation(
-    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqliteStore
+    reporter: ProgressReporter, notifier: RecordingNotifier, store: SqlStore
 ) -> None:
     await learn(store, 90)  # charged 29 cents; `accept` reserves the most recently charged
     job = await admitted(store, reserve_cents=29)
-    await store.set_state(job.id, JobState.SUBMITTING)
+    await factories.record(store, job.id, JobState.SUBMITTING)
 
     await reporter._tick(job.id)
 
@@ -362,11 +361,11 @@ async def test_a_generating_job_fills_its_bar_against_the_learned_eta(
     reporter: ProgressReporter,
     notifier: RecordingNotifier,
     clock: Clock,
-    store: SqliteStore,
+    store: SqlStore,
     job: Job,
 ) -> None:
     await learn(store, 60, 60, 60)
-    await store.mark_submitted(job.id, "pred-1", 29, (30.0, 120.0), T0)
+    await factories.submit(store, job.id, "pred-1", 29, (30.0, 120.0), T0)
     clock.now = T0 + timedelta(seconds=36)  # 3/5 of the learned 60 s; under 2/5 of 120 s
 
     await reporter._tick(job.id)
@@ -381,11 +380,11 @@ async def test_a_generating_job_past_its_eta_says_it_is_late_once(
     reporter: ProgressReporter,
     notifier: RecordingNotifier,
     clock: Clock,
-    store: SqliteStore,
+    store: SqlStore,
     job: Job,
 ) -> None:
     await learn(store, 90, 90, 90)
-    await store.mark_submitted(job.id, "pred-1", 29, (60.0, 120.0), T0)
+    await factories.submit(store, job.id, "pred-1", 29, (60.0, 120.0), T0)
     # Past the learned 90 s, but not late until past the API's 120 s as well.
     for elapsed_s in (100, 115, 121, 140, 200):
         clock.now = T0 + timedelta(seconds=elapsed_s)

@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.jobs.model import ImageInput
 from bot.jobs.request import parse_duration
 from bot.members.forms import FORM_TTL, OpenForms, form_key
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from cogs.context_menu import first_image
 from cogs.support.intake import form_values
@@ -33,7 +33,7 @@ ALICE, BOB = 1001, 1002
 
 
 async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     forms = OpenForms(store)
     key = form_key()
@@ -48,15 +48,15 @@ async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
 
 async def test_an_open_form_outlives_a_restart(db_path: Path) -> None:
     key = form_key()
-    async with await SqliteStore.open(db_path) as before:
+    async with await SqlStore.open(db_path) as before:
         await OpenForms(before).open(key, ALICE, IMAGE)
 
-    async with await SqliteStore.open(db_path) as after:
+    async with await SqlStore.open(db_path) as after:
         assert await OpenForms(after).take(key, ALICE) == IMAGE
 
 
 async def test_forms_expire_after_their_time_and_are_then_dropped(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     forms = OpenForms(store, now=lambda: now)
@@ -73,7 +73,7 @@ async def test_forms_expire_after_their_time_and_are_then_dropped(
     assert open_forms(db_path) == [BOB]
 
 
-async def test_forget_drops_the_members_open_forms(store: SqliteStore, db_path: Path) -> None:
+async def test_forget_drops_the_members_open_forms(store: SqlStore, db_path: Path) -> None:
     forms = OpenForms(store)
     await forms.open(form_key(), ALICE, IMAGE)
     await forms.open(form_key(), BOB, IMAGE)

@@ -17,11 +17,13 @@ from bot.jobs.model import Job
 from bot.members import messages
 from bot.members.history import MAX_CHOICES, PAGE_SIZE, HistoryService
 from bot.settings import Settings
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from cogs.history import choice_name, history_message, show_embed
 from cogs.support.notifier import mod_log_embed
 from cogs.usage import usage_embed
 from tests import factories
+from tests.unit.storage.sqlite_plans import plan as explain
+from tests.unit.storage.sqlite_plans import traced
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 GUILD, OTHER_GUILD = 555, 556
@@ -40,8 +42,8 @@ class Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with await SqliteStore.open(tmp_path / "bot.db") as store:
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    async with await SqlStore.open(tmp_path / "bot.db") as store:
         yield store
 
 
@@ -51,7 +53,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(store: SqliteStore, clock: Clock) -> HistoryService:
+def service(store: SqlStore, clock: Clock) -> HistoryService:
     settings = Settings(
         discord_token=SecretStr("x"),
         vibedream_api_key=SecretStr("y"),
@@ -62,7 +64,7 @@ def service(store: SqliteStore, clock: Clock) -> HistoryService:
 
 
 async def add(
-    store: SqliteStore,
+    store: SqlStore,
     user_id: int = ALICE,
     *,
     guild_id: int = GUILD,
@@ -70,12 +72,10 @@ async def add(
     at: datetime = T0,
 ) -> Job:
     new = factories.new_job(user_id, now=at, guild_id=guild_id, prompt=prompt)
-    job = await store.create_job(new, at, max_open_per_user=10_000)
-    assert job is not None
-    return job
+    return await factories.admit(store, new, at)
 
 
-async def alice_jobs(store: SqliteStore, count: int) -> list[Job]:
+async def alice_jobs(store: SqlStore, count: int) -> list[Job]:
     """`count` jobs of Alice on GUILD, one a minute, with Bob's and Alice-elsewhere's between."""
     jobs = []
     for i in range(count):
@@ -94,7 +94,7 @@ def ids(jobs: tuple[Job, ...] | list[Job]) -> list[int]:
 
 
 async def test_first_page_is_the_members_newest_jobs_on_this_server(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     jobs = await alice_jobs(store, 25)
 
@@ -107,7 +107,7 @@ async def test_first_page_is_the_members_newest_jobs_on_this_server(
 
 
 async def test_older_and_newer_pages_walk_the_history_without_gaps_or_repeats(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     newest_first = ids((await alice_jobs(store, 25))[::-1])
 
@@ -125,7 +125,7 @@ async def test_older_and_newer_pages_walk_the_history_without_gaps_or_repeats(
 
 
 async def test_pages_stay_put_while_new_jobs_arrive(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     jobs = await alice_jobs(store, 15)
     first = await service.page(GUILD, ALICE)
@@ -138,7 +138,7 @@ async def test_pages_stay_put_while_new_jobs_arrive(
 
 
 async def test_jobs_started_in_the_same_second_are_ordered_by_id(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     same = [await add(store) for _ in range(12)]
 
@@ -149,7 +149,7 @@ async def test_jobs_started_in_the_same_second_are_ordered_by_id(
 
 
 async def test_a_page_never_shows_another_members_or_another_servers_jobs(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     await alice_jobs(store, 3)
     bob_first = await service.page(GUILD, BOB)
@@ -162,7 +162,7 @@ async def test_a_page_never_shows_another_members_or_another_servers_jobs(
 
 
 async def test_a_cursor_from_someone_elses_job_still_shows_only_the_members_own(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     await alice_jobs(store, 12)
     bobs = (await service.page(GUILD, BOB)).jobs
@@ -174,7 +174,7 @@ async def test_a_cursor_from_someone_elses_job_still_shows_only_the_members_own(
 
 
 async def test_a_page_past_either_end_falls_back_to_the_newest(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     jobs = await alice_jobs(store, 3)
 
@@ -195,7 +195,7 @@ async def test_no_jobs_is_an_empty_page(service: HistoryService) -> None:
 
 
 async def test_details_of_an_own_job_accept_the_ways_an_id_is_typed(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     job = await add(store)
 
@@ -205,7 +205,7 @@ async def test_details_of_an_own_job_accept_the_ways_an_id_is_typed(
 
 @pytest.mark.parametrize("typed", ["", "cat", "#", "-1", "99999", "1" * 30])
 async def test_details_of_anything_but_a_known_id_is_not_found(
-    store: SqliteStore, service: HistoryService, typed: str
+    store: SqlStore, service: HistoryService, typed: str
 ) -> None:
     await add(store)
 
@@ -216,7 +216,7 @@ async def test_details_of_anything_but_a_known_id_is_not_found(
 
 
 async def test_another_members_job_or_a_job_on_another_server_is_not_found(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     bobs = await add(store, BOB)
     elsewhere = await add(store, guild_id=OTHER_GUILD)
@@ -227,15 +227,15 @@ async def test_another_members_job_or_a_job_on_another_server_is_not_found(
         assert refused.value.user_message == messages.JOB_NOT_FOUND
 
 
-async def completed(store: SqliteStore, at: datetime) -> Job:
+async def completed(store: SqlStore, at: datetime) -> Job:
     job = await add(store, at=at)
-    await store.mark_submitted(job.id, f"pred-{job.id}", 29, (60.0, 120.0), at)
-    await store.mark_completed(job.id, "https://assets.example/clip.mp4", None, at)
-    return await store.mark_delivered(job.id, 4242, "file", at)
+    await factories.submit(store, job.id, f"pred-{job.id}", 29, (60.0, 120.0), at)
+    await factories.complete(store, job.id, "https://assets.example/clip.mp4", None, at)
+    return await factories.deliver(store, job.id, 4242, "file", at)
 
 
 async def test_details_carry_the_clip_link_while_it_lives_and_its_expiry(
-    store: SqliteStore, service: HistoryService, clock: Clock
+    store: SqlStore, service: HistoryService, clock: Clock
 ) -> None:
     job = await completed(store, T0)
     clock.now = T0 + timedelta(hours=TTL_H - 1)
@@ -247,7 +247,7 @@ async def test_details_carry_the_clip_link_while_it_lives_and_its_expiry(
 
 
 async def test_details_of_an_expired_clip_keep_the_expiry_but_not_the_link(
-    store: SqliteStore, service: HistoryService, clock: Clock
+    store: SqlStore, service: HistoryService, clock: Clock
 ) -> None:
     job = await completed(store, T0)
     clock.now = T0 + timedelta(hours=TTL_H, seconds=1)
@@ -259,7 +259,7 @@ async def test_details_of_an_expired_clip_keep_the_expiry_but_not_the_link(
 
 
 async def test_details_of_an_erased_or_unfinished_job_have_no_clip(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     erased = await completed(store, T0)
     await store.redact_user(ALICE)
@@ -274,7 +274,7 @@ async def test_details_of_an_erased_or_unfinished_job_have_no_clip(
 
 
 async def test_nothing_typed_offers_the_newest_own_jobs_on_this_server(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     jobs = await alice_jobs(store, 30)
 
@@ -283,9 +283,7 @@ async def test_nothing_typed_offers_the_newest_own_jobs_on_this_server(
     assert ids(choices) == ids(jobs[::-1][:MAX_CHOICES])
 
 
-async def test_digits_match_the_start_of_the_id(
-    store: SqliteStore, service: HistoryService
-) -> None:
+async def test_digits_match_the_start_of_the_id(store: SqlStore, service: HistoryService) -> None:
     jobs = await alice_jobs(store, 40)  # Alice's ids here: 1, 4, 7, ..., 118
     mine = {job.id for job in jobs}
 
@@ -297,7 +295,7 @@ async def test_digits_match_the_start_of_the_id(
 
 
 async def test_text_matches_part_of_the_prompt_in_any_case(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     cat = await add(store, prompt="A Cat turns its head")
     await add(store, prompt="a dog wags its tail")
@@ -308,7 +306,7 @@ async def test_text_matches_part_of_the_prompt_in_any_case(
 
 
 async def test_like_wildcards_typed_are_matched_literally(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     percent = await add(store, prompt="zoom in 50% faster")
     underscore = await add(store, prompt="snake_case title")
@@ -321,10 +319,10 @@ async def test_like_wildcards_typed_are_matched_literally(
 
 
 async def test_choice_labels_show_id_state_and_prompt_within_discords_limit(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     job = await add(store, prompt="a cat turns its head\nand blinks " + "slowly " * 30)
-    failed = await store.mark_failed(job.id, "boom", None, T0)
+    failed = await factories.fail(store, job.id, "boom", None, T0)
 
     label = choice_name(failed, "en-US")
 
@@ -337,7 +335,7 @@ async def test_choice_labels_show_id_state_and_prompt_within_discords_limit(
 # The mention setting ---------------------------------------------------------------------------
 
 
-async def test_mention_setting_defaults_on_and_is_kept_per_member(store: SqliteStore) -> None:
+async def test_mention_setting_defaults_on_and_is_kept_per_member(store: SqlStore) -> None:
     assert await store.mention_on_done(ALICE) is True
 
     await store.set_mention_on_done(ALICE, False, T0)
@@ -349,25 +347,22 @@ async def test_mention_setting_defaults_on_and_is_kept_per_member(store: SqliteS
 
 
 async def test_history_and_autocomplete_read_the_member_through_the_index(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     """The queries search `jobs_by_guild_user_time`, so they cost one member's rows on one
     server, however large the table; no sort step either."""
     await alice_jobs(store, 12)
-    statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)
-    first = await service.page(GUILD, ALICE)
-    await service.page(GUILD, ALICE, before=first.jobs[-1].id)
-    await service.page(GUILD, ALICE, after=first.jobs[-1].id)
-    await service.choices(GUILD, ALICE, "12")
-    await service.choices(GUILD, ALICE, "cat")
-    await store._db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
+    async with traced(store) as statements:
+        first = await service.page(GUILD, ALICE)
+        await service.page(GUILD, ALICE, before=first.jobs[-1].id)
+        await service.page(GUILD, ALICE, after=first.jobs[-1].id)
+        await service.choices(GUILD, ALICE, "12")
+        await service.choices(GUILD, ALICE, "cat")
 
-    plans = []
+    plans: list[str] = []
     for sql in statements:
-        if "FROM jobs WHERE guild_id" in sql:
-            rows = await store._db.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}")
-            plans.append("; ".join(str(row[3]) for row in rows))
+        if "WHERE jobs.guild_id" in sql:
+            plans.append("; ".join(await explain(store, sql)))
     assert len(plans) == 11  # (page + count of newer + total) x 3 + 2
     for plan in plans:
         assert "INDEX jobs_by_guild_user_time (guild_id=? AND user_id=?" in plan
@@ -378,10 +373,10 @@ async def test_history_and_autocomplete_read_the_member_through_the_index(
 
 
 async def test_a_deleted_post_is_labelled_everywhere_and_never_linked(
-    store: SqliteStore, service: HistoryService
+    store: SqlStore, service: HistoryService
 ) -> None:
     job = await add(store)
-    await store.mark_delivered(job.id, 424242, "file", T0)
+    await factories.deliver(store, job.id, 424242, "file", T0)
     link = jump_url(GUILD, job.origin.channel_id, 424242)
 
     async def shown(live: Job) -> list[str]:

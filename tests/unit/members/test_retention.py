@@ -8,6 +8,7 @@ import bot.members.retention
 from bot.jobs.model import (
     JobState,
 )
+from tests import factories
 from tests.unit.jobs.engine import (
     ALICE,
     BOB,
@@ -22,11 +23,11 @@ async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
     h.fake.hold()
     store = h.store.inner
     old = await h.seed(JobState.FAILED, ALICE, "old failure")
-    await store.mark_notified(old.id)
+    await factories.told(store, old.id)
     old_open = await h.seed(JobState.SUBMITTED, BOB, "old and still running")
     h.clock.advance(31 * 24 * 3600)
     recent = await h.seed(JobState.FAILED, 2001, "recent failure")
-    await store.mark_notified(recent.id)
+    await factories.told(store, recent.id)
 
     await h.start()
 
@@ -42,7 +43,7 @@ async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
 async def test_no_purge_without_a_retention_period(make_harness: MakeHarness) -> None:
     h = make_harness(retention_days=None)
     old = await h.seed(JobState.FAILED, ALICE, "kept forever")
-    await h.store.inner.mark_notified(old.id)
+    await factories.told(h.store.inner, old.id)
     h.clock.advance(400 * 24 * 3600)
 
     await h.start()

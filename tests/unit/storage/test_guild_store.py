@@ -1,4 +1,4 @@
-"""SqliteStore's server controls on a real file: atomic admission, reservations, cancellation,
+"""SqlStore's server controls on a real file: atomic admission, reservations, cancellation,
 server reports, data retention, configuration, blocks and the audit trail."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.guilds.model import AuditEntry, Block, GuildConfig, QuotaUsage
-from bot.jobs.model import CANCELLABLE, Job, JobState, NewJob
+from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState, NewJob
 from bot.members import messages
 from bot.members.model import UsageTotals
-from bot.storage.store import SqliteStore
+from bot.storage.store import SqlStore
 from tests import factories
 from tests.factories import SETTINGS
 
@@ -41,7 +41,7 @@ def new_job(
 
 
 async def admitted(
-    store: SqliteStore, new: NewJob | None = None, now: datetime = T0, reserve: int = RESERVE
+    store: SqlStore, new: NewJob | None = None, now: datetime = T0, reserve: int = RESERVE
 ) -> Job:
     job = await store.admit(
         new or new_job(), now, reserve_cents=reserve, cooldown_s=0, decide=lambda _: None
@@ -50,7 +50,7 @@ async def admitted(
     return job
 
 
-async def job_in(store: SqliteStore, state: JobState, new: NewJob | None = None) -> Job:
+async def job_in(store: SqlStore, state: JobState, new: NewJob | None = None) -> Job:
     """A job moved along the normal path to `state`."""
     job = await admitted(store, new)
     if state == JobState.QUEUED:
@@ -60,26 +60,26 @@ async def job_in(store: SqliteStore, state: JobState, new: NewJob | None = None)
         assert cancelled is not None
         return cancelled
     if state == JobState.FAILED:
-        return await store.mark_failed(job.id, "boom", None, T0)
-    await store.set_state(job.id, JobState.CLAIMED)
+        return await factories.fail(store, job.id, "boom", None, T0)
+    await factories.record(store, job.id, JobState.CLAIMED)
     if state == JobState.CLAIMED:
         return await store.get_job(job.id) or job
-    await store.set_state(job.id, JobState.SUBMITTING)
+    await factories.record(store, job.id, JobState.SUBMITTING)
     if state == JobState.SUBMITTING:
         return await store.get_job(job.id) or job
-    job = await store.mark_submitted(job.id, f"pred-{job.id}", 29, (1.0, 2.0), T0)
+    job = await factories.submit(store, job.id, f"pred-{job.id}", 29, (1.0, 2.0), T0)
     if state == JobState.SUBMITTED:
         return job
-    job = await store.mark_completed(job.id, "https://assets.example/out.mp4", None, T0)
+    job = await factories.complete(store, job.id, "https://assets.example/out.mp4", None, T0)
     if state == JobState.COMPLETED:
         return job
-    job = await store.set_state(job.id, JobState.DELIVERING)
+    job = await factories.record(store, job.id, JobState.DELIVERING)
     if state == JobState.DELIVERING:
         return job
-    return await store.mark_delivered(job.id, 4242, "file", T0)
+    return await factories.deliver(store, job.id, 4242, "file", T0)
 
 
-async def usage_now(store: SqliteStore, user_id: int = ALICE, cooldown_s: int = 0) -> int:
+async def usage_now(store: SqlStore, user_id: int = ALICE, cooldown_s: int = 0) -> int:
     return (await store.quota_usage(GUILD, user_id, T0, cooldown_s)).guild_month_cents
 
 
@@ -94,7 +94,7 @@ def sql(db_path: Path, statement: str, params: tuple[object, ...] = ()) -> list[
 
 
 async def test_twenty_concurrent_admits_with_room_for_three_admit_exactly_three(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     seen: list[tuple[int, int]] = []
 
@@ -124,9 +124,9 @@ async def test_twenty_concurrent_admits_with_room_for_three_admit_exactly_three(
 
 
 async def test_admits_from_two_processes_sharing_the_file_never_overshoot_the_spend_cap(
-    db_path: Path, store: SqliteStore
+    db_path: Path, store: SqlStore
 ) -> None:
-    async with await SqliteStore.open(db_path) as second:
+    async with await SqlStore.open(db_path) as second:
         cap = 300
 
         def decide(usage: QuotaUsage) -> str | None:
@@ -143,7 +143,7 @@ async def test_admits_from_two_processes_sharing_the_file_never_overshoot_the_sp
     assert await usage_now(store) == cap
 
 
-async def test_refused_admission_stores_nothing(store: SqliteStore) -> None:
+async def test_refused_admission_stores_nothing(store: SqlStore) -> None:
     result = await store.admit(
         new_job(), T0, reserve_cents=RESERVE, cooldown_s=0, decide=lambda _: "no"
     )
@@ -152,18 +152,18 @@ async def test_refused_admission_stores_nothing(store: SqliteStore) -> None:
     assert await store.open_jobs() == []
 
 
-async def test_quota_usage_counts_what_the_limits_count(store: SqliteStore) -> None:
+async def test_quota_usage_counts_what_the_limits_count(store: SqlStore) -> None:
     yesterday = T0 - timedelta(days=1)
     last_month = T0 - timedelta(days=20)
     await admitted(store, now=yesterday)  # this month, not today
     await admitted(store, now=last_month)  # another month entirely
     await admitted(store)  # today, queued: counts and is open
     uncharged = await admitted(store)  # rejected before submit: counts nothing
-    await store.mark_failed(uncharged.id, "refused", 0, T0)
+    await factories.fail(store, uncharged.id, "refused", 0, T0)
     cancelled = await admitted(store)  # cancelled before submit: counts nothing
     await store.cancel_job(cancelled.id, ALICE, T0)
     charged = await admitted(store)  # failed after the API charged: counts
-    await store.mark_failed(charged.id, "moderated", 29, T0)
+    await factories.fail(store, charged.id, "moderated", 29, T0)
     await admitted(store, new_job(BOB))  # someone else's
     await admitted(store, new_job(ALICE, guild_id=OTHER_GUILD))  # open on another server
 
@@ -182,44 +182,44 @@ async def test_quota_usage_counts_what_the_limits_count(store: SqliteStore) -> N
 # Reservations ------------------------------------------------------------------------------------
 
 
-async def test_reservation_is_settled_by_the_submit_cost(store: SqliteStore) -> None:
+async def test_reservation_is_settled_by_the_submit_cost(store: SqlStore) -> None:
     job = await admitted(store)
     assert job.reserved_cents == RESERVE
     assert await usage_now(store) == RESERVE
 
-    submitted = await store.mark_submitted(job.id, "pred-1", 29, None, T0)
+    submitted = await factories.submit(store, job.id, "pred-1", 29, None, T0)
 
     assert (submitted.reserved_cents, submitted.cost_cents) == (0, 29)
     assert await usage_now(store) == 29
 
 
 async def test_reservation_is_released_when_the_job_fails_before_submit(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     job = await admitted(store)
 
-    failed = await store.mark_failed(job.id, "link expired", 0, T0)
+    failed = await factories.fail(store, job.id, "link expired", 0, T0)
 
     assert (failed.reserved_cents, failed.cost_cents) == (0, 0)
     assert await usage_now(store) == 0
 
 
-async def test_failure_after_submit_keeps_the_cost_the_api_reported(store: SqliteStore) -> None:
+async def test_failure_after_submit_keeps_the_cost_the_api_reported(store: SqlStore) -> None:
     job = await job_in(store, JobState.SUBMITTED)
 
-    failed = await store.mark_failed(job.id, "timed out", None, T0)
+    failed = await factories.fail(store, job.id, "timed out", None, T0)
 
     assert (failed.reserved_cents, failed.cost_cents) == (0, 29)
 
 
 async def test_expected_cost_is_the_price_the_api_charged_for_the_same_settings(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     assert await store.expected_cost(SETTINGS) is None
     job = await admitted(store)
-    await store.mark_submitted(job.id, "pred-1", 37, None, T0)
+    await factories.submit(store, job.id, "pred-1", 37, None, T0)
     other = await admitted(store, new_job(duration_s=10))
-    await store.mark_submitted(other.id, "pred-2", 80, None, T0)
+    await factories.submit(store, other.id, "pred-2", 80, None, T0)
 
     assert await store.expected_cost(SETTINGS) == 37
     assert await store.expected_cost(replace(SETTINGS, duration_s=10)) == 80
@@ -230,7 +230,7 @@ async def test_expected_cost_is_the_price_the_api_charged_for_the_same_settings(
 
 
 @pytest.mark.parametrize("state", sorted(CANCELLABLE))
-async def test_cancel_from_a_cancellable_state(store: SqliteStore, state: JobState) -> None:
+async def test_cancel_from_a_cancellable_state(store: SqlStore, state: JobState) -> None:
     job = await job_in(store, state)
     cost_before = job.cost_cents
 
@@ -249,9 +249,7 @@ async def test_cancel_from_a_cancellable_state(store: SqliteStore, state: JobSta
 @pytest.mark.parametrize(
     "state", [JobState.DELIVERING, JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED]
 )
-async def test_cancel_refused_past_the_point_of_posting(
-    store: SqliteStore, state: JobState
-) -> None:
+async def test_cancel_refused_past_the_point_of_posting(store: SqlStore, state: JobState) -> None:
     job = await job_in(store, state)
 
     assert await store.cancel_job(job.id, BOB, T0) is None
@@ -261,31 +259,31 @@ async def test_cancel_refused_past_the_point_of_posting(
     assert after.cancelled_by == (ADMIN if state == JobState.CANCELLED else None)
 
 
-async def test_cancel_of_an_unknown_job_is_none(store: SqliteStore) -> None:
+async def test_cancel_of_an_unknown_job_is_none(store: SqlStore) -> None:
     assert await store.cancel_job(12345, BOB, T0) is None
 
 
-async def test_late_steps_never_overwrite_a_cancelled_state(store: SqliteStore) -> None:
+async def test_late_steps_never_overwrite_a_cancelled_state(store: SqlStore) -> None:
     job = await job_in(store, JobState.SUBMITTING)
     await store.cancel_job(job.id, ALICE, T0)
 
     for state in JobState:
-        assert (await store.set_state(job.id, state)).state == JobState.CANCELLED
-    submitted = await store.mark_submitted(job.id, "pred-late", 29, (1.0, 2.0), T0)
+        assert (await factories.record(store, job.id, state)).state == JobState.CANCELLED
+    submitted = await factories.submit(store, job.id, "pred-late", 29, (1.0, 2.0), T0)
     assert submitted.state == JobState.CANCELLED
     assert submitted.cost_cents == 29  # charged even so
     assert submitted.reserved_cents == 0
-    completed = await store.mark_completed(job.id, "https://assets.example/o.mp4", 31, T0)
+    completed = await factories.complete(store, job.id, "https://assets.example/o.mp4", 31, T0)
     assert completed.state == JobState.CANCELLED
-    failed = await store.mark_failed(job.id, "late failure", None, T0)
+    failed = await factories.fail(store, job.id, "late failure", None, T0)
     assert failed.state == JobState.CANCELLED
     assert failed.cost_cents == 31
-    delivered = await store.mark_delivered(job.id, 1, "file", T0)
+    delivered = await factories.deliver(store, job.id, 1, "file", T0)
     assert delivered.state == JobState.CANCELLED
-    assert (await store.mark_notified(job.id)).state == JobState.CANCELLED
+    assert (await factories.told(store, job.id)).state == JobState.CANCELLED
 
 
-async def test_a_cancelled_job_frees_its_slot(store: SqliteStore) -> None:
+async def test_a_cancelled_job_frees_its_slot(store: SqlStore) -> None:
     running = await job_in(store, JobState.SUBMITTED)
     waiting = await admitted(store, new_job(BOB))
     assert await store.claim_next_queued(max_in_flight=1, max_per_user=5) is None
@@ -297,10 +295,10 @@ async def test_a_cancelled_job_frees_its_slot(store: SqliteStore) -> None:
     assert claimed.id == waiting.id
 
 
-async def test_mod_log_message_is_remembered(store: SqliteStore) -> None:
+async def test_mod_log_message_is_remembered(store: SqlStore) -> None:
     job = await admitted(store)
 
-    await store.set_mod_log(job.id, 888, 999)
+    await store.update(job.id, JobChange(mod_log_channel_id=888, mod_log_message_id=999))
 
     stored = await store.get_job(job.id)
     assert stored is not None
@@ -310,13 +308,13 @@ async def test_mod_log_message_is_remembered(store: SqliteStore) -> None:
 # Server reports ----------------------------------------------------------------------------------
 
 
-async def test_guild_usage_totals_and_top_users(store: SqliteStore) -> None:
+async def test_guild_usage_totals_and_top_users(store: SqlStore) -> None:
     for user, duration in ((ALICE, 5), (ALICE, 10), (BOB, 5)):
         job = await job_in(store, JobState.DELIVERED, new_job(user, duration_s=duration))
         assert job.cost_cents == 29
     await job_in(store, JobState.FAILED, new_job(BOB))  # rejected: listed, costs nothing
     charged = await job_in(store, JobState.SUBMITTED, new_job(CAROL))
-    await store.mark_failed(charged.id, "moderated", None, T0)
+    await factories.fail(store, charged.id, "moderated", None, T0)
     paid_cancel = await job_in(store, JobState.SUBMITTED, new_job(CAROL))
     await store.cancel_job(paid_cancel.id, CAROL, T0)
     await job_in(store, JobState.CANCELLED, new_job(CAROL))  # before submit: costs nothing
@@ -345,7 +343,7 @@ async def test_guild_usage_totals_and_top_users(store: SqliteStore) -> None:
 
 
 async def test_guild_jobs_reads_every_job_in_batches_oldest_first(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     first = await admitted(store)
     await admitted(store, new_job(guild_id=OTHER_GUILD))
@@ -368,7 +366,7 @@ async def test_guild_jobs_reads_every_job_in_batches_oldest_first(
     assert len([j async for j in store.guild_jobs(OTHER_GUILD, None)]) == 1
 
 
-async def test_guild_jobs_with_exactly_one_batch(store: SqliteStore, db_path: Path) -> None:
+async def test_guild_jobs_with_exactly_one_batch(store: SqlStore, db_path: Path) -> None:
     first = await admitted(store)
     columns = [r["name"] for r in sql(db_path, "PRAGMA table_info(jobs)") if r["name"] != "id"]
     listed = ", ".join(columns)
@@ -385,10 +383,10 @@ async def test_guild_jobs_with_exactly_one_batch(store: SqliteStore, db_path: Pa
 # Data retention ----------------------------------------------------------------------------------
 
 
-async def test_redact_user_erases_only_that_users_finished_jobs(store: SqliteStore) -> None:
+async def test_redact_user_erases_only_that_users_finished_jobs(store: SqlStore) -> None:
     delivered = await job_in(store, JobState.DELIVERED)
     failed = await job_in(store, JobState.FAILED)
-    await store.mark_notified(failed.id)
+    await factories.told(store, failed.id)
     open_job = await job_in(store, JobState.SUBMITTED)
     unnotified_failure = await job_in(store, JobState.FAILED)
     bobs = await job_in(store, JobState.DELIVERED, new_job(BOB))
@@ -412,10 +410,10 @@ async def test_redact_user_erases_only_that_users_finished_jobs(store: SqliteSto
         assert kept.prompt == "cat"
 
 
-async def test_redact_before_erases_only_old_finished_jobs(store: SqliteStore) -> None:
+async def test_redact_before_erases_only_old_finished_jobs(store: SqlStore) -> None:
     old = await admitted(store, now=T0 - timedelta(days=100))
-    await store.mark_failed(old.id, "x", 0, T0)
-    await store.mark_notified(old.id)
+    await factories.fail(store, old.id, "x", 0, T0)
+    await factories.told(store, old.id)
     old_open = await admitted(store, new_job(BOB), now=T0 - timedelta(days=100))
     recent = await job_in(store, JobState.DELIVERED)
 
@@ -426,26 +424,10 @@ async def test_redact_before_erases_only_old_finished_jobs(store: SqliteStore) -
     assert not (await store.get_job(recent.id)).redacted  # type: ignore[union-attr]
 
 
-async def test_the_daily_purge_reads_only_the_jobs_it_still_has_to_erase(
-    store: SqliteStore,
-) -> None:
-    statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)
-    await store.redact_before(T0)
-    await store._db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
-    (sql,) = [s for s in statements if s.startswith("UPDATE")]
-    plan = await store._db.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}")
-
-    # Not a scan of the table: erased jobs leave this index (1,000,000 jobs: 1.4 s -> 10 ms).
-    assert [str(row[3]) for row in plan] == [
-        "SEARCH jobs USING INDEX jobs_unredacted_by_time (created_at<?)"
-    ]
-
-
 # Configuration, blocks, audit --------------------------------------------------------------------
 
 
-async def test_config_defaults_then_updates_with_an_audit_entry(store: SqliteStore) -> None:
+async def test_config_defaults_then_updates_with_an_audit_entry(store: SqlStore) -> None:
     assert await store.guild_config(GUILD) == GuildConfig()
     entry = AuditEntry(ADMIN, "channels allow", "<#5>", T0)
 
@@ -460,7 +442,7 @@ async def test_config_defaults_then_updates_with_an_audit_entry(store: SqliteSto
     assert await store.audit_log(OTHER_GUILD, 10) == []
 
 
-async def test_config_change_that_raises_writes_nothing(store: SqliteStore) -> None:
+async def test_config_change_that_raises_writes_nothing(store: SqlStore) -> None:
     def refuse(config: GuildConfig) -> GuildConfig:
         raise ValueError("refused")
 
@@ -476,7 +458,7 @@ async def test_config_change_that_raises_writes_nothing(store: SqliteStore) -> N
     assert (await store.guild_config(GUILD)).nsfw_only
 
 
-async def test_limits_round_trip_including_unlimited(store: SqliteStore) -> None:
+async def test_limits_round_trip_including_unlimited(store: SqlStore) -> None:
     limits = {"daily": 5, "monthly": None, "monthly_spend": 0}
 
     await store.update_guild_config(
@@ -488,7 +470,7 @@ async def test_limits_round_trip_including_unlimited(store: SqliteStore) -> None
     assert (await store.guild_config(GUILD)).limits == limits
 
 
-async def test_block_unblock_and_audit(store: SqliteStore) -> None:
+async def test_block_unblock_and_audit(store: SqlStore) -> None:
     await store.block_user(GUILD, Block(BOB, "spam", ADMIN, T0))
     await store.block_user(GUILD, Block(BOB, "more spam", ADMIN, T0 + timedelta(minutes=1)))
     await store.block_user(GUILD, Block(CAROL, "rude", ADMIN, T0 + timedelta(minutes=2)))
@@ -514,7 +496,7 @@ async def test_block_unblock_and_audit(store: SqliteStore) -> None:
 
 
 async def test_user_report_counts_cancelled_jobs_as_ended_not_in_progress(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     await job_in(store, JobState.CANCELLED)
     paid = await job_in(store, JobState.SUBMITTED)

@@ -1,60 +1,68 @@
-"""SqliteStore on a real SQLite file: schema, job life cycle, queue rules and usage figures."""
+"""The storage contract: what every backend must do, run against each (SQLite today, through
+the `store` fixture). Jobs' life cycle and guarded moves, queue rules, usage figures, meta.
+
+Backend-specific behaviour (SQLite's pragmas, refusals, plans and migrations) is tested beside
+it, in `test_sqlite.py`."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import subprocess
-import sys
+import itertools
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from bot.jobs.model import (
+    TRANSITIONS,
     DeliveryRoute,
     FailureKind,
     GenerationSettings,
     Job,
+    JobChange,
     JobKind,
     JobState,
     NewJob,
 )
-from bot.storage.store import DatabaseUnusableError, SqliteStore, _migrations
+from bot.storage import Store
 from tests import factories
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = 1001, 1002, 1003
-#: A per-user limit on open jobs that tests not about that limit never reach.
-NO_LIMIT = 1000
 
 
 def new_job(user_id: int = ALICE, *, duration_s: int = 5, prompt: str = "The cat blinks") -> NewJob:
     return factories.new_job(user_id, now=T0, duration_s=duration_s, prompt=prompt)
 
 
-def read_pragma(path: Path, name: str) -> object:
-    """Ask the file itself, through a separate plain sqlite3 connection."""
-    with sqlite3.connect(path) as connection:
-        return connection.execute(f"PRAGMA {name}").fetchone()[0]
+async def create(store: Store, new: NewJob, now: datetime) -> Job:
+    """Admit a job with no limit in the way."""
+    return await factories.admit(store, new, now)
 
 
-async def create(store: SqliteStore, new: NewJob, now: datetime) -> Job:
-    """Create a job with no per-user limit in the way; it must be admitted."""
-    job = await store.create_job(new, now, max_open_per_user=NO_LIMIT)
-    assert job is not None
-    return job
+async def admit_under(
+    store: Store, new: NewJob, max_open_per_user: int, now: datetime = T0
+) -> Job | None:
+    """Admit a job unless its user already has `max_open_per_user` unfinished jobs."""
+    result = await store.admit(
+        new,
+        now,
+        reserve_cents=0,
+        cooldown_s=0,
+        decide=lambda usage: "too many" if usage.open_anywhere >= max_open_per_user else None,
+    )
+    return result if isinstance(result, Job) else None
 
 
-async def state_of(store: SqliteStore, job_id: int) -> JobState:
+async def state_of(store: Store, job_id: int) -> JobState:
     job = await store.get_job(job_id)
     assert job is not None
     return job.state
 
 
-async def in_flight(store: SqliteStore, user_id: int, count: int) -> list[Job]:
+async def in_flight(store: Store, user_id: int, count: int) -> list[Job]:
     """Create `count` jobs of `user_id` already claimed for sending to the API (CLAIMED).
 
     Call it before queueing other jobs: it claims the oldest queued job.
@@ -69,176 +77,13 @@ async def in_flight(store: SqliteStore, user_id: int, count: int) -> list[Job]:
     return jobs
 
 
-# Schema ----------------------------------------------------------------------------------------
-
-
-async def test_migrations_set_user_version_to_the_highest_migration(
-    store: SqliteStore, db_path: Path
-) -> None:
-    highest = max(number for number, _ in _migrations())
-
-    assert read_pragma(db_path, "user_version") == highest
-
-
-async def test_reopening_a_migrated_database_keeps_its_data_and_version(
-    store: SqliteStore, db_path: Path
-) -> None:
+async def test_failure_kind_and_delivery_route_are_stored(store: Store) -> None:
     job = await create(store, new_job(), T0)
-    version = read_pragma(db_path, "user_version")
 
-    async with await SqliteStore.open(db_path) as reopened:
-        assert await reopened.get_job(job.id) == job
-
-    assert read_pragma(db_path, "user_version") == version
-
-
-async def test_a_populated_database_from_the_first_release_is_upgraded_in_place(
-    db_path: Path,
-) -> None:
-    (first, script), *_ = _migrations()
-    with sqlite3.connect(db_path) as db:
-        db.executescript(f"{script}\nPRAGMA user_version = {first};")
-        row = (
-            "INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,"
-            " interaction_token, interaction_expires_at, upload_limit_bytes, prompt, image_url,"
-            " duration_s, resolution, aspect_ratio, camera_fixed, seed, generate_audio, nonce,"
-            " cost_cents, created_at, updated_at, notified)"
-            " VALUES (?, 555, 777, ?, 999, ?, ?, 10485760, ?, 'https://cdn.example/a.png',"
-            " 5, '720p', 'auto', 0, 7, 0, ?, ?, ?, ?, ?)"
-        )
-        now = T0.timestamp()
-        db.execute(row, ("queued", ALICE, "tok", now + 900, "waiting", "n1", 0, now, now, 0))
-        db.execute(row, ("delivered", BOB, None, now, "done", "n2", 29, now, now, 1))
-
-    async with await SqliteStore.open(db_path) as store:
-        (waiting,) = await store.open_jobs()
-        assert (waiting.state, waiting.prompt, waiting.reserved_cents) == (
-            JobState.QUEUED,
-            "waiting",
-            0,
-        )
-        assert waiting.origin.interaction_token == "tok"
-        report = await store.guild_usage(555, None)
-        assert (report.totals.succeeded, report.totals.cost_cents) == (1, 29)
-        assert (await store.guild_config(555)).channel_ids == frozenset()
-
-    assert read_pragma(db_path, "user_version") == max(number for number, _ in _migrations())
-
-
-async def test_database_uses_write_ahead_logging(store: SqliteStore, db_path: Path) -> None:
-    assert read_pragma(db_path, "journal_mode") == "wal"
-
-
-async def test_open_creates_missing_parent_folders(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "nested" / "bot.db"
-
-    async with await SqliteStore.open(path):
-        pass
-
-    assert path.is_file()
-
-
-# Runs in its own process: a leaked aiosqlite connection keeps a non-daemon thread alive, which
-# would stop pytest itself from exiting. The probe reports and then leaves with os._exit.
-OPEN_PROBE = """
-import asyncio, os, sys
-from pathlib import Path
-from bot.storage.store import SqliteStore
-
-async def main() -> None:
-    try:
-        await SqliteStore.open(Path(sys.argv[1]))
-    except Exception as exc:
-        print(type(exc).__name__)
-
-def open_files() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith(sys.argv[1])
-        except OSError:
-            pass  # the listing's own descriptor, already closed
-    return count
-
-try:
-    asyncio.run(main())
-    print(open_files())
-finally:
-    sys.stdout.flush()
-    os._exit(0)
-"""
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
-def test_failed_open_closes_the_database_connection(db_path: Path) -> None:
-    db_path.write_bytes(b"not a database " * 100)
-
-    probe = subprocess.run(
-        [sys.executable, "-c", OPEN_PROBE, str(db_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    await store.update(job.id, JobChange(failure_kind=FailureKind.SUBMIT_UNKNOWN))
+    await store.update(
+        job.id, JobChange(delivered_via=DeliveryRoute.DM, delivery_note="channel post refused: 403")
     )
-
-    # The error, and no open file left.
-    assert probe.stdout.split() == ["DatabaseUnusableError", "0"]
-
-
-def read_file(path: Path) -> bytes:
-    return path.read_bytes()
-
-
-def write_file(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
-
-
-async def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(db_path: Path) -> None:
-    garbage = b"not a database " * 100
-    write_file(db_path, garbage)
-
-    with pytest.raises(DatabaseUnusableError, match="not a readable SQLite database"):
-        await SqliteStore.open(db_path)
-
-    assert read_file(db_path) == garbage
-
-
-async def test_a_damaged_database_is_refused_and_left_untouched(db_path: Path) -> None:
-    async with await SqliteStore.open(db_path) as store:
-        for n in range(200):
-            await create(store, new_job(prompt=f"job {n} " + "x" * 500), T0)
-    data = bytearray(read_file(db_path))
-    page = 4096
-    data[3 * page : 6 * page] = b"\xff" * (3 * page)  # smash pages in the middle of the table
-    write_file(db_path, bytes(data))
-
-    with pytest.raises(DatabaseUnusableError, match="left untouched"):
-        await SqliteStore.open(db_path)
-
-    assert read_file(db_path) == bytes(data)
-
-
-async def test_a_database_from_a_newer_bot_is_refused_and_left_untouched(db_path: Path) -> None:
-    async with await SqliteStore.open(db_path):
-        pass
-    newer = max(number for number, _ in _migrations()) + 1
-    with sqlite3.connect(db_path) as db:
-        db.execute(f"PRAGMA user_version = {newer}")
-    before = read_file(db_path)
-
-    with pytest.raises(DatabaseUnusableError, match=f"schema version {newer}"):
-        await SqliteStore.open(db_path)
-
-    assert read_file(db_path) == before
-    assert read_pragma(db_path, "user_version") == newer
-
-
-async def test_failure_kind_and_delivery_route_are_stored(store: SqliteStore) -> None:
-    job = await create(store, new_job(), T0)
-
-    await store.set_failure_kind(job.id, FailureKind.SUBMIT_UNKNOWN)
-    await store.set_delivery_route(job.id, DeliveryRoute.DM, "channel post refused: 403")
 
     stored = await store.get_job(job.id)
     assert stored is not None
@@ -252,7 +97,7 @@ async def test_failure_kind_and_delivery_route_are_stored(store: SqliteStore) ->
 # Jobs ------------------------------------------------------------------------------------------
 
 
-async def test_create_job_round_trips_every_field(store: SqliteStore) -> None:
+async def test_admit_round_trips_every_field(store: Store) -> None:
     new = replace(
         new_job(),
         last_image_url="https://cdn.example.com/end.png",
@@ -267,7 +112,7 @@ async def test_create_job_round_trips_every_field(store: SqliteStore) -> None:
     )
     created_at = datetime(2025, 3, 15, 10, 0, 0, 123456, tzinfo=UTC)
 
-    job = await store.create_job(new, created_at, max_open_per_user=1)
+    job = await admit_under(store, new, 1, created_at)
 
     assert job is not None
     assert job == Job(
@@ -285,21 +130,21 @@ async def test_create_job_round_trips_every_field(store: SqliteStore) -> None:
     assert await store.get_job(job.id) == job
 
 
-async def test_get_job_of_an_unknown_id_is_none(store: SqliteStore) -> None:
+async def test_get_job_of_an_unknown_id_is_none(store: Store) -> None:
     assert await store.get_job(12345) is None
 
 
-async def test_job_state_follows_the_stored_state(store: SqliteStore) -> None:
+async def test_job_state_follows_the_stored_state(store: Store) -> None:
     job = await create(store, new_job(ALICE), T0)
     assert await store.job_state(job.id) == JobState.QUEUED
 
-    await store.set_state(job.id, JobState.SUBMITTING)
+    await factories.record(store, job.id, JobState.SUBMITTING)
 
     assert await store.job_state(job.id) == JobState.SUBMITTING
     assert await store.job_state(12345) is None
 
 
-async def test_claim_takes_the_oldest_queued_job(store: SqliteStore) -> None:
+async def test_claim_takes_the_oldest_queued_job(store: Store) -> None:
     first = await create(store, new_job(ALICE), T0)
     await create(store, new_job(BOB), T0)
 
@@ -310,11 +155,11 @@ async def test_claim_takes_the_oldest_queued_job(store: SqliteStore) -> None:
     assert await state_of(store, first.id) == JobState.CLAIMED
 
 
-async def test_claim_returns_none_when_nothing_is_queued(store: SqliteStore) -> None:
+async def test_claim_returns_none_when_nothing_is_queued(store: Store) -> None:
     assert await store.claim_next_queued(max_in_flight=10, max_per_user=10) is None
 
 
-async def test_claim_honours_the_global_in_flight_cap(store: SqliteStore) -> None:
+async def test_claim_honours_the_global_in_flight_cap(store: Store) -> None:
     await in_flight(store, ALICE, 1)
     await in_flight(store, BOB, 1)
     waiting = await create(store, new_job(CAROL), T0)
@@ -323,7 +168,7 @@ async def test_claim_honours_the_global_in_flight_cap(store: SqliteStore) -> Non
     assert await state_of(store, waiting.id) == JobState.QUEUED
 
 
-async def test_claim_skips_a_capped_user_for_the_next_users_job(store: SqliteStore) -> None:
+async def test_claim_skips_a_capped_user_for_the_next_users_job(store: Store) -> None:
     await in_flight(store, ALICE, 2)
     alice_waiting = await create(store, new_job(ALICE), T0)
     bob_waiting = await create(store, new_job(BOB), T0)
@@ -336,7 +181,7 @@ async def test_claim_skips_a_capped_user_for_the_next_users_job(store: SqliteSto
 
 
 async def test_claim_returns_none_when_every_queued_job_belongs_to_a_capped_user(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await in_flight(store, ALICE, 2)
     await create(store, new_job(ALICE), T0)
@@ -344,10 +189,10 @@ async def test_claim_returns_none_when_every_queued_job_belongs_to_a_capped_user
     assert await store.claim_next_queued(max_in_flight=10, max_per_user=2) is None
 
 
-async def test_finished_jobs_free_their_in_flight_slot(store: SqliteStore) -> None:
+async def test_finished_jobs_free_their_in_flight_slot(store: Store) -> None:
     (running,) = await in_flight(store, ALICE, 1)
-    await store.mark_failed(running.id, "boom", None, T0)
-    await store.mark_notified(running.id)
+    await factories.fail(store, running.id, "boom", None, T0)
+    await factories.told(store, running.id)
     waiting = await create(store, new_job(ALICE), T0)
 
     claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1)
@@ -357,33 +202,33 @@ async def test_finished_jobs_free_their_in_flight_slot(store: SqliteStore) -> No
 
 
 async def test_queue_position_counts_queued_jobs_up_to_and_including_this_one(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     jobs = [await create(store, new_job(user), T0) for user in (ALICE, BOB, CAROL)]
 
     assert [await store.queue_position(j.id) for j in jobs] == [1, 2, 3]
 
 
-async def test_queue_position_ignores_jobs_already_sent(store: SqliteStore) -> None:
+async def test_queue_position_ignores_jobs_already_sent(store: Store) -> None:
     await in_flight(store, ALICE, 2)
     waiting = await create(store, new_job(BOB), T0)
 
     assert await store.queue_position(waiting.id) == 1
 
 
-async def test_queue_position_is_zero_once_the_job_left_the_queue(store: SqliteStore) -> None:
+async def test_queue_position_is_zero_once_the_job_left_the_queue(store: Store) -> None:
     job = await create(store, new_job(), T0)
     await store.claim_next_queued(max_in_flight=10, max_per_user=10)
 
     assert await store.queue_position(job.id) == 0
 
 
-async def test_requeued_job_keeps_its_place_ahead_of_later_jobs(store: SqliteStore) -> None:
+async def test_requeued_job_keeps_its_place_ahead_of_later_jobs(store: Store) -> None:
     first = await create(store, new_job(ALICE), T0)
     second = await create(store, new_job(BOB), T0)
     await store.claim_next_queued(max_in_flight=10, max_per_user=10)
 
-    requeued = await store.set_state(first.id, JobState.QUEUED)
+    requeued = await factories.record(store, first.id, JobState.QUEUED)
 
     assert requeued.state == JobState.QUEUED
     assert [await store.queue_position(j.id) for j in (first, second)] == [1, 2]
@@ -392,32 +237,32 @@ async def test_requeued_job_keeps_its_place_ahead_of_later_jobs(store: SqliteSto
     assert claimed.id == first.id
 
 
-async def test_open_job_limit_counts_only_that_users_unfinished_jobs(store: SqliteStore) -> None:
+async def test_open_job_limit_counts_only_that_users_unfinished_jobs(store: Store) -> None:
     await in_flight(store, ALICE, 1)
     await create(store, new_job(ALICE), T0)
     failed = await create(store, new_job(ALICE), T0)
-    await store.mark_failed(failed.id, "boom", None, T0)
+    await factories.fail(store, failed.id, "boom", None, T0)
     delivered = await create(store, new_job(ALICE), T0)
-    await store.mark_delivered(delivered.id, 1, "file", T0)
+    await factories.deliver(store, delivered.id, 1, "file", T0)
     await create(store, new_job(BOB), T0)
     await create(store, new_job(BOB), T0)
 
     # Alice has 2 unfinished jobs (claimed and queued): a 3rd fits under 3, a 4th does not.
-    third = await store.create_job(new_job(ALICE), T0, max_open_per_user=3)
-    fourth = await store.create_job(new_job(ALICE), T0, max_open_per_user=3)
+    third = await admit_under(store, new_job(ALICE), 3)
+    fourth = await admit_under(store, new_job(ALICE), 3)
 
     assert third is not None
     assert fourth is None
 
 
-async def test_create_job_refuses_a_users_job_over_the_limit_but_not_another_users(
-    store: SqliteStore,
+async def test_admission_refuses_a_users_job_over_the_limit_but_not_another_users(
+    store: Store,
 ) -> None:
-    admitted = [await store.create_job(new_job(ALICE), T0, max_open_per_user=2) for _ in range(2)]
+    admitted = [await admit_under(store, new_job(ALICE), 2) for _ in range(2)]
     before = await store.open_jobs()
 
-    refused = await store.create_job(new_job(ALICE), T0, max_open_per_user=2)
-    bobs = await store.create_job(new_job(BOB), T0, max_open_per_user=2)
+    refused = await admit_under(store, new_job(ALICE), 2)
+    bobs = await admit_under(store, new_job(BOB), 2)
 
     assert all(job is not None for job in admitted)
     assert refused is None
@@ -426,18 +271,16 @@ async def test_create_job_refuses_a_users_job_over_the_limit_but_not_another_use
     assert [job.id for job in await store.open_jobs()] == [*(j.id for j in before), bobs.id]
 
 
-async def test_a_finished_job_makes_room_under_the_open_job_limit(store: SqliteStore) -> None:
+async def test_a_finished_job_makes_room_under_the_open_job_limit(store: Store) -> None:
     job = await create(store, new_job(ALICE), T0)
-    assert await store.create_job(new_job(ALICE), T0, max_open_per_user=1) is None
-    await store.mark_delivered(job.id, 1, "file", T0)
+    assert await admit_under(store, new_job(ALICE), 1) is None
+    await factories.deliver(store, job.id, 1, "file", T0)
 
-    assert await store.create_job(new_job(ALICE), T0, max_open_per_user=1) is not None
+    assert await admit_under(store, new_job(ALICE), 1) is not None
 
 
-async def test_concurrent_create_job_calls_admit_exactly_the_limit(store: SqliteStore) -> None:
-    results = await asyncio.gather(
-        *(store.create_job(new_job(ALICE), T0, max_open_per_user=3) for _ in range(10))
-    )
+async def test_concurrent_admits_admit_exactly_the_limit(store: Store) -> None:
+    results = await asyncio.gather(*(admit_under(store, new_job(ALICE), 3) for _ in range(10)))
 
     admitted = [job for job in results if job is not None]
     assert len(admitted) == 3
@@ -445,10 +288,10 @@ async def test_concurrent_create_job_calls_admit_exactly_the_limit(store: Sqlite
     assert [job.id for job in await store.open_jobs()] == sorted(job.id for job in admitted)
 
 
-async def test_set_state_changes_only_the_state_and_persists_it(store: SqliteStore) -> None:
+async def test_set_state_changes_only_the_state_and_persists_it(store: Store) -> None:
     job = await create(store, new_job(), T0)
 
-    changed = await store.set_state(job.id, JobState.DELIVERING)
+    changed = await factories.record(store, job.id, JobState.DELIVERING)
 
     assert changed == replace(job, state=JobState.DELIVERING)
     assert await store.get_job(job.id) == changed
@@ -458,10 +301,10 @@ async def test_set_state_changes_only_the_state_and_persists_it(store: SqliteSto
     "state", [JobState.CLAIMED, JobState.SUBMITTING, JobState.SUBMITTED], ids=str
 )
 async def test_claimed_submitting_and_submitted_jobs_count_toward_both_caps(
-    store: SqliteStore, state: JobState
+    store: Store, state: JobState
 ) -> None:
     (running,) = await in_flight(store, ALICE, 1)
-    await store.set_state(running.id, state)
+    await factories.record(store, running.id, state)
     alice_waiting = await create(store, new_job(ALICE), T0)
     bob_waiting = await create(store, new_job(BOB), T0)
 
@@ -476,11 +319,9 @@ async def test_claimed_submitting_and_submitted_jobs_count_toward_both_caps(
 @pytest.mark.parametrize(
     "state", [JobState.COMPLETED, JobState.DELIVERING, JobState.FAILED], ids=str
 )
-async def test_jobs_past_the_api_hold_no_in_flight_slot(
-    store: SqliteStore, state: JobState
-) -> None:
+async def test_jobs_past_the_api_hold_no_in_flight_slot(store: Store, state: JobState) -> None:
     (done,) = await in_flight(store, ALICE, 1)
-    await store.set_state(done.id, state)
+    await factories.record(store, done.id, state)
     waiting = await create(store, new_job(ALICE), T0)
 
     claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1)
@@ -493,11 +334,11 @@ async def test_jobs_past_the_api_hold_no_in_flight_slot(
 
 
 async def test_mark_submitted_records_the_prediction_cost_and_estimate(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     job = await create(store, new_job(), T0)
 
-    job = await store.mark_submitted(job.id, "pred-1", 29, (60.0, 120.0), T0)
+    job = await factories.submit(store, job.id, "pred-1", 29, (60.0, 120.0), T0)
 
     assert job.state == JobState.SUBMITTED
     assert (job.prediction_id, job.cost_cents) == ("pred-1", 29)
@@ -505,22 +346,22 @@ async def test_mark_submitted_records_the_prediction_cost_and_estimate(
     assert job.submitted_at == T0
 
 
-async def test_mark_submitted_without_estimate_stores_none(store: SqliteStore) -> None:
+async def test_mark_submitted_without_estimate_stores_none(store: Store) -> None:
     job = await create(store, new_job(), T0)
 
-    job = await store.mark_submitted(job.id, "pred-1", 29, None, T0)
+    job = await factories.submit(store, job.id, "pred-1", 29, None, T0)
 
     assert (job.estimate_low_s, job.estimate_high_s) == (None, None)
 
 
 async def test_mark_completed_keeps_the_cost_when_the_api_gives_none(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     job = await create(store, new_job(), T0)
-    await store.mark_submitted(job.id, "pred-1", 29, None, T0)
+    await factories.submit(store, job.id, "pred-1", 29, None, T0)
     done_at = T0 + timedelta(seconds=90)
 
-    job = await store.mark_completed(job.id, "https://assets.example/x.mp4", None, done_at)
+    job = await factories.complete(store, job.id, "https://assets.example/x.mp4", None, done_at)
 
     assert job.state == JobState.COMPLETED
     assert (job.output_url, job.cost_cents, job.completed_at) == (
@@ -530,21 +371,21 @@ async def test_mark_completed_keeps_the_cost_when_the_api_gives_none(
     )
 
 
-async def test_mark_completed_takes_the_final_cost_when_given(store: SqliteStore) -> None:
+async def test_mark_completed_takes_the_final_cost_when_given(store: Store) -> None:
     job = await create(store, new_job(), T0)
-    await store.mark_submitted(job.id, "pred-1", 29, None, T0)
+    await factories.submit(store, job.id, "pred-1", 29, None, T0)
 
-    job = await store.mark_completed(job.id, "https://assets.example/x.mp4", 58, T0)
+    job = await factories.complete(store, job.id, "https://assets.example/x.mp4", 58, T0)
 
     assert job.cost_cents == 58
 
 
-async def test_mark_delivered_finishes_and_notifies_the_job(store: SqliteStore) -> None:
+async def test_mark_delivered_finishes_and_notifies_the_job(store: Store) -> None:
     job = await create(store, new_job(), T0)
-    assert (await store.set_state(job.id, JobState.DELIVERING)).state == JobState.DELIVERING
+    assert (await factories.record(store, job.id, JobState.DELIVERING)).state == JobState.DELIVERING
     finished_at = T0 + timedelta(minutes=2)
 
-    job = await store.mark_delivered(job.id, 4242, "file", finished_at)
+    job = await factories.deliver(store, job.id, 4242, "file", finished_at)
 
     assert job.state == JobState.DELIVERED
     assert (job.message_id, job.delivered_as, job.finished_at) == (4242, "file", finished_at)
@@ -554,11 +395,11 @@ async def test_mark_delivered_finishes_and_notifies_the_job(store: SqliteStore) 
 
 
 async def test_mark_failed_records_the_error_but_the_user_is_still_to_be_told(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     job = await create(store, new_job(), T0)
 
-    job = await store.mark_failed(job.id, "moderation", 0, T0)
+    job = await factories.fail(store, job.id, "moderation", 0, T0)
 
     assert (job.state, job.error, job.cost_cents, job.finished_at) == (
         JobState.FAILED,
@@ -569,36 +410,36 @@ async def test_mark_failed_records_the_error_but_the_user_is_still_to_be_told(
     assert not job.notified
 
 
-async def test_mark_notified_closes_the_job_and_drops_its_token(store: SqliteStore) -> None:
+async def test_mark_notified_closes_the_job_and_drops_its_token(store: Store) -> None:
     job = await create(store, new_job(), T0)
-    await store.mark_failed(job.id, "moderation", None, T0)
+    await factories.fail(store, job.id, "moderation", None, T0)
 
-    job = await store.mark_notified(job.id)
+    job = await factories.told(store, job.id)
 
     assert job.notified
     assert job.origin.interaction_token == ""
 
 
-async def test_forget_token_drops_only_the_token(store: SqliteStore) -> None:
+async def test_dropping_the_token_drops_only_the_token(store: Store) -> None:
     job = await create(store, new_job(), T0)
 
-    await store.forget_token(job.id)
+    await store.update(job.id, JobChange(drop_token=True))
 
     after = await store.get_job(job.id)
     assert after == replace(job, origin=replace(job.origin, interaction_token=""))
 
 
-async def test_open_jobs_are_exactly_those_whose_user_was_not_told(store: SqliteStore) -> None:
+async def test_open_jobs_are_exactly_those_whose_user_was_not_told(store: Store) -> None:
     queued = await create(store, new_job(), T0)
     delivered = await create(store, new_job(), T0)
-    await store.mark_delivered(delivered.id, 1, "file", T0)
+    await factories.deliver(store, delivered.id, 1, "file", T0)
     failed_untold = await create(store, new_job(), T0)
-    await store.mark_failed(failed_untold.id, "boom", None, T0)
+    await factories.fail(store, failed_untold.id, "boom", None, T0)
     failed_told = await create(store, new_job(), T0)
-    await store.mark_failed(failed_told.id, "boom", None, T0)
-    await store.mark_notified(failed_told.id)
+    await factories.fail(store, failed_told.id, "boom", None, T0)
+    await factories.told(store, failed_told.id)
     submitted = await create(store, new_job(), T0)
-    await store.mark_submitted(submitted.id, "pred-1", 29, None, T0)
+    await factories.submit(store, submitted.id, "pred-1", 29, None, T0)
 
     open_ids = [job.id for job in await store.open_jobs()]
 
@@ -614,20 +455,20 @@ ONE_SECOND = timedelta(seconds=1)
 
 
 async def delivered_job(
-    store: SqliteStore, created_at: datetime, *, duration_s: int, cost_cents: int
+    store: Store, created_at: datetime, *, duration_s: int, cost_cents: int
 ) -> Job:
     job = await create(store, new_job(ALICE, duration_s=duration_s), created_at)
-    await store.mark_submitted(job.id, f"pred-{job.id}", cost_cents, None, created_at)
-    await store.mark_completed(job.id, "https://assets.example/x.mp4", None, created_at)
-    return await store.mark_delivered(job.id, 1, "file", created_at)
+    await factories.submit(store, job.id, f"pred-{job.id}", cost_cents, None, created_at)
+    await factories.complete(store, job.id, "https://assets.example/x.mp4", None, created_at)
+    return await factories.deliver(store, job.id, 1, "file", created_at)
 
 
-async def failed_job(store: SqliteStore, created_at: datetime, *, cost_cents: int) -> Job:
+async def failed_job(store: Store, created_at: datetime, *, cost_cents: int) -> Job:
     job = await create(store, new_job(ALICE, duration_s=8), created_at)
-    return await store.mark_failed(job.id, "boom", cost_cents, created_at)
+    return await factories.fail(store, job.id, "boom", cost_cents, created_at)
 
 
-async def test_usage_counts_today_from_utc_midnight(store: SqliteStore) -> None:
+async def test_usage_counts_today_from_utc_midnight(store: Store) -> None:
     await delivered_job(store, TODAY_START, duration_s=5, cost_cents=29)
     await failed_job(store, TODAY_START + timedelta(hours=3), cost_cents=10)
     await delivered_job(store, TODAY_START - ONE_SECOND, duration_s=4, cost_cents=100)
@@ -639,7 +480,7 @@ async def test_usage_counts_today_from_utc_midnight(store: SqliteStore) -> None:
 
 
 async def test_usage_counts_this_month_from_the_first_at_utc_midnight(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await delivered_job(store, MONTH_START, duration_s=6, cost_cents=29)
     await delivered_job(store, TODAY_START - ONE_SECOND, duration_s=4, cost_cents=29)
@@ -657,12 +498,12 @@ async def test_usage_counts_this_month_from_the_first_at_utc_midnight(
     )
 
 
-async def test_usage_all_time_counts_every_job_of_the_user_only(store: SqliteStore) -> None:
+async def test_usage_all_time_counts_every_job_of_the_user_only(store: Store) -> None:
     await delivered_job(store, NOW - timedelta(days=400), duration_s=12, cost_cents=100)
     await delivered_job(store, NOW, duration_s=4, cost_cents=29)
     await failed_job(store, NOW - timedelta(days=40), cost_cents=5)
     bobs = await create(store, new_job(BOB), NOW)
-    await store.mark_submitted(bobs.id, "pred-bob", 999, None, NOW)
+    await factories.submit(store, bobs.id, "pred-bob", 999, None, NOW)
 
     report = await store.usage_report(ALICE, NOW)
 
@@ -676,7 +517,7 @@ async def test_usage_all_time_counts_every_job_of_the_user_only(store: SqliteSto
 
 
 async def test_usage_periods_follow_utc_even_when_now_has_another_offset(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     # 01:30 on 1 April in UTC+2 is still 31 March in UTC.
     local_now = datetime(2025, 4, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -687,7 +528,7 @@ async def test_usage_periods_follow_utc_even_when_now_has_another_offset(
     assert (report.today.succeeded, report.month.succeeded) == (1, 1)
 
 
-async def test_usage_counts_unfinished_jobs_as_in_progress(store: SqliteStore) -> None:
+async def test_usage_counts_unfinished_jobs_as_in_progress(store: Store) -> None:
     await in_flight(store, ALICE, 1)
     await create(store, new_job(ALICE), NOW)
     await delivered_job(store, NOW, duration_s=5, cost_cents=29)
@@ -697,7 +538,7 @@ async def test_usage_counts_unfinished_jobs_as_in_progress(store: SqliteStore) -
     assert report.in_progress == 2
 
 
-async def test_usage_lists_the_latest_jobs_newest_first(store: SqliteStore) -> None:
+async def test_usage_lists_the_latest_jobs_newest_first(store: Store) -> None:
     ids = []
     for hours_ago in (5, 1, 3, 2, 4, 6):
         job = await create(store, new_job(ALICE), NOW - timedelta(hours=hours_ago))
@@ -710,7 +551,7 @@ async def test_usage_lists_the_latest_jobs_newest_first(store: SqliteStore) -> N
     assert [job.id for job in report.recent] == [by_age[1], by_age[2], by_age[3]]
 
 
-async def test_usage_of_a_user_without_jobs_is_all_zero(store: SqliteStore) -> None:
+async def test_usage_of_a_user_without_jobs_is_all_zero(store: Store) -> None:
     report = await store.usage_report(CAROL, NOW)
 
     assert (report.today.generations, report.month.generations, report.all_time.cost_cents) == (
@@ -724,23 +565,25 @@ async def test_usage_of_a_user_without_jobs_is_all_zero(store: SqliteStore) -> N
 # Meta ------------------------------------------------------------------------------------------
 
 
-async def test_meta_of_an_unknown_key_is_none(store: SqliteStore) -> None:
+async def test_meta_of_an_unknown_key_is_none(store: Store) -> None:
     assert await store.get_meta("command_tree_hash") is None
 
 
-async def test_meta_set_twice_keeps_the_latest_value(store: SqliteStore, db_path: Path) -> None:
+async def test_meta_set_twice_keeps_the_latest_value(
+    store: Store, reopen: Callable[[], AbstractAsyncContextManager[Store]]
+) -> None:
     await store.set_meta("command_tree_hash", "abc")
     await store.set_meta("command_tree_hash", "def")
 
     assert await store.get_meta("command_tree_hash") == "def"
-    async with await SqliteStore.open(db_path) as reopened:
+    async with reopen() as reopened:
         assert await reopened.get_meta("command_tree_hash") == "def"
 
 
 # Lineage and deleted posts ---------------------------------------------------------------------
 
 
-async def test_a_job_records_its_kind_and_parent(store: SqliteStore) -> None:
+async def test_a_job_records_its_kind_and_parent(store: Store) -> None:
     parent = await create(store, new_job(), T0)
     child = await create(
         store, replace(new_job(), kind=JobKind.CONTINUE, parent_job_id=parent.id), T0
@@ -752,7 +595,7 @@ async def test_a_job_records_its_kind_and_parent(store: SqliteStore) -> None:
     assert (reread.kind, reread.parent_job_id) == (JobKind.CONTINUE, parent.id)
 
 
-async def test_a_deleted_post_is_recorded_once(store: SqliteStore) -> None:
+async def test_a_deleted_post_is_recorded_once(store: Store) -> None:
     job = await create(store, new_job(), T0)
 
     assert await store.mark_post_deleted(job.id, T0 + timedelta(hours=1)) is True
@@ -760,3 +603,115 @@ async def test_a_deleted_post_is_recorded_once(store: SqliteStore) -> None:
     reread = await store.get_job(job.id)
     assert reread is not None
     assert reread.post_deleted_at == T0 + timedelta(hours=1)
+
+
+# Guarded moves -----------------------------------------------------------------------------------
+
+
+async def job_at(store: Store, state: JobState) -> Job:
+    """A fresh job taken to `state` by legal moves."""
+    job = await create(store, new_job(), T0)
+    return await factories.record(store, job.id, state)
+
+
+@pytest.mark.parametrize(("start", "to"), list(itertools.product(JobState, JobState)), ids=str)
+async def test_a_move_succeeds_exactly_when_the_table_allows_it(
+    store: Store, start: JobState, to: JobState
+) -> None:
+    job = await job_at(store, start)
+    assert job.state == start
+
+    moved = await store.move(job.id, to, JobChange(error="a fact"))
+
+    if to in TRANSITIONS[start]:
+        assert moved is not None
+        assert (moved.state, moved.error) == (to, "a fact")
+        assert await store.get_job(job.id) == moved
+    else:
+        assert moved is None
+        assert await store.get_job(job.id) == job  # nothing written, facts included
+
+
+async def test_move_writes_the_state_and_only_the_facts_given(store: Store) -> None:
+    job = await job_at(store, JobState.SUBMITTING)
+    change = JobChange(
+        prediction_id="pred-1",
+        cost_cents=29,
+        reserved_cents=0,
+        estimate_s=(60.0, 120.0),
+        submitted_at=T0 + timedelta(seconds=3),
+    )
+
+    moved = await store.move(job.id, JobState.SUBMITTED, change)
+
+    assert moved == replace(
+        job,
+        state=JobState.SUBMITTED,
+        prediction_id="pred-1",
+        cost_cents=29,
+        reserved_cents=0,
+        estimate_low_s=60.0,
+        estimate_high_s=120.0,
+        submitted_at=T0 + timedelta(seconds=3),
+    )
+
+
+async def test_update_records_every_fact_and_leaves_the_state(store: Store) -> None:
+    job = await job_at(store, JobState.DELIVERING)
+    at = T0 + timedelta(minutes=5)
+
+    updated = await store.update(
+        job.id,
+        JobChange(
+            output_url="https://assets.example/x.mp4",
+            completed_at=at,
+            finished_at=at,
+            error="e",
+            message_id=42,
+            delivered_as="link",
+            failure_kind=FailureKind.UNDELIVERABLE,
+            delivered_via=DeliveryRoute.FOLLOWUP,
+            delivery_note="channel post refused: 403",
+            mod_log_channel_id=7,
+            mod_log_message_id=8,
+            notified=True,
+            drop_token=True,
+        ),
+    )
+
+    assert updated == replace(
+        job,
+        output_url="https://assets.example/x.mp4",
+        completed_at=at,
+        finished_at=at,
+        error="e",
+        message_id=42,
+        delivered_as="link",
+        failure_kind=FailureKind.UNDELIVERABLE,
+        delivered_via=DeliveryRoute.FOLLOWUP,
+        delivery_note="channel post refused: 403",
+        mod_log_channel_id=7,
+        mod_log_message_id=8,
+        notified=True,
+        origin=replace(job.origin, interaction_token=""),
+    )
+    assert await store.get_job(job.id) == updated
+
+
+async def test_update_of_an_unknown_job_raises(store: Store) -> None:
+    with pytest.raises(LookupError):
+        await store.update(12345, JobChange(error="x"))
+
+
+async def test_a_move_of_an_unknown_job_is_refused(store: Store) -> None:
+    assert await store.move(12345, JobState.CLAIMED) is None
+
+
+async def test_a_cancelled_job_refuses_every_later_step(store: Store) -> None:
+    job = await job_at(store, JobState.SUBMITTED)
+    cancelled = await store.cancel_job(job.id, ALICE, T0)
+    assert cancelled is not None
+
+    for to in (JobState.COMPLETED, JobState.DELIVERING, JobState.DELIVERED, JobState.FAILED):
+        assert await store.move(job.id, to) is None
+    assert await store.get_job(job.id) == cancelled

@@ -1,0 +1,308 @@
+"""Jobs: admission, the queue's claims, guarded state moves and lookups.
+
+Every state set a statement uses comes from `bot.jobs.model`, so the SQL and the state machine
+cannot disagree. Statements are built once, here, with bound parameters: SQLAlchemy compiles
+each shape once and reuses it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import bindparam, func
+
+from bot.guilds.model import QuotaUsage
+from bot.i18n.text import Text
+from bot.jobs.model import (
+    CANCELLABLE,
+    ENDED_WITHOUT_CLIP,
+    IN_FLIGHT,
+    UNFINISHED,
+    GenerationSettings,
+    Job,
+    JobChange,
+    JobState,
+    NewJob,
+    sources,
+)
+from bot.periods import day_start, month_start
+from bot.storage import rows
+from bot.storage.database import Database, Session
+from bot.storage.protocols import Decision
+from bot.storage.schema import jobs
+
+j = jobs.c
+
+#: Jobs whose requester has not been told the outcome: a small set however large the history
+#: grows (the partial index `jobs_open`). The states are listed rather than negated (NOT IN), so
+#: SQLite can search that index.
+_OPEN_UNFINISHED = sa.and_(j.notified == False, j.state.in_(sorted(UNFINISHED)))  # noqa: E712
+#: Jobs that count against limits: all but those that ended without the API charging for them.
+_COUNTED = sa.or_(j.state.not_in(sorted(ENDED_WITHOUT_CLIP)), j.cost_cents > 0)
+
+_INSERT = sa.insert(jobs).returning(*j)
+_BY_ID = sa.select(jobs).where(j.id == bindparam("job_id"))
+_STATE_BY_ID = sa.select(j.state).where(j.id == bindparam("job_id"))
+_OPEN = sa.select(jobs).where(j.notified == False)  # noqa: E712 - renders `notified = 0`
+
+_USAGE_MINE = sa.select(
+    func.count().filter(_COUNTED, j.created_at >= bindparam("day")),
+    func.count().filter(_COUNTED, j.created_at >= bindparam("month")),
+    func.max(j.created_at).filter(_COUNTED),
+).where(
+    j.guild_id == bindparam("guild"),
+    j.user_id == bindparam("user"),
+    j.created_at >= bindparam("since"),
+)
+_USAGE_OPEN = sa.select(func.count().filter(j.guild_id == bindparam("guild")), func.count()).where(
+    _OPEN_UNFINISHED, j.user_id == bindparam("user")
+)
+_USAGE_SPENT = sa.select(func.sum(j.cost_cents + j.reserved_cents)).where(
+    j.guild_id == bindparam("guild"), j.created_at >= bindparam("month")
+)
+
+# The price of these settings: the latest charged jobs with them (index `jobs_by_price_settings`).
+_recent_prices = (
+    sa.select(j.cost_cents)
+    .where(
+        j.prediction_id.is_not(None),
+        j.duration_s == bindparam("duration_s"),
+        j.resolution == bindparam("resolution"),
+        j.generate_audio == bindparam("generate_audio"),
+    )
+    .order_by(j.id.desc())
+    .limit(20)
+    .subquery()
+)
+_EXPECTED_COST = sa.select(func.max(_recent_prices.c.cost_cents))
+
+# Read from the covering index `jobs_by_eta_settings` alone, latest first: no sort step.
+_GENERATION_TIMES = (
+    sa.select(j.completed_at - j.submitted_at)
+    .where(
+        j.state == JobState.DELIVERED.value,
+        j.resolution == bindparam("resolution"),
+        j.duration_s == bindparam("duration_s"),
+        j.submitted_at.is_not(None),
+        j.completed_at.is_not(None),
+    )
+    .order_by(j.completed_at.desc())
+    .limit(bindparam("limit"))
+)
+
+# The oldest queued job that fits both in-flight caps, in one statement, so no other writer can
+# slip between the choice and the claim.
+_queued, _flying, _users_flying = jobs.alias("q"), jobs.alias("f"), jobs.alias("u")
+assert JobState.QUEUED in sources(JobState.CLAIMED)
+_in_flight_all = (
+    sa.select(func.count())
+    .where(_flying.c.notified == False, _flying.c.state.in_(sorted(IN_FLIGHT)))  # noqa: E712
+    .scalar_subquery()
+)
+_in_flight_user = (
+    sa.select(func.count())
+    .where(
+        _users_flying.c.notified == False,  # noqa: E712
+        _users_flying.c.state.in_(sorted(IN_FLIGHT)),
+        _users_flying.c.user_id == _queued.c.user_id,
+    )
+    .scalar_subquery()
+)
+_next_queued = (
+    sa.select(_queued.c.id)
+    .where(
+        _queued.c.notified == False,  # noqa: E712
+        _queued.c.state == JobState.QUEUED.value,
+        _in_flight_all < bindparam("max_all"),
+        _in_flight_user < bindparam("max_user"),
+    )
+    .order_by(_queued.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_CLAIM = (
+    sa.update(jobs)
+    .where(j.id == _next_queued)
+    .values(state=JobState.CLAIMED.value, updated_at=bindparam("now"))
+    .returning(*j)
+)
+
+_me = jobs.alias("me")
+_QUEUE_POSITION = sa.select(func.count()).where(
+    j.notified == False,  # noqa: E712
+    j.state == JobState.QUEUED.value,
+    j.id <= bindparam("job_id"),
+    sa.exists().where(_me.c.id == bindparam("job_id"), _me.c.state == JobState.QUEUED.value),
+)
+
+#: The one guarded compare-and-set state write: the SET clause is the state, `updated_at` and
+#: the facts given with it (the parameters named like columns).
+_MOVE = (
+    sa.update(jobs)
+    .where(j.id == bindparam("job_id"), j.state.in_(bindparam("sources", expanding=True)))
+    .returning(*j)
+)
+_SOURCES = {state: sorted(sources(state)) for state in JobState}
+_UPDATE = sa.update(jobs).where(j.id == bindparam("job_id")).returning(*j)
+
+# A reservation is released, except while a submit is on the wire: that one may still be
+# charged, so it stands until the answer settles it. A cost the API already reported stays.
+_CANCEL = (
+    sa.update(jobs)
+    .where(j.id == bindparam("job_id"), j.state.in_(sorted(CANCELLABLE)))
+    .values(
+        state=JobState.CANCELLED.value,
+        cancelled_by=bindparam("actor_id"),
+        reserved_cents=sa.case((j.state == JobState.SUBMITTING.value, j.reserved_cents), else_=0),
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*j)
+)
+_POST_DELETED = (
+    sa.update(jobs)
+    .where(j.id == bindparam("job_id"), j.post_deleted_at.is_(None))
+    .values(post_deleted_at=bindparam("now"), updated_at=bindparam("now"))
+)
+
+
+class SqlJobs:
+    """`JobStore` over a `Database`."""
+
+    _db: Database
+
+    async def admit(
+        self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
+    ) -> Job | Text:
+        """Create a queued job, reserving its expected cost, if `decide` allows it.
+
+        The usage `decide` sees and the insert are one transaction, so concurrent requests
+        are admitted one after another and no limit is overshot. Returns the job, or the
+        refusal `decide` gave.
+        """
+        o = new.origin
+        assert o.guild_id is not None
+        async with self._db.transaction() as tx:
+            usage = await _quota_usage(tx, o.guild_id, o.user_id, now, cooldown_s)
+            if (refusal := decide(usage)) is not None:
+                return refusal
+            row = await tx.row(_INSERT, rows.new_job_values(new, now, reserve_cents=reserve_cents))
+        assert row is not None
+        return rows.job(row)
+
+    async def quota_usage(
+        self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
+    ) -> QuotaUsage:
+        """What counts against a user's limits on a server right now."""
+        return await _quota_usage(self._db, guild_id, user_id, now, cooldown_s)
+
+    async def expected_cost(self, settings: GenerationSettings) -> int | None:
+        """The most the API recently charged for a job with these settings, if known."""
+        cost = await self._db.value(
+            _EXPECTED_COST,
+            {
+                "duration_s": settings.duration_s,
+                "resolution": settings.resolution,
+                "generate_audio": settings.generate_audio,
+            },
+        )
+        return None if cost is None else int(cost)
+
+    async def recent_generation_s(
+        self, resolution: str, duration_s: int, limit: int
+    ) -> list[float]:
+        """Generation times (submitted to completed, seconds) of the latest `limit` delivered
+        jobs with this resolution and duration, newest first."""
+        found = await self._db.rows(
+            _GENERATION_TIMES, {"resolution": resolution, "duration_s": duration_s, "limit": limit}
+        )
+        return [float(row[0]) for row in found]
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """Return the job, or None if there is no such id."""
+        row = await self._db.row(_BY_ID, {"job_id": job_id})
+        return rows.job(row) if row else None
+
+    async def job_state(self, job_id: int) -> JobState | None:
+        """Return just the job's state (cheaper than `get_job`), or None if there is no such id."""
+        state = await self._db.value(_STATE_BY_ID, {"job_id": job_id})
+        return None if state is None else JobState(state)
+
+    async def open_jobs(self) -> list[Job]:
+        """Jobs whose user has not yet been told the outcome, oldest first."""
+        found = await self._db.rows(_OPEN)
+        # Sorted here: ORDER BY id would make SQLite scan the whole table instead of the index.
+        return sorted((rows.job(row) for row in found), key=lambda job: job.id)
+
+    async def queue_position(self, job_id: int) -> int:
+        """1-based place of a queued job in the queue (0 if it is not queued)."""
+        return int(await self._db.value(_QUEUE_POSITION, {"job_id": job_id}))
+
+    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
+        """Atomically move the oldest queued job that fits both caps to CLAIMED."""
+        row = await self._db.row(
+            _CLAIM, {"now": _now(), "max_all": max_in_flight, "max_user": max_per_user}
+        )
+        return rows.job(row) if row else None
+
+    async def move(
+        self,
+        job_id: int,
+        to: JobState,
+        change: JobChange = JobChange(),  # noqa: B008 - frozen
+    ) -> Job | None:
+        """Move a job to `to` with the facts of `change`, if its state may move there
+        (`bot.jobs.model.TRANSITIONS`); None, writing nothing, if it may not."""
+        values = rows.change_values(change)
+        values.update(state=to.value, updated_at=_now(), job_id=job_id, sources=_SOURCES[to])
+        row = await self._db.row(_MOVE, values)
+        return rows.job(row) if row else None
+
+    async def update(self, job_id: int, change: JobChange) -> Job:
+        """Record the facts of `change` without moving the job; returns the job."""
+        values = rows.change_values(change)
+        values.update(updated_at=_now(), job_id=job_id)
+        row = await self._db.row(_UPDATE, values)
+        if row is None:
+            raise LookupError(f"job {job_id} does not exist")
+        return rows.job(row)
+
+    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
+        """Cancel a job that is not yet being posted; None if it is past that point.
+
+        A reservation is released, except while a submit is on the wire (that one may still
+        be charged; the answer settles it). A cost the API already reported stays.
+        """
+        row = await self._db.row(
+            _CANCEL, {"job_id": job_id, "actor_id": actor_id, "now": rows.ts(now)}
+        )
+        return rows.job(row) if row else None
+
+    async def mark_post_deleted(self, job_id: int, now: datetime) -> bool:
+        """Record that the job's result post was deleted; False if it already was."""
+        return await self._db.write(_POST_DELETED, {"job_id": job_id, "now": rows.ts(now)}) == 1
+
+
+async def _quota_usage(
+    db: Session, guild_id: int, user_id: int, now: datetime, cooldown_s: int
+) -> QuotaUsage:
+    day, month = rows.ts(day_start(now)), rows.ts(month_start(now))
+    params = {"guild": guild_id, "user": user_id, "day": day, "month": month}
+    mine = await db.row(_USAGE_MINE, {**params, "since": min(month, rows.ts(now) - cooldown_s)})
+    here = await db.row(_USAGE_OPEN, params)
+    spent = await db.value(_USAGE_SPENT, params)
+    assert mine is not None
+    assert here is not None
+    return QuotaUsage(
+        today=int(mine[0]),
+        month=int(mine[1]),
+        open_here=int(here[0]),
+        open_anywhere=int(here[1]),
+        last_started_at=rows.maybe_at(mine[2]),
+        guild_month_cents=int(spent or 0),
+    )
+
+
+def _now() -> float:
+    return rows.ts(datetime.now(UTC))
