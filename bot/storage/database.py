@@ -1,9 +1,12 @@
-"""The SQLite database under the store: opening it, its two connections, transactions and
-migrations.
+"""The SQLite database under the store: opening it, its two connections, transactions,
+migrations, and running the statements.
 
-Everything SQLite-specific that is not a statement lives here: the PRAGMAs, `BEGIN IMMEDIATE`,
-the usability checks and the numbered migrations in `migrations/sqlite/`. The statements
-themselves (the aggregate modules) are SQLAlchemy Core and render for any dialect.
+The statements (the aggregate modules) are SQLAlchemy Core, written once for any dialect. Here
+each is compiled once, for SQLite, and run straight on aiosqlite: SQLAlchemy's asyncio layer
+cost about five times as much CPU per statement (README, Performance), and the bot runs some
+twenty statements a job. Everything SQLite-specific that is not a statement lives here too: the
+PRAGMAs, `BEGIN IMMEDIATE`, the usability checks and the numbered migrations in
+`migrations/sqlite/`.
 """
 
 from __future__ import annotations
@@ -12,30 +15,92 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 import sqlalchemy as sa
-from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger(__name__)
 
 #: Parameters of one statement, by name.
 Params = dict[str, Any]
-#: A result row of any columns.
-AnyRow = sa.Row[*tuple[Any, ...]]
-_T = TypeVar("_T")
+#: SQLite as the statements are compiled for: named parameters, which sqlite3 binds by name.
+_SQLITE = sqlite.dialect(paramstyle="named")
 
 
 class DatabaseUnusableError(Exception):
     """The database file cannot be used as it is; the bot must stop rather than overwrite it."""
+
+
+class Row(tuple[Any, ...]):
+    """A result row: by position, by slice, or by column name (`row.name`, `row._mapping`)."""
+
+    __slots__ = ()
+    _names: tuple[str, ...] = ()
+    _index: Mapping[str, int] = {}
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._names, self, strict=True))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[self._index[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+#: A result row of any columns.
+AnyRow = Row
+
+
+@functools.lru_cache(maxsize=256)
+def _row_type(names: tuple[str, ...]) -> type[Row]:
+    index = {name: position for position, name in enumerate(names)}
+    return type("Row", (Row,), {"__slots__": (), "_names": names, "_index": index})
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One statement, for the parameter names it is run with, as SQLite runs it."""
+
+    compiled: SQLCompiler
+    sql: str
+    #: It carries IN lists (`expanding` parameters): their length decides the SQL, per call.
+    expanding: bool
+    row_type: type[Row] | None  # None: it returns no rows
+
+    def bind(self, params: Params) -> tuple[str, Mapping[str, Any]]:
+        """The SQL and every value it binds: the statement's own, and the caller's."""
+        if self.expanding:
+            expanded = self.compiled.construct_expanded_state(params)
+            return expanded.statement, expanded.parameters
+        return self.sql, self.compiled.construct_params(params) or {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
+    """Compile once per statement and parameter names: the statements are module-level
+    constants, and an INSERT or UPDATE sets the columns it is given values for."""
+    compiled = statement.compile(dialect=_SQLITE, column_keys=list(keys))  # type: ignore[attr-defined]
+    assert isinstance(compiled, SQLCompiler)
+    columns = getattr(statement, "exported_columns", None)
+    returns_rows = isinstance(statement, sa.Select) or bool(getattr(statement, "_returning", ()))
+    row_type = _row_type(tuple(columns.keys())) if returns_rows and columns is not None else None
+    return _Compiled(compiled, str(compiled), bool(compiled.post_compile_params), row_type)
+
+
+def _prepare(statement: sa.Executable, params: Params | None) -> tuple[_Compiled, str, Any]:
+    given = params or {}
+    compiled = _compile(statement, tuple(given))
+    sql, values = compiled.bind(given)
+    return compiled, sql, values
 
 
 class Session:
@@ -43,15 +108,17 @@ class Session:
     share the connection, and a write landing between execute and fetch could show a moved
     row twice."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
 
-    async def rows(self, statement: sa.Executable, params: Params | None = None) -> list[AnyRow]:
+    async def rows(self, statement: sa.Executable, params: Params | None = None) -> list[Row]:
         """Every row the statement returns."""
-        rows, _ = await _uninterrupted(self._run(statement, params))
-        return rows
+        compiled, sql, values = _prepare(statement, params)
+        assert compiled.row_type is not None, "a statement that returns no rows"
+        found = await self._connection.execute_fetchall(sql, values)
+        return [compiled.row_type(row) for row in found]
 
-    async def row(self, statement: sa.Executable, params: Params | None = None) -> AnyRow | None:
+    async def row(self, statement: sa.Executable, params: Params | None = None) -> Row | None:
         """The statement's first row, if any."""
         rows = await self.rows(statement, params)
         return rows[0] if rows else None
@@ -63,34 +130,13 @@ class Session:
 
     async def write(self, statement: sa.Executable, params: Params | None = None) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        _, count = await _uninterrupted(self._run(statement, params))
-        return count
+        _, sql, values = _prepare(statement, params)
+        async with self._connection.execute(sql, values) as cursor:
+            return cursor.rowcount
 
     async def upsert(self, table: sa.Table, keys: tuple[str, ...], values: Params) -> None:
         """Insert a row, or update the row with the same `keys` to these values."""
-        await self.write(_upsert(self._connection.dialect.name, table, keys), values)
-
-    async def _run(
-        self, statement: sa.Executable, params: Params | None
-    ) -> tuple[list[AnyRow], int]:
-        result = await self._connection.execute(statement, params)
-        return (list(result.all()) if result.returns_rows else []), result.rowcount
-
-
-async def _uninterrupted(step: Coroutine[Any, Any, _T]) -> _T:
-    """Run `step` to its end even if the caller is cancelled meanwhile (then raise that).
-
-    SQLAlchemy takes a statement cut off halfway for a broken connection and closes it, for
-    every task sharing it; so a cancelled caller waits for its statement instead, as the
-    driver's thread would finish it anyway.
-    """
-    task = asyncio.ensure_future(step)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await task
-        raise
+        await self.write(_upsert(_SQLITE.name, table, keys), values)
 
 
 @functools.cache
@@ -114,11 +160,8 @@ class Database(Session):
     end up inside (or be rolled back with) them.
     """
 
-    def __init__(
-        self, engine: AsyncEngine, shared: AsyncConnection, transactions: AsyncConnection
-    ) -> None:
+    def __init__(self, shared: aiosqlite.Connection, transactions: aiosqlite.Connection) -> None:
         super().__init__(shared)
-        self._engine = engine
         self._shared = shared
         self._tx = transactions
         self._tx_lock = asyncio.Lock()
@@ -131,65 +174,51 @@ class Database(Session):
         SQLite database or was written by a newer version of the bot.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        # NullPool: each connection is opened once and really closed with the store.
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", poolclass=NullPool)
-        # The driver never begins a transaction by itself; `transaction` says when.
-        event.listen(engine.sync_engine, "connect", _driver_autocommit)
-        connections: list[AsyncConnection] = []
+        connections: list[aiosqlite.Connection] = []
         try:
             for _ in range(2):
-                try:
-                    connection = await engine.connect()
-                except exc.DatabaseError as error:  # SQLAlchemy reads the file as it connects
-                    raise _unreadable(path, error.orig) from error
+                # isolation_level None: the driver never begins a transaction by itself;
+                # `transaction` says when, and takes the write lock at once.
+                connection = await aiosqlite.connect(path, isolation_level=None)
                 connections.append(connection)
                 if len(connections) == 1:
                     # Checked before anything writes: WAL mode or a migration would modify it.
                     await _check_usable(connection, path)
-                await connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+                await connection.execute("PRAGMA journal_mode = WAL")
                 # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
                 # could be sent twice; the bot writes far too little for the cost to matter.
-                await connection.exec_driver_sql("PRAGMA synchronous = FULL")
-                await connection.exec_driver_sql("PRAGMA busy_timeout = 5000")
-                await connection.commit()  # ends SQLAlchemy's own record of an open transaction
+                await connection.execute("PRAGMA synchronous = FULL")
+                await connection.execute("PRAGMA busy_timeout = 5000")
             shared, transactions = connections
-            # Each statement on the shared connection is its own transaction.
-            shared = await shared.execution_options(isolation_level="AUTOCOMMIT")
-            # Only the transaction connection takes the write lock when a transaction begins.
-            event.listen(transactions.sync_connection, "begin", _begin_immediate)
             await _migrate(shared)
         except BaseException:
             for connection in connections:  # their threads would keep the process alive
                 await connection.close()
-            await engine.dispose()
             raise
-        return cls(engine, shared, transactions)
+        return cls(shared, transactions)
 
     async def close(self) -> None:
         """Close the connections."""
         await self._shared.close()
         await self._tx.close()
-        await self._engine.dispose()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        """An immediate (write-locked) transaction on the dedicated connection: committed when
-        the block ends, rolled back if it raises."""
+        """An immediate (write-locked) transaction on the dedicated connection: what it reads
+        stays true until it commits; committed when the block ends, rolled back if it
+        raises."""
         async with self._tx_lock:
-            await _uninterrupted(self._tx.begin().start())
+            await self._tx.execute("BEGIN IMMEDIATE")
             try:
                 yield Session(self._tx)
             except BaseException:
-                await _uninterrupted(self._tx.rollback())
+                await self._tx.execute("ROLLBACK")
                 raise
-            await _uninterrupted(self._tx.commit())
+            await self._tx.execute("COMMIT")
 
     async def driver_connection(self) -> aiosqlite.Connection:
-        """The shared connection's aiosqlite connection (tests trace and explain with it)."""
-        raw = await self._shared.get_raw_connection()
-        connection = raw.driver_connection
-        assert isinstance(connection, aiosqlite.Connection)
-        return connection
+        """The shared connection (tests trace and explain with it)."""
+        return self._shared
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -202,8 +231,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-async def _migrate(connection: AsyncConnection) -> None:
-    driver = await _driver(connection)
+async def _migrate(driver: aiosqlite.Connection) -> None:
     ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
     for number, script in migrations():
         if number <= current:
@@ -214,8 +242,7 @@ async def _migrate(connection: AsyncConnection) -> None:
         )
 
 
-async def _check_usable(connection: AsyncConnection, path: Path) -> None:
-    driver = await _driver(connection)
+async def _check_usable(driver: aiosqlite.Connection, path: Path) -> None:
     try:
         ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
         ((verdict,),) = await driver.execute_fetchall("PRAGMA quick_check")
@@ -240,21 +267,3 @@ def _unreadable(path: Path, error: BaseException | None) -> DatabaseUnusableErro
         f"{path} is not a readable SQLite database ({error}). It was left untouched; "
         "restore it from a backup or point DATABASE_URL at another file."
     )
-
-
-async def _driver(connection: AsyncConnection) -> aiosqlite.Connection:
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert isinstance(driver, aiosqlite.Connection)
-    return driver
-
-
-def _driver_autocommit(dbapi_connection: Any, _record: object) -> None:
-    # SQLAlchemy's recipe for SQLite transactions: keep the driver from issuing BEGIN itself
-    # (it would defer the write lock), and begin in the "begin" event instead.
-    dbapi_connection.isolation_level = None
-
-
-def _begin_immediate(connection: SyncConnection) -> None:
-    # Take the write lock at once: what the transaction reads stays true until it commits.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
