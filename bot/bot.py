@@ -24,7 +24,7 @@ from bot.members.retention import Retention
 from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import MetaStore
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class AnimateBot(commands.Bot):
         settings: Settings,
         jobs: JobService,
         admin: GuildAdmin,
-        store: Store,
+        store: MetaStore,
         history: HistoryService,
         remix: RemixService,
         forms: OpenForms,

@@ -22,7 +22,7 @@ from bot.jobs.expectations import (
 from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState
 from bot.jobs.notifier import JobNotifier, ProgressGoneError
 from bot.jobs.scheduler import Scheduler
-from bot.storage import Store
+from bot.storage import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ProgressReporter:
         self,
         *,
         notifier: JobNotifier,
-        store: Store,
+        store: JobStore,
         scheduler: Scheduler,
         now: Callable[[], datetime],
         interval_s: float,

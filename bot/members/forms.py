@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.jobs.model import ImageInput
 from bot.periods import utc_now
-from bot.storage import Store
+from bot.storage import MemberStore
 
 #: How long an opened form stays usable.
 FORM_TTL = timedelta(minutes=30)
@@ -28,7 +28,7 @@ def form_key() -> str:
 class OpenForms:
     """Open forms and their images, in the store."""
 
-    def __init__(self, store: Store, *, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, store: MemberStore, *, now: Callable[[], datetime] = utc_now) -> None:
         self._store = store
         self._now = now
 

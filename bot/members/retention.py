@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.periods import utc_now
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import MemberStore
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class Retention:
     and costs stay, so limits and totals remain true)."""
 
     def __init__(
-        self, *, settings: Settings, store: Store, now: Callable[[], datetime] = utc_now
+        self, *, settings: Settings, store: MemberStore, now: Callable[[], datetime] = utc_now
     ) -> None:
         self._settings = settings
         self._store = store

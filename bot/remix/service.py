@@ -26,7 +26,7 @@ from bot.periods import utc_now
 from bot.remix import messages
 from bot.remix.recipes import PostFiles, remix_request
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RemixService:
         *,
         jobs: JobService,
         settings: Settings,
-        store: Store,
+        store: JobStore,
         downloader: ClipDownloader,
         files: DiscordFiles,
         now: Callable[[], datetime] = utc_now,
