@@ -52,6 +52,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: How long the number of jobs must hold still before the soak counts them.
+_SETTLE_S = 3.0
+
 SETTINGS = {
     "MAX_JOBS_IN_FLIGHT": "50",
     "POLL_INTERVAL_S": "0.5",
@@ -73,7 +76,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
         sampler = asyncio.create_task(_sample_rss(w, soak, args.jobs))
         try:
             bot = await _send_all(w, soak, args, bot)
-            await w.wait_for_jobs("notified = 1", w.count("1"), timeout_s=600)
+            await _wait_until_all_told(w, timeout_s=600)
         finally:
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -106,6 +109,25 @@ async def _send_all(w: World, soak: Soak, args: argparse.Namespace, bot: BotProc
         await w.send_all(batch)
         await asyncio.sleep(0.1)
     return bot
+
+
+async def _wait_until_all_told(w: World, timeout_s: float) -> None:
+    """Wait until every job is told its outcome and no new job has appeared for a while.
+
+    The last calls sent may not be stored yet when the wait starts (a loaded machine admits
+    them later), so the number of jobs must hold still, not just match a count taken at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    seen, still_since = -1, time.monotonic()
+    while True:
+        total, open_jobs = w.count("1"), w.count("notified = 0")
+        if total != seen:
+            seen, still_since = total, time.monotonic()
+        if open_jobs == 0 and time.monotonic() - still_since >= _SETTLE_S:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{open_jobs} of {total} jobs not told within {timeout_s:.0f} s")
+        await asyncio.sleep(0.5)
 
 
 async def _restart(w: World, soak: Soak, bot: BotProcess) -> BotProcess:
