@@ -128,11 +128,13 @@ class AnimateBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the engine (every job's state is already stored), then disconnect."""
-        if self._engine_started:
-            self._engine_started = False
-            await self.retention.stop()
-            await self.jobs.stop()
-        await super().close()
+        try:
+            if self._engine_started:
+                self._engine_started = False
+                await self.retention.stop()
+                await self.jobs.stop()
+        finally:
+            await super().close()  # disconnect whatever happened above
 
     async def sync_commands_if_changed(self) -> bool:
         """Upload the command tree only when it differs from the last upload; True if synced."""

@@ -130,7 +130,10 @@ class Generation:
                 on_refused=lambda: self._mark_refused(job.id),
             )
         except _ShuttingDownError:
-            await store.move(job.id, JobState.QUEUED)  # refused if cancelled: it stays so
+            if await store.move(job.id, JobState.QUEUED) is None:
+                # Cancelled while an earlier attempt was out, which was refused: nothing
+                # reached the API, so its reservation goes.
+                await store.update(job.id, JobChange(reserved_cents=0))
             return
         except _CancelledBeforeSendError:
             log.info("job %d: cancelled before its submit was sent", job.id)

@@ -86,8 +86,10 @@ class _Compiled:
 
 @functools.lru_cache(maxsize=1024)
 def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
-    """Compile once per statement and parameter names: the statements are module-level
-    constants, and an INSERT or UPDATE sets the columns it is given values for."""
+    """Compile once per statement (and, for an INSERT or UPDATE, per set of columns given):
+    the statements are module-level constants. SQLAlchemy's type converters are not applied:
+    every column holds plain values (epoch seconds, text, JSON encoded by `rows`), which
+    `test_schema_columns_need_no_converters` keeps true."""
     compiled = statement.compile(dialect=_SQLITE, column_keys=list(keys))  # type: ignore[attr-defined]
     assert isinstance(compiled, SQLCompiler)
     columns = getattr(statement, "exported_columns", None)
@@ -98,7 +100,10 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
 
 def _prepare(statement: sa.Executable, params: Params | None) -> tuple[_Compiled, str, Any]:
     given = params or {}
-    compiled = _compile(statement, tuple(given))
+    # Only an INSERT or UPDATE takes its columns from the values it is run with; any other
+    # statement compiles once, whatever it is given.
+    sets_columns = isinstance(statement, sa.Insert | sa.Update)
+    compiled = _compile(statement, tuple(given) if sets_columns else ())
     sql, values = compiled.bind(given)
     return compiled, sql, values
 
@@ -190,7 +195,7 @@ class Database(Session):
                 await connection.execute("PRAGMA synchronous = FULL")
                 await connection.execute("PRAGMA busy_timeout = 5000")
             shared, transactions = connections
-            await _migrate(shared)
+            await _migrate(shared, path)
         except BaseException:
             for connection in connections:  # their threads would keep the process alive
                 await connection.close()
@@ -231,15 +236,31 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-async def _migrate(driver: aiosqlite.Connection) -> None:
+async def _migrate(driver: aiosqlite.Connection, path: Path) -> None:
     ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
-    for number, script in migrations():
-        if number <= current:
-            continue
+    pending = [(number, script) for number, script in migrations() if number > current]
+    if pending and current > 0:
+        await _back_up(driver, path, current)
+    for number, script in pending:
         log.info("applying database migration %04d", number)
         await driver.executescript(
             f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
         )
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy of a database at schema `version` is kept before it is upgraded."""
+    return path.with_name(f"{path.name}.v{version}.bak")
+
+
+async def _back_up(driver: aiosqlite.Connection, path: Path, version: int) -> None:
+    """Copy the database before upgrading it: an upgrade is one way (the older bot refuses a
+    newer schema), and this copy is how to go back. Kept if it exists already."""
+    backup = backup_path(path, version)
+    if backup.exists():
+        return
+    log.info("copying the database (schema version %d) to %s before upgrading it", version, backup)
+    await driver.execute("VACUUM INTO ?", (str(backup),))
 
 
 async def _check_usable(driver: aiosqlite.Connection, path: Path) -> None:

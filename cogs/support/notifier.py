@@ -24,7 +24,7 @@ from bot.jobs.notifier import (
 )
 from bot.media.files import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.remix import messages as remix_messages
-from cogs.results import cancel_view, result_view
+from cogs.support.buttons import cancel_view, result_view
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)

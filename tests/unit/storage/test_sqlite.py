@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.jobs.model import JobState, NewJob
-from bot.storage import DatabaseUnusableError
+from bot.storage import DatabaseUnusableError, schema
+from bot.storage.database import backup_path
 from bot.storage.database import migrations as _migrations
 from bot.storage.store import SqlStore
 from tests import factories
@@ -411,3 +413,36 @@ async def test_the_eta_lookup_still_finds_the_upgraded_history(db_path: Path) ->
     async with await SqlStore.open(db_path) as store:
         await delivered_job(store, 70, at=T0 + timedelta(days=1))
         assert await store.recent_generation_s("720p", 5, 50) == [70.0]
+
+
+async def test_an_upgrade_first_keeps_a_copy_of_the_database_as_it_was(db_path: Path) -> None:
+    last_release_database(db_path)
+    jobs_before = read_rows(db_path, "jobs", "id")
+
+    async with await SqlStore.open(db_path):
+        pass
+
+    backup = backup_path(db_path, 10)
+    with contextlib.closing(sqlite3.connect(backup)) as copy:
+        ((version,),) = copy.execute("PRAGMA user_version").fetchall()
+    assert version == 10  # the previous release opens it as its own
+    assert read_rows(backup, "jobs", "id") == jobs_before
+
+
+async def test_a_new_or_current_database_is_not_copied(db_path: Path) -> None:
+    async with await SqlStore.open(db_path):
+        pass
+    async with await SqlStore.open(db_path):
+        pass
+
+    assert sorted(p.name for p in db_path.parent.glob("*.bak")) == []
+
+
+def test_schema_columns_need_no_converters() -> None:
+    # The store runs its compiled statements straight on aiosqlite, without SQLAlchemy's type
+    # converters: every column must hold what sqlite3 binds and returns as is (flags read
+    # back through bool() in `rows`).
+    plain = (sa.Integer, sa.Float, sa.Text, sa.Boolean)
+    for table in schema.metadata.tables.values():
+        for column in table.columns:
+            assert isinstance(column.type, plain), f"{table.name}.{column.name}"
