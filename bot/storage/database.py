@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ class Row(tuple[Any, ...]):
     _index: Mapping[str, int] = {}
 
     @property
-    def _mapping(self) -> dict[str, Any]:
-        return dict(zip(self._names, self, strict=True))
+    def _mapping(self) -> Mapping[str, Any]:
+        return _ByName(self)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -60,6 +60,25 @@ class Row(tuple[Any, ...]):
 AnyRow = Row
 
 
+class _ByName(Mapping[str, Any]):
+    """A row's columns by name, without copying them (rows are read by name, a column at a
+    time, for every job the store returns)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row[self._row._index[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row._names)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+
 @functools.lru_cache(maxsize=256)
 def _row_type(names: tuple[str, ...]) -> type[Row]:
     index = {name: position for position, name in enumerate(names)}
@@ -68,20 +87,22 @@ def _row_type(names: tuple[str, ...]) -> type[Row]:
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """One statement, for the parameter names it is run with, as SQLite runs it."""
+    """One statement as SQLite runs it: its SQL and the values it carries itself (such as an IN
+    list of states, spelled out), or, if the caller gives an IN list, the compiled statement
+    to spell it out with per call."""
 
     compiled: SQLCompiler
     sql: str
-    #: It carries IN lists (`expanding` parameters): their length decides the SQL, per call.
-    expanding: bool
+    constants: Params
+    per_call: bool
     row_type: type[Row] | None  # None: it returns no rows
 
     def bind(self, params: Params) -> tuple[str, Mapping[str, Any]]:
         """The SQL and every value it binds: the statement's own, and the caller's."""
-        if self.expanding:
+        if self.per_call:
             expanded = self.compiled.construct_expanded_state(params)
             return expanded.statement, expanded.parameters
-        return self.sql, self.compiled.construct_params(params) or {}
+        return self.sql, {**self.constants, **params}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -89,13 +110,26 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
     """Compile once per statement (and, for an INSERT or UPDATE, per set of columns given):
     the statements are module-level constants. SQLAlchemy's type converters are not applied:
     every column holds plain values (epoch seconds, text, JSON encoded by `rows`), which
-    `test_schema_columns_need_no_converters` keeps true."""
+    `test_schema_columns_need_no_converters` keeps true.
+
+    Most statements bind only the caller's values by their own names, plus fixed values of
+    their own: then the SQL and those values are worked out here, once, and a call costs a
+    dict merge. A statement whose IN list comes from the caller is spelled out per call.
+    """
     compiled = statement.compile(dialect=_SQLITE, column_keys=list(keys))  # type: ignore[attr-defined]
     assert isinstance(compiled, SQLCompiler)
     columns = getattr(statement, "exported_columns", None)
     returns_rows = isinstance(statement, sa.Select) or bool(getattr(statement, "_returning", ()))
     row_type = _row_type(tuple(columns.keys())) if returns_rows and columns is not None else None
-    return _Compiled(compiled, str(compiled), bool(compiled.post_compile_params), row_type)
+    given = {name for bind, name in compiled.bind_names.items() if bind.required}
+    per_call = bool(compiled.escaped_bind_names) or any(
+        bind.expanding and bind.required for bind in compiled.bind_names
+    )
+    if per_call:
+        return _Compiled(compiled, str(compiled), {}, True, row_type)
+    expanded = compiled.construct_expanded_state(dict.fromkeys(given))
+    constants = {k: v for k, v in expanded.parameters.items() if k not in given}
+    return _Compiled(compiled, expanded.statement, constants, False, row_type)
 
 
 def _prepare(statement: sa.Executable, params: Params | None) -> tuple[_Compiled, str, Any]:
@@ -149,6 +183,8 @@ def _upsert(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> sa.Executab
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column, in `dialect`'s words
     (SQLite and PostgreSQL spell it alike, but SQLAlchemy builds it per dialect)."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - loaded only where used
+
         on_postgresql = postgresql.insert(table)
         others = {c.name: on_postgresql.excluded[c.name] for c in table.c if c.name not in keys}
         return on_postgresql.on_conflict_do_update(index_elements=keys, set_=others)

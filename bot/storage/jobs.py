@@ -18,6 +18,7 @@ from bot.jobs.model import (
     CANCELLABLE,
     ENDED_WITHOUT_CLIP,
     IN_FLIGHT,
+    NO_CHANGE,
     UNFINISHED,
     GenerationSettings,
     Job,
@@ -136,14 +137,15 @@ _QUEUE_POSITION = sa.select(func.count()).where(
     sa.exists().where(_me.c.id == bindparam("job_id"), _me.c.state == JobState.QUEUED.value),
 )
 
-#: The one guarded compare-and-set state write: the SET clause is the state, `updated_at` and
-#: the facts given with it (the parameters named like columns).
-_MOVE = (
-    sa.update(jobs)
-    .where(j.id == bindparam("job_id"), j.state.in_(bindparam("sources", expanding=True)))
+#: The one guarded compare-and-set state write, one statement per target state: the SET clause
+#: is the state, `updated_at` and the facts given with it (the parameters named like columns),
+#: and the WHERE clause lets only the states `TRANSITIONS` allows to move there.
+_MOVES = {
+    to: sa.update(jobs)
+    .where(j.id == bindparam("job_id"), j.state.in_(sorted(sources(to))))
     .returning(*j)
-)
-_SOURCES = {state: sorted(sources(state)) for state in JobState}
+    for to in JobState
+}
 _UPDATE = sa.update(jobs).where(j.id == bindparam("job_id")).returning(*j)
 
 # A reservation is released, except while a submit is on the wire: that one may still be
@@ -250,13 +252,13 @@ class SqlJobs:
         self,
         job_id: int,
         to: JobState,
-        change: JobChange = JobChange(),  # noqa: B008 - frozen
+        change: JobChange = NO_CHANGE,
     ) -> Job | None:
         """Move a job to `to` with the facts of `change`, if its state may move there
         (`bot.jobs.model.TRANSITIONS`); None, writing nothing, if it may not."""
         values = rows.change_values(change)
-        values.update(state=to.value, updated_at=_now(), job_id=job_id, sources=_SOURCES[to])
-        row = await self._db.row(_MOVE, values)
+        values.update(state=to.value, updated_at=_now(), job_id=job_id)
+        row = await self._db.row(_MOVES[to], values)
         return rows.job(row) if row else None
 
     async def update(self, job_id: int, change: JobChange) -> Job:

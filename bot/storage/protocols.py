@@ -12,7 +12,15 @@ from typing import Protocol
 
 from bot.guilds.model import AuditEntry, Block, GuildConfig, GuildUsageReport, QuotaUsage
 from bot.i18n.text import Text
-from bot.jobs.model import GenerationSettings, ImageInput, Job, JobChange, JobState, NewJob
+from bot.jobs.model import (
+    NO_CHANGE,
+    GenerationSettings,
+    ImageInput,
+    Job,
+    JobChange,
+    JobState,
+    NewJob,
+)
 from bot.members.model import HistoryPage, UsageReport
 
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
@@ -41,7 +49,7 @@ class JobStore(Protocol):
         self,
         job_id: int,
         to: JobState,
-        change: JobChange = JobChange(),  # noqa: B008 - frozen
+        change: JobChange = NO_CHANGE,
     ) -> Job | None: ...
     async def update(self, job_id: int, change: JobChange) -> Job: ...
     async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -51,8 +52,10 @@ def params_json(settings: GenerationSettings) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def settings_from_json(text: str) -> GenerationSettings:
-    """The inverse of `params_json`."""
+    """The inverse of `params_json` (cached: a job's row is read many times while it runs, and
+    its settings never change)."""
     params = json.loads(text)
     return GenerationSettings(
         duration_s=params["duration"],
