@@ -8,7 +8,7 @@ import pytest
 
 from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
-from tests.factories import SETTINGS
+from tests.factories import job_as_stored, new_job
 
 FULL = "█" * messages.BAR_WIDTH
 
@@ -45,6 +45,7 @@ def test_progress_bar_of_any_width_is_never_full_before_done(width: int) -> None
 
 
 STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+JOB = job_as_stored(new_job(1001, now=STARTED), created_at=STARTED)
 
 
 FORECAST = Forecast(
@@ -56,7 +57,7 @@ FORECAST = Forecast(
 
 
 def test_generating_shows_the_start_and_the_ready_time_as_live_discord_timestamps() -> None:
-    text = messages.generating(STARTED, 30, FORECAST, SETTINGS).render()
+    text = messages.generating(STARTED, 30, FORECAST, JOB).render()
 
     assert f"<t:{int(STARTED.timestamp())}:R>" in text
     assert f"expected <t:{int(STARTED.timestamp()) + 120}:R>" in text
@@ -68,7 +69,7 @@ def test_generating_text_changes_only_when_the_bar_moves() -> None:
     assert messages.BAR_WIDTH == 5
 
     def at(elapsed_s: float) -> str:
-        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS).render()
+        return messages.generating(STARTED, elapsed_s, FORECAST, JOB).render()
 
     assert at(37) == at(59)
     assert at(59) != at(61)
@@ -79,11 +80,11 @@ def test_generating_bar_follows_the_eta_not_the_api_range() -> None:
     learned = Forecast(29, Eta(60.0, EtaBasis.HISTORY, 12), ready_at=at, late_at=at)
 
     # 36 s of a 60 s ETA is three of five cells; against a 120 s high end it would be two.
-    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS).render()
+    assert "`███░░`" in messages.generating(STARTED, 36, learned, JOB).render()
 
 
 def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() -> None:
-    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True).render()
+    text = messages.generating(STARTED, 500, FORECAST, JOB, late=True).render()
 
     assert "taking longer than usual" in text
     assert "`████░`" in text
