@@ -10,13 +10,22 @@ from typing import Any
 from bot.jobs.model import JobState
 from bot.video.catalogue import MODELS
 from tests.e2e.admin_tools import (
+    ADMIN_PERMISSIONS,
     admin,
     animate_outcome,
     callback_of,
     fields_of,
     reply_of,
 )
-from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, png_bytes, wait_until
+from tests.e2e.conftest import (
+    INTEGER,
+    STRING,
+    BotProcess,
+    BotRunner,
+    animate_interaction,
+    png_bytes,
+    wait_until,
+)
 from tests.english import english
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream, validate_submit
@@ -97,12 +106,10 @@ async def test_an_option_the_servers_model_lacks_is_refused_with_no_submit(
 async def test_autocomplete_offers_what_the_servers_model_makes(
     bot: BotProcess, discord_fake: FakeDiscord
 ) -> None:
-    async def suggested(option: str, typed: str | int) -> list[Any]:
-        make = discord_fake.string_option if isinstance(typed, str) else discord_fake.integer_option
+    async def suggested(option: str, typed: str) -> list[Any]:
+        kind = INTEGER if option == "duration" else STRING
         d = discord_fake.make_autocomplete_interaction(
-            "animate",
-            [make(option, typed)],
-            focused=option,  # type: ignore[arg-type]
+            "animate", [{"name": option, "type": kind, "value": typed}], focused=option
         )
         await discord_fake.send_interaction(d)
         await callback_of(discord_fake, d)
@@ -123,7 +130,7 @@ async def test_the_admin_sees_each_models_price_and_options_before_choosing(
         "animate-admin",
         discord_fake.subcommand("model", options=[discord_fake.string_option("model", "veo")]),
         focused="model",
-        member_permissions=(1 << 5) | (1 << 10) | (1 << 11),
+        member_permissions=ADMIN_PERMISSIONS,
         user_id=discord_fake.owner_id,
     )
     await discord_fake.send_interaction(d)
