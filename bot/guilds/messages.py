@@ -206,8 +206,9 @@ MODEL_DEFAULT_CHOICE = Text("admin.model_default_choice")
 
 
 def model_saved(model: VideoModel, default: bool) -> Text:
-    key = "admin.model_saved_default" if default else "admin.model_saved"
-    return Text(key, model=model.id)
+    if default:
+        return Text("admin.model_saved_default", model=model.id)
+    return Text("admin.model_saved", model=model.id)
 
 
 def model_refused(model_id: str, offered: list[str]) -> Text:
@@ -227,9 +228,10 @@ def model_summary(model: VideoModel) -> Text:
         features.append(Text("admin.model_end_frame"))
     if o.audio:
         features.append(Text("admin.model_audio_choice"))
+    elif o.defaults.generate_audio:
+        features.append(Text("admin.model_audio_always"))
     else:
-        key = "admin.model_audio_always" if o.defaults.generate_audio else "admin.model_no_audio"
-        features.append(Text(key))
+        features.append(Text("admin.model_no_audio"))
     if o.camera_fixed:
         features.append(Text("admin.model_camera"))
     if o.seeds is not None:

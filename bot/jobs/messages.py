@@ -216,8 +216,10 @@ def settings_line(model: str, s: GenerationSettings) -> Text:
     if s.seed is not None:
         parts.append(Text("result.seed", seed=s.seed))
     if s.camera_fixed is not None:
-        parts.append(Text("result.camera_fixed" if s.camera_fixed else "result.camera_moving"))
-    parts.append(Text("result.with_audio" if s.generate_audio else "result.no_audio"))
+        parts.append(
+            Text("result.camera_fixed") if s.camera_fixed else Text("result.camera_moving")
+        )
+    parts.append(Text("result.with_audio") if s.generate_audio else Text("result.no_audio"))
     return Join(parts, sep=" · ")
 
 

@@ -35,10 +35,6 @@ def prompt_too_long(length: int, limit: int) -> Text:
     return Text("input.prompt_too_long", length=length, limit=limit)
 
 
-def value_out_of_range(name: str, value: object, allowed: str | Text) -> Text:
-    return Text("input.value_out_of_range", name=option_name(name), value=value, allowed=allowed)
-
-
 def seconds_range(low: int, high: int) -> Text:
     return Text("input.seconds_range", low=low, high=high)
 
@@ -60,8 +56,10 @@ def model_lacks(model: str, name: str) -> Text:
 
 
 def model_fixed_audio(model: str, always: bool) -> Text:
-    key = "input.model_always_audio" if always else "input.model_never_audio"
-    return Text(key, model=model, name=option_name("generate_audio"))
+    name = option_name("generate_audio")
+    if always:
+        return Text("input.model_always_audio", model=model, name=name)
+    return Text("input.model_never_audio", model=model, name=name)
 
 
 def duration_not_a_number(allowed: Text) -> Text:

@@ -21,7 +21,9 @@ class GrokImagineParams(ModelParams):
 
     image: AnyHttpUrl
     prompt: Annotated[str, Field(min_length=1)]
-    duration: Annotated[int, Field(ge=DURATIONS_S[0], le=DURATIONS_S[-1])] | None = None
+    duration: Annotated[int, Field(strict=True, ge=DURATIONS_S[0], le=DURATIONS_S[-1])] | None = (
+        None
+    )
     aspect_ratio: AspectRatio | None = None
     resolution: Resolution | None = None
 

@@ -16,7 +16,7 @@ from bot.video.model import ModelDefaults, ModelOptions, ModelParams, VideoModel
 AspectRatio = Literal["16:9", "9:16"]
 Resolution = Literal["720p", "1080p"]
 #: Upstream seeds are unsigned 32-bit; the bot offers 1-1000 like every model.
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+Seed = Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)]
 
 
 class Veo31FastParams(ModelParams):
@@ -83,7 +83,7 @@ class Veo3Params(ModelParams):
     prompt: Annotated[str, Field(min_length=1)]
     image: AnyHttpUrl
     aspect_ratio: AspectRatio | None = None
-    duration: Annotated[int, Field(ge=1, le=8)] | None = None
+    duration: Annotated[int, Field(strict=True, ge=1, le=8)] | None = None
     resolution: Resolution | None = None
     generate_audio: bool | None = None
     negative_prompt: str | None = None

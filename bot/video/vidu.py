@@ -21,11 +21,13 @@ class ViduQ3Params(ModelParams):
     prompt: Annotated[str, Field(min_length=1)]
     image: AnyHttpUrl
     resolution: Resolution | None = None
-    duration: Annotated[int, Field(ge=DURATIONS_S[0], le=DURATIONS_S[-1])] | None = None
+    duration: Annotated[int, Field(strict=True, ge=DURATIONS_S[0], le=DURATIONS_S[-1])] | None = (
+        None
+    )
     movement_amplitude: Literal["auto", "small", "medium", "large"] | None = None
     generate_audio: bool | None = None
     bgm: bool | None = None
-    seed: int | None = None
+    seed: Annotated[int, Field(strict=True)] | None = None
 
 
 class ViduQ3(VideoModel):

@@ -24,7 +24,7 @@ class WanSpicyParams(ModelParams):
     prompt: Annotated[str, Field(min_length=1)]
     resolution: Resolution | None = None
     duration: Literal[5, 8] | None = None
-    seed: Annotated[int, Field(ge=-1)] | None = None
+    seed: Annotated[int, Field(strict=True, ge=-1)] | None = None
     enable_safety_checker: bool | None = None
 
 

@@ -152,8 +152,10 @@ def test_the_documented_example_body_is_accepted_as_it_is(documented: Documented
 
 
 def test_veo_3_1_fast_sends_its_duration_as_a_string_and_veo_3_an_integer() -> None:
-    fast = VEO_3_1_FAST.request_body(PROMPT, IMAGE, None, settings(duration_s=6))
-    veo3 = VEO_3.request_body(PROMPT, IMAGE, None, settings(duration_s=8))
+    fast = VEO_3_1_FAST.request_body(
+        PROMPT, IMAGE, None, settings(duration_s=6, aspect_ratio="9:16")
+    )
+    veo3 = VEO_3.request_body(PROMPT, IMAGE, None, settings(duration_s=8, aspect_ratio="9:16"))
 
     assert fast["duration"] == "6"
     assert veo3["duration"] == 8
