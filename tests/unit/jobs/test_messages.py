@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
+from bot.jobs.model import GenerationSettings
 from tests.factories import job_as_stored, new_job
 
 FULL = "█" * messages.BAR_WIDTH
@@ -88,3 +90,46 @@ def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() 
 
     assert "taking longer than usual" in text
     assert "`████░`" in text
+
+
+# Per model -------------------------------------------------------------------------------------
+
+GROK = GenerationSettings(
+    duration_s=6,
+    resolution="720p",
+    aspect_ratio="16:9",
+    camera_fixed=None,
+    seed=None,
+    generate_audio=True,
+)
+
+
+def test_the_settings_line_names_the_model_and_only_the_options_it_has() -> None:
+    seedance = messages.settings_line("seedance-1.5-pro-i2v", JOB.settings).render()
+    grok = messages.settings_line("grok-imagine-video-i2v", GROK).render()
+
+    assert seedance == (
+        "`seedance-1.5-pro-i2v` · 5 s · 720p · aspect auto · seed 7 · moving camera · no audio"
+    )
+    assert grok == "`grok-imagine-video-i2v` · 6 s · 720p · aspect 16:9 · with audio"
+
+
+def test_before_any_price_the_jobs_own_models_listed_price_is_shown() -> None:
+    nothing_known = Forecast(None, Eta(120.0, EtaBasis.DOCS), STARTED, STARTED)
+    veo = replace(JOB, model="veo3-i2v")
+
+    assert "from $0.29" in messages.expectation(nothing_known, JOB).render()
+    assert "from $1.32" in messages.expectation(nothing_known, veo).render()
+
+
+def test_the_documented_time_shown_is_the_jobs_own_models() -> None:
+    wan = replace(JOB, model="wan-2.2-spicy")
+
+    assert messages.eta_basis(Eta(15.0, EtaBasis.DOCS), wan).render().endswith("5–15 s")
+    assert messages.eta_basis(Eta(120.0, EtaBasis.DOCS), JOB).render().endswith("60–120 s")
+
+
+def test_the_post_footer_names_the_model() -> None:
+    assert messages.result_footer(replace(JOB, model="i2v-pro")).render() == (
+        "Job #1 · MiniMax Hailuo 2.3 Pro"
+    )
