@@ -124,6 +124,7 @@ async def time_eta(path: Path, *, samples: int) -> tuple[list[float], list[str]]
         path,
         samples,
         lambda store, rng: store.recent_generation_s(
+            DEFAULT_MODEL.id,
             rng.choice(DEFAULT_MODEL.options.resolutions),
             rng.choice(DEFAULT_MODEL.options.durations_s),  # the same draws as randint(4, 12)
             HISTORY_SAMPLE,

@@ -34,6 +34,15 @@ class ApiRejectedError(ApiError):
         self.message = message
 
 
+class ModelUnavailableError(ApiRejectedError):
+    """The generate route called the model unknown or unavailable (a 404, or an error naming
+    the model as such): retired upstream, say. Nothing was made or charged."""
+
+    def __init__(self, model_id: str, status: int, message: str) -> None:
+        super().__init__(status, message)
+        self.model_id = model_id
+
+
 class ApiUnavailableError(ApiError):
     """The API kept answering 429/5xx or could not be reached, after all retries."""
 

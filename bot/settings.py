@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -45,8 +46,13 @@ class Settings(BaseSettings):
     # Video API
     vibedream_api_key: SecretStr
     vibedream_api_url: str = "https://api.vibedream.ai/api/v1"
-    #: The video model that makes every clip (its id in the API); see `bot.video.catalogue`.
+    #: The video model that makes every clip unless a server's admins choose another (its id
+    #: in the API); see `bot.video.catalogue`.
     vibedream_model: str = DEFAULT_MODEL.id
+    #: The models server admins may choose from (empty: every model in the catalogue).
+    vibedream_models: Annotated[tuple[str, ...], NoDecode] = ()
+    #: How long a model the API called unknown or unavailable is refused without asking it.
+    vibedream_model_retry_s: float = Field(3600.0, gt=0)
     vibedream_output_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"assets.vibedream.ai"})
     vibedream_output_require_https: bool = True
     vibedream_output_ttl_hours: float = Field(24.0, gt=0)
@@ -113,19 +119,36 @@ class Settings(BaseSettings):
     @field_validator("vibedream_model")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        model_by_id(value)  # its error names the known ids
+        if model_by_id(value).relaxed_content:  # its error names the known ids
+            raise ValueError(
+                f"{value} has relaxed content rules: servers may choose it, it cannot be the "
+                "bot's default"
+            )
+        return value
+
+    @field_validator("vibedream_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if value is None:  # VIBEDREAM_MODELS= (empty): every model
+            return ()
+        if isinstance(value, str):
+            return tuple(m.strip() for m in value.split(",") if m.strip())
+        return value
+
+    @field_validator("vibedream_models")
+    @classmethod
+    def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for model_id in value:
+            model_by_id(model_id)
         return value
 
     @field_validator("default_duration_s", "default_resolution", "default_aspect_ratio")
     @classmethod
-    def _offered_by_the_model(cls, value: int | str, info: ValidationInfo) -> int | str:
-        """Refuse a default the configured model does not offer, in pydantic's own words."""
-        model = MODELS.get(info.data.get("vibedream_model", ""))
-        if model is None:
-            return value  # the model's own error is the one to read
-        options = model.options
+    def _offered_by_a_model(cls, value: int | str, info: ValidationInfo) -> int | str:
+        """Refuse a default no model offers (a typo), in pydantic's own words. A model that
+        lacks it uses its own default instead (`bot.jobs.request.resolve_settings`)."""
         if isinstance(value, int):
-            durations = options.durations_s
+            durations = sorted({d for m in MODELS.values() for d in m.options.durations_s})
             if value < durations[0]:
                 raise PydanticCustomError(
                     "greater_than_equal",
@@ -140,9 +163,9 @@ class Settings(BaseSettings):
                 )
             allowed: tuple[int | str, ...] = tuple(durations)
         elif info.field_name == "default_resolution":
-            allowed = options.resolutions
+            allowed = _every(m.options.resolutions for m in MODELS.values())
         else:
-            allowed = options.aspect_ratios
+            allowed = _every(m.options.aspect_ratios for m in MODELS.values())
         if value not in allowed:
             *most, last = (repr(choice) for choice in allowed)
             expected = f"{', '.join(most)} or {last}" if most else last
@@ -175,3 +198,8 @@ class Settings(BaseSettings):
         if not self.uses_custom_discord:
             return self.discord_cdn_hosts
         return self.discord_cdn_hosts | {urlsplit(self.discord_api_url).hostname or ""}
+
+
+def _every(choices: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    """Every value of several models' choices, once each, in the order first seen."""
+    return tuple(dict.fromkeys(value for values in choices for value in values))

@@ -12,15 +12,19 @@ from discord.ext import commands
 from bot.bot import AnimateBot, NotPermittedError
 from bot.errors import UserError
 from bot.guilds import messages
-from bot.guilds.admin import REASON_MAX_CHARS, GuildAdmin, GuildOverview, Period
-from bot.guilds.model import LIMIT_NAMES, GuildUsageReport, LimitName
+from bot.guilds.admin import DEFAULT_CHOICE, REASON_MAX_CHARS, GuildAdmin, Period
+from bot.guilds.model import LIMIT_NAMES, LimitName
 from bot.guilds.policy import Actor
-from bot.i18n.format import timestamp
 from bot.i18n.text import Text
 from bot.i18n.translator import command_text, say
 from bot.jobs import messages as job_messages
 from bot.jobs.service import JobService
-from cogs.support.embeds import FIELD_MAX, truncate
+from cogs.support.admin_embeds import (
+    model_choice,
+    models_embed,
+    overview_embed,
+    usage_report_embed,
+)
 from cogs.support.permissions import CLIP_PERMISSIONS, MOD_LOG_PERMISSIONS, missing
 
 _LIMIT_CHOICES = [
@@ -39,7 +43,9 @@ def _option(key: str) -> app_commands.locale_str:
     return command_text(f"command.admin.option.{key}")
 
 
-_LISTED_MAX = 10
+def _describe(key: str) -> app_commands.locale_str:
+    """An option's description, localized."""
+    return command_text(f"command.admin.describe.{key}")
 
 
 class PostableChannel(app_commands.Transformer):
@@ -124,6 +130,7 @@ class Admin(commands.Cog):
     @channels.command(
         name=_name("remove"), description=command_text("command.admin.channels_remove")
     )
+    @app_commands.describe(channel=_describe("channel_remove"))
     @app_commands.rename(channel=_option("channel"))
     async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
         """Remove a channel from the allowlist."""
@@ -137,6 +144,7 @@ class Admin(commands.Cog):
         await self._show(interaction, messages.CONFIG_SAVED)
 
     @channels.command(name=_name("nsfw_only"), description=command_text("command.admin.nsfw_only"))
+    @app_commands.describe(enabled=_describe("enabled"))
     @app_commands.rename(enabled=_option("enabled"))
     async def channels_nsfw_only(self, interaction: discord.Interaction, enabled: bool) -> None:
         """Turn the age-restricted-only rule on or off."""
@@ -146,6 +154,7 @@ class Admin(commands.Cog):
     # Who ------------------------------------------------------------------------------------
 
     @roles.command(name=_name("allow"), description=command_text("command.admin.roles_allow"))
+    @app_commands.describe(role=_describe("role_allow"))
     @app_commands.rename(role=_option("role"))
     async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Add a role to the allowed roles."""
@@ -153,6 +162,7 @@ class Admin(commands.Cog):
         await self._show(interaction, messages.CONFIG_SAVED)
 
     @roles.command(name=_name("remove"), description=command_text("command.admin.roles_remove"))
+    @app_commands.describe(role=_describe("role_remove"))
     @app_commands.rename(role=_option("role"))
     async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Remove a role from the allowed roles."""
@@ -166,7 +176,9 @@ class Admin(commands.Cog):
         await self._show(interaction, messages.CONFIG_SAVED)
 
     @group.command(name=_name("block"), description=command_text("command.admin.block"))
-    @app_commands.describe(reason=command_text("command.admin.block_reason"))
+    @app_commands.describe(
+        member=_describe("member_block"), reason=command_text("command.admin.block_reason")
+    )
     @app_commands.rename(member=_option("member"), reason=_option("reason"))
     async def block(
         self,
@@ -181,6 +193,7 @@ class Admin(commands.Cog):
         await _reply(interaction, messages.blocked_member(member.id, block.reason))
 
     @group.command(name=_name("unblock"), description=command_text("command.admin.unblock"))
+    @app_commands.describe(member=_describe("member_unblock"))
     @app_commands.rename(member=_option("member"))
     async def unblock(self, interaction: discord.Interaction, member: discord.User) -> None:
         """Lift a block."""
@@ -209,6 +222,7 @@ class Admin(commands.Cog):
         await self._show(interaction, messages.CONFIG_SAVED)
 
     @group.command(name=_name("mod_log"), description=command_text("command.admin.mod_log"))
+    @app_commands.describe(channel=_describe("mod_log_channel"))
     @app_commands.rename(channel=_option("channel"))
     async def mod_log(
         self,
@@ -222,10 +236,49 @@ class Admin(commands.Cog):
         await self.admin.set_mod_log(_guild(interaction), interaction.user.id, channel_id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
+    # Which video model -----------------------------------------------------------------------
+
+    @group.command(name=_name("model"), description=command_text("command.admin.model"))
+    @app_commands.describe(model=_describe("model"))
+    @app_commands.rename(model=_option("model"))
+    async def model(
+        self, interaction: discord.Interaction, model: app_commands.Range[str, 1, 100]
+    ) -> None:
+        """Choose the video model this server's new clips are made with."""
+        chosen = await self.admin.set_model(_guild(interaction), interaction.user.id, model)
+        await self._show(interaction, messages.model_saved(chosen, model == DEFAULT_CHOICE))
+
+    @model.autocomplete("model")
+    async def model_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """The models this server may choose, each with its price and options."""
+        overview = await self.admin.models(_guild(interaction))
+        locale = interaction.locale.value
+        typed = typed.strip().lower()
+        choices = [
+            app_commands.Choice(name=model_choice(m, locale), value=m.id)
+            for m in overview.offered
+            if typed in m.id.lower()
+        ]
+        default = say(interaction, messages.MODEL_DEFAULT_CHOICE)
+        choices.append(app_commands.Choice(name=default[:100], value=DEFAULT_CHOICE))
+        return choices[:25]
+
+    @group.command(name=_name("models"), description=command_text("command.admin.models"))
+    async def models(self, interaction: discord.Interaction) -> None:
+        """Every model the bot knows: price, options, and whether this server may use it."""
+        overview = await self.admin.models(_guild(interaction))
+        unavailable = {
+            m.id for m in overview.catalogue if self.jobs.models.availability.is_unavailable(m.id)
+        }
+        embed = models_embed(overview, unavailable, interaction.locale.value)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
     # Reports and jobs -----------------------------------------------------------------------
 
     @group.command(name=_name("usage"), description=command_text("command.admin.usage"))
-    @app_commands.describe(csv=command_text("command.admin.usage_csv"))
+    @app_commands.describe(period=_describe("period"), csv=command_text("command.admin.usage_csv"))
     @app_commands.rename(period=_option("period"), csv=_option("csv"))
     async def usage(
         self,
@@ -253,6 +306,7 @@ class Admin(commands.Cog):
             await interaction.followup.send(embed=embed, file=discord.File(path), ephemeral=True)
 
     @group.command(name=_name("cancel"), description=command_text("command.admin.cancel"))
+    @app_commands.describe(job=_describe("job"))
     @app_commands.rename(job=_option("job"))
     async def cancel(self, interaction: discord.Interaction, job: int) -> None:
         """Cancel a job as a moderator."""
@@ -297,62 +351,6 @@ def _root_causes(lacking: list[str]) -> list[str]:
     return lacking
 
 
-def overview_embed(o: GuildOverview, locale: str) -> discord.Embed:
-    """The whole configuration of a server, in `locale`'s language."""
-    c = o.config
-
-    def say(text: Text | str) -> str:
-        return text if isinstance(text, str) else text.render(locale)
-
-    def field(name: str, value: str, *, inline: bool = True) -> None:
-        embed.add_field(name=say(messages.CONFIG_FIELDS[name]), value=value, inline=inline)
-
-    embed = discord.Embed(title=say(messages.CONFIG_TITLE), colour=discord.Colour.blurple())
-    channels = _listing([f"<#{i}>" for i in sorted(c.channel_ids)], locale)
-    channels = channels or say(messages.EVERY_CHANNEL)
-    if c.nsfw_only:
-        channels += f"\n{say(messages.AGE_RESTRICTED_ONLY)}"
-    field("channels", channels)
-    roles = _listing([f"<@&{i}>" for i in sorted(c.role_ids)], locale)
-    field("roles", roles or say(messages.EVERYONE))
-    log_channel = f"<#{c.mod_log_channel_id}>" if c.mod_log_channel_id else say(messages.OFF)
-    field("mod_log", log_channel)
-    limits = "\n".join(
-        f"{say(messages.LIMIT_LABELS[n])}: **{say(messages.limit_value(n, o.limits.get(n)))}**"
-        + ("" if n in c.limits else f" {say(messages.DEFAULT_MARK)}")
-        for n in LIMIT_NAMES
-    )
-    field("limits", limits, inline=False)
-    blocks = _listing([say(messages.blocked_line(b.user_id, b.reason)) for b in o.blocks], locale)
-    field("blocked", blocks or say(messages.NO_BLOCKS), inline=False)
-    changes = _listing(
-        [f"{timestamp(a.at)} <@{a.actor_id}> {a.action}: {a.detail}" for a in o.recent_changes],
-        locale,
-    )
-    field("changes", changes or say(messages.AUDIT_EMPTY), inline=False)
-    return embed
-
-
-def usage_report_embed(report: GuildUsageReport, period: Period, locale: str) -> discord.Embed:
-    """A server's totals and top members, in `locale`'s language."""
-    title = f"{messages.SERVER_USAGE_TITLE.render(locale)} · "
-    embed = discord.Embed(
-        title=title + messages.REPORT_PERIODS[period].render(locale),
-        colour=discord.Colour.blurple(),
-    )
-    totals = messages.server_totals(report.totals).render(locale)
-    embed.add_field(name=messages.TOTALS.render(locale), value=totals, inline=False)
-    top = _listing(
-        [messages.top_user(u.user_id, u.totals).render(locale) for u in report.top_users], locale
-    )
-    embed.add_field(
-        name=messages.TOP_MEMBERS.render(locale),
-        value=top or messages.NO_JOBS_IN_PERIOD.render(locale),
-        inline=False,
-    )
-    return embed
-
-
 async def _reply(interaction: discord.Interaction, text: Text) -> None:
     await interaction.response.send_message(say(interaction, text), ephemeral=True)
 
@@ -366,14 +364,6 @@ def _limit_name(value: str) -> LimitName:
     """The choice Discord sent back (it only sends the values offered)."""
     (name,) = (n for n in LIMIT_NAMES if n == value)
     return name
-
-
-def _listing(lines: list[str], locale: str) -> str:
-    """Up to ten lines, with a count of the rest, within an embed field's size."""
-    shown = lines[:_LISTED_MAX]
-    if len(lines) > _LISTED_MAX:
-        shown.append(messages.more_lines(len(lines) - _LISTED_MAX).render(locale))
-    return truncate("\n".join(shown), FIELD_MAX)
 
 
 async def setup(bot: AnimateBot) -> None:

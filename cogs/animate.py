@@ -13,8 +13,8 @@ from bot.i18n.translator import command_text
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
-from bot.video.catalogue import DEFAULT_MODEL
-from bot.video.seedance import AspectRatio, Resolution
+from bot.video.catalogue import DURATION_BOUNDS_S, SEED_BOUNDS
+from bot.video.model import VideoModel
 from cogs.support.intake import image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,13 @@ _OPTIONS = (
 )
 _RANGES = ("duration", "seed")
 
-# discord.py reads the options' ranges and choices from the annotations below when this module
-# is imported, before any settings are read, so they are the default model's; its choices are
-# Literal types, which only its own module declares (a test checks they match its options).
-_OFFERED = DEFAULT_MODEL.options
-_DURATION_MIN_S, _DURATION_MAX_S = _OFFERED.durations_s[0], _OFFERED.durations_s[-1]
-_SEED_MIN, _SEED_MAX = _OFFERED.seeds[0], _OFFERED.seeds[-1]
+# Discord reads the options' ranges when this module is imported, before any server's model is
+# known: they span the whole catalogue. The values a server's model takes are offered by
+# autocomplete, and whatever is typed is checked against that model before anything is sent.
+_DURATION_MIN_S, _DURATION_MAX_S = DURATION_BOUNDS_S
+_SEED_MIN, _SEED_MAX = SEED_BOUNDS
+#: Discord shows at most 25 suggestions.
+_MAX_CHOICES = 25
 
 
 class Animate(commands.Cog):
@@ -70,8 +71,8 @@ class Animate(commands.Cog):
         prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
         last_image: discord.Attachment | None = None,
         duration: app_commands.Range[int, _DURATION_MIN_S, _DURATION_MAX_S] | None = None,
-        resolution: Resolution | None = None,
-        aspect_ratio: AspectRatio | None = None,
+        resolution: app_commands.Range[str, 1, 10] | None = None,
+        aspect_ratio: app_commands.Range[str, 1, 10] | None = None,
         camera_fixed: bool | None = None,
         seed: app_commands.Range[int, _SEED_MIN, _SEED_MAX] | None = None,
         generate_audio: bool | None = None,
@@ -89,6 +90,41 @@ class Animate(commands.Cog):
             generate_audio=generate_audio,
         )
         await start_job(self.jobs, interaction, request)
+
+    @animate.autocomplete("duration")
+    async def duration_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[int]]:
+        """The lengths the server's model makes, those starting with what was typed first."""
+        model = await self._model(interaction)
+        durations = [d for d in model.options.durations_s if str(d).startswith(typed.strip())]
+        return [app_commands.Choice(name=f"{d} s", value=d) for d in durations][:_MAX_CHOICES]
+
+    @animate.autocomplete("resolution")
+    async def resolution_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """The sizes the server's model makes."""
+        return _matching((await self._model(interaction)).options.resolutions, typed)
+
+    @animate.autocomplete("aspect_ratio")
+    async def aspect_ratio_choices(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """The shapes the server's model makes."""
+        return _matching((await self._model(interaction)).options.aspect_ratios, typed)
+
+    async def _model(self, interaction: discord.Interaction) -> VideoModel:
+        if interaction.guild_id is None:
+            return self.jobs.models.default
+        return await self.jobs.server_model(interaction.guild_id)
+
+
+def _matching(values: tuple[str, ...], typed: str) -> list[app_commands.Choice[str]]:
+    typed = typed.strip().lower()
+    return [app_commands.Choice(name=v, value=v) for v in values if typed in v.lower()][
+        :_MAX_CHOICES
+    ]
 
 
 async def setup(bot: AnimateBot) -> None:

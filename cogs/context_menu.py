@@ -23,10 +23,16 @@ from bot.i18n import common
 from bot.i18n.translator import command_text, say
 from bot.jobs import request_messages as messages
 from bot.jobs.model import ImageInput, JobKind
-from bot.jobs.request import IMAGE_TYPES_BY_EXTENSION, AnimateRequest, parse_duration
+from bot.jobs.request import (
+    IMAGE_TYPES_BY_EXTENSION,
+    AnimateRequest,
+    default_duration_s,
+    parse_duration,
+    seconds_allowed,
+)
 from bot.members.forms import form_key
 from bot.settings import Settings
-from bot.video.catalogue import configured_model
+from bot.video.model import VideoModel
 from cogs.support.intake import form_values, image_input, start_job
 
 log = logging.getLogger(__name__)
@@ -62,7 +68,9 @@ class ContextMenu(commands.Cog):
         if image is None:
             raise UserError(messages.NO_IMAGE_IN_MESSAGE)
         key = form_key()
-        form = animate_form(key, self.bot.settings, interaction.locale.value)
+        assert interaction.guild_id is not None  # a guild-only command
+        model = await self.bot.jobs.server_model(interaction.guild_id)  # one small read
+        form = animate_form(key, model, self.bot.settings, interaction.locale.value)
         # The form first: the answer is due within 3 s, and nobody sends a form this fast.
         await interaction.response.send_modal(form)
         await self.bot.forms.open(key, interaction.user.id, image)
@@ -84,12 +92,11 @@ class ContextMenu(commands.Cog):
             if image is None:
                 raise UserError(messages.FORM_EXPIRED)
             values = form_values(data.get("components", []))
+            model = await self.bot.jobs.server_model(interaction.guild_id or 0)
             request = AnimateRequest(
                 prompt=values.get(PROMPT_FIELD, ""),
                 image=image,
-                duration_s=parse_duration(
-                    values.get(DURATION_FIELD, ""), configured_model(self.bot.settings)
-                ),
+                duration_s=parse_duration(values.get(DURATION_FIELD, ""), model),
             )
             await start_job(self.bot.jobs, interaction, request, JobKind.CONTEXT)
         except UserError as exc:
@@ -99,12 +106,12 @@ class ContextMenu(commands.Cog):
             await reply_privately(interaction, say(interaction, common.SOMETHING_WENT_WRONG))
 
 
-def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
-    """The form, in `locale`'s language: prompt (required) and duration (optional). It is
-    stopped before it is sent, so discord.py keeps no copy of it and the submit reaches
-    `on_interaction`."""
+def animate_form(key: str, model: VideoModel, settings: Settings, locale: str) -> discord.ui.Modal:
+    """The form, in `locale`'s language: prompt (required) and duration (optional, as the
+    server's model offers it). It is stopped before it is sent, so discord.py keeps no copy of
+    it and the submit reaches `on_interaction`."""
     title = messages.FORM_TITLE.render(locale)
-    durations_s = configured_model(settings).options.durations_s
+    durations_s = model.options.durations_s
     form = discord.ui.Modal(title=title, custom_id=f"{FORM_PREFIX}{key}")
     form.add_item(
         discord.ui.TextInput(
@@ -121,7 +128,7 @@ def animate_form(key: str, settings: Settings, locale: str) -> discord.ui.Modal:
             label=messages.FORM_DURATION_LABEL.render(locale),
             custom_id=DURATION_FIELD,
             placeholder=messages.form_duration_placeholder(
-                settings.default_duration_s, durations_s[0], durations_s[-1]
+                default_duration_s(settings, model), seconds_allowed(durations_s)
             ).render(locale),
             required=False,
             max_length=3,

@@ -168,7 +168,7 @@ def show_embed(details: JobDetails, locale: str) -> discord.Embed:
             inline=inline,
         )
 
-    field("settings", job_messages.settings_line(job.settings))
+    field("settings", job_messages.settings_line(job.model, job.settings))
     field("cost", job_messages.mod_log_cost(job), inline=True)
     field("times", messages.show_times(job), inline=True)
     if job.post_deleted_at is not None:

@@ -87,7 +87,7 @@ def _job_line(job: Job, locale: str) -> str:
     )
     line = (
         f"`#{job.id}` {job_messages.STATE_LABELS[job.state].render(locale)}"
-        f" · {job.settings.duration_s} s {job.settings.resolution}"
+        f" · `{job.model}` {job.settings.duration_s} s {job.settings.resolution}"
         f" · {dollars(job.cost_cents)} · {timestamp(job.created_at)}"
         f" · {discord.utils.escape_markdown(prompt)}"
     )

@@ -48,10 +48,12 @@ def new_job(
     prompt: str = "The cat blinks",
     last_image_url: str | None = None,
     nonce: str = "00112233aabbccdd",
+    model: str = SEEDANCE_1_5_PRO.id,
+    settings: GenerationSettings | None = None,
 ) -> NewJob:
     """A job as /animate hands it to the store, its interaction token valid from `now`."""
     return NewJob(
-        model=SEEDANCE_1_5_PRO.id,
+        model=model,
         origin=Origin(
             guild_id=guild_id,
             channel_id=777,
@@ -64,8 +66,24 @@ def new_job(
         prompt=prompt,
         image_url="https://cdn.example.com/cat.png",
         last_image_url=last_image_url,
-        settings=replace(SETTINGS, duration_s=duration_s),
+        settings=settings or replace(SETTINGS, duration_s=duration_s),
         nonce=nonce,
+    )
+
+
+def job_as_stored(new: NewJob, *, job_id: int = 1, created_at: datetime) -> Job:
+    """A queued job as the store would return `new`, without a store (for pure functions)."""
+    return Job(
+        id=job_id,
+        state=JobState.QUEUED,
+        origin=new.origin,
+        prompt=new.prompt,
+        image_url=new.image_url,
+        last_image_url=new.last_image_url,
+        model=new.model,
+        settings=new.settings,
+        nonce=new.nonce,
+        created_at=created_at,
     )
 
 
@@ -118,9 +136,11 @@ async def delivered_job(
     duration_s: int = 5,
     at: datetime,
     failed: bool = False,
+    model: str = SEEDANCE_1_5_PRO.id,
 ) -> None:
-    """A finished job with these settings that took `took_s` from its submit to the clip."""
-    new = new_job(1001, now=at, duration_s=duration_s)
+    """A finished job of `model` with these settings that took `took_s` from its submit to
+    the clip."""
+    new = new_job(1001, now=at, duration_s=duration_s, model=model)
     new = replace(new, settings=replace(new.settings, resolution=resolution))
     job = await admit(store, new, at)
     await move_to(

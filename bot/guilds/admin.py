@@ -12,15 +12,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from bot.guilds import messages
+from bot.errors import UserError
+from bot.guilds import messages, video_models
 from bot.guilds.model import AuditEntry, Block, GuildConfig, GuildUsageReport, LimitName
 from bot.guilds.policy import Limits, parse_limit
 from bot.i18n.text import DEFAULT_LANGUAGE, Text
 from bot.periods import day_start, month_start, utc_now
 from bot.settings import Settings
 from bot.storage import Store
+from bot.video.catalogue import MODELS, configured_model, offered_models
+from bot.video.model import VideoModel
 
 Period = Literal["day", "month", "all"]
+#: What `/animate-admin model` takes to go back to the bot's own model.
+DEFAULT_CHOICE = "default"
 _AUDIT_SHOWN = 10
 #: Longest block reason kept (the command's option allows no more).
 REASON_MAX_CHARS = 300
@@ -33,9 +38,21 @@ class GuildOverview:
     """Everything `/animate-admin view` shows."""
 
     config: GuildConfig
+    #: The video model this server's new jobs run on.
+    model: VideoModel
     limits: Limits
     blocks: tuple[Block, ...]
     recent_changes: tuple[AuditEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsOverview:
+    """What `/animate-admin models` shows: the catalogue, and what this server may choose."""
+
+    current: VideoModel
+    bot_default: VideoModel
+    offered: tuple[VideoModel, ...]
+    catalogue: tuple[VideoModel, ...]
 
 
 class GuildAdmin:
@@ -57,6 +74,7 @@ class GuildAdmin:
         config = await self._store.guild_config(guild_id)
         return GuildOverview(
             config=config,
+            model=video_models.for_server(self._settings, config),
             limits=Limits.resolve(config, self._settings),
             blocks=tuple(await self._store.blocks(guild_id)),
             recent_changes=tuple(await self._store.audit_log(guild_id, _AUDIT_SHOWN)),
@@ -180,6 +198,40 @@ class GuildAdmin:
             lambda c: c.model_copy(update={"mod_log_channel_id": channel_id}),
         )
 
+    # Which video model -----------------------------------------------------------------------
+
+    async def models(self, guild_id: int) -> ModelsOverview:
+        """The catalogue, the models this server may choose, and the one it uses."""
+        config = await self._store.guild_config(guild_id)
+        return ModelsOverview(
+            current=video_models.for_server(self._settings, config),
+            bot_default=configured_model(self._settings),
+            offered=video_models.offered(self._settings, config),
+            catalogue=tuple(MODELS.values()),
+        )
+
+    async def set_model(self, guild_id: int, actor_id: int, model_id: str) -> VideoModel:
+        """Make this server's new jobs run on `model_id` (`default`: the bot's own model), if
+        the bot offers it here; jobs already accepted keep theirs. Raises UserError."""
+        before = video_models.for_server(self._settings, await self._store.guild_config(guild_id))
+
+        def change(config: GuildConfig) -> GuildConfig:
+            if model_id == DEFAULT_CHOICE:
+                return config.model_copy(update={"model": None})
+            offered = video_models.offered(self._settings, config)
+            model = MODELS.get(model_id)
+            if model is not None and model.relaxed_content and model not in offered:
+                offered_elsewhere = model in offered_models(self._settings)
+                if offered_elsewhere:  # to servers limited to age-restricted channels
+                    raise UserError(messages.model_needs_nsfw_only(model_id))
+            if model is None or model not in offered:
+                raise UserError(messages.model_refused(model_id, [m.id for m in offered]))
+            return config.model_copy(update={"model": model.id})
+
+        shown = f"{before.id} -> {model_id}"
+        config = await self._change(guild_id, actor_id, "model", shown, change)
+        return video_models.for_server(self._settings, config)
+
     # Reports --------------------------------------------------------------------------------
 
     async def usage(self, guild_id: int, period: Period) -> GuildUsageReport:
@@ -201,10 +253,11 @@ class GuildAdmin:
                         job.origin.user_id,
                         job.origin.channel_id,
                         job.state,
+                        job.model,
                         s.duration_s,
                         s.resolution,
                         s.aspect_ratio,
-                        s.seed,
+                        "" if s.seed is None else s.seed,
                         s.generate_audio,
                         f"{(job.cost_cents + job.reserved_cents) / 100:.2f}",
                         _cell(job.prompt),
@@ -238,6 +291,7 @@ _CSV_COLUMNS = (
     "user_id",
     "channel_id",
     "state",
+    "model",
     "duration_s",
     "resolution",
     "aspect_ratio",

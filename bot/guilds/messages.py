@@ -8,13 +8,15 @@ The wording lives in the catalogues (`bot/i18n/locales/<language>.toml`, section
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.guilds.model import LIMIT_NAMES, LimitName
 from bot.i18n.common import permission_list
 from bot.i18n.format import dollars, wait_text
-from bot.i18n.text import Text
+from bot.i18n.text import Join, Text
 from bot.members.model import UsageTotals
+from bot.video.model import VideoModel
 
 # Server rules -------------------------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ NO_BLOCKS = Text("admin.no_blocks")
 DEFAULT_MARK = Text("admin.default_mark")
 CONFIG_FIELDS = {
     name: Text(f"admin.field_{name}")
-    for name in ("channels", "roles", "mod_log", "limits", "blocked", "changes")
+    for name in ("model", "channels", "roles", "mod_log", "limits", "blocked", "changes")
 }
 
 
@@ -162,6 +164,20 @@ def server_totals(t: UsageTotals) -> Text:
     )
 
 
+BY_MODEL = Text("admin.by_model")
+
+
+def model_totals(model: str, t: UsageTotals) -> Text:
+    """One video model's line in the server report."""
+    return Text(
+        "admin.top_user",
+        user=f"`{model}`",
+        count=t.generations,
+        seconds=t.video_seconds,
+        spent=dollars(t.cost_cents),
+    )
+
+
 def top_user(user_id: int, t: UsageTotals) -> Text:
     """One member's line in the server report (rendered without pinging)."""
     return Text(
@@ -176,3 +192,63 @@ def top_user(user_id: int, t: UsageTotals) -> Text:
 CSV_TOO_LARGE = Text("admin.csv_too_large")
 REPORT_PERIODS = {period: Text(f"admin.period.{period}") for period in ("day", "month", "all")}
 AUDIT_EMPTY = Text("admin.audit_empty")
+
+
+# Video models -----------------------------------------------------------------------------------
+
+MODELS_TITLE = Text("admin.models_title")
+MODEL_CURRENT = Text("admin.model_current")
+MODEL_BOT_DEFAULT = Text("admin.model_bot_default")
+MODEL_AGE_RESTRICTED = Text("admin.model_age_restricted")
+MODEL_NOT_OFFERED = Text("admin.model_not_offered_here")
+MODEL_UNAVAILABLE = Text("admin.model_unavailable")
+MODEL_DEFAULT_CHOICE = Text("admin.model_default_choice")
+
+
+def model_saved(model: VideoModel, default: bool) -> Text:
+    if default:
+        return Text("admin.model_saved_default", model=model.id)
+    return Text("admin.model_saved", model=model.id)
+
+
+def model_refused(model_id: str, offered: list[str]) -> Text:
+    """A model this server may not choose, and those it may."""
+    return Text("admin.model_refused", model=model_id, offered=", ".join(offered))
+
+
+def model_needs_nsfw_only(model_id: str) -> Text:
+    return Text("admin.model_needs_nsfw_only", model=model_id)
+
+
+def model_summary(model: VideoModel) -> Text:
+    """One model's price and options, in a line: what an admin reads before choosing it."""
+    o = model.options
+    features: list[Text] = []
+    if o.end_frame:
+        features.append(Text("admin.model_end_frame"))
+    if o.audio:
+        features.append(Text("admin.model_audio_choice"))
+    elif o.defaults.generate_audio:
+        features.append(Text("admin.model_audio_always"))
+    else:
+        features.append(Text("admin.model_no_audio"))
+    if o.camera_fixed:
+        features.append(Text("admin.model_camera"))
+    if o.seeds is not None:
+        features.append(Text("admin.model_seed"))
+    return Text(
+        "admin.model_summary",
+        price=dollars(model.listed_price_cents),
+        durations=durations_text(o.durations_s),
+        resolutions=", ".join(o.resolutions),
+        aspects=", ".join(o.aspect_ratios),
+        features=Join(features, sep=", "),
+    )
+
+
+def durations_text(durations_s: Sequence[int]) -> str:
+    """A run of lengths as a range (from 4 to 12), else each one ("4, 6, 8")."""
+    low, high = durations_s[0], durations_s[-1]
+    if len(durations_s) > 2 and len(durations_s) == high - low + 1:
+        return f"{low}–{high}"
+    return ", ".join(str(d) for d in durations_s)

@@ -23,6 +23,8 @@ class GuildConfig(BaseModel):
     nsfw_only: bool = False
     role_ids: frozenset[int] = frozenset()
     mod_log_channel_id: int | None = None
+    #: The video model its admins chose (its id); None: the bot's own (`VIBEDREAM_MODEL`).
+    model: str | None = None
     #: Limits the admins overrode; None means unlimited. Absent ones follow the bot's defaults.
     limits: dict[LimitName, int | None] = Field(default_factory=dict)
 
@@ -68,9 +70,19 @@ class UserTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelTotals:
+    """One video model's line in a server report."""
+
+    model: str
+    totals: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
 class GuildUsageReport:
-    """What `/animate-admin usage` shows: a server's totals over a period, and its top users."""
+    """What `/animate-admin usage` shows: a server's totals over a period, its top users, and
+    what each video model made and cost."""
 
     since: datetime | None  # None: all time
     totals: UsageTotals
     top_users: tuple[UserTotals, ...]
+    by_model: tuple[ModelTotals, ...] = ()

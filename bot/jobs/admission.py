@@ -16,7 +16,9 @@ from bot.jobs import messages, request_messages
 from bot.jobs.model import GenerationSettings, ImageInput, Job, NewJob
 from bot.jobs.request import ValidatedRequest, check_image_bytes
 from bot.jobs.runtime import JobRuntime
+from bot.jobs.server_model import ServerModels
 from bot.media.files import SNIFF_BYTES, DiscordFiles
+from bot.video.model import VideoModel
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,14 @@ class Rules:
 class Admission:
     """Checks requests against the rules as they stand, and admits them atomically."""
 
-    def __init__(self, runtime: JobRuntime, files: DiscordFiles) -> None:
+    def __init__(self, runtime: JobRuntime, files: DiscordFiles, models: ServerModels) -> None:
         self._rt = runtime
         self._files = files
+        self._models = models
 
-    async def rules(self, access: Access, settings: GenerationSettings) -> Rules:
+    async def rules(self, access: Access, settings: GenerationSettings, model: VideoModel) -> Rules:
         """The server's rules and the member's quota as they stand: raises UserError if a job
-        with these settings may not start now (`admit` checks again, atomically)."""
+        of `model` with these settings may not start now (`admit` checks again, atomically)."""
         if self._rt.closing:
             raise UserError(messages.SHUTTING_DOWN)
         store = self._rt.store
@@ -48,10 +51,12 @@ class Admission:
         block = await store.get_block(access.guild_id, access.user_id)
         if (refusal := check_access(config, access, block)) is not None:
             raise UserError(refusal)
+        self._models.check_usable(model, config, nsfw=access.nsfw)
         limits = Limits.resolve(config, self._rt.settings)
-        expected = await store.expected_cost(settings)
+        expected = await store.expected_cost(model.id, settings)
         if expected is None:
-            expected = self._rt.settings.expected_cost_cents
+            # Never less than the model's own floor price: a dearer model reserves more.
+            expected = max(self._rt.settings.expected_cost_cents, model.listed_price_cents)
         cooldown = limits.cooldown or 0
         usage = await store.quota_usage(access.guild_id, access.user_id, self._rt.now(), cooldown)
         if (refusal := self._refusal(limits, usage, expected)) is not None:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.video.catalogue import DOCUMENTED_ESTIMATE_S
-
-#: How many recent delivered jobs with the same resolution and duration the ETA is learned from.
+#: How many recent delivered jobs of the same model, resolution and duration the ETA is
+#: learned from.
 HISTORY_SAMPLE = 50
 #: Fewer delivered jobs than this are too few to trust; the API's estimate is used instead.
 HISTORY_MIN = 3
@@ -25,7 +24,7 @@ LATE_AFTER = 0.1
 class EtaBasis(StrEnum):
     """Where an expected generation time comes from."""
 
-    HISTORY = "history"  # the median of this bot's recent jobs with the same settings
+    HISTORY = "history"  # the median of this bot's recent jobs of the same model and settings
     API = "api"  # the API's `estimatedTime` for this job (its high end)
     DOCS = "docs"  # the documented typical time, before any history or estimate
 
@@ -44,7 +43,7 @@ class Forecast:
     """What the progress message promises: the cost, and when the clip should be ready."""
 
     #: Before the submit what was reserved, after it what the API charges; None before the
-    #: submit when no earlier job with these settings shows the price (then the model's
+    #: submit when no earlier job of its model with these settings shows the price (then its
     #: listed price is shown, `VideoModel.listed_price_cents`).
     cost_cents: int | None
     eta: Eta
@@ -63,8 +62,13 @@ def learned_eta(history: Sequence[float]) -> Eta | None:
     return Eta(float(statistics.median(history)), EtaBasis.HISTORY, len(history))
 
 
-def expected_generation(learned: Eta | None, estimate_s: tuple[float, float] | None) -> Eta:
-    """The generation time to expect: learned, else the API's estimate, else the documented one.
+def expected_generation(
+    learned: Eta | None,
+    estimate_s: tuple[float, float] | None,
+    documented_s: tuple[float, float],
+) -> Eta:
+    """The generation time to expect: learned (from jobs of the same model and settings), else
+    the API's estimate, else the model's documented one (`documented_s`).
 
     Once the API has estimated this job, a learned median outside its range is clearly at odds
     with what the API knows about its current load, so it is moved to the nearer end of the
@@ -80,7 +84,7 @@ def expected_generation(learned: Eta | None, estimate_s: tuple[float, float] | N
         return Eta(min(max(learned.seconds, low), high), EtaBasis.API)
     if estimate_s is not None:
         return Eta(estimate_s[1], EtaBasis.API)
-    return Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)
+    return Eta(documented_s[1], EtaBasis.DOCS)
 
 
 def late_after_s(eta: Eta, estimate_s: tuple[float, float] | None) -> float:

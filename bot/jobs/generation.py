@@ -13,6 +13,7 @@ from bot.errors import (
     ApiProtocolError,
     ApiRejectedError,
     ApiUnavailableError,
+    ModelUnavailableError,
 )
 from bot.i18n import common
 from bot.jobs import messages
@@ -21,7 +22,8 @@ from bot.jobs.model import FailureKind, Job, JobChange, JobState
 from bot.jobs.notices import Notices
 from bot.jobs.runtime import JobRuntime
 from bot.media.files import LINK_MARGIN, link_expires_within
-from bot.video.catalogue import model_by_id
+from bot.video.availability import ModelAvailability
+from bot.video.catalogue import MODELS
 from bot.video.vibedream import VibedreamClient
 from bot.video.wire import Prediction
 
@@ -60,6 +62,7 @@ class Generation:
         api: VibedreamClient,
         delivery: Delivery,
         notices: Notices,
+        availability: ModelAvailability,
         *,
         recover: Callable[[int], None],
     ) -> None:
@@ -67,6 +70,7 @@ class Generation:
         self._api = api
         self._delivery = delivery
         self._notices = notices
+        self._availability = availability
         self._recover = recover
         self._paused_until = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
@@ -118,10 +122,15 @@ class Generation:
         if any(link_expires_within(url, self._rt.now(), LINK_MARGIN) for url in links):
             await self._notices.fail(job, messages.IMAGE_LINK_EXPIRED, cost_cents=0)
             return
+        model = MODELS.get(job.model)
+        if model is None or self._availability.is_unavailable(job.model):
+            # Known to be gone: refused without asking the API again (see `_model_gone`).
+            log.info("job %d: model %s is marked unavailable; not submitting", job.id, job.model)
+            await self._notices.fail(job, messages.MODEL_UNAVAILABLE, cost_cents=0)
+            return
         self._rt.progress.follow_if_it_lasts(job.id)  # "Sending", if the submit is slow
         store = self._rt.store
         try:
-            model = model_by_id(job.model)
             response = await self._api.submit(
                 model.id,
                 model.request_body(job.prompt, job.image_url, job.last_image_url, job.settings),
@@ -145,6 +154,9 @@ class Generation:
         except ApiAuthError:
             log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
             await self._notices.fail(job, messages.SERVICE_UNAVAILABLE, cost_cents=0)
+            return
+        except ModelUnavailableError as exc:
+            await self._model_gone(job, exc)
             return
         except ApiRejectedError as exc:
             await self._notices.fail(job, messages.api_rejected(exc.message), cost_cents=0)
@@ -184,6 +196,23 @@ class Generation:
             submitted, next_poll_delay(0, estimate, s.poll_interval_s, s.poll_max_interval_s)
         )
         self._rt.progress.follow(job.id, 0)
+
+    async def _model_gone(self, job: Job, exc: ModelUnavailableError) -> None:
+        """The API no longer serves the job's model: the job fails plainly at no cost, and the
+        model is refused without an API call for a while (servers on other models go on)."""
+        if self._availability.mark_unavailable(job.model):
+            retry_s = self._rt.settings.vibedream_model_retry_s
+            log.error(
+                "video model %s is unavailable at the API (HTTP %d: %s); refusing it for %g s "
+                "(job %d failed, not charged); choose another with VIBEDREAM_MODEL or "
+                "/animate-admin model",
+                job.model,
+                exc.status,
+                exc.message[:200],
+                retry_s,
+                job.id,
+            )
+        await self._notices.fail(job, messages.MODEL_UNAVAILABLE, cost_cents=0)
 
     async def fail_outcome_unknown(self, job: Job) -> None:
         """Fail a job whose submit may have reached the API, tagged for an admin to check."""

@@ -12,10 +12,11 @@ from datetime import datetime
 
 from bot.i18n import common
 from bot.i18n.format import dollars, duration_text, jump_url, lines, mib, timestamp
-from bot.i18n.text import Text
+from bot.i18n.text import Join, Text
 from bot.jobs.expectations import Eta, EtaBasis, Forecast, bar_fraction
 from bot.jobs.model import DeliveryRoute, GenerationSettings, Job, JobState
-from bot.video.catalogue import DOCUMENTED_ESTIMATE_S, LISTED_PRICE_CENTS
+from bot.video.catalogue import DEFAULT_MODEL, MODELS
+from bot.video.model import VideoModel
 
 #: Cells in the progress bar. Each cell is one message edit while a job generates, so it is
 #: kept short: with a 90 s ETA the bar moves every 18 s, and the timestamps beside it, which
@@ -35,42 +36,62 @@ def too_many_open_jobs(limit: int) -> Text:
 SERVICE_UNAVAILABLE = Text("service.unavailable")
 SHUTTING_DOWN = Text("service.shutting_down")
 
+
+def model_not_offered(model: str, server_model: str) -> Text:
+    """A remix whose parent's model this server no longer offers."""
+    return Text("models.not_offered", model=model, current=server_model)
+
+
+def model_age_restricted(model: str) -> Text:
+    return Text("models.age_restricted", model=model)
+
+
+def model_unavailable_now(model: str) -> Text:
+    return Text("models.unavailable_now", model=model)
+
+
+def model_of(job: Job) -> VideoModel:
+    """The model a job was stored with (the default's facts for an id the catalogue lost)."""
+    return MODELS.get(job.model, DEFAULT_MODEL)
+
+
 # Progress ---------------------------------------------------------------------------------------
 
 
-def queued(position: int, forecast: Forecast, settings: GenerationSettings) -> Text:
+def queued(position: int, forecast: Forecast, job: Job) -> Text:
     ahead = Text("progress.next") if position <= 1 else Text("progress.ahead", count=position - 1)
     place = Text("progress.queued", position=position, ahead=ahead)
-    return lines([place, expectation(forecast, settings)])
+    return lines([place, expectation(forecast, job)])
 
 
 SUBMITTING = Text("progress.submitting")
 SERVICE_BUSY = Text("progress.service_busy")
 
 
-def submitting(forecast: Forecast, settings: GenerationSettings) -> Text:
-    return lines([SUBMITTING, expectation(forecast, settings)])
+def submitting(forecast: Forecast, job: Job) -> Text:
+    return lines([SUBMITTING, expectation(forecast, job)])
 
 
-def expectation(forecast: Forecast, settings: GenerationSettings) -> Text:
+def expectation(forecast: Forecast, job: Job) -> Text:
     """The cost and the earliest ready time, shown while a job waits to be sent."""
     return Text(
         "progress.expectation",
-        cost=forecast_cost(forecast),
+        cost=forecast_cost(forecast, job),
         ready=timestamp(forecast.ready_at),
-        basis=eta_basis(forecast.eta, settings),
+        basis=eta_basis(forecast.eta, job),
     )
 
 
-def forecast_cost(forecast: Forecast) -> Text | str:
-    """The cost a progress message shows: known, or the documented "from" price."""
+def forecast_cost(forecast: Forecast, job: Job) -> Text | str:
+    """The cost a progress message shows: known, or the job's model's "from" price."""
     if forecast.cost_cents is None:
-        return Text("progress.cost_from", cost=dollars(LISTED_PRICE_CENTS))
+        return Text("progress.cost_from", cost=dollars(model_of(job).listed_price_cents))
     return dollars(forecast.cost_cents)
 
 
-def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
+def eta_basis(eta: Eta, job: Job) -> Text:
     """Where an expected time comes from, in a few words."""
+    s = job.settings
     if eta.basis is EtaBasis.HISTORY:
         return Text(
             "progress.eta_history",
@@ -81,7 +102,7 @@ def eta_basis(eta: Eta, s: GenerationSettings) -> Text:
         )
     if eta.basis is EtaBasis.API:
         return Text("progress.eta_api", took=duration_text(eta.seconds))
-    low, high = DOCUMENTED_ESTIMATE_S
+    low, high = model_of(job).documented_estimate_s
     return Text("progress.eta_docs", low=f"{low:g}", high=f"{high:g}")
 
 
@@ -89,7 +110,7 @@ def generating(
     started_at: datetime,
     elapsed_s: float,
     forecast: Forecast,
-    settings: GenerationSettings,
+    job: Job,
     *,
     late: bool = False,
 ) -> Text:
@@ -98,8 +119,8 @@ def generating(
     values = {
         "bar": progress_bar(bar_fraction(elapsed_s, forecast.eta)),
         "ready": timestamp(forecast.ready_at),
-        "basis": eta_basis(forecast.eta, settings),
-        "cost": forecast_cost(forecast),
+        "basis": eta_basis(forecast.eta, job),
+        "cost": forecast_cost(forecast, job),
     }
     expected = (
         Text("progress.expected_late", **values) if late else Text("progress.expected", **values)
@@ -108,7 +129,7 @@ def generating(
         [
             Text("progress.generating", started=timestamp(started_at)),
             expected,
-            settings_line(settings),
+            settings_line(job.model, job.settings),
         ]
     )
 
@@ -159,6 +180,8 @@ def api_rejected(message: str) -> Text:
 
 
 SUBMIT_OUTCOME_UNKNOWN = Text("failure.submit_outcome_unknown")
+#: The API called the job's model unknown or unavailable (retired upstream, say).
+MODEL_UNAVAILABLE = Text("failure.model_unavailable")
 TIMED_OUT = Text("failure.timed_out")
 IMAGE_LINK_EXPIRED = Text("failure.image_link_expired")
 DOWNLOAD_FAILED = Text("failure.download_failed")
@@ -178,20 +201,26 @@ FIELD_GENERATION_TIME = Text("result.field_generation_time")
 FIELD_DOWNLOAD = Text("result.field_download")
 
 
-def result_footer(job_id: int) -> Text:
-    return Text("result.footer", job=job_id)
+def result_footer(job: Job) -> Text:
+    return Text("result.footer", job=job.id, model=model_of(job).name)
 
 
-def settings_line(s: GenerationSettings) -> Text:
-    return Text(
-        "result.settings_line",
-        duration=s.duration_s,
-        resolution=s.resolution,
-        aspect=s.aspect_ratio,
-        seed=s.seed,
-        camera=Text("result.camera_fixed") if s.camera_fixed else Text("result.camera_moving"),
-        audio=Text("result.with_audio") if s.generate_audio else Text("result.no_audio"),
-    )
+def settings_line(model: str, s: GenerationSettings) -> Text:
+    """What a clip was made with: its model and every option the model has."""
+    parts: list[Text | str] = [
+        f"`{model}`",
+        Text("result.duration", duration=s.duration_s),
+        s.resolution,
+        Text("result.aspect", aspect=s.aspect_ratio),
+    ]
+    if s.seed is not None:
+        parts.append(Text("result.seed", seed=s.seed))
+    if s.camera_fixed is not None:
+        parts.append(
+            Text("result.camera_fixed") if s.camera_fixed else Text("result.camera_moving")
+        )
+    parts.append(Text("result.with_audio") if s.generate_audio else Text("result.no_audio"))
+    return Join(parts, sep=" · ")
 
 
 def result_mention(user_id: int) -> str:

@@ -114,13 +114,19 @@ class ImageInput:
 
 @dataclass(frozen=True, slots=True)
 class GenerationSettings:
-    """The model options of one job, defaults already applied."""
+    """The model options of one job, defaults already applied: the bot's vocabulary, which each
+    model's declaration maps onto its own parameters (`bot.video`).
+
+    `duration_s`, `resolution` and `generate_audio` always say what the clip is, even on a
+    model that takes no such parameter (Hailuo 2.3 Pro always makes 5 s at 1080p); `None` in
+    `camera_fixed` or `seed` means the model has no such option.
+    """
 
     duration_s: int
     resolution: str  # one the model offers: checked by `bot.jobs.request` and the model
-    aspect_ratio: str
-    camera_fixed: bool
-    seed: int
+    aspect_ratio: str  # "auto": the clip follows the image (also for a model taking none)
+    camera_fixed: bool | None
+    seed: int | None
     generate_audio: bool
 
 

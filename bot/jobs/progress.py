@@ -155,18 +155,18 @@ class ProgressReporter:
         if job.state == JobState.QUEUED:
             forecast = await self._forecast(job)
             position = await self._store.queue_position(job.id)
-            text = messages.queued(position, forecast, job.settings)
+            text = messages.queued(position, forecast, job)
         elif job.state == JobState.SUBMITTED:
             forecast = await self._forecast(job)
             started = job.submitted_at or job.created_at
             elapsed = (self._now() - started).total_seconds()
             late = forecast.is_late(self._now())
-            text = messages.generating(started, elapsed, forecast, job.settings, late=late)
+            text = messages.generating(started, elapsed, forecast, job, late=late)
             # The bar moves one cell per 1/BAR_WIDTH of the ETA: no need to look more often.
             delay = max(delay, forecast.eta.seconds / messages.BAR_WIDTH)
         elif job.state in (JobState.CLAIMED, JobState.SUBMITTING):
             # The submit is taking a while (say, being retried).
-            text = messages.submitting(await self._forecast(job), job.settings)
+            text = messages.submitting(await self._forecast(job), job)
         if text is not None:
             await self.show(job, text, only_in=job.state)
         if not self._is_final(job_id):
@@ -179,10 +179,11 @@ class ProgressReporter:
         if not shown.looked_up:
             s = job.settings
             recent = await self._store.recent_generation_s(
-                s.resolution, s.duration_s, HISTORY_SAMPLE
+                job.model, s.resolution, s.duration_s, HISTORY_SAMPLE
             )
             shown.looked_up, shown.learned = True, learned_eta(recent)
-        eta = expected_generation(shown.learned, job.estimate_s)
+        documented_s = messages.model_of(job).documented_estimate_s
+        eta = expected_generation(shown.learned, job.estimate_s, documented_s)
         late_after = timedelta(seconds=late_after_s(eta, job.estimate_s))
         if job.submitted_at is not None:
             ready_at = job.submitted_at + timedelta(seconds=eta.seconds)
@@ -191,7 +192,7 @@ class ProgressReporter:
         shown.ready_at = settle_shown(shown.ready_at, now.timestamp() + eta.seconds, eta)
         ready_at = datetime.fromtimestamp(shown.ready_at, UTC)
         if shown.price_known is None:
-            shown.price_known = await self._store.expected_cost(job.settings) is not None
+            shown.price_known = await self._store.expected_cost(job.model, job.settings) is not None
         cost = job.reserved_cents if shown.price_known else None
         return Forecast(cost, eta, ready_at, now + late_after)
 

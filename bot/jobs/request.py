@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.errors import UserError
 from bot.i18n.text import Text
@@ -13,6 +15,8 @@ from bot.jobs.model import GenerationSettings, ImageInput
 from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.settings import Settings
 from bot.video.model import VideoModel
+
+T = TypeVar("T")
 
 #: The image types the API takes, by file extension (for a file that declares no type).
 IMAGE_TYPES_BY_EXTENSION = {
@@ -46,6 +50,8 @@ class ValidatedRequest:
     prompt: str
     image: ImageInput
     last_image: ImageInput | None
+    #: The video model it was checked against (its id), which makes the clip.
+    model: str
     settings: GenerationSettings
 
 
@@ -72,16 +78,18 @@ class ImageRules:
 
 
 def validate(request: AnimateRequest, settings: Settings, model: VideoModel) -> ValidatedRequest:
-    """Check a request against the model's and the server's limits; raises UserError."""
+    """Check a request against the model's and the bot's limits; raises UserError."""
     rules = ImageRules.from_settings(settings)
     prompt = clean_prompt(request.prompt, settings.prompt_max_chars)
     check_image(request.image, rules, "image")
     if request.last_image is not None:
+        check_end_frame(model, has_end_frame=True)
         check_image(request.last_image, rules, "last_image")
     return ValidatedRequest(
         prompt=prompt,
         image=request.image,
         last_image=request.last_image,
+        model=model.id,
         settings=resolve_settings(request, settings, model),
     )
 
@@ -89,39 +97,92 @@ def validate(request: AnimateRequest, settings: Settings, model: VideoModel) -> 
 def resolve_settings(
     r: AnimateRequest, defaults: Settings, model: VideoModel
 ) -> GenerationSettings:
-    """Fill in defaults (a random seed when none is given) and check every value against what
-    `model` offers."""
+    """Check every value the member gave against what `model` offers (a refusal names what it
+    takes), and fill in the rest: the bot's default where the model offers it, else the
+    model's own; a random seed when none is given."""
     offered = model.options
-    duration = defaults.default_duration_s if r.duration_s is None else r.duration_s
-    seed = random.choice(offered.seeds) if r.seed is None else r.seed
-    if duration not in offered.durations_s:
-        allowed = _seconds_range(offered.durations_s)
-        raise UserError(messages.value_out_of_range("duration", duration, allowed))
-    if seed not in offered.seeds:
-        seeds = f"{offered.seeds[0]}–{offered.seeds[-1]}"
-        raise UserError(messages.value_out_of_range("seed", seed, seeds))
+    if r.duration_s is None:
+        duration = default_duration_s(defaults, model)
+    elif r.duration_s in offered.durations_s:
+        duration = r.duration_s
+    else:
+        allowed = seconds_allowed(offered.durations_s)
+        raise UserError(messages.model_value(model.id, "duration", r.duration_s, allowed))
     return GenerationSettings(
         duration_s=duration,
         resolution=_choice(
-            "resolution", r.resolution, defaults.default_resolution, offered.resolutions
+            model, "resolution", r.resolution, defaults.default_resolution, offered.resolutions
         ),
         aspect_ratio=_choice(
-            "aspect_ratio", r.aspect_ratio, defaults.default_aspect_ratio, offered.aspect_ratios
+            model,
+            "aspect_ratio",
+            r.aspect_ratio,
+            defaults.default_aspect_ratio,
+            offered.aspect_ratios,
         ),
-        camera_fixed=defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed,
-        seed=seed,
-        generate_audio=(
-            defaults.default_generate_audio if r.generate_audio is None else r.generate_audio
-        ),
+        camera_fixed=_camera(r, defaults, model),
+        seed=_seed(r, model),
+        generate_audio=_audio(r, defaults, model),
     )
 
 
-def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> str:
-    """`value` (or the default) if it is one of `allowed`."""
-    chosen = default if value is None else value
-    if chosen not in allowed:
-        raise UserError(messages.value_out_of_range(name, chosen, ", ".join(allowed)))
-    return chosen
+def default_duration_s(defaults: Settings, model: VideoModel) -> int:
+    """The length a job on `model` gets when the member gives none."""
+    offered = model.options
+    return _default(defaults.default_duration_s, offered.durations_s, offered.defaults.duration_s)
+
+
+def check_end_frame(model: VideoModel, has_end_frame: bool) -> None:
+    """Refuse an end frame (`last_image`, a Loop) the model cannot take."""
+    if has_end_frame and not model.options.end_frame:
+        raise UserError(messages.model_lacks(model.id, "last_image"))
+
+
+def _default(bot_default: T, offered: Sequence[T], model_default: T) -> T:
+    return bot_default if bot_default in offered else model_default
+
+
+def _choice(
+    model: VideoModel, name: str, value: str | None, bot_default: str, allowed: tuple[str, ...]
+) -> str:
+    """`value` if the model offers it; the default when left out."""
+    if value is None:
+        model_default = str(getattr(model.options.defaults, name))
+        return _default(bot_default, allowed, model_default)
+    if value not in allowed:
+        raise UserError(messages.model_value(model.id, name, value, ", ".join(allowed)))
+    return value
+
+
+def _camera(r: AnimateRequest, defaults: Settings, model: VideoModel) -> bool | None:
+    if not model.options.camera_fixed:
+        if r.camera_fixed:  # asking for a still camera from a model that cannot hold one
+            raise UserError(messages.model_lacks(model.id, "camera_fixed"))
+        return None
+    return defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed
+
+
+def _seed(r: AnimateRequest, model: VideoModel) -> int | None:
+    seeds = model.options.seeds
+    if seeds is None:
+        if r.seed is not None:
+            raise UserError(messages.model_lacks(model.id, "seed"))
+        return None
+    if r.seed is None:
+        return random.choice(seeds)
+    if r.seed not in seeds:
+        allowed = f"{seeds[0]}–{seeds[-1]}"
+        raise UserError(messages.model_value(model.id, "seed", r.seed, allowed))
+    return r.seed
+
+
+def _audio(r: AnimateRequest, defaults: Settings, model: VideoModel) -> bool:
+    fixed = model.options.defaults.generate_audio
+    if not model.options.audio:
+        if r.generate_audio is not None and r.generate_audio != fixed:
+            raise UserError(messages.model_fixed_audio(model.id, fixed))
+        return fixed
+    return defaults.default_generate_audio if r.generate_audio is None else r.generate_audio
 
 
 def parse_duration(text: str, model: VideoModel) -> int | None:
@@ -131,13 +192,17 @@ def parse_duration(text: str, model: VideoModel) -> int | None:
     if not text:
         return None
     if not text.isascii() or not text.isdigit():
-        allowed = _seconds_range(model.options.durations_s)
+        allowed = seconds_allowed(model.options.durations_s)
         raise UserError(messages.duration_not_a_number(allowed))
     return int(text)
 
 
-def _seconds_range(durations_s: range) -> Text:
-    return messages.seconds_range(durations_s[0], durations_s[-1])
+def seconds_allowed(durations_s: Sequence[int]) -> Text:
+    """The clip lengths a model offers: a range for a run of lengths, else each one."""
+    low, high = durations_s[0], durations_s[-1]
+    if len(durations_s) == high - low + 1 and len(durations_s) > 2:
+        return messages.seconds_range(low, high)
+    return messages.seconds_list(", ".join(str(d) for d in durations_s))
 
 
 def clean_prompt(prompt: str, max_chars: int) -> str:

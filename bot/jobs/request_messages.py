@@ -35,12 +35,31 @@ def prompt_too_long(length: int, limit: int) -> Text:
     return Text("input.prompt_too_long", length=length, limit=limit)
 
 
-def value_out_of_range(name: str, value: object, allowed: str | Text) -> Text:
-    return Text("input.value_out_of_range", name=option_name(name), value=value, allowed=allowed)
-
-
 def seconds_range(low: int, high: int) -> Text:
     return Text("input.seconds_range", low=low, high=high)
+
+
+def seconds_list(values: str) -> Text:
+    return Text("input.seconds_list", values=values)
+
+
+def model_value(model: str, name: str, value: object, allowed: str | Text) -> Text:
+    """A value the server's model does not take, and what it takes."""
+    return Text(
+        "input.model_value", model=model, name=option_name(name), value=value, allowed=allowed
+    )
+
+
+def model_lacks(model: str, name: str) -> Text:
+    """An option the server's model does not have at all."""
+    return Text("input.model_lacks", model=model, name=option_name(name))
+
+
+def model_fixed_audio(model: str, always: bool) -> Text:
+    name = option_name("generate_audio")
+    if always:
+        return Text("input.model_always_audio", model=model, name=name)
+    return Text("input.model_never_audio", model=model, name=name)
 
 
 def duration_not_a_number(allowed: Text) -> Text:
@@ -107,8 +126,8 @@ FORM_PROMPT_PLACEHOLDER = Text("context.prompt_placeholder")
 FORM_DURATION_LABEL = Text("context.duration_label")
 
 
-def form_duration_placeholder(default: int, low: int, high: int) -> Text:
-    return Text("context.duration_placeholder", default=default, low=low, high=high)
+def form_duration_placeholder(default: int, allowed: Text) -> Text:
+    return Text("context.duration_placeholder", default=default, allowed=allowed)
 
 
 NO_IMAGE_IN_MESSAGE = Text("context.no_image")

@@ -35,7 +35,9 @@ from bot.jobs.notifier import JobNotifier, PostFailedError
 from bot.jobs.posting import ResultPoster
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
 from bot.jobs.runtime import JobRuntime, Work
+from bot.jobs.server_model import ServerModels
 from bot.media.files import DiscordFiles
+from bot.video.catalogue import UnknownModelError, model_by_id
 from bot.video.model import VideoModel
 from bot.video.vibedream import VibedreamClient
 
@@ -58,13 +60,19 @@ class JobService:
         files: DiscordFiles,
     ) -> None:
         self._rt = runtime
-        #: The model new jobs are made with (a job keeps the one it was stored with).
-        self._model = model
+        #: Which model a server's new jobs are made with (`model` unless its admins chose
+        #: another); a job keeps the one it was stored with.
+        self.models = ServerModels(runtime.settings, model)
         self._notices = Notices(runtime)
-        self._admission = Admission(runtime, files)
+        self._admission = Admission(runtime, files, self.models)
         self._delivery = Delivery(runtime, poster, self._notices, recover=self._recover_later)
         self._generation = Generation(
-            runtime, api, self._delivery, self._notices, recover=self._recover_later
+            runtime,
+            api,
+            self._delivery,
+            self._notices,
+            self.models.availability,
+            recover=self._recover_later,
         )
 
     # Lifecycle ------------------------------------------------------------------------------
@@ -148,14 +156,28 @@ class JobService:
 
     # Intake ---------------------------------------------------------------------------------
 
-    def check(self, request: AnimateRequest) -> ValidatedRequest:
-        """Validate what can be checked without any I/O, so the cog can answer at once."""
-        return validate(request, self._rt.settings, self._model)
+    async def server_model(self, guild_id: int) -> VideoModel:
+        """The model a new job on this server runs on."""
+        return self.models.for_server(await self._rt.store.guild_config(guild_id))
 
-    async def check_admission(self, access: Access, settings: GenerationSettings) -> None:
-        """Raise UserError if a job with these settings may not start now (nothing is
-        reserved: `accept` checks again as it admits)."""
-        await self._admission.rules(access, settings)
+    async def check(self, request: AnimateRequest, guild_id: int) -> ValidatedRequest:
+        """Validate against the server's model what can be checked without downloading
+        anything (one small read: the server's choice), so the cog can answer at once."""
+        return validate(request, self._rt.settings, await self.server_model(guild_id))
+
+    async def check_admission(
+        self, access: Access, settings: GenerationSettings, model_id: str
+    ) -> None:
+        """Raise UserError if a job of this model with these settings may not start now
+        (nothing is reserved: `accept` checks again as it admits)."""
+        await self._admission.rules(access, settings, self._model(model_id))
+
+    def _model(self, model_id: str) -> VideoModel:
+        try:
+            return model_by_id(model_id)
+        except UnknownModelError:
+            # A stored job of a model the catalogue no longer has: refused like a retired one.
+            raise UserError(messages.model_not_offered(model_id, self.models.default.id)) from None
 
     async def accept(
         self,
@@ -171,11 +193,11 @@ class JobService:
         Raises UserError saying why (and until when) the request cannot run; a refused
         request costs nothing.
         """
-        rules = await self._admission.rules(access, request.settings)
+        rules = await self._admission.rules(access, request.settings, self._model(request.model))
         await self._admission.check_images(request)
         new = NewJob(
             origin=origin,
-            model=self._model.id,
+            model=request.model,
             prompt=request.prompt,
             image_url=request.image.url,
             last_image_url=request.last_image.url if request.last_image else None,
@@ -186,9 +208,10 @@ class JobService:
         )
         job = await self._admission.admit(new, rules)
         log.info(
-            "job %d: queued (%s) for user %d in channel %d",
+            "job %d: queued (%s, %s) for user %d in channel %d",
             job.id,
             kind,
+            job.model,
             origin.user_id,
             origin.channel_id,
         )

@@ -93,7 +93,7 @@ def history_line(job: Job, prompt: str, reason: str | None) -> Text:
         head = Text("history.head_posted", job=job.id, state=state, when=when, link=link)
     if job.post_deleted_at is not None:
         head = Join((head, post_deleted(job)), " · ")
-    parts: list[Text | str] = [head, settings_line(job.settings)]
+    parts: list[Text | str] = [head, settings_line(job.model, job.settings)]
     parts.append(Text("history.prompt", prompt=prompt or USAGE_ERASED))
     if reason is not None:
         parts.append(Text("history.why", reason=reason))

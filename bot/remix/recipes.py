@@ -10,11 +10,11 @@ import yarl
 
 from bot.errors import UserError
 from bot.jobs.model import REMIX_KINDS, ImageInput, Job, JobKind
-from bot.jobs.request import ValidatedRequest, clean_prompt
+from bot.jobs.request import ValidatedRequest, check_end_frame, clean_prompt
 from bot.media.files import link_expires_within
 from bot.remix import messages
 from bot.settings import Settings
-from bot.video.catalogue import configured_model
+from bot.video.catalogue import MODELS
 
 #: Reuse a stored image link for a new job only while it has this long to live: longer than
 #: the margin checked at submit (`bot.jobs`), since the new job may wait in the queue first.
@@ -48,14 +48,22 @@ def remix_request(
     if parent.redacted:
         raise UserError(messages.SOURCE_GONE)
     text = parent.prompt if prompt is None else clean_prompt(prompt, settings.prompt_max_chars)
+    # The new clip is made with the parent's model and settings (whether this server still
+    # offers that model is checked at admission, naming the one it uses now).
+    # A model the catalogue lost is refused at admission, like one no longer offered.
+    model = MODELS.get(parent.model)
     job_settings = parent.settings
-    if kind in (JobKind.REGENERATE, JobKind.CONTINUE):
-        seeds = configured_model(settings).options.seeds  # the model the new job runs on
+    seeds = model.options.seeds if model is not None else None
+    if kind in (JobKind.REGENERATE, JobKind.CONTINUE) and seeds is not None:
         job_settings = replace(job_settings, seed=_new_seed(job_settings.seed, seeds))
+    if kind is JobKind.LOOP and model is not None:
+        check_end_frame(model, has_end_frame=True)
     if kind is JobKind.CONTINUE:
         if frame is None:
             raise ValueError("Continue needs the parent's last frame")
-        return ValidatedRequest(prompt=text, image=frame, last_image=None, settings=job_settings)
+        return ValidatedRequest(
+            prompt=text, image=frame, last_image=None, model=parent.model, settings=job_settings
+        )
     first = files.first or _stored(parent.image_url, now)
     if first is None:
         raise UserError(messages.SOURCE_GONE)
@@ -64,7 +72,9 @@ def remix_request(
         last = files.last or _stored(parent.last_image_url, now)
         if last is None:
             raise UserError(messages.SOURCE_GONE)
-    return ValidatedRequest(prompt=text, image=first, last_image=last, settings=job_settings)
+    return ValidatedRequest(
+        prompt=text, image=first, last_image=last, model=parent.model, settings=job_settings
+    )
 
 
 def _stored(url: str, now: datetime) -> ImageInput | None:
@@ -77,8 +87,8 @@ def _stored(url: str, now: datetime) -> ImageInput | None:
     )
 
 
-def _new_seed(old: int, seeds: range) -> int:
-    seed = old
+def _new_seed(old: int | None, seeds: range) -> int:
+    seed = random.choice(seeds)
     while seed == old:
         seed = random.choice(seeds)
     return seed

@@ -75,7 +75,7 @@ class RemixService:
         parent = await self.own_job(parent_id, access)
         if parent.redacted:
             raise UserError(messages.SOURCE_GONE)
-        await self._jobs.check_admission(access, parent.settings)
+        await self._jobs.check_admission(access, parent.settings, parent.model)
         return parent
 
     async def start(

@@ -63,11 +63,13 @@ _USAGE_SPENT = sa.select(func.sum(j.cost_cents + j.reserved_cents)).where(
     j.guild_id == bindparam("guild"), j.created_at >= bindparam("month")
 )
 
-# The price of these settings: the latest charged jobs with them (index `jobs_by_price_settings`).
+# The price of a model with these settings: its latest charged jobs with them (index
+# `jobs_by_price_settings`).
 _recent_prices = (
     sa.select(j.cost_cents)
     .where(
         j.prediction_id.is_not(None),
+        j.model == bindparam("model"),
         j.duration_s == bindparam("duration_s"),
         j.resolution == bindparam("resolution"),
         j.generate_audio == bindparam("generate_audio"),
@@ -83,6 +85,7 @@ _GENERATION_TIMES = (
     sa.select(j.completed_at - j.submitted_at)
     .where(
         j.state == JobState.DELIVERED.value,
+        j.model == bindparam("model"),
         j.resolution == bindparam("resolution"),
         j.duration_s == bindparam("duration_s"),
         j.submitted_at.is_not(None),
@@ -199,11 +202,13 @@ class SqlJobs:
         """What counts against a user's limits on a server right now."""
         return await _quota_usage(self._db, guild_id, user_id, now, cooldown_s)
 
-    async def expected_cost(self, settings: GenerationSettings) -> int | None:
-        """The most the API recently charged for a job with these settings, if known."""
+    async def expected_cost(self, model: str, settings: GenerationSettings) -> int | None:
+        """The most the API recently charged for a job of this model with these settings, if
+        known."""
         cost = await self._db.value(
             _EXPECTED_COST,
             {
+                "model": model,
                 "duration_s": settings.duration_s,
                 "resolution": settings.resolution,
                 "generate_audio": settings.generate_audio,
@@ -212,12 +217,13 @@ class SqlJobs:
         return None if cost is None else int(cost)
 
     async def recent_generation_s(
-        self, resolution: str, duration_s: int, limit: int
+        self, model: str, resolution: str, duration_s: int, limit: int
     ) -> list[float]:
         """Generation times (submitted to completed, seconds) of the latest `limit` delivered
-        jobs with this resolution and duration, newest first."""
+        jobs of this model with this resolution and duration, newest first."""
         found = await self._db.rows(
-            _GENERATION_TIMES, {"resolution": resolution, "duration_s": duration_s, "limit": limit}
+            _GENERATION_TIMES,
+            {"model": model, "resolution": resolution, "duration_s": duration_s, "limit": limit},
         )
         return [float(row[0]) for row in found]
 

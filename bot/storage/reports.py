@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import bindparam, func
 
-from bot.guilds.model import GuildUsageReport, UserTotals
+from bot.guilds.model import GuildUsageReport, ModelTotals, UserTotals
 from bot.jobs.model import UNFINISHED, Job, JobState
 from bot.members.model import UsageReport, UsageTotals
 from bot.periods import day_start, month_start
@@ -69,6 +69,13 @@ _TOP_USERS = (
     .limit(bindparam("top"))
 )
 
+_BY_MODEL = (
+    sa.select(j.model, *_GUILD_TOTALS)
+    .where(_IN_GUILD)
+    .group_by(j.model)
+    .order_by(_spent.desc(), j.model)
+)
+
 # Keyset paging in the order of `jobs_by_guild_time`: each batch starts where the last ended
 # instead of re-reading the period.
 _BATCH = 500
@@ -110,10 +117,12 @@ class SqlReports:
         totals = await self._db.row(_GUILD_USAGE, params)
         assert totals is not None
         users = await self._db.rows(_TOP_USERS, params)
+        models = await self._db.rows(_BY_MODEL, params)
         return GuildUsageReport(
             since=since,
             totals=_totals(totals),
             top_users=tuple(UserTotals(row.user_id, _totals(row[1:])) for row in users),
+            by_model=tuple(ModelTotals(row.model, _totals(row[1:])) for row in models),
         )
 
     async def guild_jobs(self, guild_id: int, since: datetime | None) -> AsyncIterator[Job]:

@@ -38,7 +38,8 @@ def maybe_at(value: float | None) -> datetime | None:
 
 
 def params_json(settings: GenerationSettings) -> str:
-    """A job's settings as its `params` column: JSON named like the API's parameters."""
+    """A job's settings as its `params` column: JSON named like the API's parameters (null
+    for an option the job's model lacks)."""
     return json.dumps(
         {
             "duration": settings.duration_s,
@@ -61,8 +62,8 @@ def settings_from_json(text: str) -> GenerationSettings:
         duration_s=params["duration"],
         resolution=params["resolution"],
         aspect_ratio=params["aspect_ratio"],
-        camera_fixed=bool(params["camera_fixed"]),
-        seed=params["seed"],
+        camera_fixed=_maybe_bool(params.get("camera_fixed")),
+        seed=params.get("seed"),
         generate_audio=bool(params["generate_audio"]),
     )
 
@@ -193,6 +194,10 @@ def block(result: AnyRow) -> Block:
     """A member's block from its row."""
     row = result._mapping
     return Block(row["user_id"], row["reason"], row["blocked_by"], at(row["blocked_at"]))
+
+
+def _maybe_bool(value: object) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _maybe_float(value: float | None) -> float | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, Field
 
 from bot.jobs.model import GenerationSettings
-from bot.video.model import ModelOptions, VideoModel
+from bot.video.model import Certainty, ModelDefaults, ModelOptions, ModelParams, VideoModel
 
 Resolution = Literal["480p", "720p", "1080p"]
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto"]
@@ -18,11 +18,9 @@ DURATIONS_S = range(4, 13)
 SEEDS = range(-1, 1001)
 
 
-class SeedanceParams(BaseModel):
+class SeedanceParams(ModelParams):
     """Body of `POST /models/seedance-1.5-pro-i2v/generate`. Only `prompt` and `image` are
     required; the docs give no defaults, and an absent option is not sent."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     prompt: Annotated[str, Field(min_length=1)]
     image: AnyHttpUrl
@@ -39,7 +37,9 @@ class Seedance15Pro(VideoModel):
     """Seedance 1.5 Pro: the bot's model since its first release; every option maps 1:1."""
 
     id = "seedance-1.5-pro-i2v"
+    name = "Seedance 1.5 Pro Image to Video"
     Params = SeedanceParams
+    certainty = Certainty.DOCUMENTED
     #: "from $0.29/run": the docs give no price table per duration or resolution.
     listed_price_cents = 29
     #: "Video output ~60-120s".
@@ -53,6 +53,10 @@ class Seedance15Pro(VideoModel):
         end_frame=True,
         audio=True,
         camera_fixed=True,
+        # The docs give no defaults: these are the bot's own since its first release.
+        defaults=ModelDefaults(
+            duration_s=5, resolution="720p", aspect_ratio="auto", generate_audio=False
+        ),
     )
 
     def params(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,7 @@ from bot.errors import (
     ApiProtocolError,
     ApiRejectedError,
     ApiUnavailableError,
+    ModelUnavailableError,
     SubmitOutcomeUnknownError,
 )
 from bot.settings import Settings
@@ -92,15 +94,21 @@ class VibedreamClient:
 
         `on_send` runs before each attempt goes on the wire and `on_refused` after an attempt
         the API certainly did not process, so the caller can record which one is the case.
+        Raises ModelUnavailableError when the API says it no longer serves the model.
         """
-        answer = await self._request(
-            "POST",
-            f"/models/{model_id}/generate",
-            json_body=body,
-            idempotent=False,
-            on_send=on_send,
-            on_refused=on_refused,
-        )
+        try:
+            answer = await self._request(
+                "POST",
+                f"/models/{model_id}/generate",
+                json_body=body,
+                idempotent=False,
+                on_send=on_send,
+                on_refused=on_refused,
+            )
+        except ApiRejectedError as exc:
+            if names_model_gone(exc.status, exc.message):
+                raise ModelUnavailableError(model_id, exc.status, exc.message) from exc
+            raise
         try:
             return _parse(SubmitResponse, answer)
         except ApiProtocolError:
@@ -175,6 +183,22 @@ class VibedreamClient:
     def _wait_s(self, attempt: int, retry_after: str | None) -> float:
         seconds = parse_retry_after(retry_after)
         return self._backoff(attempt) if seconds is None else min(seconds, _RETRY_AFTER_CAP_S)
+
+
+#: An error text saying the model itself is gone (what vibedream answers for a retired model is
+#: not documented): "model not found", "Unknown model 'x'", "model x is no longer available".
+_MODEL_GONE = re.compile(
+    r"\bmodel\b.*\b(not found|unknown|unavailable|not available|no longer|retired|deprecated"
+    r"|does not exist|doesn't exist|not supported|disabled)\b"
+    r"|\b(unknown|unsupported|invalid|retired|deprecated)\s+model\b",
+    re.IGNORECASE,
+)
+
+
+def names_model_gone(status: int, message: str) -> bool:
+    """Whether a refused submit means the model is not served: a 404 on its generate route
+    (an unknown route), a 410, or an error naming the model as unknown or unavailable."""
+    return status in (404, 410) or bool(_MODEL_GONE.search(message))
 
 
 def _retryable(status: int, idempotent: bool, retry_after: str | None) -> bool:

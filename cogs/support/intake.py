@@ -24,8 +24,8 @@ async def start_job(
     kind: JobKind = JobKind.ANIMATE,
 ) -> None:
     """The one intake of every way to start a clip (/animate, the context menu's form):
-    check what costs nothing, acknowledge at once (unless the caller already did), then hand
-    the job to the service.
+    check against the server's model what costs nothing, acknowledge at once (unless the
+    caller already did), then hand the job to the service.
 
     Raises UserError saying what to change; a refused request costs nothing.
     """
@@ -33,7 +33,7 @@ async def start_job(
         raise UserError(messages.GUILD_ONLY)
     if missing := missing_permissions(interaction):
         raise UserError(messages.missing_permissions(missing))
-    checked = jobs.check(request)
+    checked = await jobs.check(request, interaction.guild_id)
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     await jobs.accept(checked, origin(interaction), access(interaction), kind=kind)

@@ -275,7 +275,7 @@ def mod_log_embed(job: Job) -> discord.Embed:
     embed.add_field(name=say(fields["requester"]), value=f"<@{job.origin.user_id}>")
     embed.add_field(name=say(fields["channel"]), value=f"<#{job.origin.channel_id}>")
     embed.add_field(name=say(fields["cost"]), value=say(messages.mod_log_cost(job)))
-    settings = say(messages.settings_line(job.settings))
+    settings = say(messages.settings_line(job.model, job.settings))
     embed.add_field(name=say(fields["settings"]), value=settings, inline=False)
     result = truncate(say(messages.mod_log_result(job)), FIELD_MAX)
     embed.add_field(name=say(fields["result"]), value=result, inline=False)
@@ -303,7 +303,7 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     embed.add_field(name=say(messages.FIELD_REQUESTED_BY), value=f"<@{job.origin.user_id}>")
     if took := messages.generation_time(job):
         embed.add_field(name=say(messages.FIELD_GENERATION_TIME), value=say(took))
-    settings = say(messages.settings_line(job.settings))
+    settings = say(messages.settings_line(job.model, job.settings))
     embed.add_field(name=say(messages.FIELD_SETTINGS), value=settings, inline=False)
     if extras.parent_id is not None:
         made_from = remix_messages.made_from(job.kind, extras.parent_id, extras.parent_link)
@@ -313,7 +313,7 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
             embed.set_thumbnail(url=f"attachment://{source.filename}")
         elif source.filename.startswith(SOURCE_LAST):
             embed.set_image(url=f"attachment://{source.filename}")
-    embed.set_footer(text=say(messages.result_footer(job.id)))
+    embed.set_footer(text=say(messages.result_footer(job)))
     return embed
 
 

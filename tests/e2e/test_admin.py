@@ -70,9 +70,20 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
         "unblock": (SUB_COMMAND, []),
         "limit": (SUB_COMMAND, []),
         "mod-log": (SUB_COMMAND, []),
+        "model": (SUB_COMMAND, []),
+        "models": (SUB_COMMAND, []),
         "usage": (SUB_COMMAND, []),
         "cancel": (SUB_COMMAND, []),
     }
+    # Every option of every subcommand says what it is for (Discord shows the text as is).
+    leaves = [
+        option
+        for sub in group["options"]
+        for leaf in ([sub] if sub["type"] == SUB_COMMAND else sub.get("options", []))
+        for option in leaf.get("options", [])
+    ]
+    assert leaves
+    assert all(o["description"] and o["description"] != "…" for o in leaves)
     limit = {o["name"]: o for o in group["options"]}["limit"]
     (name, value) = limit["options"]
     assert [c["value"] for c in name["choices"]] == [
@@ -467,6 +478,7 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
         "user_id",
         "channel_id",
         "state",
+        "model",
         "duration_s",
         "resolution",
         "aspect_ratio",
@@ -480,9 +492,12 @@ async def test_usage_report_totals_top_users_and_a_defused_csv(
     assert [r[0] for r in rows[1:]] == [str(j["id"]) for j in jobs]
     assert [r[2] for r in rows[1:]] == [str(alice), str(alice), str(bob)]
     assert [r[4] for r in rows[1:]] == ["delivered", "delivered", "failed"]
-    assert [r[10] for r in rows[1:]] == [f"{cost / 100:.2f}"] * 3
-    assert [r[11] for r in rows[1:]] == ["'" + prompts[0][1], "'" + prompts[1][1], prompts[2][1]]
-    assert MODERATION_ERROR in rows[3][12]
+    assert [r[5] for r in rows[1:]] == ["seedance-1.5-pro-i2v"] * 3
+    assert [r[11] for r in rows[1:]] == [f"{cost / 100:.2f}"] * 3
+    assert [r[12] for r in rows[1:]] == ["'" + prompts[0][1], "'" + prompts[1][1], prompts[2][1]]
+    assert MODERATION_ERROR in rows[3][13]
+    by_model = f"`seedance-1.5-pro-i2v` — 3 clips, 10 s, {english.dollars(3 * cost)}"
+    assert fields["By video model"] == by_model
 
     plain = admin_command(
         discord_fake, "usage", options=[discord_fake.string_option("period", "day")]

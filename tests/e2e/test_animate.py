@@ -59,7 +59,8 @@ async def test_happy_path_posts_one_mp4_and_records_the_job(
     assert "the cat slowly turns its head and blinks" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Requested by"] == f"<@{interaction['member']['user']['id']}>"
-    assert fields["Settings"].startswith("5 s · 720p · aspect auto")
+    assert fields["Settings"].startswith("`seedance-1.5-pro-i2v` · 5 s · 720p · aspect auto")
+    assert embed["footer"]["text"].endswith("· Seedance 1.5 Pro Image to Video")
     assert f"seed {seed}" in fields["Settings"]
     assert fields["Generation time"].endswith(" s")
     await wait_until(lambda: runner.jobs()[0]["state"] == "delivered")

@@ -57,9 +57,9 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "image too wide": ({"image": {"width": 1300, "height": 500}}, "between 0.4 and 2.5"),
     "empty prompt": ({"prompt": "   "}, "prompt is empty"),
     "over-long prompt": ({"prompt": "x" * 1501}, "at most 1500"),
-    "duration out of range": ({"extra": {"duration": 20}}, "`duration` cannot be 20"),
-    "unknown resolution": ({"extra": {"resolution": "4k"}}, "`resolution` cannot be 4k"),
-    "seed out of range": ({"extra": {"seed": 5000}}, "`seed` cannot be 5000"),
+    "duration out of range": ({"extra": {"duration": 20}}, "cannot take `duration` 20"),
+    "unknown resolution": ({"extra": {"resolution": "4k"}}, "cannot take `resolution` 4k"),
+    "seed out of range": ({"extra": {"seed": 5000}}, "cannot take `seed` 5000"),
     "last_image not an image": (
         {"last_image": {"filename": "x.pdf", "content_type": "application/pdf"}},
         "`last_image`",

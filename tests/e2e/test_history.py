@@ -83,7 +83,7 @@ async def test_history_lists_the_callers_jobs_with_status_settings_and_jump_link
     assert second.startswith(f"**#{delivered['id']}** ✅ delivered · <t:")
     assert f"[open]({jump(discord_fake, int(post.response['id']))})" in second
     assert f"seed {delivered['seed']}" in second
-    assert "5 s · 720p · aspect auto" in second
+    assert "`seedance-1.5-pro-i2v` · 5 s · 720p · aspect auto" in second
     assert "a cat turns its head" in second
     assert f"#{bobs['id']}" not in text
     assert embed["footer"]["text"] == "1–2 of 2, newest first"

@@ -1,9 +1,11 @@
-"""In-process fake of the Vibedream Seedance 1.5 Pro image-to-video HTTP API.
+"""In-process fake of the Vibedream image-to-video HTTP API: every model of
+`tests.fakes.fake_models`, each validating its own body.
 
-Follows the documented contract (shared/seeds/seedance-1.5-pro-i2v-api.txt) where it is
-documented. Where the documentation is silent the fake makes the choices marked
-"Undocumented:" below. Output clips are served by the same server under `/outputs/...`;
-the real API hosts them on assets.vibedream.ai.
+Follows the documented contract (shared/seeds/seedance-1.5-pro-i2v-api.txt, and
+shared/reference/vibedream-models.md for the other models) where it is documented. Where the
+documentation is silent the fake makes the choices marked "Undocumented:" below. Output clips
+are served by the same server under `/outputs/...`; the real API hosts them on
+assets.vibedream.ai.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from aiohttp import web
+
+from tests.fakes.fake_models import MODELS as FAKE_MODELS
 
 MODEL_ID = "seedance-1.5-pro-i2v"
 MODEL_NAME = "Seedance 1.5 Pro Image to Video"
@@ -29,21 +32,6 @@ MODERATION_ERROR = "Your request was flagged by content moderation. Please modif
 Route = Literal["submit", "status", "asset"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-RESOLUTIONS = frozenset({"480p", "720p", "1080p"})
-ASPECT_RATIOS = frozenset({"16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto"})
-KNOWN_FIELDS = frozenset(
-    {
-        "prompt",
-        "image",
-        "last_image",
-        "duration",
-        "resolution",
-        "aspect_ratio",
-        "camera_fixed",
-        "seed",
-        "generate_audio",
-    }
-)
 
 # A real 24-byte `ftyp` box; the clip body is this plus one `mdat` box filling the rest.
 FTYP_BOX = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
@@ -80,52 +68,13 @@ def _error(status: int, message: str) -> web.Response:
     return _json_response({"error": message}, status)
 
 
-def _is_int(value: object) -> bool:
-    # JSON `true` parses to a Python bool, which is an int subclass; it is not a number here.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
-
-
-def validate_submit(body: object) -> list[str]:
-    """Return every schema violation in a submit body (empty list when valid).
+def validate_submit(body: object, model: str = MODEL_ID) -> list[str]:
+    """Return every schema violation in a submit body for `model` (empty list when valid).
 
     Undocumented: the fake is strict — unknown keys, `null` for optional fields, floats
     for integer fields (`duration`, `seed`) and whitespace-only prompts are rejected.
     """
-    if not isinstance(body, dict):
-        return ["Request body must be a JSON object"]
-    errors = [f"Unknown parameter: {key}" for key in sorted(set(body) - KNOWN_FIELDS)]
-    prompt = body.get("prompt")
-    if "prompt" not in body:
-        errors.append("prompt is required")
-    elif not isinstance(prompt, str) or not prompt.strip():
-        errors.append("prompt must be a non-empty string")
-    if "image" not in body:
-        errors.append("image is required")
-    elif not _is_http_url(body["image"]):
-        errors.append("image must be a public http(s) URL")
-    if "last_image" in body and not _is_http_url(body["last_image"]):
-        errors.append("last_image must be a public http(s) URL")
-    duration = body.get("duration", 4)
-    if not _is_int(duration) or not 4 <= duration <= 12:
-        errors.append("duration must be an integer between 4 and 12")
-    if "resolution" in body and body["resolution"] not in RESOLUTIONS:
-        errors.append(f"resolution must be one of {', '.join(sorted(RESOLUTIONS))}")
-    if "aspect_ratio" in body and body["aspect_ratio"] not in ASPECT_RATIOS:
-        errors.append(f"aspect_ratio must be one of {', '.join(sorted(ASPECT_RATIOS))}")
-    for flag in ("camera_fixed", "generate_audio"):
-        if flag in body and not isinstance(body[flag], bool):
-            errors.append(f"{flag} must be a boolean")
-    seed = body.get("seed", -1)
-    if not _is_int(seed) or not -1 <= seed <= 1000:
-        errors.append("seed must be an integer between -1 and 1000")
-    return errors
+    return FAKE_MODELS[model].validate(body)
 
 
 @dataclass
@@ -150,6 +99,7 @@ class FakePrediction:
     id: str
     request: dict[str, Any]
     created_at: datetime
+    model: str = MODEL_ID
     status: Literal["processing", "completed", "failed"] = "processing"
     completed_at: datetime | None = None
     error: str | None = None
@@ -184,7 +134,17 @@ class FakeVibedream:
         self.api_key = api_key
         # Knobs; applied to predictions created afterwards unless noted.
         self.estimated_time: str = "1-2s"
+        #: What Seedance 1.5 Pro costs (its documented 29 cents by default).
         self.cost_cents: int = 29
+        #: Per model: what a submit costs (the model's documented example by default;
+        #: Seedance follows `cost_cents`) and its `estimatedTime` (`estimated_time` if unset).
+        self.model_cost_cents: dict[str, int] = {
+            m.id: m.cost_cents for m in FAKE_MODELS.values() if m.id != MODEL_ID
+        }
+        self.model_estimated_time: dict[str, str] = {}
+        #: Models the fake no longer serves: their submits get a 404 naming the model (what an
+        #: unknown route answers; vibedream's answer for a retired model is undocumented).
+        self.retired: set[str] = set()
         self.clip_bytes: int = 64 * 1024
         #: A real mp4 (see `tests.fakes.clips.make_mp4`) served as every output instead of a
         #: zero-filled placeholder of `clip_bytes`.
@@ -221,7 +181,7 @@ class FakeVibedream:
     async def start(self) -> None:
         """Bind to a random free port on 127.0.0.1 and start serving."""
         app = web.Application(middlewares=[self._middleware])
-        app.router.add_post(f"/api/v1/models/{MODEL_ID}/generate", self._submit, name="submit")
+        app.router.add_post("/api/v1/models/{model}/generate", self._submit, name="submit")
         app.router.add_get("/api/v1/predictions/{id}", self._status, name="status")
         app.router.add_get(r"/outputs/{id}/{name:[^/]+\.mp4}", self._asset, name="asset")
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -344,6 +304,11 @@ class FakeVibedream:
         """Every submit request (accepted, rejected or faulted), in order."""
         return [r for r in self.requests if r.route == "submit"]
 
+    def submits_to(self, model: str) -> list[RecordedRequest]:
+        """Every submit request to one model's generate route, in order."""
+        suffix = f"/models/{model}/generate"
+        return [r for r in self.submits if r.path.endswith(suffix)]
+
     def status_polls(self, prediction_id: str) -> int:
         """How many status requests named this prediction (whatever they were answered)."""
         suffix = f"/predictions/{prediction_id}"
@@ -446,6 +411,10 @@ class FakeVibedream:
     async def _submit(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, "Invalid or missing API key")
+        model = request.match_info["model"]
+        if model not in FAKE_MODELS or model in self.retired:
+            # Undocumented: what an unknown (or retired) model's route answers.
+            return _error(404, f"Model not found: {model}")
         # Undocumented: a wrong Content-Type is a validation error (400), not a 415.
         if request.content_type != "application/json":
             return _error(400, "Content-Type must be application/json")
@@ -453,7 +422,7 @@ class FakeVibedream:
             body = json.loads(await request.read())
         except ValueError:
             return _error(400, "Request body is not valid JSON")
-        errors = validate_submit(body)
+        errors = validate_submit(body, model)
         if errors:
             return _error(400, "; ".join(errors))
         created_at = now_ms()
@@ -461,9 +430,10 @@ class FakeVibedream:
             id=str(uuid.uuid4()),
             request=body,
             created_at=created_at,
+            model=model,
             clip_bytes=self.clip_bytes,
             clip_data=self.clip_data,
-            cost_cents=self.cost_cents,
+            cost_cents=self.model_cost_cents.get(model, self.cost_cents),
         )
         # Undocumented: moderation match is a case-insensitive substring test.
         prompt = body["prompt"].lower()
@@ -486,7 +456,7 @@ class FakeVibedream:
                 "id": prediction.id,
                 "status": "processing",
                 "statusUrl": f"{self.base_url}/predictions/{prediction.id}",
-                "estimatedTime": self.estimated_time,
+                "estimatedTime": self.model_estimated_time.get(model, self.estimated_time),
                 "costCents": prediction.cost_cents,
                 "createdAt": iso_ms(created_at),
             }
@@ -502,8 +472,8 @@ class FakeVibedream:
         return _json_response(
             {
                 "id": prediction.id,
-                "modelId": MODEL_ID,
-                "modelName": MODEL_NAME,
+                "modelId": prediction.model,
+                "modelName": FAKE_MODELS[prediction.model].name,
                 "status": prediction.status,
                 "outputs": prediction.outputs,
                 "error": prediction.error,

@@ -432,3 +432,91 @@ async def test_random_faults_answer_about_the_given_share_unprocessed(
 
     assert set(statuses) == {200, 503}
     assert len(fake.predictions) == statuses.count(200)
+
+
+# Every model ----------------------------------------------------------------------------------
+
+
+async def submit_to(
+    session: aiohttp.ClientSession, fake: FakeVibedream, model: str, body: object
+) -> tuple[int, dict[str, Any]]:
+    url = f"{fake.base_url}/models/{model}/generate"
+    async with session.post(url, json=body, headers=AUTH) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        ("veo3.1-fast", {**VALID, "duration": "8", "resolution": "1080p", "seed": 0}),
+        ("veo3-i2v", {**VALID, "duration": 1, "negative_prompt": "blur"}),
+        (
+            "vidu-q3-i2v",
+            {**VALID, "resolution": "540p", "movement_amplitude": "auto", "bgm": False},
+        ),
+        ("grok-imagine-video-i2v", {**VALID, "duration": 6, "aspect_ratio": "2:3"}),
+        ("i2v-pro", {**VALID, "enable_prompt_expansion": False}),
+        ("wan-2.2-spicy", {**VALID, "duration": 8, "seed": -1, "enable_safety_checker": False}),
+    ],
+)
+async def test_each_model_accepts_its_own_documented_parameters(
+    fake: FakeVibedream, session: aiohttp.ClientSession, model: str, body: dict[str, Any]
+) -> None:
+    status, answer = await submit_to(session, fake, model, body)
+
+    assert status == 200, answer
+    assert fake.predictions[answer["id"]].model == model
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "error"),
+    [
+        ("veo3.1-fast", {**VALID, "duration": 8}, "duration must be one of 4, 6, 8"),
+        ("veo3.1-fast", {**VALID, "last_image": "https://example.com/b.jpg"}, "Unknown parameter"),
+        ("veo3-i2v", {**VALID, "camera_fixed": True}, "Unknown parameter: camera_fixed"),
+        ("grok-imagine-video-i2v", {**VALID, "seed": 3}, "Unknown parameter: seed"),
+        ("i2v-pro", {**VALID, "duration": 5}, "Unknown parameter: duration"),
+        ("wan-2.2-spicy", {**VALID, "resolution": "1080p"}, "resolution must be one of"),
+        ("vidu-q3-i2v", {"prompt": "x"}, "image is required"),
+    ],
+)
+async def test_each_model_refuses_what_its_schema_lacks_with_a_json_error(
+    fake: FakeVibedream,
+    session: aiohttp.ClientSession,
+    model: str,
+    body: dict[str, Any],
+    error: str,
+) -> None:
+    status, answer = await submit_to(session, fake, model, body)
+
+    assert status == 400
+    assert error in answer["error"]
+    assert fake.predictions == {}
+
+
+async def test_each_model_has_its_own_price_and_estimate(
+    fake: FakeVibedream, session: aiohttp.ClientSession
+) -> None:
+    fake.model_estimated_time["veo3.1-fast"] = "60-180s"
+
+    _, veo = await submit_to(session, fake, "veo3.1-fast", VALID)
+    _, seedance = await submit(session, fake)
+
+    assert (veo["costCents"], veo["estimatedTime"]) == (88, "60-180s")
+    assert (seedance["costCents"], seedance["estimatedTime"]) == (29, "1-2s")
+    _, status = await poll(session, fake, veo["id"])
+    assert (status["modelId"], status["modelName"]) == ("veo3.1-fast", "Veo 3.1 Fast")
+
+
+async def test_a_retired_or_unknown_model_is_a_404_naming_it(
+    fake: FakeVibedream, session: aiohttp.ClientSession
+) -> None:
+    fake.retired.add("seedance-1.5-pro-i2v")
+
+    retired = await submit(session, fake)
+    unknown = await submit_to(session, fake, "sora-2", VALID)
+    other = await submit_to(session, fake, "veo3-i2v", VALID)
+
+    assert retired == (404, {"error": "Model not found: seedance-1.5-pro-i2v"})
+    assert unknown == (404, {"error": "Model not found: sora-2"})
+    assert other[0] == 200

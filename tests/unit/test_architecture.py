@@ -23,7 +23,7 @@ FEATURE_DEPENDENCIES: dict[str, set[str]] = {
     "media": set(),
     "video": set(),
     "storage": {"i18n"},
-    "guilds": {"i18n", "storage"},
+    "guilds": {"i18n", "storage", "video"},
     "members": {"guilds", "i18n", "jobs", "storage"},
     "jobs": {"guilds", "i18n", "media", "storage", "video"},
     "remix": {"guilds", "i18n", "jobs", "media", "storage", "video"},

@@ -1,8 +1,8 @@
-"""Property test over the whole /animate option space (hypothesis).
+"""Property test over the whole /animate option space (hypothesis), on every model.
 
 Every combination of options a Discord client can send, hostile ones included, either becomes a
-request the video API accepts (checked against the fake API's contract validator) or is refused
-with a short, clear UserError: never another exception.
+request the server's model accepts (checked against the fake API's contract validator for that
+model) or is refused with a short, clear UserError: never another exception.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from bot.i18n.text import LANGUAGES
 from bot.jobs.model import ImageInput, Job, JobState, Origin
 from bot.jobs.request import AnimateRequest, ValidatedRequest, validate
 from bot.settings import Settings
-from bot.video.catalogue import DEFAULT_MODEL
+from bot.video.catalogue import DURATION_BOUNDS_S, MODELS, SEED_BOUNDS
+from bot.video.model import VideoModel
 from cogs.animate import Animate
 from tests.factories import IMAGE
 from tests.fakes.fake_vibedream import validate_submit
 
-MODEL = DEFAULT_MODEL
 CONFIG = Settings(
     discord_token=SecretStr("x"),
     vibedream_api_key=SecretStr("y"),
@@ -103,23 +103,23 @@ def maybe(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return st.one_of(st.none(), strategy)
 
 
+RESOLUTIONS = sorted({r for m in MODELS.values() for r in m.options.resolutions})
+ASPECT_RATIOS = sorted({a for m in MODELS.values() for a in m.options.aspect_ratios})
 REQUESTS = st.builds(
     AnimateRequest,
     prompt=PROMPTS,
     image=IMAGES,
     last_image=maybe(IMAGES),
     duration_s=maybe(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
-    resolution=maybe(st.one_of(st.sampled_from(MODEL.options.resolutions), st.text(max_size=8))),
-    aspect_ratio=maybe(
-        st.one_of(st.sampled_from(MODEL.options.aspect_ratios), st.text(max_size=8))
-    ),
+    resolution=maybe(st.one_of(st.sampled_from(RESOLUTIONS), st.text(max_size=8))),
+    aspect_ratio=maybe(st.one_of(st.sampled_from(ASPECT_RATIOS), st.text(max_size=8))),
     camera_fixed=maybe(st.booleans()),
     seed=maybe(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
     generate_audio=maybe(st.booleans()),
 )
 
 
-def as_job(request: ValidatedRequest) -> Job:
+def as_job(request: ValidatedRequest, model: VideoModel) -> Job:
     origin = Origin(
         guild_id=1,
         channel_id=2,
@@ -136,7 +136,7 @@ def as_job(request: ValidatedRequest) -> Job:
         prompt=request.prompt,
         image_url=request.image.url,
         last_image_url=request.last_image.url if request.last_image else None,
-        model=MODEL.id,
+        model=model.id,
         settings=request.settings,
         nonce="n",
         created_at=T0,
@@ -148,42 +148,46 @@ def visible(text: str) -> bool:
     return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(REQUESTS)
-@example(AnimateRequest(prompt="\u200b\u200c\u200d\u2060\ufeff", image=IMAGE))
-@example(AnimateRequest(prompt="\n\u200b \ufeff\t", image=IMAGE))
-@example(AnimateRequest(prompt="x" * 10_000, image=IMAGE))
-@example(AnimateRequest(prompt="@everyone <@&1> ```code```", image=IMAGE, seed=0, duration_s=4))
+SEEDANCE = MODELS["seedance-1.5-pro-i2v"]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(REQUESTS, st.sampled_from(list(MODELS.values())))
+@example(AnimateRequest(prompt="\u200b\u200c\u200d\u2060\ufeff", image=IMAGE), SEEDANCE)
+@example(AnimateRequest(prompt="\n\u200b \ufeff\t", image=IMAGE), SEEDANCE)
+@example(AnimateRequest(prompt="x" * 10_000, image=IMAGE), SEEDANCE)
+@example(
+    AnimateRequest(prompt="@everyone <@&1> ```code```", image=IMAGE, seed=0, duration_s=4),
+    SEEDANCE,
+)
+@example(AnimateRequest(prompt="a dog", image=IMAGE, camera_fixed=False), MODELS["i2v-pro"])
 def test_every_option_combination_is_a_valid_api_request_or_a_clear_refusal(
-    request: AnimateRequest,
+    request: AnimateRequest, model: VideoModel
 ) -> None:
     try:
-        checked = validate(request, CONFIG, MODEL)
+        checked = validate(request, CONFIG, model)
     except UserError as refused:
         for lang in LANGUAGES:  # fits a Discord message in every language
             message = refused.user_message.render(lang)
             assert message.strip()
             assert len(message) <= DISCORD_MESSAGE_MAX
         return
-    job = as_job(checked)
-    body = MODEL.request_body(job.prompt, job.image_url, job.last_image_url, job.settings)
-    assert validate_submit(body) == []
+    job = as_job(checked, model)
+    body = model.request_body(job.prompt, job.image_url, job.last_image_url, job.settings)
+    assert validate_submit(body, model.id) == []
     assert visible(str(body["prompt"]))
     assert len(str(body["prompt"])) <= CONFIG.prompt_max_chars
 
 
-def test_the_command_offers_exactly_the_default_models_options() -> None:
+def test_the_commands_ranges_span_the_catalogue_and_its_choices_are_suggested() -> None:
     command = Animate.animate
-    offered = MODEL.options
 
-    def choices(name: str) -> list[object]:
+    for name, bounds in (("duration", DURATION_BOUNDS_S), ("seed", SEED_BOUNDS)):
         parameter = command.get_parameter(name)
         assert parameter is not None
-        return [choice.value for choice in parameter.choices]
-
-    assert choices("resolution") == list(offered.resolutions)
-    assert choices("aspect_ratio") == list(offered.aspect_ratios)
-    for name, values in (("duration", offered.durations_s), ("seed", offered.seeds)):
+        assert (parameter.min_value, parameter.max_value) == bounds
+    for name in ("duration", "resolution", "aspect_ratio"):
         parameter = command.get_parameter(name)
         assert parameter is not None
-        assert (parameter.min_value, parameter.max_value) == (values[0], values[-1])
+        assert parameter.autocomplete
+        assert parameter.choices == []

@@ -16,7 +16,9 @@ from bot.guilds.admin import GuildAdmin
 from bot.jobs.model import Job, NewJob, Origin
 from bot.settings import Settings
 from bot.storage.store import SqlStore
+from bot.video.grok import GROK_IMAGINE
 from bot.video.seedance import SEEDANCE_1_5_PRO
+from bot.video.veo import VEO_3_1_FAST
 from tests import factories
 from tests.factories import SETTINGS
 
@@ -47,9 +49,10 @@ async def add_job(
     guild_id: int = GUILD,
     prompt: str = "a cat",
     at: datetime = NOW,
+    model: str = SEEDANCE_1_5_PRO.id,
 ) -> Job:
     new = NewJob(
-        model=SEEDANCE_1_5_PRO.id,
+        model=model,
         origin=Origin(
             guild_id=guild_id,
             channel_id=777,
@@ -263,6 +266,7 @@ async def test_export_csv_lists_the_periods_jobs_with_formulas_defused(
     assert first["cost_usd"] == "1.00"  # still reserved
     assert first["created_at_utc"] == "2026-05-20T12:00:00+00:00"
     assert (first["duration_s"], first["resolution"], first["seed"]) == ("5", "720p", "7")
+    assert first["model"] == "seedance-1.5-pro-i2v"
     for row, job in zip(rows[1:8], risky, strict=True):
         assert row["prompt"] == "'" + job.prompt
     last = rows[-1]
@@ -281,3 +285,85 @@ async def test_export_csv_of_an_empty_period_has_just_the_header(
     with path.open(newline="", encoding="utf-8") as file:
         (header,) = list(csv.reader(file))
     assert header[:3] == ["job_id", "created_at_utc", "user_id"]
+
+
+async def test_the_report_shows_what_each_model_made_and_cost(
+    admin: GuildAdmin, store: SqlStore
+) -> None:
+    await add_job(store)
+    await add_job(store, model="veo3-i2v")
+    await add_job(store, model="veo3-i2v", user_id=BOB)
+
+    report = await admin.usage(GUILD, "month")
+
+    assert [(m.model, m.totals.cost_cents) for m in report.by_model] == [
+        ("veo3-i2v", 200),
+        ("seedance-1.5-pro-i2v", 100),
+    ]
+
+
+# Which video model -------------------------------------------------------------------------------
+
+
+async def test_a_chosen_model_is_saved_and_recorded_in_the_audit_trail(admin: GuildAdmin) -> None:
+    chosen = await admin.set_model(GUILD, ADMIN, "veo3.1-fast")
+
+    overview = await admin.overview(GUILD)
+    assert chosen.id == overview.model.id == "veo3.1-fast"
+    (entry,) = overview.recent_changes
+    assert (entry.actor_id, entry.action) == (ADMIN, "model")
+    assert entry.detail == "seedance-1.5-pro-i2v -> veo3.1-fast"
+    assert (await admin.overview(OTHER_GUILD)).model.id == "seedance-1.5-pro-i2v"
+
+
+async def test_default_goes_back_to_the_bots_model(admin: GuildAdmin) -> None:
+    await admin.set_model(GUILD, ADMIN, "veo3.1-fast")
+
+    chosen = await admin.set_model(GUILD, ADMIN, "default")
+
+    assert chosen.id == "seedance-1.5-pro-i2v"
+    assert (await admin.overview(GUILD)).config.model is None
+
+
+async def test_an_unknown_model_is_refused_listing_those_offered(admin: GuildAdmin) -> None:
+    with pytest.raises(UserError) as caught:
+        await admin.set_model(GUILD, ADMIN, "sora-2")
+
+    text = caught.value.user_message.render()
+    assert "`sora-2`" in text
+    assert "veo3.1-fast" in text
+    assert "wan-2.2-spicy" not in text  # not offered to a server open to every channel
+    assert (await admin.overview(GUILD)).recent_changes == ()
+
+
+async def test_the_relaxed_model_needs_a_server_limited_to_age_restricted_channels(
+    admin: GuildAdmin,
+) -> None:
+    with pytest.raises(UserError) as caught:
+        await admin.set_model(GUILD, ADMIN, "wan-2.2-spicy")
+    assert caught.value.user_message == messages.model_needs_nsfw_only("wan-2.2-spicy")
+
+    await admin.set_nsfw_only(GUILD, ADMIN, True)
+    chosen = await admin.set_model(GUILD, ADMIN, "wan-2.2-spicy")
+
+    assert chosen.id == "wan-2.2-spicy"
+    models = await admin.models(GUILD)
+    assert models.current.id == "wan-2.2-spicy"
+    assert models.bot_default.id == "seedance-1.5-pro-i2v"
+
+
+async def test_the_models_listing_has_the_whole_catalogue_and_what_this_server_may_choose(
+    admin: GuildAdmin,
+) -> None:
+    models = await admin.models(GUILD)
+
+    assert len(models.catalogue) == 7
+    assert [m.id for m in models.catalogue if m not in models.offered] == ["wan-2.2-spicy"]
+    assert models.current is models.bot_default
+
+
+def test_a_models_summary_shows_its_price_and_options() -> None:
+    assert messages.model_summary(VEO_3_1_FAST).render() == (
+        "from $0.88 · 4, 6, 8 s · 720p, 1080p · aspect 16:9, 9:16 · sound on request, seed"
+    )
+    assert messages.model_summary(GROK_IMAGINE).render().endswith("· always with sound")

@@ -133,7 +133,7 @@ def test_every_command_reference_is_a_command_or_option_name(lang: str) -> None:
 
 
 def test_values_that_are_messages_render_in_the_same_language() -> None:
-    text = request_messages.value_out_of_range("duration", 3, request_messages.seconds_range(4, 12))
+    text = request_messages.model_value("x", "duration", 3, request_messages.seconds_range(4, 12))
     for lang in LANGUAGES:
         assert request_messages.seconds_range(4, 12).render(lang) in text.render(lang)
 

@@ -99,6 +99,7 @@ class Harness:
         prompt: str = "The cat turns its head and blinks",
         image_url: str | None = None,
         origin: Origin | None = None,
+        access: Access | None = None,
     ) -> Job:
         image = ImageInput(
             url=image_url or self.image_url,
@@ -108,9 +109,12 @@ class Harness:
             width=1024,
             height=768,
         )
-        request = self.service.check(AnimateRequest(prompt=prompt, image=image, seed=7))
+        request = await self.service.check(
+            AnimateRequest(prompt=prompt, image=image, seed=7), GUILD_ID
+        )
         origin = origin or self.origin(user_id)
-        return await self.service.accept(request, origin, self.access(origin.user_id))
+        access = access or self.access(origin.user_id)
+        return await self.service.accept(request, origin, access)
 
     def access(self, user_id: int = ALICE, **changes: Any) -> Access:
         fields: dict[str, Any] = {

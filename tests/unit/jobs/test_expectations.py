@@ -19,7 +19,8 @@ from bot.jobs.expectations import (
     settle_shown,
 )
 from bot.storage.store import SqlStore
-from bot.video.catalogue import DOCUMENTED_ESTIMATE_S
+from bot.video.seedance import SEEDANCE_1_5_PRO
+from bot.video.wan import WAN_SPICY
 from tests.factories import delivered_job
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -49,22 +50,30 @@ def test_one_very_slow_job_does_not_move_the_median_much() -> None:
 # expected_generation: the fallback order -------------------------------------------------------
 
 LEARNED = Eta(90.0, EtaBasis.HISTORY, 3)
+DOCUMENTED = SEEDANCE_1_5_PRO.documented_estimate_s
+SEEDANCE = SEEDANCE_1_5_PRO.id
 
 
 def test_before_any_history_or_estimate_the_documented_time_is_used() -> None:
-    assert expected_generation(None, None) == Eta(DOCUMENTED_ESTIMATE_S[1], EtaBasis.DOCS)
+    assert expected_generation(None, None, DOCUMENTED) == Eta(DOCUMENTED[1], EtaBasis.DOCS)
+
+
+def test_the_documented_time_is_the_jobs_own_models() -> None:
+    wan = WAN_SPICY.documented_estimate_s
+
+    assert expected_generation(None, None, wan) == Eta(15.0, EtaBasis.DOCS)
 
 
 def test_without_history_the_high_end_of_the_api_estimate_is_used() -> None:
-    assert expected_generation(None, (30.0, 45.0)) == Eta(45.0, EtaBasis.API)
+    assert expected_generation(None, (30.0, 45.0), DOCUMENTED) == Eta(45.0, EtaBasis.API)
 
 
 def test_history_is_used_before_the_job_is_estimated() -> None:
-    assert expected_generation(LEARNED, None) == LEARNED
+    assert expected_generation(LEARNED, None, DOCUMENTED) == LEARNED
 
 
 def test_history_inside_the_api_estimate_stands() -> None:
-    assert expected_generation(LEARNED, (60.0, 120.0)) == LEARNED
+    assert expected_generation(LEARNED, (60.0, 120.0), DOCUMENTED) == LEARNED
 
 
 @pytest.mark.parametrize(
@@ -73,7 +82,7 @@ def test_history_inside_the_api_estimate_stands() -> None:
 def test_history_clearly_at_odds_with_the_api_estimate_moves_into_its_range(
     estimate: tuple[float, float], expected: float
 ) -> None:
-    assert expected_generation(LEARNED, estimate) == Eta(expected, EtaBasis.API)
+    assert expected_generation(LEARNED, estimate, DOCUMENTED) == Eta(expected, EtaBasis.API)
 
 
 # bar fraction, lateness, the ready time shown while waiting ------------------------------------
@@ -127,7 +136,7 @@ def test_the_shown_ready_time_tolerates_at_least_30_seconds() -> None:
 
 
 async def test_no_history_gives_no_times(store: SqlStore) -> None:
-    assert await store.recent_generation_s("720p", 5, 50) == []
+    assert await store.recent_generation_s(SEEDANCE, "720p", 5, 50) == []
 
 
 async def test_times_are_kept_apart_by_resolution_and_duration(store: SqlStore) -> None:
@@ -135,21 +144,30 @@ async def test_times_are_kept_apart_by_resolution_and_duration(store: SqlStore) 
     await delivered_job(store, 80, resolution="1080p", at=T0)
     await delivered_job(store, 90, duration_s=10, at=T0)
 
-    assert await store.recent_generation_s("720p", 5, 50) == [70.0]
-    assert await store.recent_generation_s("1080p", 5, 50) == [80.0]
-    assert await store.recent_generation_s("720p", 10, 50) == [90.0]
-    assert await store.recent_generation_s("480p", 5, 50) == []
+    assert await store.recent_generation_s(SEEDANCE, "720p", 5, 50) == [70.0]
+    assert await store.recent_generation_s(SEEDANCE, "1080p", 5, 50) == [80.0]
+    assert await store.recent_generation_s(SEEDANCE, "720p", 10, 50) == [90.0]
+    assert await store.recent_generation_s(SEEDANCE, "480p", 5, 50) == []
+
+
+async def test_times_are_kept_apart_by_model(store: SqlStore) -> None:
+    await delivered_job(store, 70, at=T0)
+    await delivered_job(store, 12, at=T0, model=WAN_SPICY.id)
+
+    assert await store.recent_generation_s(SEEDANCE, "720p", 5, 50) == [70.0]
+    assert await store.recent_generation_s(WAN_SPICY.id, "720p", 5, 50) == [12.0]
+    assert await store.recent_generation_s("veo3-i2v", "720p", 5, 50) == []
 
 
 async def test_only_delivered_jobs_count(store: SqlStore) -> None:
     await delivered_job(store, 70, at=T0)
     await delivered_job(store, 500, failed=True, at=T0)
 
-    assert await store.recent_generation_s("720p", 5, 50) == [70.0]
+    assert await store.recent_generation_s(SEEDANCE, "720p", 5, 50) == [70.0]
 
 
 async def test_the_latest_jobs_come_first_and_the_count_is_bounded(store: SqlStore) -> None:
     for i, took in enumerate([60, 70, 80, 90]):
         await delivered_job(store, took, at=T0 + timedelta(minutes=i))
 
-    assert await store.recent_generation_s("720p", 5, 3) == [90.0, 80.0, 70.0]
+    assert await store.recent_generation_s(SEEDANCE, "720p", 5, 3) == [90.0, 80.0, 70.0]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
-from tests.factories import SETTINGS
+from bot.jobs.model import GenerationSettings
+from tests.factories import job_as_stored, new_job
 
 FULL = "█" * messages.BAR_WIDTH
 
@@ -45,6 +47,7 @@ def test_progress_bar_of_any_width_is_never_full_before_done(width: int) -> None
 
 
 STARTED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+JOB = job_as_stored(new_job(1001, now=STARTED), created_at=STARTED)
 
 
 FORECAST = Forecast(
@@ -56,7 +59,7 @@ FORECAST = Forecast(
 
 
 def test_generating_shows_the_start_and_the_ready_time_as_live_discord_timestamps() -> None:
-    text = messages.generating(STARTED, 30, FORECAST, SETTINGS).render()
+    text = messages.generating(STARTED, 30, FORECAST, JOB).render()
 
     assert f"<t:{int(STARTED.timestamp())}:R>" in text
     assert f"expected <t:{int(STARTED.timestamp()) + 120}:R>" in text
@@ -68,7 +71,7 @@ def test_generating_text_changes_only_when_the_bar_moves() -> None:
     assert messages.BAR_WIDTH == 5
 
     def at(elapsed_s: float) -> str:
-        return messages.generating(STARTED, elapsed_s, FORECAST, SETTINGS).render()
+        return messages.generating(STARTED, elapsed_s, FORECAST, JOB).render()
 
     assert at(37) == at(59)
     assert at(59) != at(61)
@@ -79,11 +82,54 @@ def test_generating_bar_follows_the_eta_not_the_api_range() -> None:
     learned = Forecast(29, Eta(60.0, EtaBasis.HISTORY, 12), ready_at=at, late_at=at)
 
     # 36 s of a 60 s ETA is three of five cells; against a 120 s high end it would be two.
-    assert "`███░░`" in messages.generating(STARTED, 36, learned, SETTINGS).render()
+    assert "`███░░`" in messages.generating(STARTED, 36, learned, JOB).render()
 
 
 def test_generating_says_when_a_job_runs_late_and_keeps_the_bar_short_of_full() -> None:
-    text = messages.generating(STARTED, 500, FORECAST, SETTINGS, late=True).render()
+    text = messages.generating(STARTED, 500, FORECAST, JOB, late=True).render()
 
     assert "taking longer than usual" in text
     assert "`████░`" in text
+
+
+# Per model -------------------------------------------------------------------------------------
+
+GROK = GenerationSettings(
+    duration_s=6,
+    resolution="720p",
+    aspect_ratio="16:9",
+    camera_fixed=None,
+    seed=None,
+    generate_audio=True,
+)
+
+
+def test_the_settings_line_names_the_model_and_only_the_options_it_has() -> None:
+    seedance = messages.settings_line("seedance-1.5-pro-i2v", JOB.settings).render()
+    grok = messages.settings_line("grok-imagine-video-i2v", GROK).render()
+
+    assert seedance == (
+        "`seedance-1.5-pro-i2v` · 5 s · 720p · aspect auto · seed 7 · moving camera · no audio"
+    )
+    assert grok == "`grok-imagine-video-i2v` · 6 s · 720p · aspect 16:9 · with audio"
+
+
+def test_before_any_price_the_jobs_own_models_listed_price_is_shown() -> None:
+    nothing_known = Forecast(None, Eta(120.0, EtaBasis.DOCS), STARTED, STARTED)
+    veo = replace(JOB, model="veo3-i2v")
+
+    assert "from $0.29" in messages.expectation(nothing_known, JOB).render()
+    assert "from $1.32" in messages.expectation(nothing_known, veo).render()
+
+
+def test_the_documented_time_shown_is_the_jobs_own_models() -> None:
+    wan = replace(JOB, model="wan-2.2-spicy")
+
+    assert messages.eta_basis(Eta(15.0, EtaBasis.DOCS), wan).render().endswith("5–15 s")
+    assert messages.eta_basis(Eta(120.0, EtaBasis.DOCS), JOB).render().endswith("60–120 s")
+
+
+def test_the_post_footer_names_the_model() -> None:
+    assert messages.result_footer(replace(JOB, model="i2v-pro")).render() == (
+        "Job #1 · MiniMax Hailuo 2.3 Pro"
+    )

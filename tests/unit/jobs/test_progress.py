@@ -276,7 +276,7 @@ async def test_a_followed_queued_job_shows_its_queue_position(
         ready_at=T0 + timedelta(seconds=120),
         late_at=T0 + timedelta(seconds=132),
     )
-    expected = messages.queued(1, nothing_learned, SETTINGS).render()
+    expected = messages.queued(1, nothing_learned, job).render()
     assert notifier.edits == [(job.id, expected)]
     assert len(scheduler) == 1  # and it keeps following
 

@@ -24,7 +24,14 @@ from bot.jobs.request import (
 )
 from bot.media.files import SNIFF_BYTES
 from bot.settings import Settings
+from bot.video.catalogue import MODELS
+from bot.video.grok import GROK_IMAGINE
+from bot.video.hailuo import HAILUO_PRO
+from bot.video.model import VideoModel
 from bot.video.seedance import SEEDANCE_1_5_PRO
+from bot.video.veo import VEO_3, VEO_3_1_FAST
+from bot.video.vidu import VIDU_Q3
+from bot.video.wan import WAN_SPICY
 from tests.factories import IMAGE
 
 LAST_IMAGE = replace(IMAGE, url="https://cdn.example.com/cat-end.png", filename="cat-end.png")
@@ -119,6 +126,7 @@ def test_validate_returns_the_cleaned_prompt_images_and_resolved_settings() -> N
         prompt="The cat blinks",
         image=IMAGE,
         last_image=LAST_IMAGE,
+        model="seedance-1.5-pro-i2v",
         settings=GenerationSettings(
             duration_s=8,
             resolution="1080p",
@@ -138,15 +146,17 @@ def test_duration_out_of_range_is_refused_naming_the_allowed_range(duration_s: i
     message = refusal(replace(REQUEST, duration_s=duration_s))
 
     allowed = messages.seconds_range(4, 12)
-    assert message == messages.value_out_of_range("duration", duration_s, allowed).render()
+    expected = messages.model_value("seedance-1.5-pro-i2v", "duration", duration_s, allowed)
+    assert message == expected.render()
     assert "4–12 seconds" in message
+    assert "**seedance-1.5-pro-i2v**" in message
 
 
 @pytest.mark.parametrize("seed", [0, 1001, -1])
 def test_seed_out_of_range_is_refused_naming_the_allowed_range(seed: int) -> None:
     message = refusal(replace(REQUEST, seed=seed))
 
-    assert message == messages.value_out_of_range("seed", seed, "1–1000").render()
+    assert message == messages.model_value("seedance-1.5-pro-i2v", "seed", seed, "1–1000").render()
 
 
 def test_unknown_resolution_is_refused_listing_the_allowed_ones() -> None:
@@ -368,3 +378,94 @@ def test_non_image_bytes_are_refused_naming_the_attachment() -> None:
     message = caught.value.user_message.render()
     assert "`last_image` attachment does not contain image data" in message
     assert "Please attach a JPEG, PNG, GIF or WebP image" in message
+
+
+# Options follow the model ------------------------------------------------------------------------
+
+
+def model_refusal(request: AnimateRequest, model: VideoModel) -> str:
+    with pytest.raises(UserError) as caught:
+        validate(request, settings(), model)
+    return caught.value.user_message.render()
+
+
+@pytest.mark.parametrize(
+    ("model", "duration_s", "allowed"),
+    [
+        (VEO_3_1_FAST, 5, "4, 6, 8 seconds"),
+        (WAN_SPICY, 6, "5, 8 seconds"),
+        (HAILUO_PRO, 6, "5 seconds"),
+        (VIDU_Q3, 17, "1–16 seconds"),
+    ],
+)
+def test_a_duration_the_model_does_not_make_is_refused_naming_what_it_makes(
+    model: VideoModel, duration_s: int, allowed: str
+) -> None:
+    message = model_refusal(replace(REQUEST, duration_s=duration_s), model)
+
+    assert f"**{model.id}**" in message
+    assert allowed in message
+    assert "Nothing was charged" in message
+
+
+@pytest.mark.parametrize("model", [VEO_3_1_FAST, VEO_3, VIDU_Q3, GROK_IMAGINE, HAILUO_PRO])
+def test_an_end_frame_is_refused_by_a_model_that_takes_none(model: VideoModel) -> None:
+    message = model_refusal(replace(REQUEST, last_image=LAST_IMAGE), model)
+
+    assert message == messages.model_lacks(model.id, "last_image").render()
+
+
+def test_a_still_camera_is_refused_by_a_model_without_one_but_a_moving_one_is_fine() -> None:
+    message = model_refusal(replace(REQUEST, camera_fixed=True), VEO_3_1_FAST)
+
+    assert message == messages.model_lacks(VEO_3_1_FAST.id, "camera_fixed").render()
+    moving = resolve_settings(replace(REQUEST, camera_fixed=False), settings(), VEO_3_1_FAST)
+    assert moving.camera_fixed is None  # the model has no such switch: nothing is sent
+
+
+def test_a_seed_is_refused_by_a_model_that_takes_none() -> None:
+    message = model_refusal(replace(REQUEST, seed=7), GROK_IMAGINE)
+
+    assert message == messages.model_lacks(GROK_IMAGINE.id, "seed").render()
+    assert resolve_settings(REQUEST, settings(), GROK_IMAGINE).seed is None
+
+
+def test_sound_a_model_cannot_change_is_refused_saying_what_it_does() -> None:
+    silent = model_refusal(replace(REQUEST, generate_audio=True), HAILUO_PRO)
+    loud = model_refusal(replace(REQUEST, generate_audio=False), GROK_IMAGINE)
+
+    assert silent == messages.model_fixed_audio(HAILUO_PRO.id, always=False).render()
+    assert loud == messages.model_fixed_audio(GROK_IMAGINE.id, always=True).render()
+    assert resolve_settings(REQUEST, settings(), GROK_IMAGINE).generate_audio is True
+
+
+def test_a_resolution_the_model_does_not_make_is_refused_listing_its_own() -> None:
+    message = model_refusal(replace(REQUEST, resolution="1080p"), WAN_SPICY)
+
+    assert "480p, 720p" in message
+    assert "**wan-2.2-spicy**" in message
+
+
+def test_defaults_a_model_lacks_fall_back_to_its_own() -> None:
+    # The bot's defaults (5 s, 720p, auto, no sound): Veo 3.1 Fast has neither 5 s nor auto.
+    veo = resolve_settings(REQUEST, settings(), VEO_3_1_FAST)
+    hailuo = resolve_settings(REQUEST, settings(), HAILUO_PRO)
+
+    assert (veo.duration_s, veo.resolution, veo.aspect_ratio) == (8, "720p", "16:9")
+    assert (hailuo.duration_s, hailuo.resolution, hailuo.aspect_ratio) == (5, "1080p", "auto")
+    assert (hailuo.seed, hailuo.camera_fixed, hailuo.generate_audio) == (None, None, False)
+
+
+def test_defaults_a_model_offers_are_the_bots() -> None:
+    resolved = resolve_settings(REQUEST, settings(default_duration_s=6), VEO_3_1_FAST)
+
+    assert resolved.duration_s == 6
+
+
+@pytest.mark.parametrize("model", list(MODELS.values()), ids=list(MODELS))
+def test_every_model_resolves_a_bare_request_into_a_body_it_accepts(model: VideoModel) -> None:
+    validated = validate(REQUEST, settings(), model)
+
+    assert validated.model == model.id
+    body = model.request_body("a dog", IMAGE.url, None, validated.settings)
+    assert body["image"] == IMAGE.url

@@ -20,6 +20,8 @@ from bot.storage.store import SqlStore
 from tests import factories
 from tests.factories import SETTINGS
 
+SEEDANCE = "seedance-1.5-pro-i2v"
+
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 GUILD, OTHER_GUILD = 555, 556
 ALICE, BOB, CAROL, ADMIN = 1001, 1002, 1003, 1
@@ -215,15 +217,26 @@ async def test_failure_after_submit_keeps_the_cost_the_api_reported(store: SqlSt
 async def test_expected_cost_is_the_price_the_api_charged_for_the_same_settings(
     store: SqlStore,
 ) -> None:
-    assert await store.expected_cost(SETTINGS) is None
+    assert await store.expected_cost(SEEDANCE, SETTINGS) is None
     job = await admitted(store)
     await factories.submit(store, job.id, "pred-1", 37, None, T0)
     other = await admitted(store, new_job(duration_s=10))
     await factories.submit(store, other.id, "pred-2", 80, None, T0)
 
-    assert await store.expected_cost(SETTINGS) == 37
-    assert await store.expected_cost(replace(SETTINGS, duration_s=10)) == 80
-    assert await store.expected_cost(replace(SETTINGS, resolution="1080p")) is None
+    assert await store.expected_cost(SEEDANCE, SETTINGS) == 37
+    assert await store.expected_cost(SEEDANCE, replace(SETTINGS, duration_s=10)) == 80
+    assert await store.expected_cost(SEEDANCE, replace(SETTINGS, resolution="1080p")) is None
+
+
+async def test_expected_cost_is_learned_per_model(store: SqlStore) -> None:
+    job = await admitted(store)
+    await factories.submit(store, job.id, "pred-1", 37, None, T0)
+    veo = await admitted(store, replace(new_job(BOB), model="veo3-i2v"))
+    await factories.submit(store, veo.id, "pred-2", 132, None, T0)
+
+    assert await store.expected_cost(SEEDANCE, SETTINGS) == 37
+    assert await store.expected_cost("veo3-i2v", SETTINGS) == 132
+    assert await store.expected_cost("vidu-q3-i2v", SETTINGS) is None
 
 
 # Cancellation ------------------------------------------------------------------------------------

@@ -373,24 +373,25 @@ async def planned(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterato
 
 async def test_the_eta_lookup_reads_the_index_alone(planned: SqlStore) -> None:
     async with traced(planned) as statements:
-        await planned.recent_generation_s("720p", 5, 50)
+        await planned.recent_generation_s("seedance-1.5-pro-i2v", "720p", 5, 50)
     (sql,) = statements
 
     steps = await plan(planned, sql)
     assert len(steps) == 1  # no sort: the index gives the latest first
     assert steps[0].startswith(
-        "SEARCH jobs USING COVERING INDEX jobs_by_eta_settings (resolution=? AND duration_s=?"
+        "SEARCH jobs USING COVERING INDEX jobs_by_eta_settings "
+        "(model=? AND resolution=? AND duration_s=?"
     )
 
 
 async def test_the_price_lookup_searches_its_index(planned: SqlStore) -> None:
     async with traced(planned) as statements:
-        await planned.expected_cost(factories.SETTINGS)
+        await planned.expected_cost("seedance-1.5-pro-i2v", factories.SETTINGS)
     (sql,) = statements
 
     assert any(
-        "USING INDEX jobs_by_price_settings (duration_s=? AND resolution=? AND generate_audio=?)"
-        in step
+        "USING INDEX jobs_by_price_settings "
+        "(model=? AND duration_s=? AND resolution=? AND generate_audio=?)" in step
         for step in await plan(planned, sql)
     )
 
@@ -412,7 +413,7 @@ async def test_the_eta_lookup_still_finds_the_upgraded_history(db_path: Path) ->
     last_release_database(db_path)
     async with await SqlStore.open(db_path) as store:
         await delivered_job(store, 70, at=T0 + timedelta(days=1))
-        assert await store.recent_generation_s("720p", 5, 50) == [70.0]
+        assert await store.recent_generation_s("seedance-1.5-pro-i2v", "720p", 5, 50) == [70.0]
 
 
 async def test_an_upgrade_first_keeps_a_copy_of_the_database_as_it_was(db_path: Path) -> None:

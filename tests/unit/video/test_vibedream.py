@@ -19,11 +19,12 @@ from bot.errors import (
     ApiProtocolError,
     ApiRejectedError,
     ApiUnavailableError,
+    ModelUnavailableError,
     SubmitOutcomeUnknownError,
 )
 from bot.jobs.model import GenerationSettings
 from bot.video.seedance import SEEDANCE_1_5_PRO
-from bot.video.vibedream import VibedreamClient, parse_retry_after
+from bot.video.vibedream import VibedreamClient, names_model_gone, parse_retry_after
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 from tests.fakes.tiny_http import TinyServer
 
@@ -705,3 +706,61 @@ def test_retry_after_as_a_past_http_date_means_no_wait() -> None:
 @pytest.mark.parametrize("header", [None, "", "soon", "Wed, 99 Foo 2025"])
 def test_retry_after_that_is_missing_or_unreadable_is_none(header: str | None) -> None:
     assert parse_retry_after(header, now=NOW) is None
+
+
+# A model the API no longer serves --------------------------------------------------------------
+
+
+async def test_a_retired_models_404_is_a_model_unavailable_error_and_not_retried(
+    client: VibedreamClient, fake_api: FakeVibedream
+) -> None:
+    fake_api.retired.add(MODEL_ID)
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await client.submit(MODEL_ID, REQUEST)
+
+    assert (caught.value.model_id, caught.value.status) == (MODEL_ID, 404)
+    assert MODEL_ID in caught.value.message
+    assert len(fake_api.submits) == 1
+    assert fake_api.predictions == {}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Model seedance-1.5-pro-i2v is no longer available",
+        "Unknown model: seedance-1.5-pro-i2v",
+        "model not found",
+        "This model has been retired",
+    ],
+)
+async def test_an_error_naming_the_model_as_gone_is_a_model_unavailable_error(
+    client: VibedreamClient, fake_api: FakeVibedream, message: str
+) -> None:
+    fake_api.fail_next("submit", 400, body=json.dumps({"error": message}).encode())
+
+    with pytest.raises(ModelUnavailableError):
+        await client.submit(MODEL_ID, REQUEST)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["duration must be an integer between 4 and 12", "Invalid parameter for this model: seed"],
+)
+def test_an_ordinary_refusal_does_not_name_the_model_as_gone(message: str) -> None:
+    assert not names_model_gone(400, message)
+    assert names_model_gone(404, message)
+    assert names_model_gone(410, message)
+
+
+async def test_each_model_is_submitted_to_its_own_route(
+    client: VibedreamClient, fake_api: FakeVibedream
+) -> None:
+    body = {"prompt": "a dog", "image": "https://example.com/dog.png", "duration": 6}
+
+    submitted = await client.submit("grok-imagine-video-i2v", body)
+
+    (request,) = fake_api.submits_to("grok-imagine-video-i2v")
+    assert request.json == body
+    assert fake_api.predictions[submitted.id].model == "grok-imagine-video-i2v"
+    assert submitted.cost_cents == 31
