@@ -221,6 +221,22 @@ class Database(Session):
         return self._shared
 
 
+async def schema_version(path: Path) -> int:
+    """The schema version of the existing database at `path`, read without changing anything
+    (for `python -m bot check`); raises DatabaseUnusableError as `Database.open` would."""
+    connection = await aiosqlite.connect(_read_only_uri(path), uri=True)
+    try:
+        await _check_usable(connection, path)
+        ((version,),) = await connection.execute_fetchall("PRAGMA user_version")
+        return int(version)
+    finally:
+        await connection.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def migrations() -> list[tuple[int, str]]:
     """The numbered migration scripts, in order."""
     folder = resources.files("bot.storage") / "migrations" / "sqlite"
