@@ -14,9 +14,16 @@ import logging
 from types import SimpleNamespace
 
 import aiohttp
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from bot.jobs.model import IN_FLIGHT, UNFINISHED, JobKind, JobState
+from bot.ops.startup import PROBE_PREDICTION_ID
 from bot.storage import JobStore
 
 _API_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -31,6 +38,8 @@ class PrometheusMetrics:
     """Every metric the bot serves on `/metrics`, in a registry of its own."""
 
     def __init__(self) -> None:
+        # No `*_created` twin of every counter: a scraper learns restarts from the counters.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.jobs = Gauge("animate_jobs", "Unfinished jobs by state.", ["state"], registry=r)
@@ -86,6 +95,10 @@ class PrometheusMetrics:
             self.jobs.labels(state=state.value)
         for outcome in ("fitted", "gave_up"):
             self.reencodes.labels(outcome=outcome)
+        for route in ("submit", "status"):
+            self.api_seconds.labels(route=route)
+            for status_class in ("4xx", "5xx", "network"):
+                self.api_errors.labels(route=route, status_class=status_class)
 
     # The engine's port (bot.jobs.metrics.JobMetrics) ------------------------------------------
 
@@ -125,8 +138,8 @@ class PrometheusMetrics:
         trace = aiohttp.TraceConfig()
 
         def route_of(method: str, url: str) -> str | None:
-            if not url.startswith(base):
-                return None
+            if not url.startswith(base) or url.endswith(PROBE_PREDICTION_ID):
+                return None  # the start's key check is no status request
             if method == "POST" and url.endswith("/generate"):
                 return "submit"
             if method == "GET" and "/predictions/" in url:
