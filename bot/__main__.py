@@ -186,9 +186,10 @@ async def _start(bot: AnimateBot, settings: Settings) -> None:
         ) from None
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python -m bot` (run the bot) and `python -m bot check`."""
-    args = sys.argv[1:] if argv is None else argv
+def main(args: list[str] | None = None) -> None:
+    """Entry point of `python -m bot` (run the bot) and `python -m bot check`; `args` are the
+    command line's (none: run the bot)."""
+    args = args or []
     if args == ["check"]:
         raise SystemExit(check.main())
     if args:
@@ -219,4 +220,4 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -73,6 +73,21 @@ class JsonFormatter(_Masking):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ShortReconnects(logging.Filter):
+    """discord.py logs each failed gateway reconnect with a full traceback; the reason alone
+    says as much (the connection was refused, the name did not resolve) in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, its exception shortened to one line."""
+        if record.name == "discord.client" and record.exc_info and record.exc_info[1]:
+            reason = record.exc_info[1]
+            record.msg = f"{record.getMessage()} after: {type(reason).__name__}: {reason}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """The setting values no log line may show."""
     return [
@@ -90,6 +105,7 @@ def setup_logging(settings: Settings) -> None:
         formatter = TextFormatter(secrets_of(settings))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(ShortReconnects())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -39,7 +39,7 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         # No `*_created` twin of every counter: a scraper learns restarts from the counters.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.jobs = Gauge("animate_jobs", "Unfinished jobs by state.", ["state"], registry=r)

@@ -117,7 +117,7 @@ def test_the_bot_refuses_to_start_with_an_unknown_model_in_one_line_without_secr
 
     message = str(stopped.value.code)
     assert message == (
-        "Configuration error (see .env.example):\n"
-        "  VIBEDREAM_MODEL: Value error, unknown video model 'nope'; known: seedance-1.5-pro-i2v"
+        "Configuration error (see .env.example): "
+        "VIBEDREAM_MODEL: Value error, unknown video model 'nope'; known: seedance-1.5-pro-i2v"
     )
     assert "secret" not in message
