@@ -177,7 +177,12 @@ async def _start(bot: AnimateBot, settings: Settings) -> None:
             "report this as a bug",
             EXIT_CONFIG,
         ) from None
-    except (aiohttp.ClientError, OSError, discord.GatewayNotFound, discord.HTTPException) as exc:
+    except (
+        aiohttp.ClientError,
+        OSError,
+        discord.GatewayNotFound,
+        discord.DiscordServerError,
+    ) as exc:
         if bot.is_ready():
             raise
         raise StartupError(
