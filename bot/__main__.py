@@ -164,31 +164,57 @@ def _gateway_connected(bot: AnimateBot) -> bool:
 
 
 async def _start(bot: AnimateBot, settings: Settings) -> None:
-    """Log in and hold the gateway; the token and Discord's reach were checked just before,
-    so a failure here is one of those changing in between, said in one line all the same.
-    Once connected, discord.py reconnects by itself whenever the gateway drops."""
+    """Log in, then hold the gateway; the token and Discord's reach were checked just before,
+    so a login failure here is one of those changing in between, said in one line all the
+    same. Once connected, discord.py reconnects by itself whenever the gateway drops."""
     try:
-        await bot.start(settings.discord_token.get_secret_value())
+        await bot.login(settings.discord_token.get_secret_value())
     except discord.LoginFailure:
         raise StartupError(TOKEN_REFUSED, EXIT_CONFIG) from None
-    except discord.PrivilegedIntentsRequired:
+    except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
         raise StartupError(
-            "Discord refused an intent the bot asked for; it needs no privileged intent, so "
-            "report this as a bug",
-            EXIT_CONFIG,
+            f"Discord could not be reached ({describe(exc)}); check the network", EXIT_UNAVAILABLE
         ) from None
-    except (
-        aiohttp.ClientError,
-        OSError,
-        discord.GatewayNotFound,
-        discord.DiscordServerError,
-    ) as exc:
-        if bot.is_ready():
-            raise
-        raise StartupError(
-            f"Discord could not be reached ({describe(exc)}); check the network",
-            EXIT_UNAVAILABLE,
-        ) from None
+    await _connect(bot, settings)
+
+
+async def _connect(bot: AnimateBot, settings: Settings) -> None:
+    """Connect to the gateway, retrying a first connection that fails.
+
+    discord.py retries a gateway that drops, but not one it never reached: that first failure
+    ends its `connect` (with an AttributeError of its own, raised while handling the real
+    reason), so the start retries it here, `STARTUP_ATTEMPTS` times in all.
+    """
+    attempts = settings.startup_attempts
+    for number in range(1, attempts + 1):
+        try:
+            await bot.connect()
+            return  # closed
+        except discord.PrivilegedIntentsRequired:
+            raise StartupError(
+                "Discord refused an intent the bot asked for; it needs no privileged intent, "
+                "so report this as a bug",
+                EXIT_CONFIG,
+            ) from None
+        except Exception as exc:
+            if bot.is_closed() or bot.ws is not None:
+                raise  # it was connected: no longer a start-up failure
+            reason = describe(exc.__context__ or exc)
+            if number == attempts:
+                raise StartupError(
+                    f"Discord's gateway could not be reached in {attempts} attempts ({reason}); "
+                    "check the network (and DISCORD_GATEWAY_URL if you set it)",
+                    EXIT_UNAVAILABLE,
+                ) from None
+            wait_s = min(settings.startup_backoff_max_s, 2.0 ** (number - 1))
+            log.warning(
+                "Discord's gateway cannot be reached (%s); attempt %d of %d, next in %.1f s",
+                reason,
+                number,
+                attempts,
+                wait_s,
+            )
+            await asyncio.sleep(wait_s)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -97,6 +97,19 @@ async def test_unreachable_discord_is_retried_a_bounded_number_of_times_then_one
     assert output[-1].endswith("check the network (and DISCORD_API_URL if you set it)")
 
 
+async def test_a_gateway_that_stays_unreachable_at_start_is_retried_then_one_line(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.refuse_gateway = True
+
+    code, output = await failed_start(runner, startup_attempts="2", startup_backoff_max_s="0.2")
+
+    assert code == EXIT_UNAVAILABLE
+    assert len([r for r in discord_fake.requests if r.path == "/gateway"]) == 2
+    assert any("gateway cannot be reached" in line and "attempt 1 of 2" in line for line in output)
+    assert "cannot start: Discord's gateway could not be reached in 2 attempts" in output[-1]
+
+
 async def test_a_refused_video_api_key_is_one_line(
     runner: BotRunner, discord_fake: FakeDiscord, video_api: FakeVibedream
 ) -> None:
