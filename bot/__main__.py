@@ -159,8 +159,9 @@ async def run(settings: Settings) -> None:
 
 
 def _gateway_connected(bot: AnimateBot) -> bool:
-    """Whether the bot holds a live gateway session (READY received, socket open)."""
-    return bot.is_ready() and not bot.is_closed() and bot.ws is not None and bot.ws.open
+    """Whether the bot's gateway socket is open (events, interactions included, flow from the
+    moment it identified; discord.py's own "ready" waits a further while for server data)."""
+    return not bot.is_closed() and bot.ws is not None and bot.ws.open
 
 
 async def _start(bot: AnimateBot, settings: Settings) -> None:
