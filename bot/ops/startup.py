@@ -121,8 +121,9 @@ async def retrying(
                 raise
             reason = describe(exc)
             if number == attempts:
+                tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
                 raise StartupError(
-                    f"{what} could not be reached in {attempts} attempts ({reason}); {hint}",
+                    f"{what} could not be reached in {tries} ({reason}); {hint}",
                     EXIT_UNAVAILABLE,
                 ) from None
             wait_s = min(settings.startup_backoff_max_s, _FIRST_BACKOFF_S * 2 ** (number - 1))

@@ -263,6 +263,8 @@ async def _check_usable(driver: aiosqlite.Connection, path: Path) -> None:
         ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
         ((verdict,),) = await driver.execute_fetchall("PRAGMA quick_check")
     except aiosqlite.DatabaseError as error:
+        if any(word in str(error) for word in ("locked", "busy")):
+            raise  # another process holds it: worth trying again, not a broken file
         raise _unreadable(path, error) from error
     if verdict != "ok":
         raise DatabaseUnusableError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot.ops.startup import (
     sign_in_to_discord,
 )
 from bot.settings import Settings
+from bot.storage.store import SqlStore
 from bot.video.vibedream import VibedreamClient
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.tiny_http import TinyServer
@@ -255,3 +257,24 @@ async def test_a_video_api_that_cannot_be_reached_does_not_stop_the_start(
 
     assert len(fake_api.requests) == 3
     assert any("starting anyway" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_database_another_process_keeps_locked_is_retried_then_one_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.db"
+    async with await SqlStore.open(path):
+        pass
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StartupError) as stopped:
+            # One attempt: each waits out SQLite's 5 s busy timeout first.
+            await open_store(settings(database_url=f"sqlite:///{path}", startup_attempts=1))
+    finally:
+        holder.close()
+
+    assert stopped.value.exit_code == EXIT_UNAVAILABLE
+    assert "could not be reached in 1 attempt (database is locked)" in str(stopped.value)
+    assert "another process keeps it locked" in str(stopped.value)
