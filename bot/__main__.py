@@ -43,6 +43,7 @@ from bot.ops.startup import (
 )
 from bot.remix.service import RemixService
 from bot.settings import Settings
+from bot.storage.store import SqlStore
 from bot.video.catalogue import configured_model
 from bot.video.vibedream import VibedreamClient
 from cogs.support.notifier import DiscordNotifier
@@ -134,28 +135,38 @@ async def run(settings: Settings) -> None:
                 notifier=DiscordNotifier,
             )
         )
-        if prometheus is not None and settings.metrics_port is not None:
-            stack.callback(
-                logging.getLogger("discord.http").removeHandler, prometheus.watch_rate_limits()
-            )
-            probes = HealthProbes(
-                gateway_connected=lambda: _gateway_connected(bot),
-                database_answers=lambda: store.get_meta("health"),
-                engine_running=lambda: jobs.running,
-            )
-            await stack.enter_async_context(
-                OpsServer(
-                    host=settings.metrics_host,
-                    port=settings.metrics_port,
-                    probes=probes,
-                    metrics=prometheus,
-                    store=store,
-                )
-            )
+        if prometheus is not None:
+            await _serve_health_and_metrics(stack, settings, prometheus, bot, store)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
         await _start(bot, settings)
+
+
+async def _serve_health_and_metrics(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    prometheus: PrometheusMetrics,
+    bot: AnimateBot,
+    store: SqlStore,
+) -> None:
+    """Count discord.py's rate-limit waits and serve `/healthz` and `/metrics` until the
+    stack closes."""
+    assert settings.metrics_port is not None
+    stack.callback(logging.getLogger("discord.http").removeHandler, prometheus.watch_rate_limits())
+    probes = HealthProbes(
+        gateway_connected=lambda: _gateway_connected(bot),
+        database_answers=lambda: store.get_meta("health"),
+        engine_running=lambda: bot.jobs.running,
+    )
+    server = OpsServer(
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        probes=probes,
+        metrics=prometheus,
+        store=store,
+    )
+    await stack.enter_async_context(server)
 
 
 def _gateway_connected(bot: AnimateBot) -> bool:
