@@ -338,3 +338,23 @@ async def test_json_logs_are_one_object_per_line_with_the_job_on_its_lines(
     assert any("-> delivered" in entry["message"] for entry in about_the_job)
     assert all(entry["message"].startswith(f"job {job_id}") for entry in about_the_job)
     # The runner fixture's secret scan reads this log too.
+
+
+async def test_discord_rate_limit_waits_are_counted(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    port = free_port()
+    await runner.start(metrics_port=str(port))
+    channel = discord_fake.channel_id
+    discord_fake.fail_next("POST", rf"/channels/{channel}/messages", 429)  # 0.05 s to wait
+
+    await discord_fake.send_interaction(animate_interaction(discord_fake))
+    await discord_fake.wait_for_request(is_clip_post(channel), 20)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as answer,
+    ):
+        samples = _samples(await answer.text())
+
+    assert samples[("animate_discord_rate_limit_waits_total", ())] == 1
+    assert samples[("animate_discord_rate_limit_wait_seconds_total", ())] == 0.05
