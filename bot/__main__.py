@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Callable
 
 import aiohttp
 import discord
 import yarl
-from pydantic import ValidationError
 
 from bot.bot import AnimateBot
 from bot.guilds.admin import GuildAdmin
+from bot.jobs.metrics import NO_METRICS, JobMetrics
 from bot.jobs.posting import ResultPoster
 from bot.jobs.runtime import JobRuntime
 from bot.jobs.service import JobService
@@ -23,9 +25,24 @@ from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
 from bot.members.retention import Retention
 from bot.members.usage import MemberService
+from bot.ops import check
+from bot.ops.logs import setup_logging
+from bot.ops.metrics import PrometheusMetrics
+from bot.ops.server import HealthProbes, OpsServer
+from bot.ops.startup import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    TOKEN_REFUSED,
+    StartupError,
+    check_video_key,
+    describe,
+    load_settings,
+    open_store,
+    retrying,
+    sign_in_to_discord,
+)
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage import DatabaseUnusableError
 from bot.storage.store import SqlStore
 from bot.video.catalogue import configured_model
 from bot.video.vibedream import VibedreamClient
@@ -54,18 +71,35 @@ async def point_discord_at(settings: Settings, http: aiohttp.ClientSession) -> N
 
 
 async def run(settings: Settings) -> None:
-    """Run the bot until it is closed or receives SIGTERM/SIGINT."""
+    """Check what the bot needs, then run it until it is closed or receives SIGTERM/SIGINT.
+
+    Every start-up failure is a `StartupError`: one line saying what to do.
+    """
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as http,
-        await SqlStore.open(settings.database_path) as store,
-    ):
+    prometheus = PrometheusMetrics() if settings.metrics_port is not None else None
+    metrics: JobMetrics = prometheus or NO_METRICS
+    api_traces = [prometheus.api_trace_config(settings.vibedream_api_url)] if prometheus else []
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
+        # Its own session, so that its traces see the video API's requests alone.
+        api_http = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=timeout, trace_configs=api_traces)
+        )
+        store = await stack.enter_async_context(await open_store(settings))
+        await sign_in_to_discord(http, settings)
         if settings.uses_custom_discord:
-            await point_discord_at(settings, http)
-        api = VibedreamClient.from_settings(http, settings)
+            await retrying(
+                "Discord's gateway address",
+                lambda: point_discord_at(settings, http),
+                transient=lambda exc: isinstance(exc, aiohttp.ClientError | TimeoutError),
+                settings=settings,
+                hint="check DISCORD_API_URL and DISCORD_GATEWAY_URL",
+            )
+        api = VibedreamClient.from_settings(api_http, settings)
+        await check_video_key(api, settings)
         downloader = ClipDownloader.from_settings(http, settings)
         files = DiscordFiles.from_settings(http, settings)
-        runtime = JobRuntime(settings=settings, store=store)
+        runtime = JobRuntime(settings=settings, store=store, metrics=metrics)
         poster = ResultPoster(
             settings=settings,
             store=store,
@@ -73,6 +107,7 @@ async def run(settings: Settings) -> None:
             files=files,
             fitter=ClipFitter.from_settings(settings),
             now=runtime.now,
+            metrics=metrics,
         )
         jobs = JobService(
             runtime=runtime,
@@ -86,47 +121,134 @@ async def run(settings: Settings) -> None:
         remix = RemixService(
             jobs=jobs, settings=settings, store=store, downloader=downloader, files=files
         )
-        async with AnimateBot(
-            settings=settings,
-            jobs=jobs,
-            admin=admin,
-            store=store,
-            history=history,
-            remix=remix,
-            forms=OpenForms(store),
-            members=MemberService(settings=settings, store=store),
-            retention=Retention(settings=settings, store=store),
-            notifier=DiscordNotifier,
-        ) as bot:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-            await bot.start(settings.discord_token.get_secret_value())
-
-
-def main() -> None:
-    """Entry point of `python -m bot`."""
-    try:
-        settings = Settings()  # type: ignore[call-arg]  # required values come from the environment
-    except ValidationError as exc:
-        # Listed by hand: pydantic's own message echoes every input value, secrets included.
-        problems = "\n".join(
-            f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        bot = await stack.enter_async_context(
+            AnimateBot(
+                settings=settings,
+                jobs=jobs,
+                admin=admin,
+                store=store,
+                history=history,
+                remix=remix,
+                forms=OpenForms(store),
+                members=MemberService(settings=settings, store=store),
+                retention=Retention(settings=settings, store=store),
+                notifier=DiscordNotifier,
+            )
         )
-        raise SystemExit(f"Configuration error (see .env.example):\n{problems}") from None
-    discord.utils.setup_logging(
-        level=logging.getLevelName(settings.log_level.upper()),
-        formatter=logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
-        root=True,
+        if prometheus is not None:
+            await _serve_health_and_metrics(stack, settings, prometheus, bot, store)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+        await _start(bot, settings)
+
+
+async def _serve_health_and_metrics(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    prometheus: PrometheusMetrics,
+    bot: AnimateBot,
+    store: SqlStore,
+) -> None:
+    """Count discord.py's rate-limit waits and serve `/healthz` and `/metrics` until the
+    stack closes."""
+    assert settings.metrics_port is not None
+    stack.callback(logging.getLogger("discord.http").removeHandler, prometheus.watch_rate_limits())
+    probes = HealthProbes(
+        gateway_connected=lambda: _gateway_connected(bot),
+        database_answers=lambda: store.get_meta("health"),
+        engine_running=lambda: bot.jobs.running,
     )
+    server = OpsServer(
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        probes=probes,
+        metrics=prometheus,
+        store=store,
+    )
+    await stack.enter_async_context(server)
+
+
+def _gateway_connected(bot: AnimateBot) -> bool:
+    """Whether the bot's gateway socket is open (events, interactions included, flow from the
+    moment it identified; discord.py's own "ready" waits a further while for server data)."""
+    return not bot.is_closed() and bot.ws is not None and bot.ws.open
+
+
+async def _start(bot: AnimateBot, settings: Settings) -> None:
+    """Log in, then hold the gateway; the token and Discord's reach were checked just before,
+    so a login failure here is one of those changing in between, said in one line all the
+    same. Once connected, discord.py reconnects by itself whenever the gateway drops."""
+    try:
+        await bot.login(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise StartupError(TOKEN_REFUSED, EXIT_CONFIG) from None
+    except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
+        raise StartupError(
+            f"Discord could not be reached ({describe(exc)}); check the network", EXIT_UNAVAILABLE
+        ) from None
+    await _connect(bot, settings)
+
+
+async def _connect(bot: AnimateBot, settings: Settings) -> None:
+    """Connect to the gateway, retrying a first connection that fails.
+
+    discord.py retries a gateway that drops, but not one it never reached: that first failure
+    ends its `connect` (with an AttributeError of its own, raised while handling the real
+    reason), so the start retries it here, `STARTUP_ATTEMPTS` times in all.
+    """
+    attempts = settings.startup_attempts
+    for number in range(1, attempts + 1):
+        try:
+            await bot.connect()
+            return  # closed
+        except discord.PrivilegedIntentsRequired:
+            raise StartupError(
+                "Discord refused an intent the bot asked for; it needs no privileged intent, "
+                "so report this as a bug",
+                EXIT_CONFIG,
+            ) from None
+        except Exception as exc:
+            if bot.is_closed() or bot.ws is not None:
+                raise  # it was connected: no longer a start-up failure
+            reason = describe(exc.__context__ or exc)
+            if number == attempts:
+                raise StartupError(
+                    f"Discord's gateway could not be reached in {attempts} attempts ({reason}); "
+                    "check the network (and DISCORD_GATEWAY_URL if you set it)",
+                    EXIT_UNAVAILABLE,
+                ) from None
+            wait_s = min(settings.startup_backoff_max_s, 2.0 ** (number - 1))
+            log.warning(
+                "Discord's gateway cannot be reached (%s); attempt %d of %d, next in %.1f s",
+                reason,
+                number,
+                attempts,
+                wait_s,
+            )
+            await asyncio.sleep(wait_s)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of `python -m bot` (run the bot) and `python -m bot check`; `args` are the
+    command line's (none: run the bot)."""
+    args = args or []
+    if args == ["check"]:
+        raise SystemExit(check.main())
+    if args:
+        raise SystemExit("usage: python -m bot [check]")
+    settings = load_settings()
+    setup_logging(settings)
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice
     try:
         with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
             runner.run(run(settings))
-    except DatabaseUnusableError as exc:
-        # Stop with a clear message: starting afresh would hide, or overwrite, the real data.
+    except StartupError as exc:
+        # One line, in the log's own format; starting afresh could hide or overwrite real data.
         log.critical("cannot start: %s", exc)
-        raise SystemExit(f"Database error: {exc}") from None
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -141,4 +263,4 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -108,6 +108,16 @@ class Settings(BaseSettings):
 
     # Operations
     log_level: str = "INFO"
+    #: `text` for people, `json` for log collectors: one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
+    #: Port of the health and metrics server (`/healthz`, `/metrics`); None: not served.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    #: Address it listens on: loopback unless a scraper elsewhere must reach it.
+    metrics_host: str = "127.0.0.1"
+    #: Tries to reach Discord and open the database at start before giving up, and the
+    #: longest wait between two of them.
+    startup_attempts: int = Field(5, ge=1)
+    startup_backoff_max_s: float = Field(30.0, gt=0)
 
     @field_validator("vibedream_output_hosts", "discord_cdn_hosts", mode="before")
     @classmethod

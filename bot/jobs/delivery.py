@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.errors import DownloadError
 from bot.i18n.format import jump_url
@@ -37,11 +38,16 @@ class Delivery:
         self._notices = notices
         self._recover = recover
 
-    def start(self, job_id: int) -> None:
-        """Deliver a completed job in the background (a crash resumes it later)."""
-        self._rt.spawn(job_id, self.deliver(job_id), on_crash=lambda: self._recover(job_id))
+    def start(self, job_id: int, *, made_at: datetime | None = None) -> None:
+        """Deliver a completed job in the background (a crash resumes it later); `made_at` is
+        when the API says it finished the clip, if it said."""
+        self._rt.spawn(
+            job_id, self.deliver(job_id, made_at=made_at), on_crash=lambda: self._recover(job_id)
+        )
 
-    async def deliver(self, job_id: int, attempt: int = 0) -> None:
+    async def deliver(
+        self, job_id: int, attempt: int = 0, *, made_at: datetime | None = None
+    ) -> None:
         """Post the clip; transient failures are retried on a schedule, then reported."""
         store = self._rt.store
         job = await store.get_job(job_id)
@@ -57,7 +63,7 @@ class Delivery:
             message_id, kind = await self._poster.post(job, self._rt.notifier)
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
-                self._retry_later(job_id, attempt, exc)
+                self._retry_later(job_id, attempt, exc, made_at)
                 return
             log.warning("job %d: delivery failed for good: %s", job.id, exc)
             failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
@@ -85,10 +91,16 @@ class Delivery:
             log.error("job %d: posted as message %s but no longer delivering", job.id, message_id)
             return
         log.info("job %d: delivering -> delivered as %s (message %s)", job.id, kind, message_id)
+        # From the API's own completedAt; after a restart, from when this bot saw it done.
+        finished_making = made_at or job.completed_at or self._rt.now()
+        lag_s = (self._rt.now() - finished_making).total_seconds()
+        self._rt.metrics.job_delivered(job.kind, max(0.0, lag_s))
         await self._tell_requester(job, delivered.delivered_via, message_id)
         self._notices.sync_mod_log(job.id)
 
-    def _retry_later(self, job_id: int, attempt: int, exc: Exception) -> None:
+    def _retry_later(
+        self, job_id: int, attempt: int, exc: Exception, made_at: datetime | None
+    ) -> None:
         s = self._rt.settings
         delay = min(
             _DELIVERY_BACKOFF_MAX_S, s.delivery_retry_base_s * _DELIVERY_BACKOFF_FACTOR**attempt
@@ -98,7 +110,9 @@ class Delivery:
             ("deliver", job_id),
             delay,
             lambda: self._rt.guarded(
-                job_id, self.deliver(job_id, attempt + 1), lambda: self._recover(job_id)
+                job_id,
+                self.deliver(job_id, attempt + 1, made_at=made_at),
+                lambda: self._recover(job_id),
             ),
         )
 

@@ -85,6 +85,11 @@ class Generation:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
 
+    @property
+    def running(self) -> bool:
+        """True while the dispatcher runs."""
+        return self._dispatcher is not None and not self._dispatcher.done()
+
     # Dispatch and submit --------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
@@ -331,4 +336,4 @@ class Generation:
             await self._rt.store.update(job.id, change)  # what it cost still counts
             return
         log.info("job %d: submitted -> completed", job.id)
-        self._delivery.start(job.id)
+        self._delivery.start(job.id, made_at=prediction.completed_at)

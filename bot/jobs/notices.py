@@ -58,6 +58,7 @@ class Notices:
                 log.warning("job %d: cannot fail from %s", job.id, current and current.state)
             return
         log.info("job %d: -> failed: %s", job.id, reason)
+        self._rt.metrics.job_failed(failed.kind)
         await self.failure(failed)
 
     async def failure(self, job: Job) -> None:

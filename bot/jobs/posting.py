@@ -8,12 +8,14 @@ and what a failure means; this module only knows how.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import ClipTooLargeError, DownloadError
 from bot.i18n.format import jump_url
+from bot.jobs.metrics import NO_METRICS, JobMetrics
 from bot.jobs.model import DeliveryRoute, Job, JobChange
 from bot.jobs.notifier import (
     ChannelForbiddenError,
@@ -66,7 +68,9 @@ class ResultPoster:
         files: DiscordFiles,
         fitter: ClipFitter,
         now: Callable[[], datetime],
+        metrics: JobMetrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._settings = settings
         self._store = store
         self._downloader = downloader
@@ -179,10 +183,14 @@ class ResultPoster:
         if clip.size_bytes <= limit:
             return clip
         log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
+        started = time.monotonic()
+        fitted: DownloadedClip | None = None
         try:
-            return await self._fitter.fit(clip, limit)
+            fitted = await self._fitter.fit(clip, limit)
+            return fitted
         finally:
             clip.discard()
+            self._metrics.clip_reencoded(time.monotonic() - started, fitted=fitted is not None)
 
     async def _post_somewhere(
         self, job: Job, post: Callable[[DeliveryRoute], Coroutine[Any, Any, int]]

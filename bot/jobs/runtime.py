@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from bot.jobs.metrics import NO_METRICS, JobMetrics
 from bot.jobs.notifier import JobNotifier
 from bot.jobs.progress import ProgressReporter
 from bot.jobs.scheduler import Scheduler
@@ -26,11 +27,18 @@ class JobRuntime:
     `stop` ends its timers and tasks (every job's state is already stored by then)."""
 
     def __init__(
-        self, *, settings: Settings, store: Store, now: Callable[[], datetime] = utc_now
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        now: Callable[[], datetime] = utc_now,
+        metrics: JobMetrics = NO_METRICS,
     ) -> None:
         self.settings = settings
         self.store = store
         self.now = now
+        #: Where job counts and timings go (an operator's dashboard, or nowhere).
+        self.metrics = metrics
         self.scheduler = Scheduler()
         #: Set once stopping: no new job is accepted and no new submit goes on the wire.
         self.closing = False

@@ -44,6 +44,11 @@ class Scheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._runner = None
 
+    @property
+    def running(self) -> bool:
+        """True while the timer loop runs (the health check asks)."""
+        return self._runner is not None and not self._runner.done()
+
     def call_at(self, key: Hashable, when: float, callback: Callback) -> None:
         """Run `callback` at loop time `when`, replacing any pending deadline for `key`."""
         seq = next(self._counter)

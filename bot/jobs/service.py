@@ -84,6 +84,11 @@ class JobService:
             await self._resume(job)
         self._generation.start()
 
+    @property
+    def running(self) -> bool:
+        """True while the engine dispatches jobs and runs their timers (for the health check)."""
+        return not self._rt.closing and self._generation.running and self._rt.scheduler.running
+
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking and starting work, let running steps finish briefly, then cancel them.
 
@@ -207,6 +212,7 @@ class JobService:
             parent_job_id=parent_job_id,
         )
         job = await self._admission.admit(new, rules)
+        self._rt.metrics.job_started(kind)
         log.info(
             "job %d: queued (%s, %s) for user %d in channel %d",
             job.id,

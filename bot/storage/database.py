@@ -262,6 +262,22 @@ class Database(Session):
         return self._shared
 
 
+async def schema_version(path: Path) -> int:
+    """The schema version of the existing database at `path`, read without changing anything
+    (for `python -m bot check`); raises DatabaseUnusableError as `Database.open` would."""
+    connection = await aiosqlite.connect(_read_only_uri(path), uri=True)
+    try:
+        await _check_usable(connection, path)
+        ((version,),) = await connection.execute_fetchall("PRAGMA user_version")
+        return int(version)
+    finally:
+        await connection.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def migrations() -> list[tuple[int, str]]:
     """The numbered migration scripts, in order."""
     folder = resources.files("bot.storage") / "migrations" / "sqlite"
@@ -304,6 +320,8 @@ async def _check_usable(driver: aiosqlite.Connection, path: Path) -> None:
         ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
         ((verdict,),) = await driver.execute_fetchall("PRAGMA quick_check")
     except aiosqlite.DatabaseError as error:
+        if any(word in str(error) for word in ("locked", "busy")):
+            raise  # another process holds it: worth trying again, not a broken file
         raise _unreadable(path, error) from error
     if verdict != "ok":
         raise DatabaseUnusableError(

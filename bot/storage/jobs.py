@@ -46,6 +46,8 @@ _INSERT = sa.insert(jobs).returning(*j)
 _BY_ID = sa.select(jobs).where(j.id == bindparam("job_id"))
 _STATE_BY_ID = sa.select(j.state).where(j.id == bindparam("job_id"))
 _OPEN = sa.select(jobs).where(j.notified == False)  # noqa: E712 - renders `notified = 0`
+#: Unfinished jobs by state, for the metrics: read from the partial index `jobs_open` alone.
+_UNFINISHED_BY_STATE = sa.select(j.state, func.count()).where(_OPEN_UNFINISHED).group_by(j.state)
 
 _USAGE_MINE = sa.select(
     func.count().filter(_COUNTED, j.created_at >= bindparam("day")),
@@ -242,6 +244,11 @@ class SqlJobs:
         found = await self._db.rows(_OPEN)
         # Sorted here: ORDER BY id would make SQLite scan the whole table instead of the index.
         return sorted((rows.job(row) for row in found), key=lambda job: job.id)
+
+    async def unfinished_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each unfinished state (states with none are left out)."""
+        found = await self._db.rows(_UNFINISHED_BY_STATE)
+        return {JobState(state): count for state, count in found}
 
     async def queue_position(self, job_id: int) -> int:
         """1-based place of a queued job in the queue (0 if it is not queued)."""

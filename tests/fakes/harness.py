@@ -98,8 +98,9 @@ class BotRunner:
             "DEFAULT_GUILD_MONTHLY_SPEND_USD": "",
         }
 
-    async def start(self, **overrides: str) -> BotProcess:
-        """Start a bot and wait until it has identified on the fake gateway."""
+    async def launch(self, *args: str, **overrides: str) -> BotProcess:
+        """Start `python -m bot *args` with the runner's settings (`env`, which a test may
+        change) and `overrides`; its output goes to a log file the secret scan reads."""
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(REPO_ROOT),
@@ -108,12 +109,12 @@ class BotRunner:
             **{k.upper(): v for k, v in overrides.items()},
         }
         log_path = self.tmp_path / f"bot-{len(self.processes)}.log"
-        identified = self.discord.identify_count
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "bot",
+                *args,
                 cwd=self.tmp_path,
                 env=env,
                 stdout=log_file,
@@ -121,6 +122,19 @@ class BotRunner:
             )
         bot = BotProcess(process, log_path)
         self.processes.append(bot)
+        return bot
+
+    async def run_to_end(self, *args: str, timeout_s: float = 30.0, **overrides: str) -> BotProcess:
+        """Run `python -m bot *args` until it exits by itself (a failed start, `check`)."""
+        bot = await self.launch(*args, **overrides)
+        await asyncio.wait_for(bot.process.wait(), timeout_s)
+        return bot
+
+    async def start(self, **overrides: str) -> BotProcess:
+        """Start a bot and wait until it has identified on the fake gateway."""
+        identified = self.discord.identify_count
+        bot = await self.launch(**overrides)
+        process = bot.process
         try:
             async with asyncio.timeout(20):
                 while (

@@ -128,6 +128,38 @@ async def test_wrong_rest_token_gets_401_with_exact_json_content_type(fake: Fake
     assert content_type == "application/json"
 
 
+async def test_the_bot_s_guilds_carry_its_server_wide_permissions(fake: FakeDiscord) -> None:
+    everyone = fake.role(fake.everyone_role_id)
+
+    status, _, guilds = await raw_json("GET", f"{fake.api_url}/users/@me/guilds", token=fake.token)
+
+    assert status == 200
+    assert [(g["id"], g["name"]) for g in guilds] == [(str(fake.guild_id), "Fake Guild")]
+    assert guilds[0]["permissions"] == everyone["permissions"]
+
+
+async def test_application_overrides_change_what_the_application_says(fake: FakeDiscord) -> None:
+    fake.application_overrides = {"interactions_endpoint_url": "https://example.com/i"}
+
+    _, _, application = await raw_json(
+        "GET", f"{fake.api_url}/oauth2/applications/@me", token=fake.token
+    )
+
+    assert application["interactions_endpoint_url"] == "https://example.com/i"
+    assert application["id"] == str(fake.application_id)
+
+
+async def test_a_refused_gateway_answers_503_and_is_recorded(fake: FakeDiscord) -> None:
+    fake.refuse_gateway = True
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(fake.gateway_url)
+
+    assert refused.value.status == 503
+    assert [(r.path, r.status) for r in fake.requests] == [("/gateway", 503)]
+    assert fake.identify_count == 0
+
+
 async def test_identify_with_wrong_token_is_closed_with_4004(fake: FakeDiscord) -> None:
     async with aiohttp.ClientSession() as session, session.ws_connect(fake.gateway_url) as ws:
         hello = await ws.receive_json()

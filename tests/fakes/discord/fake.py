@@ -130,6 +130,7 @@ class FakeDiscord(
         wh_msg = "/webhooks/{webhook_id}/{webhook_token}/messages/"
         return [
             r("GET", r"/users/@me", self._get_me),
+            r("GET", r"/users/@me/guilds", self._get_my_guilds),
             r("GET", r"/users/(?P<uid>\d+)", self._get_user),
             r("POST", r"/users/@me/channels", self._create_dm),
             r("GET", r"/oauth2/applications/@me", self._get_application),

@@ -37,6 +37,9 @@ class GatewayConn:
 class Gateway:
     """The gateway side of the fake (a part of ``FakeDiscord``)."""
 
+    #: While set, the gateway refuses every connection with HTTP 503 (Discord unreachable).
+    refuse_gateway: bool = False
+
     async def send_interaction(self, d: dict[str, Any]) -> dict[str, Any]:
         """Dispatch INTERACTION_CREATE (waiting up to 10 s for a live session).
 
@@ -102,6 +105,13 @@ class Gateway:
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         """Gateway socket: HELLO, heartbeats, IDENTIFY -> READY/GUILD_CREATE, RESUME."""
+        if self.refuse_gateway:
+            await self._record(
+                RecordedRequest(
+                    "GET", request.path, dict(request.query), {}, None, [], 503, time.monotonic()
+                )
+            )
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         await self._record(

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.discord.http import Call, DiscordError
 from tests.fakes.discord.payloads import application_object, dm_channel, snowflake
+from tests.fakes.discord.permissions import base_permissions
 
 
 class Users:
     """``/users``, ``/oauth2/applications/@me``, ``/gateway`` (a part of ``FakeDiscord``)."""
+
+    #: Fields merged into GET /oauth2/applications/@me (``interactions_endpoint_url``,
+    #: ``install_params``, ``flags``...), to give the application a setup to check; assign a
+    #: new dict.
+    application_overrides: Mapping[str, Any] = MappingProxyType({})
 
     def _me(self) -> dict[str, Any]:
         return {**self._bot_user, "verified": True, "mfa_enabled": False, "flags": 0}
@@ -25,9 +33,26 @@ class Users:
             raise DiscordError(404, 10013, "Unknown User")
         return self._ok(call, user)
 
+    async def _get_my_guilds(self, call: Call) -> web.Response:
+        """The bot's one guild, with its server-wide permissions (roles, no overwrites)."""
+        roles = self._member_roles.get(self._bot_user_id, [])
+        permissions = base_permissions(
+            [int(self._roles[r]["permissions"]) for r in (self._guild_id, *roles)], owner=False
+        )
+        guild = {
+            "id": str(self._guild_id),
+            "name": "Fake Guild",
+            "icon": None,
+            "owner": False,
+            "permissions": str(permissions),
+            "features": [],
+        }
+        return self._ok(call, [guild])
+
     async def _get_application(self, call: Call) -> web.Response:
         owner = self._users[self._owner_id]
-        return self._ok(call, application_object(self._application_id, owner, self._bot_user))
+        application = application_object(self._application_id, owner, self._bot_user)
+        return self._ok(call, {**application, **self.application_overrides})
 
     async def _get_gateway(self, call: Call) -> web.Response:
         return self._ok(call, {"url": self.gateway_url})

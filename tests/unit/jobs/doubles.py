@@ -15,6 +15,7 @@ from bot.jobs.model import (
     DeliveryRoute,
     Job,
     JobChange,
+    JobKind,
     JobState,
 )
 from bot.jobs.notifier import (
@@ -224,3 +225,25 @@ class Sleeper:
         if self.gate is not None:
             await self.gate.wait()
         await asyncio.sleep(0)
+
+
+class RecordingMetrics:
+    """A `JobMetrics` that keeps what the engine recorded, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, JobKind]] = []
+        self.lags_s: list[float] = []
+        self.reencodes: list[tuple[float, bool]] = []
+
+    def job_started(self, kind: JobKind) -> None:
+        self.events.append(("started", kind))
+
+    def job_delivered(self, kind: JobKind, lag_s: float) -> None:
+        self.events.append(("delivered", kind))
+        self.lags_s.append(lag_s)
+
+    def job_failed(self, kind: JobKind) -> None:
+        self.events.append(("failed", kind))
+
+    def clip_reencoded(self, seconds: float, *, fitted: bool) -> None:
+        self.reencodes.append((seconds, fitted))

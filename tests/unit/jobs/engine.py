@@ -48,7 +48,13 @@ from bot.video.vibedream import VibedreamClient
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.tiny_http import TinyServer
-from tests.unit.jobs.doubles import Clock, RecordingNotifier, Sleeper, TracingStore
+from tests.unit.jobs.doubles import (
+    Clock,
+    RecordingMetrics,
+    RecordingNotifier,
+    Sleeper,
+    TracingStore,
+)
 
 WAIT_S = 5.0  # safety net only: every wait ends as soon as its condition holds
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x03\x00\x08\x06"
@@ -70,6 +76,7 @@ class Harness:
     api: VibedreamClient
     fake: FakeVibedream
     notifier: RecordingNotifier
+    metrics: RecordingMetrics
     clock: Clock
     sleeper: Sleeper
     settings: Settings
@@ -287,7 +294,7 @@ async def make_harness(
                 **overrides,
             }
         )
-        sleeper, clock = Sleeper(), Clock()
+        sleeper, clock, metrics = Sleeper(), Clock(), RecordingMetrics()
         api = VibedreamClient.from_settings(http, settings, sleep=sleeper)
         downloader = downloader_type.from_settings(http, settings)
         tracing = TracingStore(store)
@@ -296,6 +303,7 @@ async def make_harness(
             settings=settings,
             store=tracing,  # type: ignore[arg-type]  # duck-typed wrapper around SqlStore
             now=clock,
+            metrics=metrics,
         )
         poster = ResultPoster(
             settings=settings,
@@ -304,6 +312,7 @@ async def make_harness(
             files=files,
             fitter=ClipFitter.from_settings(settings),
             now=clock,
+            metrics=metrics,
         )
         service = JobService(
             runtime=runtime, api=api, model=SEEDANCE_1_5_PRO, poster=poster, files=files
@@ -326,6 +335,7 @@ async def make_harness(
             api=api,
             fake=fake_api,
             notifier=RecordingNotifier(),
+            metrics=metrics,
             clock=clock,
             sleeper=sleeper,
             settings=settings,

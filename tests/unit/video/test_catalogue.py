@@ -179,7 +179,7 @@ def test_the_bot_refuses_to_start_with_an_unknown_model_in_one_line_without_secr
 
     message = str(stopped.value.code)
     assert message == (
-        "Configuration error (see .env.example):\n"
-        f"  VIBEDREAM_MODEL: Value error, unknown video model 'nope'; known: {KNOWN}"
+        "Configuration error (see .env.example): "
+        f"VIBEDREAM_MODEL: Value error, unknown video model 'nope'; known: {KNOWN}"
     )
     assert "secret" not in message

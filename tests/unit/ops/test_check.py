@@ -1,0 +1,202 @@
+"""`python -m bot check`: each check's verdict and what it tells the operator to do."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from bot.ops.check import (
+    Result,
+    application_check,
+    database_check,
+    host_checks,
+    video_key_check,
+)
+from bot.ops.discord_rest import DiscordApplication, InstallParams, PartialGuild
+from bot.settings import Settings
+from bot.storage.database import migrations
+from bot.storage.store import SqlStore
+from tests.fakes.fake_vibedream import FakeVibedream
+
+LATEST = max(number for number, _ in migrations())
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": SecretStr("discord-token"),
+        "vibedream_api_key": SecretStr("video-key"),
+        **overrides,
+    }
+    return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_result_is_one_line_led_by_its_verdict() -> None:
+    assert Result("database", True, "fine").line() == "ok      database: fine"
+    assert Result("database", False, "fix it").line() == "PROBLEM database: fix it"
+
+
+def test_the_default_hosts_are_sane() -> None:
+    assert all(result.ok for result in host_checks(settings()))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"vibedream_output_hosts": "https://assets.vibedream.ai/outputs"},
+            "VIBEDREAM_OUTPUT_HOSTS holds https://assets.vibedream.ai/outputs: give bare host",
+        ),
+        ({"vibedream_output_hosts": "*.vibedream.ai"}, "VIBEDREAM_OUTPUT_HOSTS holds *.vib"),
+        (
+            {"vibedream_output_hosts": "cdn.example.com"},
+            "VIBEDREAM_OUTPUT_HOSTS lacks assets.vibedream.ai",
+        ),
+        ({"discord_cdn_hosts": " , "}, "DISCORD_CDN_HOSTS is empty"),
+        (
+            {"vibedream_output_require_https": False},
+            "VIBEDREAM_OUTPUT_REQUIRE_HTTPS is off with the real API",
+        ),
+    ],
+)
+def test_host_lists_that_would_refuse_every_clip_or_let_anything_in_are_problems(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    problems = [r.detail for r in host_checks(settings(**overrides)) if not r.ok]
+
+    assert len(problems) == 1
+    assert problems[0].startswith(expected)
+
+
+def test_a_test_server_s_own_hosts_need_not_be_the_real_ones() -> None:
+    local = settings(
+        vibedream_api_url="http://127.0.0.1:8000/api/v1",
+        vibedream_output_hosts="127.0.0.1",
+        vibedream_output_require_https=False,
+    )
+
+    assert all(result.ok for result in host_checks(local))
+
+
+def application(**fields: Any) -> DiscordApplication:
+    return DiscordApplication(id=5, name="Animate", **fields)
+
+
+def test_an_application_set_up_as_the_readme_says_passes() -> None:
+    result = application_check(application())
+
+    assert result.ok
+    assert "no privileged intent needed" in result.detail
+
+
+def test_an_interactions_endpoint_would_take_the_commands_away() -> None:
+    result = application_check(application(interactions_endpoint_url="https://example.com/i"))
+
+    assert not result.ok
+    assert result.detail.startswith("remove the Interactions Endpoint URL")
+
+
+def test_a_default_install_link_without_a_scope_or_permission_says_which() -> None:
+    install = InstallParams(scopes=["bot"], permissions=str(1024 + 2048))
+
+    result = application_check(application(install_params=install))
+
+    assert not result.ok
+    assert "add the scope(s) applications.commands" in result.detail
+    assert "add Embed Links, Attach Files, Send Messages in Threads" in result.detail
+
+
+def test_privileged_intents_are_mentioned_but_not_a_problem() -> None:
+    result = application_check(application(flags=1 << 19))
+
+    assert result.ok
+    assert "message content switched on" in result.detail
+
+
+def test_a_server_where_the_bot_lacks_a_permission_names_it() -> None:
+    everything = 1024 | 2048 | (1 << 14) | (1 << 15) | (1 << 38)
+
+    assert PartialGuild(id=1, name="g", permissions=everything).missing_permissions() == []
+    assert PartialGuild(id=1, name="g", permissions=8).missing_permissions() == []  # admin
+    lacking = PartialGuild(id=1, name="g", permissions=everything & ~(1 << 15))
+    assert lacking.missing_permissions() == ["Attach Files"]
+
+
+async def test_a_database_not_made_yet_is_fine_where_it_can_be_made(tmp_path: Path) -> None:
+    result = await database_check(settings(database_url=f"sqlite:///{tmp_path}/data/bot.db"))
+
+    assert result.ok
+    assert result.detail == (
+        f"{tmp_path}/data/bot.db will be created at the first start ({LATEST} migrations)"
+    )
+    assert not (tmp_path / "data").exists()  # nothing written
+
+
+async def test_an_up_to_date_database_gives_its_version(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with await SqlStore.open(path):
+        pass
+
+    result = await database_check(settings(database_url=f"sqlite:///{path}"))
+
+    assert result == Result(
+        "database", True, f"{path} answers, schema version {LATEST}; no migration pending"
+    )
+
+
+async def test_an_older_database_lists_the_migrations_the_start_will_apply(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST - 2}")
+    before = path.read_bytes()
+
+    result = await database_check(settings(database_url=f"sqlite:///{path}"))
+
+    assert result.ok
+    assert result.detail.endswith(
+        f"schema version {LATEST - 2}; 2 migration(s) pending, applied at the next start: "
+        f"{LATEST - 1:04d}, {LATEST:04d}"
+    )
+    assert path.read_bytes() == before  # read-only
+
+
+async def test_a_database_from_a_newer_bot_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST + 1}")
+
+    result = await database_check(settings(database_url=f"sqlite:///{path}"))
+
+    assert not result.ok
+    assert "written by a newer bot" in result.detail
+
+
+async def test_a_database_url_that_is_not_sqlite_is_a_problem() -> None:
+    result = await database_check(settings(database_url="postgresql://db/bot"))
+
+    assert result == Result(
+        "database", False, "DATABASE_URL must look like sqlite:///path/to/bot.db"
+    )
+
+
+async def test_the_video_key_is_checked_without_a_submit(
+    http: aiohttp.ClientSession, fake_api: FakeVibedream
+) -> None:
+    good = settings(
+        vibedream_api_url=fake_api.base_url, vibedream_api_key=SecretStr(fake_api.api_key)
+    )
+    bad = settings(vibedream_api_url=fake_api.base_url, vibedream_api_key=SecretStr("nope"))
+
+    accepted = await video_key_check(http, good)
+    refused = await video_key_check(http, bad)
+
+    assert accepted.ok
+    assert not refused.ok
+    assert refused.detail.startswith("the video API refused VIBEDREAM_API_KEY")
+    assert fake_api.submits == []

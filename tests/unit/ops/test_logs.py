@@ -1,0 +1,76 @@
+"""Logs for machines: one JSON object per line, the job id where there is one, no secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from bot.ops.logs import MASK, JsonFormatter, ShortReconnects, TextFormatter
+
+SECRETS = ("discord-secret", "video-secret")
+
+
+def record(message: str, *args: object, name: str = "bot.jobs.generation") -> logging.LogRecord:
+    return logging.LogRecord(name, logging.INFO, __file__, 1, message, args, None)
+
+
+def test_a_json_line_holds_time_level_logger_message_and_the_job() -> None:
+    line = JsonFormatter(SECRETS).format(record("job %d: queued -> claimed", 42))
+
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert set(entry) == {"time", "level", "logger", "message", "job_id"}
+    assert entry["time"].endswith("+00:00")
+    assert (entry["level"], entry["logger"]) == ("INFO", "bot.jobs.generation")
+    assert (entry["message"], entry["job_id"]) == ("job 42: queued -> claimed", 42)
+
+
+def test_a_line_about_no_job_has_no_job_id() -> None:
+    entry = json.loads(JsonFormatter(SECRETS).format(record("synced %d commands", 7)))
+
+    assert "job_id" not in entry
+
+
+def test_a_traceback_is_one_string_in_the_one_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        crashed = logging.LogRecord(
+            "bot", logging.ERROR, __file__, 1, "job 3: crashed", None, sys.exc_info()
+        )
+
+    line = JsonFormatter(SECRETS).format(crashed)
+
+    assert line.count("\n") == 0
+    assert "ValueError: boom" in json.loads(line)["exception"]
+
+
+def test_secrets_are_masked_in_either_format() -> None:
+    leaky = record("header was Bot %s and Bearer %s", *SECRETS)
+
+    for formatter in (JsonFormatter(SECRETS), TextFormatter(SECRETS)):
+        line = formatter.format(leaky)
+        assert not any(secret in line for secret in SECRETS)
+        assert line.count(MASK) == 2
+
+
+def test_a_failed_gateway_reconnect_is_one_line() -> None:
+    try:
+        raise ConnectionRefusedError("refused")
+    except ConnectionRefusedError:
+        reconnect = logging.LogRecord(
+            "discord.client",
+            logging.ERROR,
+            __file__,
+            1,
+            "Attempting a reconnect in %.2fs",
+            (1.5,),
+            sys.exc_info(),
+        )
+
+    ShortReconnects().filter(reconnect)
+    line = TextFormatter(SECRETS).format(reconnect)
+
+    assert "\n" not in line
+    assert line.endswith("Attempting a reconnect in 1.50s after: ConnectionRefusedError: refused")
