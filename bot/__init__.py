@@ -1,1 +1,1 @@
-"""Discord bot that animates still images with the Seedance 1.5 Pro image-to-video API."""
+"""Discord bot that animates still images with hosted image-to-video models (vibedream)."""
