@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(90, ge=1)
 
     # Operations
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     #: `text` for people, `json` for log collectors: one JSON object per line.
     log_format: Literal["text", "json"] = "text"
     #: Port of the health and metrics server (`/healthz`, `/metrics`); None: not served.
@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     #: longest wait between two of them.
     startup_attempts: int = Field(5, ge=1)
     startup_backoff_max_s: float = Field(30.0, gt=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_capitals(cls, value: object) -> object:
+        # `info` and `INFO` alike, as logging itself reads them.
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("vibedream_output_hosts", "discord_cdn_hosts", mode="before")
     @classmethod

@@ -130,7 +130,8 @@ class Generation:
         model = MODELS.get(job.model)
         if model is None or self._availability.is_unavailable(job.model):
             # Known to be gone: refused without asking the API again (see `_model_gone`).
-            log.info("job %d: model %s is marked unavailable; not submitting", job.id, job.model)
+            why = "is no longer in the catalogue" if model is None else "is marked unavailable"
+            log.info("job %d: model %s %s; not submitting", job.id, job.model, why)
             await self._notices.fail(job, messages.MODEL_UNAVAILABLE, cost_cents=0)
             return
         self._rt.progress.follow_if_it_lasts(job.id)  # "Sending", if the submit is slow

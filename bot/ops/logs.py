@@ -14,6 +14,8 @@ from bot.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 MASK = "[secret]"
+#: Shorter values are not real tokens or keys (Discord tokens run to some 70 characters).
+_MIN_SECRET_CHARS = 8
 #: The engine starts every line about a job with "job <id>:".
 _JOB_LINE = re.compile(r"^job (\d+)\b")
 
@@ -33,7 +35,10 @@ class _Masking(logging.Formatter):
     def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
         super().__init__(fmt)
         # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Placeholders of a few characters (a test's `x`) would garble every line instead.
+        self._secrets = sorted(
+            {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}, key=len, reverse=True
+        )
 
     def mask(self, text: str) -> str:
         """`text` with every secret replaced."""
@@ -79,7 +84,13 @@ class ShortReconnects(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep the record, its exception shortened to one line."""
-        if record.name == "discord.client" and record.exc_info and record.exc_info[1]:
+        if (
+            record.name == "discord.client"
+            and record.exc_info
+            and record.exc_info[1]
+            # Only the reconnect line: other exceptions it logs (a handler's bug) keep theirs.
+            and str(record.msg).startswith("Attempting a reconnect")
+        ):
             reason = record.exc_info[1]
             record.msg = f"{record.getMessage()} after: {type(reason).__name__}: {reason}"
             record.args = None
@@ -110,4 +121,7 @@ def setup_logging(settings: Settings) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.getLevelName(settings.log_level.upper()))
+    # On the handler too: the metrics may lower a library logger's own level to count its
+    # warnings (`PrometheusMetrics.watch_rate_limits`); what is printed stays at LOG_LEVEL.
+    handler.setLevel(settings.log_level)
+    root.setLevel(settings.log_level)

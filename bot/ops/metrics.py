@@ -179,7 +179,11 @@ class PrometheusMetrics:
     def watch_rate_limits(self) -> RateLimitWatcher:
         """Count discord.py's rate-limit waits from its log; returns the handler it added."""
         watcher = RateLimitWatcher(self)
-        logging.getLogger(_DISCORD_HTTP_LOGGER).addHandler(watcher)
+        logger = logging.getLogger(_DISCORD_HTTP_LOGGER)
+        if logger.getEffectiveLevel() > logging.WARNING:
+            # Its warnings must reach the watcher whatever LOG_LEVEL prints.
+            logger.setLevel(logging.WARNING)
+        logger.addHandler(watcher)
         return watcher
 
 

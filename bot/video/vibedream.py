@@ -187,10 +187,14 @@ class VibedreamClient:
 
 #: An error text saying the model itself is gone (what vibedream answers for a retired model is
 #: not documented): "model not found", "Unknown model 'x'", "model x is no longer available".
+#: Only within one clause, and never about a model's parameters or input: a member's bad
+#: request must not take the model away from every server.
 _MODEL_GONE = re.compile(
-    r"\bmodel\b.*\b(not found|unknown|unavailable|not available|no longer|retired|deprecated"
-    r"|does not exist|doesn't exist|not supported|disabled)\b"
-    r"|\b(unknown|unsupported|invalid|retired|deprecated)\s+model\b",
+    r"\bmodel\b(?!\s+(?:parameter|input|option|setting))(?:[^.:;,]|\.(?=\S)){0,60}?"
+    r"\b(?:not found|unknown|unavailable|not available|no longer|retired|deprecated"
+    r"|does not exist|doesn't exist)\b"
+    r"|\b(?:unknown|unsupported|retired|deprecated)\s+model\b"
+    r"(?!\s+(?:parameter|input|option|setting))",
     re.IGNORECASE,
 )
 

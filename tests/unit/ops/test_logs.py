@@ -74,3 +74,31 @@ def test_a_failed_gateway_reconnect_is_one_line() -> None:
 
     assert "\n" not in line
     assert line.endswith("Attempting a reconnect in 1.50s after: ConnectionRefusedError: refused")
+
+
+def test_a_handlers_bug_logged_by_discord_keeps_its_traceback() -> None:
+    try:
+        raise KeyError("a bug in on_interaction")
+    except KeyError:
+        bug = logging.LogRecord(
+            "discord.client",
+            logging.ERROR,
+            __file__,
+            1,
+            "Ignoring exception in %s",
+            ("on_interaction",),
+            sys.exc_info(),
+        )
+
+    ShortReconnects().filter(bug)
+    line = TextFormatter(SECRETS).format(bug)
+
+    assert "Traceback (most recent call last)" in line
+    assert "KeyError: 'a bug in on_interaction'" in line
+
+
+def test_placeholder_values_too_short_to_be_secrets_are_not_masked() -> None:
+    line = TextFormatter(("x", "y")).format(record("applying database migration 0011"))
+
+    assert line.endswith("applying database migration 0011")
+    assert MASK not in line

@@ -278,3 +278,15 @@ async def test_a_database_another_process_keeps_locked_is_retried_then_one_line(
     assert stopped.value.exit_code == EXIT_UNAVAILABLE
     assert "could not be reached in 1 attempt (database is locked)" in str(stopped.value)
     assert "another process keeps it locked" in str(stopped.value)
+
+
+def test_log_level_is_read_in_any_case_and_an_unknown_one_is_a_settings_error() -> None:
+    from pydantic import SecretStr, ValidationError  # noqa: PLC0415
+
+    from bot.settings import Settings  # noqa: PLC0415
+
+    base = {"discord_token": SecretStr("t" * 20), "vibedream_api_key": SecretStr("k" * 20)}
+    assert Settings(**base, log_level="info", _env_file=None).log_level == "INFO"
+    with pytest.raises(ValidationError) as refused:
+        Settings(**base, log_level="verbose", _env_file=None)
+    assert [e["loc"] for e in refused.value.errors()] == [("log_level",)]

@@ -745,7 +745,16 @@ async def test_an_error_naming_the_model_as_gone_is_a_model_unavailable_error(
 
 @pytest.mark.parametrize(
     "message",
-    ["duration must be an integer between 4 and 12", "Invalid parameter for this model: seed"],
+    [
+        "duration must be an integer between 4 and 12",
+        "Invalid parameter for this model: seed",
+        "Invalid model parameters: duration must be 4-12",
+        "model input validation failed: resolution not supported",
+        "model: disabled parameter camera_fixed",
+        "The model could not process the image: not found",
+        "Unsupported model parameter: seed",
+        "The model ran. The image was not found",
+    ],
 )
 def test_an_ordinary_refusal_does_not_name_the_model_as_gone(message: str) -> None:
     assert not names_model_gone(400, message)
