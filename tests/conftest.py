@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -85,9 +87,28 @@ def backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file brought to the current schema once for the whole run: each test's
+    store starts from a copy (the migrations themselves are tested in
+    `unit/storage/test_sqlite.py`, each on a file of its own)."""
+    path = tmp_path_factory.mktemp("template") / "bot.db"
+
+    async def migrate() -> None:
+        async with await SqlStore.open(path):
+            pass
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture
-def reopen(backend: str, db_path: Path) -> Callable[[], AbstractAsyncContextManager[SqlStore]]:
+def reopen(
+    backend: str, db_path: Path, migrated_sqlite: Path
+) -> Callable[[], AbstractAsyncContextManager[SqlStore]]:
     """Open another store on the test's database (as a restarted or second bot would)."""
+    if not db_path.exists():
+        shutil.copyfile(migrated_sqlite, db_path)
 
     @contextlib.asynccontextmanager
     async def opened() -> AsyncIterator[SqlStore]:
