@@ -130,6 +130,21 @@ async def store(
 
 # Tiers -----------------------------------------------------------------------------------------
 
+#: Workers for the fast tier (`-m "not e2e"`): its tests are independent and short, and two
+#: processes keep both cores of a small machine busy. The e2e tier runs in one process: each
+#: of its tests starts a bot process and fakes that answer within Discord's deadlines.
+FAST_TIER_WORKERS = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the fast tier on two workers unless told otherwise (`-n 0` keeps one process)."""
+    selects_fast_tier = config.option.markexpr.strip() == "not e2e"
+    is_worker = hasattr(config, "workerinput")
+    if selects_fast_tier and not is_worker and config.option.numprocesses is None:
+        config.option.numprocesses = FAST_TIER_WORKERS
+
+
 _E2E = Path(__file__).resolve().parent / "e2e"
 
 

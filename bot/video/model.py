@@ -92,6 +92,9 @@ class VideoModel(ABC):
     #: never the bot's default.
     relaxed_content: ClassVar[bool] = False
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
     def request_body(
         self,
         prompt: str,
