@@ -17,8 +17,9 @@ WORKDIR /data
 VOLUME /data
 ENV DATABASE_URL=sqlite:////data/bot.db
 
-# Healthy while /healthz answers 200; with METRICS_PORT unset there is nothing to ask.
+# Healthy while /healthz answers 200 (asked where METRICS_HOST serves it); with METRICS_PORT
+# unset there is nothing to ask.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD [ -z "$METRICS_PORT" ] || python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['METRICS_PORT'] + '/healthz', timeout=4)" 2>/dev/null || exit 1
+    CMD [ -z "$METRICS_PORT" ] || python -c "import os, urllib.request; host = os.environ.get('METRICS_HOST') or '127.0.0.1'; host = '127.0.0.1' if host in ('0.0.0.0', '::') else host; urllib.request.urlopen(f'http://{host}:' + os.environ['METRICS_PORT'] + '/healthz', timeout=4)" 2>/dev/null || exit 1
 
 CMD ["python", "-m", "bot"]
