@@ -138,6 +138,10 @@ def check_end_frame(model: VideoModel, has_end_frame: bool) -> None:
         raise UserError(messages.model_lacks(model.id, "last_image"))
 
 
+#: The one choice of a model that decides an option itself (say, the aspect ratio from the image).
+_ONLY_ITS_OWN = "auto"
+
+
 def _default(bot_default: T, offered: Sequence[T], model_default: T) -> T:
     return bot_default if bot_default in offered else model_default
 
@@ -150,6 +154,8 @@ def _choice(
         model_default = str(getattr(model.options.defaults, name))
         return _default(bot_default, allowed, model_default)
     if value not in allowed:
+        if allowed == (_ONLY_ITS_OWN,):  # the model picks it itself: it has no such option
+            raise UserError(messages.model_lacks(model.id, name))
         raise UserError(messages.model_value(model.id, name, value, ", ".join(allowed)))
     return value
 

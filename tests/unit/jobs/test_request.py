@@ -423,6 +423,16 @@ def test_a_still_camera_is_refused_by_a_model_without_one_but_a_moving_one_is_fi
     assert moving.camera_fixed is None  # the model has no such switch: nothing is sent
 
 
+@pytest.mark.parametrize("model", [VIDU_Q3, HAILUO_PRO, WAN_SPICY])
+def test_an_aspect_ratio_is_refused_as_no_option_by_a_model_that_picks_its_own(
+    model: VideoModel,
+) -> None:
+    message = model_refusal(replace(REQUEST, aspect_ratio="16:9"), model)
+
+    assert message == messages.model_lacks(model.id, "aspect_ratio").render()
+    assert resolve_settings(replace(REQUEST, aspect_ratio="auto"), settings(), model)
+
+
 def test_a_seed_is_refused_by_a_model_that_takes_none() -> None:
     message = model_refusal(replace(REQUEST, seed=7), GROK_IMAGINE)
 
