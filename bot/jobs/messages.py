@@ -50,6 +50,11 @@ def model_unavailable_now(model: str) -> Text:
     return Text("models.unavailable_now", model=model)
 
 
+def parent_model_unavailable(model: str, server_model: str) -> Text:
+    """A remix of a clip whose model is unavailable, on a server that now uses another."""
+    return Text("models.parent_unavailable", model=model, current=server_model)
+
+
 def model_of(job: Job) -> VideoModel:
     """The model a job was stored with (the default's facts for an id the catalogue lost)."""
     return MODELS.get(job.model, DEFAULT_MODEL)

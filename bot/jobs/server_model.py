@@ -43,4 +43,7 @@ class ServerModels:
         if model.relaxed_content and not nsfw:
             raise UserError(messages.model_age_restricted(model.id))
         if self.availability.is_unavailable(model.id):
+            current = self.for_server(config)
+            if current.id != model.id:  # a remix of a clip made before the server switched
+                raise UserError(messages.parent_model_unavailable(model.id, current.id))
             raise UserError(messages.model_unavailable_now(model.id))

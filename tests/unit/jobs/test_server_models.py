@@ -178,6 +178,23 @@ async def test_after_a_retired_answer_the_model_is_refused_at_once_without_an_ap
     assert len(h.fake.submits) == 1
 
 
+async def test_a_remix_of_a_retired_model_on_a_server_that_switched_names_its_model_now(
+    h: Harness,
+) -> None:
+    parent = await delivered(h)
+    await choose(h, VEO)
+    h.fake.retired.add(SEEDANCE)
+    h.service.models.availability.mark_unavailable(SEEDANCE)
+
+    with pytest.raises(UserError) as caught:
+        await h.remix.start(
+            parent.id, JobKind.REGENERATE, h.origin(), h.access(), PostFiles(first=fresh(h))
+        )
+
+    assert caught.value.user_message == messages.parent_model_unavailable(SEEDANCE, VEO)
+    assert len(h.fake.submits) == 1  # the parent's only
+
+
 async def test_servers_on_other_models_keep_working_while_one_is_retired(h: Harness) -> None:
     h.fake.retired.add(SEEDANCE)
     first = await h.accept()
