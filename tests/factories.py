@@ -198,7 +198,7 @@ async def record(
     alone, as the engine records a step that lost the race."""
     current = await store.job_state(job_id)
     assert current is not None
-    path = _path(current, state)
+    path = legal_path(current, state)
     if not path:
         return await store.update(job_id, change)
     for step in path[:-1]:
@@ -208,7 +208,7 @@ async def record(
     return moved
 
 
-def _path(start: JobState, goal: JobState) -> list[JobState]:
+def legal_path(start: JobState, goal: JobState) -> list[JobState]:
     """The states after `start` on a shortest legal path to `goal` (empty if none, or if the
     job is there already)."""
     paths: dict[JobState, list[JobState]] = {start: []}

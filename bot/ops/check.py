@@ -36,7 +36,8 @@ from bot.storage import DatabaseUnusableError
 from bot.storage.database import migrations, schema_version
 from bot.video.vibedream import VibedreamClient
 
-DEFAULT_OUTPUT_HOST = "assets.vibedream.ai"
+#: Where the real API serves its clips: the one host `VIBEDREAM_OUTPUT_HOSTS` lists by default.
+(DEFAULT_OUTPUT_HOST,) = Settings.model_fields["vibedream_output_hosts"].default
 DEFAULT_VIBEDREAM_API_URL = Settings.model_fields["vibedream_api_url"].default
 _TIMEOUT = aiohttp.ClientTimeout(total=20)
 

@@ -45,6 +45,7 @@ from bot.settings import Settings
 from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.vibedream import VibedreamClient
+from tests import factories
 from tests.factories import SETTINGS
 from tests.fakes.fake_vibedream import FakeVibedream
 from tests.fakes.tiny_http import TinyServer
@@ -149,20 +150,8 @@ class Harness:
             new, now, reserve_cents=reserve, cooldown_s=0, decide=lambda _: None
         )
         assert isinstance(job, Job)
-        # Along the legal path to `state`, as the engine would have moved it.
-        path = {
-            JobState.QUEUED: [],
-            JobState.CLAIMED: [JobState.CLAIMED],
-            JobState.SUBMITTING: [JobState.CLAIMED, JobState.SUBMITTING],
-            JobState.FAILED: [JobState.CLAIMED, JobState.FAILED],
-            JobState.SUBMITTED: [JobState.CLAIMED, JobState.SUBMITTING, JobState.SUBMITTED],
-            JobState.COMPLETED: [
-                JobState.CLAIMED,
-                JobState.SUBMITTING,
-                JobState.SUBMITTED,
-                JobState.COMPLETED,
-            ],
-        }[state]
+        # Along the shortest legal path to `state`, as the engine would have moved it.
+        path = factories.legal_path(JobState.QUEUED, state)
         for step in path:
             moved = await store.move(job.id, step, await self._seed_change(job, step, now))
             assert moved is not None
