@@ -77,6 +77,7 @@ async def _print_all(settings: Settings) -> int:
 async def checks(settings: Settings) -> AsyncIterator[Result]:
     """Every check's results, in order (the settings were read already)."""
     yield Result("settings", True, f"valid (video model {settings.vibedream_model})")
+    yield shard_check(settings)
     async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
         async for result in discord_checks(http, settings):
             yield result
@@ -84,6 +85,20 @@ async def checks(settings: Settings) -> AsyncIterator[Result]:
         yield await video_key_check(http, settings)
     for result in host_checks(settings):
         yield result
+
+
+def shard_check(settings: Settings) -> Result:
+    """Which gateway shards this process runs (the settings were found consistent)."""
+    count = settings.shard_count
+    if count is None:
+        return Result("sharding", True, "off: one gateway connection (enough to 2,500 servers)")
+    ids = settings.shard_ids or tuple(range(count))
+    runs = "all" if len(ids) == count else f"{len(ids)}"
+    return Result(
+        "sharding",
+        True,
+        f"{runs} of {count} shard(s) in this process: {', '.join(map(str, ids))}",
+    )
 
 
 # Discord ---------------------------------------------------------------------------------------
