@@ -19,7 +19,7 @@ from bot.ops.check import (
     shard_check,
     video_key_check,
 )
-from bot.ops.discord_rest import DiscordApplication, InstallParams, PartialGuild
+from bot.ops.discord_rest import DiscordApplication, GatewayBot, InstallParams, PartialGuild
 from bot.settings import Settings
 from bot.storage.database import migrations
 from bot.storage.store import SqlStore
@@ -207,13 +207,20 @@ async def test_the_video_key_is_checked_without_a_submit(
 @pytest.mark.parametrize(
     ("shards", "detail"),
     [
-        ({}, "off: one gateway connection (enough to 2,500 servers)"),
         ({"shard_count": 3}, "all of 3 shard(s) in this process: 0, 1, 2"),
         ({"shard_count": 4, "shard_ids": "3,1"}, "2 of 4 shard(s) in this process: 1, 3"),
     ],
 )
 def test_the_shards_this_process_runs_are_named(shards: dict[str, Any], detail: str) -> None:
-    assert shard_check(settings(**shards)) == Result("sharding", True, detail)
+    gateway = GatewayBot.model_validate(
+        {"shards": 2, "session_start_limit": {"max_concurrency": 1}}
+    )
+
+    result = shard_check(settings(**shards), gateway)
+
+    assert result == Result(
+        "sharding", True, f"{detail} (Discord recommends 2; 1 may identify per 5 s)"
+    )
 
 
 def test_shard_ids_without_a_count_is_a_settings_problem_in_one_line(
