@@ -80,3 +80,18 @@ async def test_shard_ids_that_do_not_fit_stop_the_start_in_one_line(
     assert "SHARD_IDS: 2 outside 0..1 (SHARD_COUNT is 2)" in output
     assert "Traceback" not in output
     assert discord_fake.identify_count == 0
+
+
+async def test_check_names_the_shards_beside_discords_recommendation(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.use_shards(4, max_concurrency=2)
+
+    checked = await runner.run_to_end("check", SHARD_COUNT="4", SHARD_IDS="2,3")
+
+    output = checked.log_text().splitlines()
+    assert checked.process.returncode == 0, output
+    assert (
+        "ok      sharding: 2 of 4 shard(s) in this process: 2, 3 "
+        "(Discord recommends 4; 2 may identify per 5 s)"
+    ) in output
