@@ -12,9 +12,12 @@ How a test uses it (multi-process tests start `python -m bot` processes against 
   ``make_*`` takes the guild of its channel), and ``fake.send_interaction(d)`` dispatches it on
   the live session of that guild's shard, waiting up to 10 s for one.
 - Each IDENTIFY must carry ``shard: [shard_id, count]`` (an unsharded one is closed with 4011,
-  a shard that does not fit with 4010) and gets READY and GUILD_CREATE for its shard's guilds
-  only. More than one IDENTIFY per bucket (``shard_id % max_concurrency``) within
-  ``fake.identify_window_s`` (5 s, as Discord) is answered with INVALID_SESSION (op 9).
+  a shard that does not fit, or another count, with 4010) and gets READY and GUILD_CREATE
+  for its shard's guilds only. More than one IDENTIFY per bucket
+  (``shard_id % max_concurrency``) within ``fake.identify_window_s`` (5 s, as Discord) is
+  answered with INVALID_SESSION (op 9); unsharded IDENTIFYs are not paced.
+- A bot process runs shards with ``runner.start(SHARD_COUNT="3", SHARD_IDS="0")`` (the
+  harness waits for each of its shards to connect).
 - Observing: ``fake.identifies`` (every IDENTIFY: ``shard``, ``at`` monotonic, ``accepted``,
   ``session_id``; ``identifies_of(shard_id)``), ``fake.dispatches`` (every DISPATCH: ``event``,
   ``shard_id``, ``session_id``, ``guild_id``), ``interaction.received_by`` (shard, session) of

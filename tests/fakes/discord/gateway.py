@@ -7,7 +7,10 @@ Sharding (``use_shards``) follows Discord's gateway documentation: a session IDE
 ``max_concurrency`` IDENTIFYs per 5 s, one per bucket ``shard_id % max_concurrency``, and one
 that comes too soon is answered with INVALID_SESSION (op 9, ``d: false``). An IDENTIFY without
 ``shard`` is the one session of an unsharded bot: it gets every guild, and is refused (close
-4011, "Sharding required") when the fake serves several shards.
+4011, "Sharding required") when the fake serves several shards. Simplifications: the fake
+requires its own ``shard_count`` in every IDENTIFY (close 4010, "Invalid shard", otherwise;
+Discord would route by another count, refusing only one too small for the bot's guilds), and a
+second session of a live shard replaces the first as the one that receives its events.
 """
 
 from __future__ import annotations
