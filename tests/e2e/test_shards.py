@@ -7,7 +7,12 @@ the tests here run one process; the fake's own tests cover several clusters at o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
 from tests.e2e.conftest import BotRunner, animate_interaction, is_clip_post, wait_until
+from tests.e2e.test_operations import free_port, wait_until_async
 from tests.fakes.discord import FakeDiscord
 
 #: Discord's window for `max_concurrency` IDENTIFYs (the fake enforces it like Discord).
@@ -95,3 +100,29 @@ async def test_check_names_the_shards_beside_discords_recommendation(
         "ok      sharding: 2 of 4 shard(s) in this process: 2, 3 "
         "(Discord recommends 4; 2 may identify per 5 s)"
     ) in output
+
+
+async def test_healthz_wants_every_shard_of_the_process_connected(
+    runner: BotRunner, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.use_shards(2, max_concurrency=2)
+    port = free_port()
+    await runner.start(SHARD_COUNT="2", METRICS_PORT=str(port))
+    async with aiohttp.ClientSession() as http:
+
+        async def health() -> int:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
+                return answer.status
+
+        assert await health() == 200
+        discord_fake.refuse_gateway = True  # shard 1 cannot come back for now
+        await discord_fake.disconnect_gateway(shard_id=1)
+        await wait_until_async(lambda: _is(health, 503), 10)
+        assert discord_fake.shard_connected(0).is_set()
+
+        discord_fake.refuse_gateway = False
+        await wait_until_async(lambda: _is(health, 200), 30)
+
+
+async def _is(health: Callable[[], Awaitable[int]], status: int) -> bool:
+    return await health() == status

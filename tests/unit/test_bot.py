@@ -221,3 +221,12 @@ async def test_shards_of_different_buckets_identify_together(
     # buckets 0 (shards 0, 2) and 1 (shards 1, 3): one of each at once, the rest after
     assert max(times[0], times[1]) < 0.1
     assert min(times[2], times[3]) >= 0.2
+
+
+def test_a_sharded_bot_counts_as_connected_only_once_every_shard_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sharded = build(monkeypatch, settings=Settings(**_required(), shard_count=2))
+
+    # Before connecting there are no shards: neither reached nor open (the health probe's view).
+    assert (sharded.gateway_reached(), sharded.gateway_open()) == (False, False)
