@@ -13,7 +13,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot.bot import AnimateBot
+from bot.bot import AnimateBot, bot_class
 from bot.guilds.admin import GuildAdmin
 from bot.jobs.metrics import NO_METRICS, JobMetrics
 from bot.jobs.posting import ResultPoster
@@ -54,9 +54,9 @@ log = logging.getLogger("bot")
 async def point_discord_at(settings: Settings, http: aiohttp.ClientSession) -> None:
     """Send discord.py's REST and gateway traffic to a Discord-compatible server.
 
-    discord.py's plain Bot always connects to Discord's own gateway, so when `DISCORD_API_URL`
-    names another server the gateway comes from `DISCORD_GATEWAY_URL` or that server's
-    `GET /gateway/bot`.
+    discord.py's plain Bot, and its sharded one given a shard count, always connect to
+    Discord's own gateway, so when `DISCORD_API_URL` names another server the gateway comes
+    from `DISCORD_GATEWAY_URL` or that server's `GET /gateway/bot`.
     """
     api_url = settings.discord_api_url.rstrip("/")
     discord.http.Route.BASE = api_url
@@ -122,7 +122,7 @@ async def run(settings: Settings) -> None:
             jobs=jobs, settings=settings, store=store, downloader=downloader, files=files
         )
         bot = await stack.enter_async_context(
-            AnimateBot(
+            bot_class(settings)(
                 settings=settings,
                 jobs=jobs,
                 admin=admin,
@@ -155,7 +155,7 @@ async def _serve_health_and_metrics(
     assert settings.metrics_port is not None
     stack.callback(logging.getLogger("discord.http").removeHandler, prometheus.watch_rate_limits())
     probes = HealthProbes(
-        gateway_connected=lambda: _gateway_connected(bot),
+        gateway_connected=bot.gateway_open,
         database_answers=lambda: store.get_meta("health"),
         engine_running=lambda: bot.jobs.running,
     )
@@ -167,12 +167,6 @@ async def _serve_health_and_metrics(
         store=store,
     )
     await stack.enter_async_context(server)
-
-
-def _gateway_connected(bot: AnimateBot) -> bool:
-    """Whether the bot's gateway socket is open (events, interactions included, flow from the
-    moment it identified; discord.py's own "ready" waits a further while for server data)."""
-    return not bot.is_closed() and bot.ws is not None and bot.ws.open
 
 
 async def _start(bot: AnimateBot, settings: Settings) -> None:
@@ -209,7 +203,7 @@ async def _connect(bot: AnimateBot, settings: Settings) -> None:
                 EXIT_CONFIG,
             ) from None
         except Exception as exc:
-            if bot.is_closed() or bot.ws is not None:
+            if bot.is_closed() or bot.gateway_reached():
                 raise  # it was connected: no longer a start-up failure
             reason = describe(exc.__context__ or exc)
             if number == attempts:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
@@ -24,7 +26,7 @@ from bot.members.retention import Retention
 from bot.members.usage import MemberService
 from bot.remix.service import RemixService
 from bot.settings import Settings
-from bot.storage import MetaStore
+from bot.storage import LockStore, MetaStore
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,16 @@ EXTENSIONS = (
     "cogs.notify",
 )
 _COMMANDS_HASH_KEY = "command_tree_sha256"
+#: Bot-wide lock under which one process at a time compares and uploads the command tree.
+COMMAND_SYNC_LOCK = "command-sync"
+#: Discord lets `max_concurrency` shards IDENTIFY per 5 s, one per bucket
+#: (`shard_id % max_concurrency`); a bucket's lock is held this long after its IDENTIFY (the
+#: margin covers the moment between taking the lock and the IDENTIFY reaching Discord).
+IDENTIFY_INTERVAL_S = 5.0 + 0.5
+
+
+class BotStore(MetaStore, LockStore, Protocol):
+    """What the bot itself keeps: the command tree's hash, and the bot-wide locks."""
 
 
 class NotPermittedError(app_commands.CheckFailure):
@@ -87,7 +99,7 @@ class AnimateBot(commands.Bot):
         settings: Settings,
         jobs: JobService,
         admin: GuildAdmin,
-        store: MetaStore,
+        store: BotStore,
         history: HistoryService,
         remix: RemixService,
         forms: OpenForms,
@@ -101,6 +113,7 @@ class AnimateBot(commands.Bot):
             intents=discord.Intents(guilds=True),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=AnimateTree,
+            **self._gateway_options(settings),
         )
         self.settings = settings
         self.jobs = jobs
@@ -113,6 +126,20 @@ class AnimateBot(commands.Bot):
         self.retention = retention
         self._notifier = notifier
         self._engine_started = False
+
+    @staticmethod
+    def _gateway_options(settings: Settings) -> dict[str, Any]:
+        """discord.py's shard options (a sharded subclass adds them)."""
+        return {}
+
+    def gateway_open(self) -> bool:
+        """Whether the gateway is connected (events, interactions included, flow from the
+        moment it identified; discord.py's own "ready" waits a further while for server data)."""
+        return not self.is_closed() and self.ws is not None and self.ws.open
+
+    def gateway_reached(self) -> bool:
+        """Whether the gateway was ever reached (a failure after that is not a start-up one)."""
+        return self.ws is not None
 
     async def setup_hook(self) -> None:
         """Start the job engine (resuming open jobs), load the extensions, and sync commands if
@@ -149,7 +176,90 @@ class AnimateBot(commands.Bot):
         if await self.store.get_meta(key) == digest:
             log.info("application commands unchanged; not syncing")
             return False
-        synced = await self.tree.sync()
-        await self.store.set_meta(key, digest)
+        # Processes starting together wait here in turn; the first uploads, the others then
+        # find its hash and do not.
+        async with self.store.hold_lock(COMMAND_SYNC_LOCK):
+            if await self.store.get_meta(key) == digest:
+                log.info("application commands synced by another process; not syncing")
+                return False
+            synced = await self.tree.sync()
+            await self.store.set_meta(key, digest)
         log.info("synced %d application commands", len(synced))
         return True
+
+
+class ShardedAnimateBot(AnimateBot, commands.AutoShardedBot):
+    """The bot as the gateway shards `SHARD_COUNT`/`SHARD_IDS` name (README "Sharding").
+
+    Several processes may each run some shards of one bot; their IDENTIFYs are paced together
+    through a bot-wide lock per rate-limit bucket, as Discord's `max_concurrency` requires
+    (discord.py alone only spaces its own process's shards 5 s apart).
+    """
+
+    def __init__(self, **services: Any) -> None:
+        super().__init__(**services)
+        self._max_concurrency: int | None = None
+        self._identify_holds: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def _gateway_options(settings: Settings) -> dict[str, Any]:
+        ids = settings.shard_ids
+        return {"shard_count": settings.shard_count, "shard_ids": list(ids) if ids else None}
+
+    def gateway_open(self) -> bool:
+        """Whether every shard of this process is connected."""
+        expected = len(self.settings.shard_ids or range(self.settings.shard_count or 0))
+        shards = self.shards
+        return (
+            not self.is_closed()
+            and len(shards) == expected
+            and not any(shard.is_closed() for shard in shards.values())
+        )
+
+    def gateway_reached(self) -> bool:
+        """Whether a shard ever connected (discord.py retries shards that fail to by itself)."""
+        return bool(self.shards)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's bucket, bot-wide, and keep it `IDENTIFY_INTERVAL_S` after."""
+        concurrency = await self.max_concurrency()
+        bucket = f"identify-bucket-{(shard_id or 0) % concurrency}"
+        taken = asyncio.get_running_loop().create_future()
+        hold = asyncio.create_task(self._hold_identify_bucket(bucket, taken), name=bucket)
+        self._identify_holds.add(hold)
+        hold.add_done_callback(self._identify_holds.discard)
+        await taken  # raises what taking the lock raised
+        log.info("shard %s identifying (bucket %s)", shard_id, bucket)
+
+    async def _hold_identify_bucket(self, name: str, taken: asyncio.Future[None]) -> None:
+        # One task takes and releases the lock: a database session lock belongs to its holder.
+        try:
+            async with self.store.hold_lock(name):
+                taken.set_result(None)
+                await asyncio.sleep(IDENTIFY_INTERVAL_S)
+        except BaseException as exc:
+            if not taken.done():
+                taken.set_exception(exc)
+            raise
+
+    async def max_concurrency(self) -> int:
+        """How many shards may IDENTIFY per 5 s (`GET /gateway/bot`; 1 if it cannot be read)."""
+        if self._max_concurrency is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+                self._max_concurrency = max(1, limits.max_concurrency)
+            except (discord.HTTPException, discord.GatewayNotFound) as exc:
+                log.warning("cannot read max_concurrency (%s); identifying one at a time", exc)
+                return 1
+        return self._max_concurrency
+
+    async def close(self) -> None:
+        """Close as the plain bot does; bucket locks still held are let go."""
+        for hold in list(self._identify_holds):
+            hold.cancel()
+        await super().close()
+
+
+def bot_class(settings: Settings) -> type[AnimateBot]:
+    """The sharded bot when `SHARD_COUNT` is set, else the plain (unsharded) one."""
+    return ShardedAnimateBot if settings.sharded else AnimateBot

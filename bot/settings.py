@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         }
     )
 
+    #: Gateway shards (README "Sharding"): SHARD_COUNT alone runs all of them in this process,
+    #: with SHARD_IDS only those; both absent: one unsharded connection.
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
+
     # Video API
     vibedream_api_key: SecretStr
     vibedream_api_url: str = "https://api.vibedream.ai/api/v1"
@@ -132,6 +137,40 @@ class Settings(BaseSettings):
             return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
         return value
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: object) -> object:
+        if isinstance(value, str):  # "0,1" -> (0, 1); every item must be a number
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_fit(
+        cls, ids: tuple[int, ...] | None, info: ValidationInfo
+    ) -> tuple[int, ...] | None:
+        """SHARD_IDS needs SHARD_COUNT and names each of its shards at most once; kept in
+        order, as Discord wants shards started (its rate-limit buckets go in order)."""
+        if ids is None or "shard_count" not in info.data:  # (a bad SHARD_COUNT is said already)
+            return ids
+        count = info.data["shard_count"]
+        if count is None:
+            raise _shard_error("needs SHARD_COUNT, the bot's total number of shards")
+        if not ids:
+            raise _shard_error("names no shard: leave it out to run all of them")
+        if outside := sorted({i for i in ids if not 0 <= i < count}):
+            raise _shard_error(
+                f"{', '.join(map(str, outside))} outside 0..{count - 1} (SHARD_COUNT is {count})"
+            )
+        if twice := sorted({i for i in ids if ids.count(i) > 1}):
+            raise _shard_error(f"names shard {', '.join(map(str, twice))} more than once")
+        return tuple(sorted(ids))
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the bot connects as gateway shards (SHARD_COUNT set)."""
+        return self.shard_count is not None
+
     @field_validator("vibedream_model")
     @classmethod
     def _known_model(cls, value: str) -> str:
@@ -214,6 +253,10 @@ class Settings(BaseSettings):
         if not self.uses_custom_discord:
             return self.discord_cdn_hosts
         return self.discord_cdn_hosts | {urlsplit(self.discord_api_url).hostname or ""}
+
+
+def _shard_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("shard_ids", message)
 
 
 def _every(choices: Iterable[tuple[str, ...]]) -> tuple[str, ...]:

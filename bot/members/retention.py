@@ -6,14 +6,23 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.periods import utc_now
 from bot.settings import Settings
-from bot.storage import MemberStore
+from bot.storage import LockStore, MemberStore
 
 log = logging.getLogger(__name__)
 
 _PURGE_EVERY_S = 24 * 3600.0
+#: How often a process that is not purging checks whether the purging one has stopped.
+_FOLLOWER_RETRY_S = 3600.0
+#: Bot-wide lock: of several processes, the one holding it purges; the others wait their turn.
+RETENTION_LOCK = "retention"
+
+
+class RetentionStore(MemberStore, LockStore, Protocol):
+    """What the purge needs: the members' data and a bot-wide lock."""
 
 
 class Retention:
@@ -21,12 +30,20 @@ class Retention:
     and costs stay, so limits and totals remain true)."""
 
     def __init__(
-        self, *, settings: Settings, store: MemberStore, now: Callable[[], datetime] = utc_now
+        self,
+        *,
+        settings: Settings,
+        store: RetentionStore,
+        now: Callable[[], datetime] = utc_now,
+        follower_retry_s: float = _FOLLOWER_RETRY_S,
     ) -> None:
         self._settings = settings
         self._store = store
         self._now = now
+        self._follower_retry_s = follower_retry_s
         self._task: asyncio.Task[None] | None = None
+        #: Whether this process is the one purging for the bot (holds the lock).
+        self.leading = False
 
     def start(self) -> None:
         """Purge now and then daily; nothing if retention is off."""
@@ -41,6 +58,24 @@ class Retention:
             self._task = None
 
     async def _run(self) -> None:
+        """Lead or wait: the process holding the bot-wide lock purges daily for as long as it
+        runs; the others try again every `_FOLLOWER_RETRY_S`, so one takes over if it stops."""
+        while True:
+            try:
+                async with self._store.try_lock(RETENTION_LOCK) as leader:
+                    if leader:
+                        self.leading = True
+                        await self._purge_daily()
+            except asyncio.CancelledError:
+                self.leading = False
+                raise
+            except Exception:
+                log.exception("retention: the bot-wide purge lock failed; trying again later")
+            self.leading = False
+            await asyncio.sleep(self._follower_retry_s)
+
+    async def _purge_daily(self) -> None:
+        log.info("retention: this process purges for the whole bot")
         while True:
             try:
                 await self.purge()

@@ -27,6 +27,7 @@ from bot.ops.discord_rest import (
     DiscordApplication,
     DiscordRest,
     DiscordUnavailableError,
+    GatewayBot,
     TokenRefusedError,
     invite_url,
 )
@@ -86,6 +87,22 @@ async def checks(settings: Settings) -> AsyncIterator[Result]:
         yield result
 
 
+def shard_check(settings: Settings, gateway: GatewayBot) -> Result:
+    """Which gateway shards this process runs, beside what Discord recommends (only when
+    `SHARD_COUNT` is set; the settings were found consistent)."""
+    count = settings.shard_count
+    assert count is not None
+    ids = settings.shard_ids or tuple(range(count))
+    runs = "all" if len(ids) == count else f"{len(ids)}"
+    return Result(
+        "sharding",
+        True,
+        f"{runs} of {count} shard(s) in this process: {', '.join(map(str, ids))} (Discord "
+        f"recommends {gateway.shards}; {gateway.session_start_limit.max_concurrency} may "
+        "identify per 5 s)",
+    )
+
+
 # Discord ---------------------------------------------------------------------------------------
 
 
@@ -117,6 +134,11 @@ async def discord_checks(http: aiohttp.ClientSession, settings: Settings) -> Asy
         f"accepted: bot user {user.display} of application {application.display}",
     )
     yield application_check(application)
+    if settings.sharded:
+        try:
+            yield shard_check(settings, await rest.gateway_bot())
+        except (aiohttp.ClientError, TimeoutError, DiscordUnavailableError, DiscordAnswerError):
+            yield Result("sharding", False, "cannot read GET /gateway/bot: try again")
     if not guilds:
         yield Result(
             "discord servers", True, f"in no server yet; invite it: {invite_url(application.id)}"

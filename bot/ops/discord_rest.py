@@ -111,6 +111,19 @@ class PartialGuild(_Lenient):
         return [name for bit, name in REQUIRED_PERMISSIONS.items() if not self.permissions & bit]
 
 
+class SessionStartLimit(_Lenient):
+    """Part of `GET /gateway/bot`: how many shards may IDENTIFY per 5 s."""
+
+    max_concurrency: int = 1
+
+
+class GatewayBot(_Lenient):
+    """`GET /gateway/bot`: the shard count Discord recommends, and the IDENTIFY pace."""
+
+    shards: int
+    session_start_limit: SessionStartLimit = SessionStartLimit()
+
+
 def invite_url(application_id: int | str) -> str:
     """The README's invite link for this application."""
     scopes = "+".join(INVITE_SCOPES)
@@ -147,6 +160,10 @@ class DiscordRest:
             return [PartialGuild.model_validate(entry) for entry in data]
         except (ValueError, ValidationError) as exc:
             raise DiscordAnswerError("unexpected server list") from exc
+
+    async def gateway_bot(self) -> GatewayBot:
+        """The recommended shard count and `max_concurrency`."""
+        return _parse(GatewayBot, await self._get("/gateway/bot"))
 
     async def _get(self, path: str) -> bytes:
         headers = {"Authorization": f"Bot {self._token.get_secret_value()}"}

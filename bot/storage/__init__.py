@@ -1,7 +1,8 @@
 """Persistence: every SQL statement the bot runs, by aggregate, and the database's migrations.
 
 Services depend on the narrow protocol they use (`JobStore`, `GuildStore`, `MemberStore`,
-`ReportStore`, `MetaStore`); the composition root opens a `SqlStore`, which is all of them.
+`ReportStore`, `MetaStore`, `LockStore`); the composition root opens a `SqlStore`, which is
+all of them.
 """
 
 from bot.storage.database import DatabaseUnusableError
@@ -9,6 +10,7 @@ from bot.storage.protocols import (
     Decision,
     GuildStore,
     JobStore,
+    LockStore,
     MemberStore,
     MetaStore,
     ReportStore,
@@ -20,6 +22,7 @@ __all__ = [
     "Decision",
     "GuildStore",
     "JobStore",
+    "LockStore",
     "MemberStore",
     "MetaStore",
     "ReportStore",

@@ -7,6 +7,7 @@ passes `tests/unit/storage/test_contract.py`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -107,5 +108,12 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, Protocol):
+class LockStore(Protocol):
+    """Bot-wide named locks, across every process of the bot (README "Sharding")."""
+
+    def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+    def try_lock(self, name: str) -> AbstractAsyncContextManager[bool]: ...
+
+
+class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, LockStore, Protocol):
     """Everything storage offers (what the composition root opens)."""

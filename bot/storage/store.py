@@ -7,12 +7,13 @@ from pathlib import Path
 from bot.storage.database import Database
 from bot.storage.guilds import SqlGuilds
 from bot.storage.jobs import SqlJobs
+from bot.storage.locks import ProcessLocks
 from bot.storage.members import SqlMembers
 from bot.storage.meta import SqlMeta
 from bot.storage.reports import SqlReports
 
 
-class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
+class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta, ProcessLocks):
     """`Store` on one SQLite file in WAL mode, with numbered migrations applied at open.
 
     A shared PostgreSQL backend for several bot processes would run the same statements;
@@ -22,6 +23,7 @@ class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._locks = {}
 
     @classmethod
     async def open(cls, path: Path) -> SqlStore:

@@ -131,21 +131,38 @@ class BotRunner:
         return bot
 
     async def start(self, **overrides: str) -> BotProcess:
-        """Start a bot and wait until it has identified on the fake gateway."""
+        """Start a bot and wait until it has identified on the fake gateway: every shard it
+        runs (`SHARD_COUNT`, `SHARD_IDS`), or its one connection when unsharded."""
         identified = self.discord.identify_count
+        shards = self._shards_of({**self.env, **{k.upper(): v for k, v in overrides.items()}})
         bot = await self.launch(**overrides)
         process = bot.process
+
+        def connected() -> bool:
+            if shards is None:
+                return self.discord.identify_count > identified and self.discord.connected.is_set()
+            return self.discord.identify_count >= identified + len(shards) and all(
+                self.discord.shard_connected(shard).is_set() for shard in shards
+            )
+
         try:
-            async with asyncio.timeout(20):
-                while (
-                    self.discord.identify_count == identified or not self.discord.connected.is_set()
-                ):
+            async with asyncio.timeout(20 + 6 * len(shards or ())):  # 5 s between IDENTIFYs
+                while not connected():
                     if process.returncode is not None:
                         raise RuntimeError(f"bot exited early:\n{bot.log_text()}")
                     await asyncio.sleep(0.05)
         except TimeoutError:
             raise RuntimeError(f"bot did not connect:\n{bot.log_text()}") from None
         return bot
+
+    @staticmethod
+    def _shards_of(env: dict[str, str]) -> list[int] | None:
+        """The shards a process with `env` runs (None: unsharded)."""
+        if not env.get("SHARD_COUNT"):
+            return None
+        if env.get("SHARD_IDS"):
+            return [int(part) for part in env["SHARD_IDS"].split(",")]
+        return list(range(int(env["SHARD_COUNT"])))
 
     async def stop_all(self) -> None:
         """Kill whatever is still running."""

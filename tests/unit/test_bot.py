@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from bot.bot import EXTENSIONS, AnimateBot
+import bot.bot as bot_module
+from bot.bot import EXTENSIONS, AnimateBot, ShardedAnimateBot, bot_class
+from bot.i18n.translator import CatalogueTranslator
 from bot.settings import Settings
+from bot.storage.locks import ProcessLocks
 
 SETTINGS = Settings(discord_token=SecretStr("x"), vibedream_api_key=SecretStr("y"), _env_file=None)
 
@@ -40,11 +45,12 @@ class Retention:
         self.calls.append("retention.stop")
 
 
-class Meta:
-    """A MetaStore in memory."""
+class Meta(ProcessLocks):
+    """A MetaStore in memory, with the bot-wide locks of a one-process bot."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
+        self._locks = {}
 
     async def get_meta(self, key: str) -> str | None:
         return self.values.get(key)
@@ -53,14 +59,20 @@ class Meta:
         self.values[key] = value
 
 
-@pytest.fixture
-async def bot(monkeypatch: pytest.MonkeyPatch) -> Any:
+def build(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    settings: Settings = SETTINGS,
+    store: Meta | None = None,
+    uploads: list[int] | None = None,
+) -> Any:
+    """A bot on `store` whose command uploads are counted in `uploads`."""
     engine = Lifecycle()
-    animate = AnimateBot(
-        settings=SETTINGS,
+    animate = bot_class(settings)(
+        settings=settings,
         jobs=engine,  # type: ignore[arg-type]
         admin=object(),  # type: ignore[arg-type]
-        store=Meta(),
+        store=store or Meta(),
         history=object(),  # type: ignore[arg-type]
         remix=object(),  # type: ignore[arg-type]
         forms=object(),  # type: ignore[arg-type]
@@ -70,10 +82,19 @@ async def bot(monkeypatch: pytest.MonkeyPatch) -> Any:
     )
 
     async def no_sync(*args: object, **kwargs: object) -> list[object]:
-        return []  # Discord's API is the boundary here: nothing is uploaded in a unit test
+        # Discord's API is the boundary here: nothing is uploaded in a unit test
+        if uploads is not None:
+            uploads.append(1)
+            await asyncio.sleep(0.05)  # an upload takes a while: others start meanwhile
+        return []
 
     monkeypatch.setattr(animate.tree, "sync", no_sync)
     return animate
+
+
+@pytest.fixture
+async def bot(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return build(monkeypatch)
 
 
 async def test_the_engine_starts_before_the_extensions_load(bot: Any) -> None:
@@ -113,3 +134,99 @@ async def test_the_bot_disconnects_even_if_stopping_the_engine_fails(bot: Any) -
         await bot.close()
 
     assert bot.is_closed()
+
+
+async def test_three_processes_starting_together_upload_the_command_tree_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, uploads = Meta(), []  # one database; the locks stand for PostgreSQL's bot-wide ones
+    bots = [build(monkeypatch, store=store, uploads=uploads) for _ in range(3)]
+    for each in bots:
+        await each.tree.set_translator(CatalogueTranslator())
+        await each.load_extension("cogs.animate")
+
+    synced = await asyncio.gather(*(each.sync_commands_if_changed() for each in bots))
+
+    assert uploads == [1]
+    assert sorted(synced) == [False, False, True]
+    for each in bots:
+        await each.close()
+
+
+def test_without_shard_settings_the_bot_is_the_plain_unsharded_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = build(monkeypatch)
+
+    assert type(plain) is AnimateBot
+    assert plain.shard_count is None
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"), [(None, None), ("1", [1]), ("2,0", [0, 2])], ids=["all", "one", "two"]
+)
+def test_shard_settings_make_a_sharded_bot_running_those_shards(
+    monkeypatch: pytest.MonkeyPatch, ids: str | None, expected: list[int] | None
+) -> None:
+    settings = Settings(**_required(), shard_count=3, shard_ids=ids)
+    sharded = build(monkeypatch, settings=settings)
+
+    assert isinstance(sharded, ShardedAnimateBot)
+    assert sharded.shard_count == 3
+    assert sharded.shard_ids == expected
+
+
+def _required() -> dict[str, Any]:
+    return {"discord_token": SecretStr("x"), "vibedream_api_key": SecretStr("y"), "_env_file": None}
+
+
+async def _identify_times(
+    monkeypatch: pytest.MonkeyPatch, max_concurrency: int, shards: list[int]
+) -> list[float]:
+    """When each shard's IDENTIFY hook let it through, each shard in its own process (bot)
+    on one database, all starting at once; seconds from the start, in shard order."""
+    monkeypatch.setattr(bot_module, "IDENTIFY_INTERVAL_S", 0.2)
+    store = Meta()
+    settings = SETTINGS.model_copy(update={"shard_count": len(shards)})
+    start = time.monotonic()
+
+    async def identify(shard: int) -> float:
+        process = build(monkeypatch, settings=settings, store=store)
+
+        async def limit() -> int:
+            return max_concurrency
+
+        process.max_concurrency = limit
+        await process.before_identify_hook(shard, initial=True)
+        return time.monotonic() - start
+
+    return list(await asyncio.gather(*(identify(shard) for shard in shards)))
+
+
+async def test_shards_of_one_bucket_identify_an_interval_apart_across_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    times = sorted(await _identify_times(monkeypatch, max_concurrency=1, shards=[0, 1, 2]))
+
+    assert times[0] < 0.1
+    assert times[1] - times[0] >= 0.2
+    assert times[2] - times[1] >= 0.2
+
+
+async def test_shards_of_different_buckets_identify_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    times = await _identify_times(monkeypatch, max_concurrency=2, shards=[0, 1, 2, 3])
+
+    # buckets 0 (shards 0, 2) and 1 (shards 1, 3): one of each at once, the rest after
+    assert max(times[0], times[1]) < 0.1
+    assert min(times[2], times[3]) >= 0.2
+
+
+def test_a_sharded_bot_counts_as_connected_only_once_every_shard_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sharded = build(monkeypatch, settings=Settings(**_required(), shard_count=2))
+
+    # Before connecting there are no shards: neither reached nor open (the health probe's view).
+    assert (sharded.gateway_reached(), sharded.gateway_open()) == (False, False)

@@ -20,6 +20,11 @@ GUILD_CREATE carries all of them, so discord.py's ``permissions_for(guild.me)`` 
 fake, which enforces the bot's computed permissions on channel routes (403 50001/50013) and
 derives ``app_permissions`` and ``member.permissions`` of interactions from them.
 
+Sharding: ``use_shards(count, max_concurrency=…)`` adds plain guilds (``add_guild``) so each
+shard has some; each IDENTIFY then names its shard and gets that shard's guilds, interactions
+go to their guild's shard, IDENTIFYs too soon in their bucket get INVALID_SESSION (see
+``gateway`` and ``tests/fakes/test_fake_discord_shards.py``).
+
 Interactions: chat-input commands (``make_interaction``; options built with ``subcommand``,
 ``user_option``, ``channel_option``, ``role_option``... get ``data.resolved`` filled in) and
 button/select presses on known messages (``make_component_interaction``), with callback

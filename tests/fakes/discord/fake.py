@@ -15,8 +15,8 @@ from tests.fakes.discord.channels import Channels
 from tests.fakes.discord.commands import Commands
 from tests.fakes.discord.constants import EVERYONE_PERMISSIONS
 from tests.fakes.discord.faults import Fault, Faults
-from tests.fakes.discord.gateway import Gateway, GatewayConn, Session
-from tests.fakes.discord.guild import GuildSetup
+from tests.fakes.discord.gateway import Gateway
+from tests.fakes.discord.guild import GuildSetup, OtherGuild
 from tests.fakes.discord.http import CDN_PREFIX, Handler, Route
 from tests.fakes.discord.interactions import Interaction, Interactions
 from tests.fakes.discord.messages import Messages
@@ -47,7 +47,8 @@ class FakeDiscord(
     Rules,
     Faults,
 ):
-    """In-process Discord stand-in: one guild, one bot user, text channels, interactions."""
+    """In-process Discord stand-in: one main guild (more for sharding), one bot user, text
+    channels, interactions."""
 
     def __init__(
         self,
@@ -80,9 +81,7 @@ class FakeDiscord(
         self.violations: list[str] = []
         #: Live messages by id (channel posts, interaction responses, followups).
         self.messages: dict[int, dict[str, Any]] = {}
-        self.identify_count = 0
-        self.resume_count = 0
-        self.connected = asyncio.Event()
+        self._init_gateway()
         self._schemas = schemas or default_schemas()
         self._application_id = snowflake()
         self._bot_user_id = snowflake()
@@ -99,6 +98,7 @@ class FakeDiscord(
         }
         #: Guild members (user id -> role ids); users not in here are not in the guild.
         self._member_roles: dict[int, list[int]] = {self._bot_user_id: [], self._owner_id: []}
+        self._other_guilds: dict[int, OtherGuild] = {}
         self._attachment_objects: dict[str, dict[str, Any]] = {}
         self._uploads: dict[int, RecordedFile] = {}
         self._channels: dict[int, dict[str, Any]] = {}
@@ -114,8 +114,6 @@ class FakeDiscord(
         self._expired_tokens: set[str] = set()
         self._faults: list[Fault] = []
         self._cdn: dict[int, CdnFile] = {}
-        self._sessions: dict[str, Session] = {}
-        self._conn: GatewayConn | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None

@@ -41,6 +41,8 @@ class Interaction:
     #: For a component interaction: the message the component is on.
     message_id: int | None = None
     sent_at: float | None = None
+    #: The shard and session whose gateway connection it was dispatched on.
+    received_by: tuple[int, str] | None = None
     acked: bool = False
     original_id: int | None = None
     message_ids: set[int] = field(default_factory=set)
@@ -317,7 +319,7 @@ class Interactions:
             interaction_id=interaction.id,
             application_id=self._application_id,
             token=interaction.token,
-            guild_id=self._guild_id,
+            guild_id=self.guild_of(channel_id),
             channel=dict(self._channels[channel_id]),
             member=self._invoker_member(user, channel_id, member_permissions),
             app_permissions=self._app_permissions(channel_id, app_permissions),
@@ -328,6 +330,10 @@ class Interactions:
             interaction_type=interaction.kind,
             message=copy.deepcopy(message) if message is not None else None,
         )
+
+    def interaction(self, interaction_id: int) -> Interaction:
+        """A registered interaction (what the fake knows of it: acks, shard that got it…)."""
+        return self._interactions[interaction_id]
 
     def _register(self, interaction: Interaction) -> Interaction:
         self._interactions[interaction.id] = interaction

@@ -54,7 +54,7 @@ class Messages:
         message = message_object(
             message_id=snowflake(),
             channel_id=channel_id,
-            guild_id=self._guild_id,
+            guild_id=self.guild_of(channel_id),
             author=author,
             content=content,
             embeds=[copy.deepcopy(e) for e in embeds],
@@ -188,7 +188,7 @@ class Messages:
             "type": 0,
             "message_id": str(interaction.message_id),
             "channel_id": str(interaction.channel_id),
-            "guild_id": str(self._guild_id),
+            "guild_id": str(self.guild_of(interaction.channel_id)),
         }
 
     def _interaction_metadata(self, interaction: Interaction | None) -> dict[str, Any] | None:
@@ -199,7 +199,7 @@ class Messages:
             "id": str(interaction.id),
             "type": interaction.kind,
             "user": self._users[interaction.user_id],
-            "authorizing_integration_owners": {"0": str(self._guild_id)},
+            "authorizing_integration_owners": {"0": str(self.guild_of(interaction.channel_id))},
         }
         if interaction.original_id is not None:
             meta["original_response_message_id"] = str(interaction.original_id)

@@ -202,7 +202,7 @@ class Options:
         if permissions is None:
             permissions = self.permissions_in(channel_id, user_id)
         return member_object(
-            user, permissions=permissions, roles=self._member_roles.get(user_id, [])
+            user, permissions=permissions, roles=self._roles_in(self.guild_of(channel_id), user_id)
         )
 
     def _app_permissions(self, channel_id: int, given: int | None) -> int:
@@ -252,7 +252,8 @@ class Options:
     ) -> None:
         resolved["users"][str(user_id)] = self._known(self._users, user_id, "user")
         if user_id in self._member_roles:
-            member = member_object(self._users[user_id], roles=self._member_roles[user_id])
+            roles = self._roles_in(self.guild_of(channel_id), user_id)
+            member = member_object(self._users[user_id], roles=roles)
             resolved["members"][str(user_id)] = resolved_member(
                 member, self.permissions_in(channel_id, user_id)
             )

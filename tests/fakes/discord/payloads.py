@@ -31,6 +31,19 @@ def snowflake() -> int:
         return _last_snowflake
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A fresh snowflake that, as a guild id, Discord routes to ``shard_id`` of
+    ``shard_count`` (``(id >> 22) % shard_count``; its time is at most that many ms ahead)."""
+    global _last_snowflake  # noqa: PLW0603 - process-wide monotonic counter
+    with _snowflake_lock:
+        value = max((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22, _last_snowflake + 1)
+        stamp = value >> 22
+        if stamp % shard_count != shard_id:
+            value = (stamp + (shard_id - stamp) % shard_count) << 22
+        _last_snowflake = value
+        return value
+
+
 def snowflake_time(value: int) -> datetime:
     """Return the UTC creation time encoded in a snowflake."""
     return datetime.fromtimestamp(((value >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)

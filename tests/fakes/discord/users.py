@@ -34,20 +34,29 @@ class Users:
         return self._ok(call, user)
 
     async def _get_my_guilds(self, call: Call) -> web.Response:
-        """The bot's one guild, with its server-wide permissions (roles, no overwrites)."""
-        roles = self._member_roles.get(self._bot_user_id, [])
-        permissions = base_permissions(
-            [int(self._roles[r]["permissions"]) for r in (self._guild_id, *roles)], owner=False
-        )
-        guild = {
-            "id": str(self._guild_id),
-            "name": "Fake Guild",
-            "icon": None,
-            "owner": False,
-            "permissions": str(permissions),
-            "features": [],
-        }
-        return self._ok(call, [guild])
+        """The bot's guilds, with its server-wide permissions there (roles, no overwrites)."""
+        guilds = []
+        for guild_id in self.guild_ids:
+            roles = self._roles_in(guild_id, self._bot_user_id)
+            permissions = base_permissions(
+                [
+                    int(self._everyone_of(guild_id)["permissions"]),
+                    *(int(self._roles[r]["permissions"]) for r in roles),
+                ],
+                owner=False,
+            )
+            main = guild_id == self._guild_id
+            guilds.append(
+                {
+                    "id": str(guild_id),
+                    "name": "Fake Guild" if main else self._other_guilds[guild_id].name,
+                    "icon": None,
+                    "owner": False,
+                    "permissions": str(permissions),
+                    "features": [],
+                }
+            )
+        return self._ok(call, guilds)
 
     async def _get_application(self, call: Call) -> web.Response:
         owner = self._users[self._owner_id]
@@ -58,8 +67,14 @@ class Users:
         return self._ok(call, {"url": self.gateway_url})
 
     async def _get_gateway_bot(self, call: Call) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return self._ok(call, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        limit = {
+            "total": 1000,
+            "remaining": 999,
+            "reset_after": 14_400_000,
+            "max_concurrency": self.max_concurrency,
+        }
+        body = {"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit}
+        return self._ok(call, body)
 
     async def _create_dm(self, call: Call) -> web.Response:
         recipient_id = int((call.body or {}).get("recipient_id", 0))

@@ -1,6 +1,10 @@
-"""The retention purge: at start, then every period; only old finished jobs."""
+"""The retention purge: at start, then every period; only old finished jobs; one process
+purges for the whole bot."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -8,6 +12,7 @@ import bot.members.retention
 from bot.jobs.model import (
     JobState,
 )
+from bot.members.retention import Retention
 from tests import factories
 from tests.unit.jobs.engine import (
     ALICE,
@@ -67,3 +72,43 @@ async def test_retention_purge_runs_again_every_period(
     erased = await h.wait_job(job.id, lambda j: j.redacted)
     assert erased.prompt == ""
     assert erased.cost_cents == h.fake.cost_cents
+
+
+async def test_of_two_processes_one_purges_and_the_other_takes_over_when_it_stops(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = make_harness(retention_days=30)
+    store = h.store.inner
+    purged_by: list[str] = []
+
+    class Named(Retention):
+        def __init__(self, name: str) -> None:
+            super().__init__(settings=h.settings, store=store, follower_retry_s=0.05)
+            self.name = name
+
+        async def purge(self) -> int:
+            purged_by.append(self.name)
+            return await super().purge()
+
+    first, second = Named("first"), Named("second")
+    first.start()
+    await _until(lambda: first.leading)
+    second.start()
+    await asyncio.sleep(0.3)  # six chances for the second to take the lock
+
+    assert purged_by == ["first"]
+    assert (first.leading, second.leading) == (True, False)
+
+    await first.stop()
+    await _until(lambda: second.leading)
+    await second.stop()
+
+    assert purged_by == ["first", "second"]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):  # 5 s
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 5 s")

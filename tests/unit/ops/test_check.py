@@ -15,9 +15,11 @@ from bot.ops.check import (
     application_check,
     database_check,
     host_checks,
+    main,
+    shard_check,
     video_key_check,
 )
-from bot.ops.discord_rest import DiscordApplication, InstallParams, PartialGuild
+from bot.ops.discord_rest import DiscordApplication, GatewayBot, InstallParams, PartialGuild
 from bot.settings import Settings
 from bot.storage.database import migrations
 from bot.storage.store import SqlStore
@@ -200,3 +202,38 @@ async def test_the_video_key_is_checked_without_a_submit(
     assert not refused.ok
     assert refused.detail.startswith("the video API refused VIBEDREAM_API_KEY")
     assert fake_api.submits == []
+
+
+@pytest.mark.parametrize(
+    ("shards", "detail"),
+    [
+        ({"shard_count": 3}, "all of 3 shard(s) in this process: 0, 1, 2"),
+        ({"shard_count": 4, "shard_ids": "3,1"}, "2 of 4 shard(s) in this process: 1, 3"),
+    ],
+)
+def test_the_shards_this_process_runs_are_named(shards: dict[str, Any], detail: str) -> None:
+    gateway = GatewayBot.model_validate(
+        {"shards": 2, "session_start_limit": {"max_concurrency": 1}}
+    )
+
+    result = shard_check(settings(**shards), gateway)
+
+    assert result == Result(
+        "sharding", True, f"{detail} (Discord recommends 2; 1 may identify per 5 s)"
+    )
+
+
+def test_shard_ids_without_a_count_is_a_settings_problem_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token")
+    monkeypatch.setenv("VIBEDREAM_API_KEY", "video-key")
+    monkeypatch.setenv("SHARD_IDS", "0,1")
+
+    status = main()
+
+    assert status == 1
+    assert capsys.readouterr().out == (
+        "PROBLEM settings: SHARD_IDS: needs SHARD_COUNT, the bot's total number of shards\n"
+    )

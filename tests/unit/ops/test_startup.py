@@ -290,3 +290,37 @@ def test_log_level_is_read_in_any_case_and_an_unknown_one_is_a_settings_error() 
     with pytest.raises(ValidationError) as refused:
         Settings(**base, log_level="verbose", _env_file=None)
     assert [e["loc"] for e in refused.value.errors()] == [("log_level",)]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"SHARD_IDS": "0,1"}, "SHARD_IDS: needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,2"}, "SHARD_IDS: 2 outside 0..1 (SHARD_COUNT is 2)"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "1,3,1"}, "SHARD_IDS: names shard 1 more than once"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,one"}, "SHARD_IDS.1: Input should be a valid int"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT: Input should be greater than or equal to 1"),
+    ],
+    ids=["ids without count", "out of range", "twice", "not a number", "no shards"],
+)
+def test_shard_settings_that_do_not_fit_stop_the_start_with_one_line(
+    clean_env: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+
+    with pytest.raises(SystemExit) as stopped:
+        main([])
+
+    message = str(stopped.value.code)
+    assert "\n" not in message
+    assert message.startswith(f"Configuration error (see .env.example): {problem}")
+
+
+def test_shard_ids_are_read_as_a_comma_list_in_start_order(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SHARD_COUNT", "4")
+    clean_env.setenv("SHARD_IDS", " 3, 1 ")
+
+    read = Settings()  # type: ignore[call-arg]
+
+    assert (read.shard_count, read.shard_ids, read.sharded) == (4, (1, 3), True)

@@ -1,5 +1,6 @@
 """The storage contract: what every backend must do, run against each (SQLite today, through
-the `store` fixture). Jobs' life cycle and guarded moves, queue rules, usage figures, meta.
+the `store` fixture). Jobs' life cycle and guarded moves, queue rules, usage figures, meta,
+bot-wide locks.
 
 Backend-specific behaviour (SQLite's pragmas, refusals, plans and migrations) is tested beside
 it, in `test_sqlite.py`."""
@@ -715,3 +716,44 @@ async def test_a_cancelled_job_refuses_every_later_step(store: Store) -> None:
     for to in (JobState.COMPLETED, JobState.DELIVERING, JobState.DELIVERED, JobState.FAILED):
         assert await store.move(job.id, to) is None
     assert await store.get_job(job.id) == cancelled
+
+
+# Bot-wide locks ---------------------------------------------------------------------------------
+
+
+async def test_a_held_lock_makes_the_next_holder_wait_until_it_is_let_go(store: Store) -> None:
+    order: list[str] = []
+    first_in = asyncio.Event()
+
+    async def first() -> None:
+        async with store.hold_lock("command-sync"):
+            order.append("first in")
+            first_in.set()
+            await asyncio.sleep(0.05)
+            order.append("first out")
+
+    async def second() -> None:
+        await first_in.wait()
+        async with store.hold_lock("command-sync"):
+            order.append("second in")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 5)
+
+    assert order == ["first in", "first out", "second in"]
+
+
+async def test_try_lock_is_refused_while_another_holds_it_and_granted_after(store: Store) -> None:
+    async with store.try_lock("retention") as first:
+        async with store.try_lock("retention") as second:
+            assert (first, second) == (True, False)
+        async with store.try_lock("another name") as other:
+            assert other is True
+    async with store.try_lock("retention") as again:
+        assert again is True
+
+
+async def test_try_lock_is_refused_while_the_lock_is_held_by_hold_lock(store: Store) -> None:
+    async with store.hold_lock("identify-bucket-0"), store.try_lock("identify-bucket-0") as taken:
+        assert taken is False
+    async with store.try_lock("identify-bucket-0") as taken:
+        assert taken is True
