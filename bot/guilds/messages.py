@@ -81,8 +81,14 @@ def limit_value(name: LimitName, value: int | None) -> Text | str:
 
 
 def bad_limit_value(name: LimitName, text: str) -> Text:
-    examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
-    zero = Text("admin.zero_for_none") if name == "cooldown" else Text("admin.zero_to_block")
+    examples = {
+        "cooldown": "`90s`, `5m`, `1h`",
+        "monthly_spend": "`25`, `$12.50`",
+        "variations": "`2`",
+    }
+    zero = {"cooldown": Text("admin.zero_for_none"), "variations": Text("admin.one_at_least")}.get(
+        name, Text("admin.zero_to_block")
+    )
     return Text(
         "admin.bad_limit_value",
         text=text[:50],
