@@ -715,3 +715,55 @@ async def test_a_cancelled_job_refuses_every_later_step(store: Store) -> None:
     for to in (JobState.COMPLETED, JobState.DELIVERING, JobState.DELIVERED, JobState.FAILED):
         assert await store.move(job.id, to) is None
     assert await store.get_job(job.id) == cancelled
+
+
+# Groups (variations) and drafts -----------------------------------------------------------------
+
+
+async def test_admit_group_stores_every_variation_in_one_group_in_order(store: Store) -> None:
+    news = [new_job(prompt=f"variation {i}") for i in range(3)]
+
+    admitted = await store.admit_group(
+        news, T0, reserve_cents=29, cooldown_s=0, decide=lambda usage: None
+    )
+
+    assert isinstance(admitted, list)
+    leader = admitted[0]
+    assert [(j.group_id, j.group_index) for j in admitted] == [(leader.id, i) for i in range(3)]
+    assert [j.reserved_cents for j in admitted] == [29, 29, 29]
+    assert await store.group_jobs(leader.id) == admitted
+    assert await store.group_jobs(leader.id + 100) == []
+
+
+async def test_admit_group_refused_stores_none_of_them(store: Store) -> None:
+    await create(store, new_job(), T0)
+    news = [new_job(prompt=f"variation {i}") for i in range(4)]
+
+    # The decision sees the usage before the group: one open job, so four more make five.
+    refused = await store.admit_group(
+        news,
+        T0,
+        reserve_cents=0,
+        cooldown_s=0,
+        decide=lambda usage: "too many" if usage.open_anywhere + 4 > 4 else None,
+    )
+
+    assert refused == "too many"
+    assert len(await store.open_jobs()) == 1
+
+
+async def test_a_drafts_final_settings_round_trip(store: Store) -> None:
+    final = GenerationSettings(
+        duration_s=8,
+        resolution="1080p",
+        aspect_ratio="16:9",
+        camera_fixed=False,
+        seed=12,
+        generate_audio=False,
+    )
+
+    job = await create(store, replace(new_job(), final_settings=final), T0)
+
+    assert job.final_settings == final
+    assert (await store.get_job(job.id)) == job
+    assert (await create(store, new_job(), T0)).final_settings is None
