@@ -80,7 +80,8 @@ class Batches:
         self._poster = poster
         self._sync_mod_log = sync_mod_log
         self._recover = recover
-        self._locks: dict[int, asyncio.Lock] = {}
+        #: One settle at a time per group: its lock, and how many settles hold or await it.
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     def start(self, group_id: int) -> None:
         """Settle a group in the background: post it if none of it is still being made."""
@@ -89,13 +90,17 @@ class Batches:
     async def settle(self, group_id: int, attempt: int = 0) -> None:
         """Post the group if every variation has ended (else show how many are ready); one
         at a time per group, and not at all once its requester has been told."""
-        lock = self._locks.setdefault(group_id, asyncio.Lock())
+        lock, users = self._locks.get(group_id, (asyncio.Lock(), 0))
+        self._locks[group_id] = (lock, users + 1)
         try:
             async with lock:
                 await self._settle(group_id, attempt)
         finally:
-            if not lock.locked():
-                self._locks.pop(group_id, None)
+            lock, users = self._locks[group_id]
+            if users == 1:
+                del self._locks[group_id]
+            else:
+                self._locks[group_id] = (lock, users - 1)
 
     async def _settle(self, group_id: int, attempt: int) -> None:
         group = await self._rt.store.group_jobs(group_id)
@@ -109,7 +114,7 @@ class Batches:
             return
         group = [await self._to_delivering(job) for job in group]
         if not any(job.state in WITH_CLIP for job in group):
-            await self._tell_all(group, messages.variations_none_made(len(group)))
+            await self._tell_all(group, _nothing_made(group))
             return
         await self._post(group, attempt)
 
@@ -210,3 +215,11 @@ class Batches:
                 group_id, self.settle(group_id, attempt + 1), lambda: self._recover(group_id)
             ),
         )
+
+
+def _nothing_made(group: list[Job]) -> Text:
+    """Why a group has no post: cancelled (by whom), or none of it could be made."""
+    leader = group[0]
+    if leader.cancelled_by is not None and all(j.state == JobState.CANCELLED for j in group):
+        return messages.cancelled(leader.cancelled_by, leader.origin.user_id)
+    return messages.variations_none_made(len(group))

@@ -243,7 +243,10 @@ def variation_link(url: str, expires_at: datetime) -> Text:
     return Text("variations.link", url=url, expires=timestamp(expires_at))
 
 
-VARIATION_CANCELLED = Text("variations.cancelled")
+def variation_cancelled(cost_cents: int) -> Text:
+    if cost_cents > 0:  # cancelled once made (or while its submit was on the wire)
+        return Text("variations.cancelled_charged", cost=dollars(cost_cents))
+    return Text("variations.cancelled")
 
 
 def variation_failed(reason: str, cost_cents: int) -> Text:

@@ -386,7 +386,7 @@ def _variation_line(variation: Variation) -> Text:
         assert variation.link_expires_at is not None
         return messages.variation_link(job.output_url or "", variation.link_expires_at)
     if job.state == JobState.CANCELLED:
-        return messages.VARIATION_CANCELLED
+        return messages.variation_cancelled(job.cost_cents)
     return messages.variation_failed(job.error or "", job.cost_cents)
 
 

@@ -186,7 +186,7 @@ async def test_cancel_on_the_groups_progress_stops_every_variation_and_tells_onc
 
     assert [j.state for j in group] == [JobState.CANCELLED] * 2
     assert h.notifier.groups == []
-    assert h.notifier.texts(leader.id)[-1] == messages.variations_none_made(2).render()
+    assert h.notifier.texts(leader.id)[-1] == messages.cancelled(ALICE, ALICE).render()
     assert all(j.reserved_cents == 0 for j in group)
 
 
