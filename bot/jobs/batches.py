@@ -133,8 +133,13 @@ class Batches:
         leader = group[0]
         variations: list[Variation] = []
         try:
-            for job in group:
-                variations.append(await self._variation(job))
+            # Fetched side by side: the post waits for the slowest, not for their sum.
+            fetched = await asyncio.gather(
+                *(self._variation(job) for job in group), return_exceptions=True
+            )
+            variations = [v for v in fetched if isinstance(v, Variation)]
+            if failed := [e for e in fetched if isinstance(e, BaseException)]:
+                raise failed[0]
             message_id = await self._poster.post_group(leader, variations, self._rt.notifier)
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
