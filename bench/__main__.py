@@ -16,9 +16,10 @@ from pathlib import Path
 from bench.big_database import HistoryResult, history
 from bench.procstats import MiB, machine
 from bench.stats import Row, check, ms, percentile, table
+from bench.variations import VariationsResult, variations
 from bench.workloads import BigClipResult, BurstResult, ScaleResult, big_clip, burst, scale
 
-WORKLOADS = ("burst", "scale", "bigclip", "history")
+WORKLOADS = ("burst", "scale", "bigclip", "history", "variations")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -48,6 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--history-users", type=int, default=10_000, help="users in the history (10,000)")
     add("--history-guilds", type=int, default=100, help="servers in the history (100)")
     add("--samples", type=int, default=300, help="timed queries of each kind (300)")
+    add(
+        "--variations-groups",
+        type=int,
+        default=10,
+        help="4-variation jobs at once, then 4x as many single jobs (10)",
+    )
     add("--workdir", type=Path, default=None, help="keep databases and logs here")
     return parser.parse_args(argv)
 
@@ -151,6 +158,37 @@ def big_clip_rows(r: BigClipResult) -> list[Row]:
     ]
 
 
+def variations_rows(r: VariationsResult) -> list[Row]:
+    """Rows for 4-variation jobs next to single jobs."""
+    rows = []
+    for label, phase in (
+        (f"{r.groups} x 4 variations", r.grouped),
+        (f"{r.groups * 4} single jobs", r.single),
+    ):
+        rows.append(
+            Row(
+                f"delivery lag per clip (completedAt -> upload), {label}",
+                f"{percentile(phase.lag_s, 50):.2f} s",
+                f"{percentile(phase.lag_s, 99):.2f} s",
+            )
+        )
+        rows.append(
+            Row(
+                f"delivery lag from the last clip made to its post, {label}",
+                f"{percentile(phase.last_lag_s, 50):.2f} s",
+                f"{percentile(phase.last_lag_s, 99):.2f} s ({phase.posts} posts)",
+            )
+        )
+        rows.append(
+            Row(
+                f"bot CPU per clip, {label}",
+                f"{phase.cpu_s / phase.clips * 1000:.1f} ms",
+                f"{phase.cpu_s:.1f} s for {phase.clips} clips",
+            )
+        )
+    return rows
+
+
 def history_rows(r: HistoryResult) -> list[Row]:
     """Rows for the history queries."""
     label = f"{r.jobs:,} jobs"
@@ -233,6 +271,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
         rows += scale_rows(results)
     if big is not None:
         rows += big_clip_rows(big)
+    if "variations" in only:
+        rows += variations_rows(
+            await variations(
+                workdir / "variations",
+                groups=args.variations_groups,
+                scale=args.time_scale,
+                clip_bytes=int(args.clip_mib * MiB),
+            )
+        )
     if "history" in only:
         hist = await history(
             workdir / "history",
@@ -272,6 +319,9 @@ def settings_line(args: argparse.Namespace) -> str:
         f"{args.scale_window:g} s window; big clip {args.big_clip_mib} MiB with "
         f"premium tier 3, MAX_CLIP_BYTES raised; history {args.history_jobs:,} jobs / "
         f"{args.history_users:,} users / {args.history_guilds} servers, {args.samples} samples; "
+        f"variations {args.variations_groups} x 4 then {args.variations_groups * 4} x 1 with "
+        f"estimate {8 * s:g}-{16 * s:g}s, DEFAULT_USER_IN_FLIGHT_LIMIT=4, "
+        "MAX_JOBS_IN_FLIGHT_PER_USER=4, MAX_JOBS_IN_FLIGHT=clips; "
         "everything else at the bot's defaults"
     )
 

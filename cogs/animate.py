@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot
 from bot.i18n.translator import command_text
+from bot.jobs.model import MAX_VARIATIONS
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
@@ -30,6 +31,8 @@ _OPTIONS = (
     "aspect_ratio",
     "camera_fixed",
     "generate_audio",
+    "variations",
+    "draft",
 )
 _RANGES = ("duration", "seed")
 
@@ -76,6 +79,8 @@ class Animate(commands.Cog):
         camera_fixed: bool | None = None,
         seed: app_commands.Range[int, _SEED_MIN, _SEED_MAX] | None = None,
         generate_audio: bool | None = None,
+        variations: app_commands.Range[int, 1, MAX_VARIATIONS] | None = None,
+        draft: bool = False,
     ) -> None:
         """Check the request, acknowledge at once, then queue the job."""
         request = AnimateRequest(
@@ -88,6 +93,8 @@ class Animate(commands.Cog):
             camera_fixed=camera_fixed,
             seed=seed,
             generate_audio=generate_audio,
+            variations=variations,
+            draft=draft,
         )
         await start_job(self.jobs, interaction, request)
 

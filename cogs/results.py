@@ -1,6 +1,7 @@
 """The result buttons' extension: registers the persistent buttons (Cancel; Regenerate, Edit
-prompt, Continue, Loop, Delete) and handles the Edit prompt form's submit, which is never kept in
-discord.py's view store and is answered from the job id in its custom id alone."""
+prompt, Continue, Loop, Delete; a draft's Render final) and handles the Edit prompt form's
+submit, which is never kept in discord.py's view store and is answered from the job id in its
+custom id alone."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cogs.support.buttons import (
     EDIT_FIELD,
     EDIT_FORM_PREFIX,
     CancelButton,
+    FinalButton,
     ResultButton,
     answer,
     post_files,
@@ -56,5 +58,5 @@ class EditForms(commands.Cog):
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point: the persistent buttons answer whichever message carries them."""
-    bot.add_dynamic_items(CancelButton, ResultButton)
+    bot.add_dynamic_items(CancelButton, ResultButton, FinalButton)
     await bot.add_cog(EditForms())

@@ -15,6 +15,7 @@ from bot.guilds.model import LIMIT_NAMES, LimitName
 from bot.i18n.common import permission_list
 from bot.i18n.format import dollars, wait_text
 from bot.i18n.text import Join, Text
+from bot.jobs.model import MAX_VARIATIONS
 from bot.members.model import UsageTotals
 from bot.video.model import VideoModel
 
@@ -69,8 +70,8 @@ LIMIT_NOUNS = {name: Text(f"admin.limit_noun.{name}") for name in LIMIT_NAMES}
 
 def limit_value(name: LimitName, value: int | None) -> Text | str:
     """An effective limit as admins read it."""
-    if value is None:
-        return Text("admin.unlimited")
+    if value is None:  # for variations: the bot's most
+        return str(MAX_VARIATIONS) if name == "variations" else Text("admin.unlimited")
     if name == "cooldown":  # 0 here means no wait, not "blocked"
         return wait_text(timedelta(seconds=value)) if value else Text("admin.no_cooldown")
     if value == 0:
@@ -81,8 +82,14 @@ def limit_value(name: LimitName, value: int | None) -> Text | str:
 
 
 def bad_limit_value(name: LimitName, text: str) -> Text:
-    examples = {"cooldown": "`90s`, `5m`, `1h`", "monthly_spend": "`25`, `$12.50`"}
-    zero = Text("admin.zero_for_none") if name == "cooldown" else Text("admin.zero_to_block")
+    examples = {
+        "cooldown": "`90s`, `5m`, `1h`",
+        "monthly_spend": "`25`, `$12.50`",
+        "variations": "`2`",
+    }
+    zero = {"cooldown": Text("admin.zero_for_none"), "variations": Text("admin.one_at_least")}.get(
+        name, Text("admin.zero_to_block")
+    )
     return Text(
         "admin.bad_limit_value",
         text=text[:50],

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.members.model import UsageTotals
 
-LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend"]
+LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend", "variations"]
 LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
 
 

@@ -16,6 +16,7 @@ from bot.errors import UserError
 from bot.guilds import messages
 from bot.guilds.model import LIMIT_NAMES, Block, GuildConfig, LimitName, QuotaUsage
 from bot.i18n.text import Text
+from bot.jobs.model import MAX_VARIATIONS
 from bot.periods import next_day, next_month
 from bot.settings import Settings
 
@@ -29,6 +30,13 @@ class Limits:
     cooldown: int | None  # seconds between the starts of a user's jobs
     in_flight: int | None
     monthly_spend: int | None  # cents per calendar month, for the whole server
+    #: Clips one request may ask for (`variations`); None: the bot's most, `MAX_VARIATIONS`.
+    variations: int | None = MAX_VARIATIONS
+
+    @property
+    def max_variations(self) -> int:
+        """How many variations one request may ask for here."""
+        return MAX_VARIATIONS if self.variations is None else min(self.variations, MAX_VARIATIONS)
 
     @classmethod
     def resolve(cls, config: GuildConfig, settings: Settings) -> Limits:
@@ -51,6 +59,7 @@ def default_limits(settings: Settings) -> dict[LimitName, int | None]:
         "cooldown": settings.default_user_cooldown_s,
         "in_flight": settings.default_user_in_flight_limit,
         "monthly_spend": None if spend is None else round(spend * 100),
+        "variations": MAX_VARIATIONS,
     }
 
 
@@ -124,6 +133,7 @@ LIMIT_MAXIMA: dict[LimitName, int] = {
     "cooldown": 365 * 86400,
     "in_flight": 1_000,
     "monthly_spend": 100_000_000,  # cents: $1,000,000
+    "variations": MAX_VARIATIONS,
 }
 
 
@@ -139,7 +149,7 @@ def parse_limit(name: LimitName, text: str) -> int | Literal["default"] | None:
     if value in _UNLIMITED:
         return None
     number = _number(name, value)
-    if number is None:
+    if number is None or (name == "variations" and number < 1):  # one clip is the least
         raise UserError(messages.bad_limit_value(name, text))
     if number > LIMIT_MAXIMA[name]:
         raise UserError(messages.limit_too_large(name, text, LIMIT_MAXIMA[name]))

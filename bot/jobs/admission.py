@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from bot.errors import DownloadError, UserError
 from bot.guilds.model import GuildConfig, QuotaUsage
@@ -31,6 +32,8 @@ class Rules:
     limits: Limits
     expected_cents: int
     cooldown_s: int
+    #: How many jobs the request makes (its variations): each counts against every limit.
+    count: int = 1
 
 
 class Admission:
@@ -41,9 +44,12 @@ class Admission:
         self._files = files
         self._models = models
 
-    async def rules(self, access: Access, settings: GenerationSettings, model: VideoModel) -> Rules:
-        """The server's rules and the member's quota as they stand: raises UserError if a job
-        of `model` with these settings may not start now (`admit` checks again, atomically)."""
+    async def rules(
+        self, access: Access, settings: GenerationSettings, model: VideoModel, count: int = 1
+    ) -> Rules:
+        """The server's rules and the member's quota as they stand: raises UserError if
+        `count` jobs (a request's variations) of `model` with these settings may not start now
+        (`admit` checks again, atomically)."""
         if self._rt.closing:
             raise UserError(messages.SHUTTING_DOWN)
         store = self._rt.store
@@ -53,15 +59,17 @@ class Admission:
             raise UserError(refusal)
         self._models.check_usable(model, config, nsfw=access.nsfw)
         limits = Limits.resolve(config, self._rt.settings)
+        if count > limits.max_variations:
+            raise UserError(messages.variations_above_server_max(count, limits.max_variations))
         expected = await store.expected_cost(model.id, settings)
         if expected is None:
             # Never less than the model's own floor price: a dearer model reserves more.
             expected = max(self._rt.settings.expected_cost_cents, model.listed_price_cents)
         cooldown = limits.cooldown or 0
         usage = await store.quota_usage(access.guild_id, access.user_id, self._rt.now(), cooldown)
-        if (refusal := self._refusal(limits, usage, expected)) is not None:
+        if (refusal := self._refusal(limits, usage, expected, count)) is not None:
             raise UserError(refusal)
-        return Rules(config, limits, expected, cooldown)
+        return Rules(config, limits, expected, cooldown, count)
 
     async def check_images(self, request: ValidatedRequest) -> None:
         """Read the first bytes of each image: raises UserError if one is not a usable image."""
@@ -82,7 +90,37 @@ class Admission:
             raise UserError(admitted)
         return admitted
 
-    def _refusal(self, limits: Limits, usage: QuotaUsage, expected_cents: int) -> Text | None:
+    async def admit_group(self, news: Sequence[NewJob], rules: Rules) -> list[Job]:
+        """Store a request's variations as queued jobs of one group, reserving each one's
+        expected cost: all of them if every limit still allows them all, else none (one
+        transaction, like `admit`)."""
+        count = len(news)
+        admitted = await self._rt.store.admit_group(
+            news,
+            self._rt.now(),
+            reserve_cents=rules.expected_cents,
+            cooldown_s=rules.cooldown_s,
+            decide=lambda usage: self._refusal(rules.limits, usage, rules.expected_cents, count),
+        )
+        if isinstance(admitted, Text):
+            raise UserError(admitted)
+        return admitted
+
+    def _refusal(
+        self, limits: Limits, usage: QuotaUsage, expected_cents: int, count: int = 1
+    ) -> Text | None:
+        """Why `count` more jobs would break a limit: the last of them is checked, as if the
+        others were already admitted (so a group is all or nothing)."""
+        if count > 1:
+            more = count - 1
+            usage = replace(
+                usage,
+                today=usage.today + more,
+                month=usage.month + more,
+                open_here=usage.open_here + more,
+                open_anywhere=usage.open_anywhere + more,
+                guild_month_cents=usage.guild_month_cents + more * expected_cents,
+            )
         cap = self._rt.settings.max_jobs_queued_per_user
         if usage.open_anywhere >= cap:
             return messages.too_many_open_jobs(cap)

@@ -32,8 +32,11 @@ class Delivery:
         notices: Notices,
         *,
         recover: Callable[[int], None],
+        group_made: Callable[[int], None] | None = None,
     ) -> None:
         self._rt = runtime
+        #: A variation is posted with its group, once all are made (`bot.jobs.batches`).
+        self._group_made = group_made
         self._poster = poster
         self._notices = notices
         self._recover = recover
@@ -52,6 +55,9 @@ class Delivery:
         store = self._rt.store
         job = await store.get_job(job_id)
         if job is None or job.state not in (JobState.COMPLETED, JobState.DELIVERING):
+            return
+        if job.group_id is not None and self._group_made is not None:
+            self._group_made(job.group_id)
             return
         if job.state == JobState.COMPLETED:
             moved = await store.move(job.id, JobState.DELIVERING)

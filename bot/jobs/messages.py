@@ -33,6 +33,10 @@ def too_many_open_jobs(limit: int) -> Text:
     return Text("input.too_many_open_jobs", count=limit)
 
 
+def variations_above_server_max(count: int, maximum: int) -> Text:
+    return Text("input.variations_above_server_max", count=count, maximum=maximum)
+
+
 SERVICE_UNAVAILABLE = Text("service.unavailable")
 SHUTTING_DOWN = Text("service.shutting_down")
 
@@ -204,6 +208,59 @@ FIELD_SETTINGS = Text("result.field_settings")
 FIELD_REQUESTED_BY = Text("result.field_requested_by")
 FIELD_GENERATION_TIME = Text("result.field_generation_time")
 FIELD_DOWNLOAD = Text("result.field_download")
+
+
+# Variations and drafts ----------------------------------------------------------------------------
+
+
+def variations_ready(ready: int, total: int) -> Text:
+    return Text("variations.ready", ready=ready, total=total)
+
+
+def variations_none_made(total: int) -> Text:
+    return Text("variations.none_made", total=total)
+
+
+def variations_title(total: int) -> Text:
+    return Text("variations.title", total=total)
+
+
+def variation_heading(number: int, seed: int | None) -> Text:
+    if seed is None:
+        return Text("variations.heading", number=number)
+    return Text("variations.heading_seed", number=number, seed=seed)
+
+
+def variations_footer(leader: Job, last_id: int) -> Text:
+    return Text("variations.footer", first=leader.id, last=last_id, model=model_of(leader).name)
+
+
+def variation_file(filename: str) -> Text:
+    return Text("variations.file", filename=filename)
+
+
+def variation_link(url: str, expires_at: datetime) -> Text:
+    return Text("variations.link", url=url, expires=timestamp(expires_at))
+
+
+def variation_cancelled(cost_cents: int) -> Text:
+    if cost_cents > 0:  # cancelled once made (or while its submit was on the wire)
+        return Text("variations.cancelled_charged", cost=dollars(cost_cents))
+    return Text("variations.cancelled")
+
+
+def variation_failed(reason: str, cost_cents: int) -> Text:
+    if cost_cents > 0:
+        return Text("variations.failed_charged", reason=reason, cost=dollars(cost_cents))
+    return Text("variations.failed", reason=reason)
+
+
+FIELD_DRAFT = Text("draft.field_final")
+FIELD_COST = Text("draft.field_cost")
+
+
+def draft_and_final_cost(draft_cents: int, final_cents: int) -> Text:
+    return Text("draft.costs", draft=dollars(draft_cents), final=dollars(final_cents))
 
 
 def result_footer(job: Job) -> Text:

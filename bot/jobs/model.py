@@ -86,10 +86,15 @@ class JobKind(StrEnum):
     EDIT = "edit"  # same image and settings, a new prompt
     CONTINUE = "continue"  # the parent's last frame as the first
     LOOP = "loop"  # the parent's first image as both first and last frame
+    FINAL = "final"  # a draft's Render final: its images, prompt and seed at the final settings
 
 
 #: The kinds a result's buttons make from a delivered job (remixes; `parent_job_id` names it).
-REMIX_KINDS = frozenset({JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP})
+REMIX_KINDS = frozenset(
+    {JobKind.REGENERATE, JobKind.EDIT, JobKind.CONTINUE, JobKind.LOOP, JobKind.FINAL}
+)
+#: The most clips one request may ask for (`variations`); a server may allow fewer.
+MAX_VARIATIONS = 4
 
 
 class DeliveryRoute(StrEnum):
@@ -161,6 +166,8 @@ class NewJob:
     nonce: str
     kind: JobKind = JobKind.ANIMATE
     parent_job_id: int | None = None
+    #: A draft's: the settings its Render final is made with (None: not a draft).
+    final_settings: GenerationSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,18 @@ class Job:
     kind: JobKind = JobKind.ANIMATE
     parent_job_id: int | None = None
     post_deleted_at: datetime | None = None
+    #: Variations of one request share one post: the group's first job's id, and this one's
+    #: place in it from 0 (both None for a job of its own). See `bot.jobs.batches`.
+    group_id: int | None = None
+    group_index: int | None = None
+    #: A draft's: the settings its Render final is made with (None: not a draft).
+    final_settings: GenerationSettings | None = None
+
+    @property
+    def follows_group(self) -> bool:
+        """True for a variation other than its group's first: it has no progress message or
+        post of its own (the first job's carry the group's)."""
+        return self.group_index is not None and self.group_index > 0
 
     @property
     def estimate_s(self) -> tuple[float, float] | None:

@@ -4,6 +4,7 @@ channel or by DM) and the server's moderators (the job's moderation-log entry)."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bot.i18n import common
 from bot.i18n.text import Text
@@ -21,8 +22,12 @@ _MOD_LOG_RETRY_S = 5.0
 class Notices:
     """Fails jobs and tells everyone concerned how a job ended."""
 
-    def __init__(self, runtime: JobRuntime) -> None:
+    def __init__(
+        self, runtime: JobRuntime, *, group_ended: Callable[[int], None] | None = None
+    ) -> None:
         self._rt = runtime
+        #: A variation that ends without a clip is told in its group's one post (`batches`).
+        self._group_ended = group_ended
 
     async def fail(
         self,
@@ -62,7 +67,10 @@ class Notices:
         await self.failure(failed)
 
     async def failure(self, job: Job) -> None:
-        """Tell the requester why their job failed: on the progress message, or elsewhere."""
+        """Tell the requester why their job failed: on the progress message, or elsewhere
+        (a variation: in its group's post)."""
+        if self._in_group(job):
+            return
         reason = job.error or common.SOMETHING_WENT_WRONG.render(job.origin.locale)
         shown = await self._rt.progress.show(job, messages.failed(reason), final=True)
         if not shown or job.failure_kind is FailureKind.UNDELIVERABLE:
@@ -72,11 +80,20 @@ class Notices:
     async def cancelled(self, job: Job) -> None:
         """Tell the requester their job was cancelled (and by whom, if not by them)."""
         assert job.cancelled_by is not None
+        if self._in_group(job):
+            return
         text = messages.cancelled(job.cancelled_by, job.origin.user_id)
         shown = await self._rt.progress.show(job, text, final=True)
         if not shown and job.cancelled_by != job.origin.user_id:
             await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
         await self._told(job)
+
+    def _in_group(self, job: Job) -> bool:
+        """Hand a variation's end to its group, which tells it with the others."""
+        if job.group_id is None or self._group_ended is None:
+            return False
+        self._group_ended(job.group_id)
+        return True
 
     async def _told(self, job: Job) -> None:
         await self._rt.store.update(job.id, JobChange(notified=True, drop_token=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -48,9 +49,21 @@ class ResultExtras:
     sources: tuple[SourceImage, ...] = ()
     parent_link: str | None = None
     parent_id: int | None = None
+    #: What the parent cost (shown on a Render final's post beside its own cost).
+    parent_cost_cents: int | None = None
 
 
 NO_EXTRAS = ResultExtras()
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """One variation in its group's post: its job (its state says whether it was made), its
+    clip file, or None when it goes as a link (`link_expires_at`) or none was made."""
+
+    job: Job
+    clip: DownloadedClip | None = None
+    link_expires_at: datetime | None = None
 
 
 class JobNotifier(Protocol):
@@ -89,6 +102,20 @@ class JobNotifier(Protocol):
     ) -> int:
         """Post the clip's URL instead of the file (with the same extras, buttons and
         `mention` as `post_clip`); returns the message id."""
+
+    async def post_group(
+        self,
+        leader: Job,
+        variations: Sequence[Variation],
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
+    ) -> int:
+        """Post a group of variations as one message: each clip (file or link) with its number
+        and seed, each failure beside them, and the buttons of each clip; returns the message
+        id. `leader` is the group's first job: its nonce makes a repeat the same message.
+        Raises like `post_clip`."""
 
     async def delete_post(self, job: Job) -> None:
         """Delete the job's result post; one that is already gone counts as deleted.

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import ClipTooLargeError, DownloadError
 from bot.i18n.format import jump_url
 from bot.jobs.metrics import NO_METRICS, JobMetrics
-from bot.jobs.model import DeliveryRoute, Job, JobChange
+from bot.jobs.model import DeliveryRoute, Job, JobChange, JobKind
 from bot.jobs.notifier import (
     ChannelForbiddenError,
     ChannelGoneError,
@@ -24,6 +25,7 @@ from bot.jobs.notifier import (
     PostFailedError,
     ResultExtras,
     UploadTooLargeError,
+    Variation,
 )
 from bot.media.files import (
     IMAGE_EXTENSIONS,
@@ -113,6 +115,45 @@ class ResultPoster:
         finally:
             clip.discard()
 
+    async def group_clip(self, job: Job) -> DownloadedClip | None:
+        """A variation's clip, fitted to the channel's upload limit like a single clip's;
+        None when it can only be linked."""
+        try:
+            return await self._fitting_clip(job)
+        except ClipTooLargeError:
+            return None
+
+    async def post_group(
+        self, leader: Job, variations: Sequence[Variation], notifier: JobNotifier
+    ) -> int:
+        """Post a group's variations as one message, with the group's input images: the
+        clips that fit in the message's room as files, the others as links (as a single
+        clip that does not fit). Refused as too large even so, every clip goes as a link."""
+        mention = await self._store.mention_on_done(leader.origin.user_id)
+        parent_link = await self._parent_link(leader)
+        room = _FILES_MAX_BYTES
+        fitted: list[Variation] = []
+        for variation in variations:
+            clip = variation.clip
+            if clip is not None and clip.size_bytes > room:
+                clip = None  # the others took the room: this one goes as a link
+            room -= clip.size_bytes if clip is not None else 0
+            fitted.append(replace(variation, clip=clip))
+
+        def group(kept: Sequence[Variation]) -> Callable[..., Coroutine[Any, Any, int]]:
+            def post(via: DeliveryRoute, extras: ResultExtras) -> Coroutine[Any, Any, int]:
+                return notifier.post_group(leader, kept, via, extras, mention=mention)
+
+            return post
+
+        try:
+            return await self._post_with_sources(leader, group(fitted), parent_link, room)
+        except UploadTooLargeError:
+            links = [replace(v, clip=None) for v in fitted]
+            return await self._post_with_sources(
+                leader, group(links), parent_link, _FILES_MAX_BYTES
+            )
+
     async def _post_with_sources(
         self,
         job: Job,
@@ -124,8 +165,9 @@ class ResultPoster:
         refuses it as too large, once more without them. Raises UploadTooLargeError when even
         that is refused."""
         sources = await self._fetch_sources(job, room)
+        parent_cost = await self._parent_cost(job)
         try:
-            extras = ResultExtras(sources, parent_link, job.parent_job_id)
+            extras = ResultExtras(sources, parent_link, job.parent_job_id, parent_cost)
             return await self._post_somewhere(job, lambda via: post(via, extras))
         except UploadTooLargeError:
             if not sources:
@@ -133,7 +175,7 @@ class ResultPoster:
             log.info("job %d: post refused as too large; again without its source images", job.id)
         finally:
             _discard(sources)
-        bare = ResultExtras((), parent_link, job.parent_job_id)
+        bare = ResultExtras((), parent_link, job.parent_job_id, parent_cost)
         return await self._post_somewhere(job, lambda via: post(via, bare))
 
     async def _parent_link(self, job: Job) -> str | None:
@@ -145,6 +187,13 @@ class ResultPoster:
             return None
         o = parent.origin
         return jump_url(o.guild_id, o.channel_id, parent.message_id)
+
+    async def _parent_cost(self, job: Job) -> int | None:
+        """What a Render final's draft cost: its post shows both."""
+        if job.kind is not JobKind.FINAL or job.parent_job_id is None:
+            return None
+        parent = await self._store.get_job(job.parent_job_id)
+        return None if parent is None else parent.cost_cents
 
     async def _fetch_sources(self, job: Job, room: int) -> tuple[SourceImage, ...]:
         """Download the job's input images to post with its result (so its buttons can reuse

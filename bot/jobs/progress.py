@@ -121,10 +121,13 @@ class ProgressReporter:
         return await self._store.job_state(job_id) == state
 
     def can_edit(self, job: Job) -> bool:
-        """True while the job's interaction token is known to work."""
+        """True while the job's interaction token is known to work (a variation's group has
+        one progress message: its first job's)."""
         origin = job.origin
-        return bool(origin.interaction_token) and (
-            self._now() < origin.interaction_expires_at - TOKEN_SAFETY
+        return (
+            not job.follows_group
+            and bool(origin.interaction_token)
+            and (self._now() < origin.interaction_expires_at - TOKEN_SAFETY)
         )
 
     def forget(self, job_id: int) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from bot.errors import UserError
 from bot.i18n.text import Text
 from bot.jobs import request_messages as messages
-from bot.jobs.model import GenerationSettings, ImageInput
+from bot.jobs.model import MAX_VARIATIONS, GenerationSettings, ImageInput
 from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.settings import Settings
 from bot.video.model import VideoModel
@@ -41,6 +41,10 @@ class AnimateRequest:
     camera_fixed: bool | None = None
     seed: int | None = None
     generate_audio: bool | None = None
+    #: How many clips to make, each with its own seed (None: one).
+    variations: int | None = None
+    #: A cheap preview first; the options given are then the Render final's.
+    draft: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,13 @@ class ValidatedRequest:
     #: The video model it was checked against (its id), which makes the clip.
     model: str
     settings: GenerationSettings
+    #: How many clips (variations) to make from it, each a job of its own.
+    variations: int = 1
+    #: A draft's: the settings its Render final will be made with (None: not a draft).
+    final_settings: GenerationSettings | None = None
+    #: The member typed the seed: variations then take seed, seed+1, … (how it was typed, not
+    #: what the request is: left out of comparisons)
+    seed_typed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +96,69 @@ def validate(request: AnimateRequest, settings: Settings, model: VideoModel) -> 
     if request.last_image is not None:
         check_end_frame(model, has_end_frame=True)
         check_image(request.last_image, rules, "last_image")
+    count = check_variations(request.variations)
+    job_settings = resolve_settings(request, settings, model)
+    final: GenerationSettings | None = None
+    if request.draft:
+        check_draft(request, count)
+        final, job_settings = job_settings, draft_settings(job_settings, model)
     return ValidatedRequest(
         prompt=prompt,
         image=request.image,
         last_image=request.last_image,
         model=model.id,
-        settings=resolve_settings(request, settings, model),
+        settings=job_settings,
+        variations=count,
+        final_settings=final,
+        seed_typed=request.seed is not None,
     )
+
+
+def check_variations(variations: int | None) -> int:
+    """How many clips a request asks for: 1 to `MAX_VARIATIONS` (a server's own maximum is
+    checked at admission). Raises UserError."""
+    count = 1 if variations is None else variations
+    if not 1 <= count <= MAX_VARIATIONS:
+        raise UserError(messages.variations_out_of_range(count, MAX_VARIATIONS))
+    return count
+
+
+def check_draft(request: AnimateRequest, count: int) -> None:
+    """Refuse options a draft contradicts: sound (a draft is silent) and several variations
+    (a draft is one preview whose Render final makes the clip)."""
+    if request.generate_audio:
+        raise UserError(messages.DRAFT_WITH_AUDIO)
+    if count > 1:
+        raise UserError(messages.DRAFT_WITH_VARIATIONS)
+
+
+def draft_settings(final: GenerationSettings, model: VideoModel) -> GenerationSettings:
+    """A cheap preview of `final` on `model`, from the options the model declares: its
+    smallest resolution (480p where offered), its shortest duration, no sound where it can be
+    left out; the same seed, shape and camera, so the final follows the preview."""
+    offered = model.options
+    audio = False if offered.audio else offered.defaults.generate_audio
+    return replace(
+        final,
+        duration_s=min(offered.durations_s),
+        resolution=_smallest(offered.resolutions),
+        generate_audio=audio,
+    )
+
+
+#: The resolution a draft asks for when the model offers it.
+DRAFT_RESOLUTION = "480p"
+
+
+def _smallest(resolutions: tuple[str, ...]) -> str:
+    if DRAFT_RESOLUTION in resolutions:
+        return DRAFT_RESOLUTION
+
+    def height(value: str) -> int:
+        digits = "".join(c for c in value if c.isdigit())
+        return int(digits) if digits else 1 << 30
+
+    return min(resolutions, key=height)
 
 
 def resolve_settings(

@@ -55,6 +55,19 @@ def model_lacks(model: str, name: str) -> Text:
     return Text("input.model_lacks", model=model, name=option_name(name))
 
 
+def variations_out_of_range(count: int, maximum: int) -> Text:
+    return Text(
+        "input.variations_out_of_range",
+        name=option_name("variations"),
+        count=count,
+        maximum=maximum,
+    )
+
+
+DRAFT_WITH_AUDIO = Text("input.draft_with_audio")
+DRAFT_WITH_VARIATIONS = Text("input.draft_with_variations")
+
+
 def model_fixed_audio(model: str, always: bool) -> Text:
     name = option_name("generate_audio")
     if always:

@@ -18,6 +18,7 @@ from bot.guilds.policy import Access, Actor
 from bot.i18n.text import Text
 from bot.jobs import messages
 from bot.jobs.admission import Admission
+from bot.jobs.batches import Batches, variation_settings
 from bot.jobs.delivery import Delivery
 from bot.jobs.generation import Generation
 from bot.jobs.model import (
@@ -63,9 +64,18 @@ class JobService:
         #: Which model a server's new jobs are made with (`model` unless its admins chose
         #: another); a job keeps the one it was stored with.
         self.models = ServerModels(runtime.settings, model)
-        self._notices = Notices(runtime)
+        self._notices = Notices(runtime, group_ended=self._settle_group)
         self._admission = Admission(runtime, files, self.models)
-        self._delivery = Delivery(runtime, poster, self._notices, recover=self._recover_later)
+        self._batches = Batches(
+            runtime, poster, sync_mod_log=self._notices.sync_mod_log, recover=self._recover_later
+        )
+        self._delivery = Delivery(
+            runtime,
+            poster,
+            self._notices,
+            recover=self._recover_later,
+            group_made=self._settle_group,
+        )
         self._generation = Generation(
             runtime,
             api,
@@ -142,6 +152,9 @@ class JobService:
         )
         return await self._rt.store.update(job.id, change)
 
+    def _settle_group(self, group_id: int) -> None:
+        self._batches.start(group_id)
+
     def _step(self, job_id: int, step: Work) -> None:
         self._rt.spawn(job_id, step, on_crash=lambda: self._recover_later(job_id))
 
@@ -198,34 +211,48 @@ class JobService:
         Raises UserError saying why (and until when) the request cannot run; a refused
         request costs nothing.
         """
-        rules = await self._admission.rules(access, request.settings, self._model(request.model))
+        model = self._model(request.model)
+        rules = await self._admission.rules(access, request.settings, model, request.variations)
         await self._admission.check_images(request)
-        new = NewJob(
-            origin=origin,
-            model=request.model,
-            prompt=request.prompt,
-            image_url=request.image.url,
-            last_image_url=request.last_image.url if request.last_image else None,
-            settings=request.settings,
-            nonce=secrets.token_hex(8),
-            kind=kind,
-            parent_job_id=parent_job_id,
+        every = variation_settings(
+            request.settings, request.variations, model, seed_typed=request.seed_typed
         )
-        job = await self._admission.admit(new, rules)
-        self._rt.metrics.job_started(kind)
-        log.info(
-            "job %d: queued (%s, %s) for user %d in channel %d",
-            job.id,
-            kind,
-            job.model,
-            origin.user_id,
-            origin.channel_id,
-        )
-        self._rt.progress.follow_if_it_lasts(job.id)  # its place in line, if it waits
+        news = [
+            NewJob(
+                origin=origin,
+                model=request.model,
+                prompt=request.prompt,
+                image_url=request.image.url,
+                last_image_url=request.last_image.url if request.last_image else None,
+                settings=settings,
+                nonce=secrets.token_hex(8),
+                kind=kind,
+                parent_job_id=parent_job_id,
+                final_settings=request.final_settings,
+            )
+            for settings in every
+        ]
+        if len(news) == 1:
+            admitted = [await self._admission.admit(news[0], rules)]
+        else:
+            admitted = await self._admission.admit_group(news, rules)
+        for job in admitted:
+            self._rt.metrics.job_started(kind)
+            log.info(
+                "job %d: queued (%s, %s, group %s) for user %d in channel %d",
+                job.id,
+                kind,
+                job.model,
+                job.group_id,
+                origin.user_id,
+                origin.channel_id,
+            )
+            if rules.config.mod_log_channel_id is not None:
+                self._notices.sync_mod_log(job.id)
+        # Its place in line, if it waits (a group's progress is its first job's).
+        self._rt.progress.follow_if_it_lasts(admitted[0].id)
         self._rt.dispatch_wake.set()
-        if rules.config.mod_log_channel_id is not None:
-            self._notices.sync_mod_log(job.id)
-        return job
+        return admitted[0]
 
     # Cancel and delete ----------------------------------------------------------------------
 
@@ -238,11 +265,20 @@ class JobService:
             current = await store.get_job(job_id)
             raise UserError(messages.cannot_cancel(current.state if current else job.state))
         log.info("job %d: %s -> cancelled by user %d", job.id, job.state, actor.user_id)
+        self._cancelled(cancelled)
+        if job.group_id is not None:  # Cancel on a group's progress stops every variation
+            for other in await store.group_jobs(job.group_id):
+                stopped = await store.cancel_job(other.id, actor.user_id, self._rt.now())
+                if stopped is not None:
+                    log.info("job %d: cancelled with its group %d", other.id, job.group_id)
+                    self._cancelled(stopped)
+        return cancelled
+
+    def _cancelled(self, job: Job) -> None:
         self._generation.cancel_poll(job.id)
         self._rt.dispatch_wake.set()  # its slot is free
         # The token was read before the update; the stored row keeps it until notified.
-        self._step(job.id, self._notices.cancelled(cancelled))
-        return cancelled
+        self._step(job.id, self._notices.cancelled(job))
 
     async def delete_post(self, job_id: int, actor: Actor) -> Job:
         """Delete a job's result post, for its requester or a moderator. Raises UserError."""
@@ -256,6 +292,10 @@ class JobService:
             raise UserError(messages.DELETE_FAILED) from exc
         if not await self._rt.store.mark_post_deleted(job.id, self._rt.now()):
             raise UserError(messages.POST_ALREADY_DELETED)  # another press got there first
+        if job.group_id is not None:  # a group's post carried every variation
+            for other in await self._rt.store.group_jobs(job.group_id):
+                if other.id != job.id and other.message_id == job.message_id:
+                    await self._rt.store.mark_post_deleted(other.id, self._rt.now())
         log.info("job %d: post deleted by user %d", job.id, actor.user_id)
         self._notices.sync_mod_log(job.id)
         deleted = await self._rt.store.get_job(job.id)

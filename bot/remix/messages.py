@@ -24,6 +24,14 @@ CLIP_UNREADABLE = Text("buttons.clip_unreadable")
 CONTINUE_FRAME = Text("buttons.continue_frame")
 BUTTON_FAILED = Text("buttons.failed")
 FIELD_FROM = Text("result.field_from")
+FINAL_LABEL = Text("draft.final_label")
+NOT_A_DRAFT = Text("draft.not_a_draft")
+DRAFT_IMAGES_GONE = Text("draft.images_gone")
+
+
+def numbered(number: int, label: str) -> Text:
+    """A button of one of a group's clips: "#2 Regenerate"."""
+    return Text("variations.button", number=number, label=label)
 
 
 def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:

@@ -45,6 +45,8 @@ def remix_request(
     last frame) with a new seed, Loop ends on the image it starts from. Raises UserError."""
     if kind not in REMIX_KINDS:
         raise ValueError(f"{kind} is not made from a parent job")
+    if kind is JobKind.FINAL:
+        return final_request(parent, files, now)
     if parent.redacted:
         raise UserError(messages.SOURCE_GONE)
     text = parent.prompt if prompt is None else clean_prompt(prompt, settings.prompt_max_chars)
@@ -74,6 +76,29 @@ def remix_request(
             raise UserError(messages.SOURCE_GONE)
     return ValidatedRequest(
         prompt=text, image=first, last_image=last, model=parent.model, settings=job_settings
+    )
+
+
+def final_request(draft: Job, files: PostFiles, now: datetime) -> ValidatedRequest:
+    """A draft's Render final: the same images, prompt and seed, at the settings the draft
+    kept for it (the options typed with the draft, else the defaults then). Raises UserError
+    when it is no draft, or its images are gone (post deleted, links expired, erased)."""
+    if draft.final_settings is None:
+        raise UserError(messages.NOT_A_DRAFT)
+    if draft.redacted:
+        raise UserError(messages.DRAFT_IMAGES_GONE)
+    first = files.first or _stored(draft.image_url, now)
+    last = None
+    if draft.last_image_url is not None:
+        last = files.last or _stored(draft.last_image_url, now)
+    if first is None or (draft.last_image_url is not None and last is None):
+        raise UserError(messages.DRAFT_IMAGES_GONE)
+    return ValidatedRequest(
+        prompt=draft.prompt,
+        image=first,
+        last_image=last,
+        model=draft.model,
+        settings=draft.final_settings,
     )
 
 

@@ -7,6 +7,7 @@ each shape once and reuses it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -45,6 +46,8 @@ _COUNTED = sa.or_(j.state.not_in(sorted(ENDED_WITHOUT_CLIP)), j.cost_cents > 0)
 _INSERT = sa.insert(jobs).returning(*j)
 _BY_ID = sa.select(jobs).where(j.id == bindparam("job_id"))
 _STATE_BY_ID = sa.select(j.state).where(j.id == bindparam("job_id"))
+#: A group's jobs in their order (index `jobs_by_group`).
+_GROUP = sa.select(jobs).where(j.group_id == bindparam("group")).order_by(j.group_index)
 _OPEN = sa.select(jobs).where(j.notified == False)  # noqa: E712 - renders `notified = 0`
 #: Unfinished jobs by state, for the metrics: read from the partial index `jobs_open` alone.
 _UNFINISHED_BY_STATE = sa.select(j.state, func.count()).where(_OPEN_UNFINISHED).group_by(j.state)
@@ -197,6 +200,43 @@ class SqlJobs:
             row = await tx.row(_INSERT, rows.new_job_values(new, now, reserve_cents=reserve_cents))
         assert row is not None
         return rows.job(row)
+
+    async def admit_group(
+        self,
+        news: Sequence[NewJob],
+        now: datetime,
+        *,
+        reserve_cents: int,
+        cooldown_s: int,
+        decide: Decision,
+    ) -> list[Job] | Text:
+        """Create the queued jobs of one request's variations, each reserving its expected
+        cost, if `decide` allows them all: all or nothing, in one transaction (as `admit`).
+        They form one group: each names the first one's id (`group_id`) and its place in it."""
+        o = news[0].origin
+        assert o.guild_id is not None
+        admitted: list[Job] = []
+        async with self._db.transaction() as tx:
+            usage = await _quota_usage(tx, o.guild_id, o.user_id, now, cooldown_s)
+            if (refusal := decide(usage)) is not None:
+                return refusal
+            group_id: int | None = None
+            for index, new in enumerate(news):
+                values = rows.new_job_values(new, now, reserve_cents=reserve_cents)
+                values.update(group_id=group_id, group_index=index)
+                row = await tx.row(_INSERT, values)
+                assert row is not None
+                if group_id is None:  # the first names itself: its id is the group's
+                    group_id = int(row.id)
+                    marked = {"group_id": group_id, "updated_at": rows.ts(now)}
+                    row = await tx.row(_UPDATE, {**marked, "job_id": group_id})
+                    assert row is not None
+                admitted.append(rows.job(row))
+        return admitted
+
+    async def group_jobs(self, group_id: int) -> list[Job]:
+        """The jobs of one group, in their order (empty if there is no such group)."""
+        return [rows.job(row) for row in await self._db.rows(_GROUP, {"group": group_id})]
 
     async def quota_usage(
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int

@@ -6,7 +6,7 @@ passes `tests/unit/storage/test_contract.py`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -34,6 +34,16 @@ class JobStore(Protocol):
     async def admit(
         self, new: NewJob, now: datetime, *, reserve_cents: int, cooldown_s: int, decide: Decision
     ) -> Job | Text: ...
+    async def admit_group(
+        self,
+        news: Sequence[NewJob],
+        now: datetime,
+        *,
+        reserve_cents: int,
+        cooldown_s: int,
+        decide: Decision,
+    ) -> list[Job] | Text: ...
+    async def group_jobs(self, group_id: int) -> list[Job]: ...
     async def quota_usage(
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
     ) -> QuotaUsage: ...

@@ -98,6 +98,7 @@ def new_job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> dict[st
         "redacted": False,
         "kind": new.kind.value,
         "parent_job_id": new.parent_job_id,
+        "final_params": None if new.final_settings is None else params_json(new.final_settings),
         "created_at": ts(now),
         "updated_at": ts(now),
     }
@@ -187,6 +188,9 @@ def job(result: AnyRow) -> Job:
         kind=JobKind(row["kind"]),
         parent_job_id=row["parent_job_id"],
         post_deleted_at=maybe_at(row["post_deleted_at"]),
+        group_id=row["group_id"],
+        group_index=row["group_index"],
+        final_settings=settings_from_json(row["final_params"]) if row["final_params"] else None,
     )
 
 

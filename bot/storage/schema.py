@@ -68,6 +68,11 @@ jobs = sa.Table(
     sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("post_deleted_at", sa.Float),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # Variations share one post (migration 0014): the group's first job, and the place in it.
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("jobs.id")),
+    sa.Column("group_index", sa.Integer),
+    # A draft's Render final settings, as JSON like `params` (NULL: not a draft).
+    sa.Column("final_params", sa.Text),
 )
 
 #: Small key/value facts about the deployment (e.g. the hash of the synced command tree).

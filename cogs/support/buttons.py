@@ -99,11 +99,22 @@ class ResultButton(
     the requester only; Delete also for members with Manage Messages. Each is checked here,
     against the server's rules and quotas as they are at the press."""
 
-    def __init__(self, action: str, job_id: int, locale: str | None = None) -> None:
+    def __init__(
+        self,
+        action: str,
+        job_id: int,
+        locale: str | None = None,
+        *,
+        number: int | None = None,
+        row: int | None = None,
+    ) -> None:
         label, style, _ = _RESULT_BUTTONS[action]
+        text = label.render(locale)
+        if number is not None:  # one of a group's clips: the label says which
+            text = messages.numbered(number, text).render(locale)
         super().__init__(
             discord.ui.Button(
-                label=label.render(locale), style=style, custom_id=f"animate:{action}:{job_id}"
+                label=text, style=style, custom_id=f"animate:{action}:{job_id}", row=row
             )
         )
         self.action = action
@@ -129,7 +140,7 @@ class ResultButton(
             elif kind is JobKind.EDIT:
                 await self._open_editor(interaction)
             else:
-                files = post_files(interaction.message)
+                files = post_files(interaction.message, self.job_id)
                 await start_remix(interaction, self.job_id, kind, files)
         except UserError as exc:
             await answer(interaction, exc.user_message)
@@ -207,9 +218,9 @@ async def start_remix(
     await remix.start(job_id, kind, origin(interaction), who, files, prompt=prompt, frame=frame)
 
 
-def post_files(message: discord.Message | None) -> PostFiles:
+def post_files(message: discord.Message | None, job_id: int | None = None) -> PostFiles:
     """The source images and the clip a result post carries, under the links Discord just
-    gave (fresh, unlike the ones stored with the job)."""
+    gave (fresh, unlike the ones stored with the job); of a group's clips, job `job_id`'s."""
     first = last = None
     clip_url = None
     for attachment in message.attachments if message else []:
@@ -217,7 +228,9 @@ def post_files(message: discord.Message | None) -> PostFiles:
             first = image_input(attachment)
         elif attachment.filename.startswith(SOURCE_LAST):
             last = image_input(attachment)
-        elif attachment.filename.endswith(".mp4"):
+        elif attachment.filename == f"animate-{job_id}.mp4" or (
+            clip_url is None and attachment.filename.endswith(".mp4") and job_id is None
+        ):
             clip_url = attachment.url
     return PostFiles(first=first, last=last, clip_url=clip_url)
 
@@ -227,13 +240,69 @@ async def answer(interaction: discord.Interaction[Any], message: Text) -> None:
     await reply_privately(interaction, say(interaction, message))
 
 
-def result_view(job_id: int, locale: str) -> discord.ui.View:
+def result_view(job_id: int, locale: str, *, draft: bool = False) -> discord.ui.View:
     """A result post's components, labelled in `locale`: Regenerate, Edit prompt, Continue,
-    Loop, Delete."""
+    Loop, Delete; a draft's first offers Render final."""
     view = discord.ui.View(timeout=None)
+    if draft:
+        view.add_item(FinalButton(job_id, locale))
     for action in _RESULT_BUTTONS:
         view.add_item(ResultButton(action, job_id, locale))
     return view
+
+
+#: The buttons a group's post has per clip (one row each); Delete, once, removes the post.
+_PER_CLIP = ("regen", "edit", "continue", "loop")
+
+
+def group_view(made: list[tuple[int, int]], leader_id: int, locale: str) -> discord.ui.View:
+    """A group post's components: a row of numbered buttons per clip made (`made`: each
+    clip's number and job id), then Delete for the whole post."""
+    view = discord.ui.View(timeout=None)
+    for row, (number, job_id) in enumerate(made):
+        for action in _PER_CLIP:
+            view.add_item(ResultButton(action, job_id, locale, number=number, row=row))
+    view.add_item(ResultButton("delete", leader_id, locale, row=len(made)))
+    return view
+
+
+class FinalButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"animate:final:(?P<job_id>[0-9]+)"
+):
+    """Render final on a draft's post: the same images, prompt and seed at the final settings
+    (the requester's only; checked against the rules and quotas at the press)."""
+
+    def __init__(self, job_id: int, locale: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=messages.FINAL_LABEL.render(locale),
+                style=discord.ButtonStyle.success,
+                custom_id=f"animate:final:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from a press."""
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Start the final, or say politely why not."""
+        try:
+            files = post_files(interaction.message, self.job_id)
+            await start_remix(interaction, self.job_id, JobKind.FINAL, files)
+        except UserError as exc:
+            await answer(interaction, exc.user_message)
+        except Exception:
+            log.exception("render final of job %d failed", self.job_id)
+            await answer(interaction, messages.BUTTON_FAILED)
 
 
 def _actor(interaction: discord.Interaction[Any]) -> Actor:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +13,7 @@ import discord
 
 from bot.i18n.text import Text
 from bot.jobs import messages
-from bot.jobs.model import CANCELLABLE, DeliveryRoute, Job, JobState
+from bot.jobs.model import CANCELLABLE, DeliveryRoute, Job, JobKind, JobState
 from bot.jobs.notifier import (
     NO_EXTRAS,
     ChannelForbiddenError,
@@ -21,10 +22,11 @@ from bot.jobs.notifier import (
     ProgressGoneError,
     ResultExtras,
     UploadTooLargeError,
+    Variation,
 )
 from bot.media.files import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.remix import messages as remix_messages
-from cogs.support.buttons import cancel_view, result_view
+from cogs.support.buttons import cancel_view, group_view, result_view
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,40 @@ class DiscordNotifier:
             files=_source_files(extras),
             view=_result_view(job, via),
             **_mention_parts(job, via, mention),
+        )
+
+    async def post_group(
+        self,
+        leader: Job,
+        variations: Sequence[Variation],
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
+    ) -> int:
+        """Post a group's variations in one message under the first job's nonce: each clip
+        as a file or a link, numbered with its seed, failures beside them, a row of buttons
+        per clip (none by DM)."""
+        files = [
+            discord.File(v.clip.path, filename=f"animate-{v.job.id}.mp4")
+            for v in variations
+            if v.clip is not None
+        ]
+        made = [
+            (number, v.job.id)
+            for number, v in enumerate(variations, 1)
+            if v.job.state in (JobState.DELIVERING, JobState.DELIVERED)
+        ]
+        view = (
+            None if via is DeliveryRoute.DM else group_view(made, leader.id, leader.origin.locale)
+        )
+        return await self._send(
+            leader,
+            via,
+            embed=group_embed(leader, variations, extras),
+            files=[*files, *_source_files(extras)],
+            view=view,
+            **_mention_parts(leader, via, mention),
         )
 
     async def delete_post(self, job: Job) -> None:
@@ -308,6 +344,12 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     if extras.parent_id is not None:
         made_from = remix_messages.made_from(job.kind, extras.parent_id, extras.parent_link)
         embed.add_field(name=say(remix_messages.FIELD_FROM), value=say(made_from), inline=False)
+    if job.final_settings is not None:  # a draft: what its Render final will make
+        final = say(messages.settings_line(job.model, job.final_settings))
+        embed.add_field(name=say(messages.FIELD_DRAFT), value=final, inline=False)
+    if job.kind is JobKind.FINAL and extras.parent_cost_cents is not None:
+        costs = messages.draft_and_final_cost(extras.parent_cost_cents, job.cost_cents)
+        embed.add_field(name=say(messages.FIELD_COST), value=say(costs), inline=False)
     for source in extras.sources:
         if source.filename.startswith(SOURCE_FIRST):
             embed.set_thumbnail(url=f"attachment://{source.filename}")
@@ -317,9 +359,42 @@ def result_embed(job: Job, extras: ResultExtras = NO_EXTRAS) -> discord.Embed:
     return embed
 
 
+def group_embed(
+    leader: Job, variations: Sequence[Variation], extras: ResultExtras = NO_EXTRAS
+) -> discord.Embed:
+    """A group's caption: the result's (its settings but the seed, which each clip has), and
+    one field per variation: its number and seed, and its file, link or why it failed."""
+    say = _renderer(leader.origin.locale)
+    unseeded = replace(leader, settings=replace(leader.settings, seed=None))
+    embed = result_embed(unseeded, extras)
+    embed.title = say(messages.variations_title(len(variations)))
+    if messages.generation_time(leader) is not None:
+        embed.remove_field(1)  # each variation took its own time
+    for number, variation in enumerate(variations, 1):
+        job = variation.job
+        name = say(messages.variation_heading(number, job.settings.seed))
+        embed.add_field(name=name, value=say(_variation_line(variation)), inline=False)
+    embed.set_footer(text=say(messages.variations_footer(leader, variations[-1].job.id)))
+    return embed
+
+
+def _variation_line(variation: Variation) -> Text:
+    job = variation.job
+    if job.state in (JobState.DELIVERING, JobState.DELIVERED):
+        if variation.clip is not None:
+            return messages.variation_file(f"animate-{job.id}.mp4")
+        assert variation.link_expires_at is not None
+        return messages.variation_link(job.output_url or "", variation.link_expires_at)
+    if job.state == JobState.CANCELLED:
+        return messages.variation_cancelled(job.cost_cents)
+    return messages.variation_failed(job.error or "", job.cost_cents)
+
+
 def _result_view(job: Job, via: DeliveryRoute) -> discord.ui.View | None:
     """The result's buttons, except in a DM: a press there has no server, so none could work."""
-    return None if via is DeliveryRoute.DM else result_view(job.id, job.origin.locale)
+    if via is DeliveryRoute.DM:
+        return None
+    return result_view(job.id, job.origin.locale, draft=job.final_settings is not None)
 
 
 def _mod_log_view(job: Job) -> discord.ui.View | None:

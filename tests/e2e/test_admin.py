@@ -92,6 +92,7 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
         "cooldown",
         "in_flight",
         "monthly_spend",
+        "variations",
     ]
     assert value["type"] == STRING
 
@@ -284,6 +285,7 @@ async def test_block_unblock_audit_trail_and_view(
         f"{labels['cooldown']}: **unlimited** (default)",
         f"{labels['in_flight']}: **unlimited** (default)",
         f"{labels['monthly_spend']}: **unlimited** (default)",
+        f"{labels['variations']}: **4** (default)",
     ]
     changes = fields["Recent changes"].splitlines()
     assert [line.split("> ", 1)[1] for line in changes] == [

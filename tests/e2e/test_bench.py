@@ -36,6 +36,7 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
         "--burst", "3", "--time-scale", "0.02", "--scale-levels", "2",
         "--scale-window", "2", "--big-clip-mib", "3",
         "--history-jobs", "2000", "--history-users", "50", "--samples", "10",
+        "--variations-groups", "2",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
@@ -51,6 +52,8 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
     purge = r"\| daily retention purge .*, 2,000 jobs +\| [0-9.]+ ms .*\(the first one"
     assert re.search(purge, out), out
     assert "time scale 0.02" in out, "the settings used are printed"
+    assert re.search(r"\| bot CPU per clip, 2 x 4 variations +\| [0-9.]+ ms", out), out
+    assert re.search(r"\| bot CPU per clip, 8 single jobs +\| [0-9.]+ ms", out), out
 
 
 def test_soak_loses_and_duplicates_nothing_at_tiny_size() -> None:

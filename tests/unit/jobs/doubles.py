@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.jobs.notifier import (
     NO_EXTRAS,
     PostFailedError,
     ResultExtras,
+    Variation,
 )
 from bot.media.files import DownloadedClip
 from bot.storage.store import SqlStore
@@ -54,6 +56,9 @@ class RecordingNotifier:
         self.source_bytes: dict[int, list[bytes]] = {}  # job id -> its posted source images
         self.deleted: list[int] = []  # job ids whose post was deleted
         self.delete_error: Exception | None = None
+        #: Every group post made: its first job's id and, per variation, (job id, as a file).
+        self.groups: list[tuple[int, list[tuple[int, bool]]]] = []
+        self._group_messages: dict[int, int] = {}  # first job id -> message id (the nonce)
         self._message_ids = itertools.count(90_001)
 
     def texts(self, job_id: int) -> list[str]:
@@ -108,6 +113,25 @@ class RecordingNotifier:
             raise self.route_errors[via]
         self.links.append((job.id, expires_at))
         return next(self._message_ids)
+
+    async def post_group(
+        self,
+        leader: Job,
+        variations: Sequence[Variation],
+        via: DeliveryRoute = DeliveryRoute.CHANNEL,
+        extras: ResultExtras = NO_EXTRAS,
+        *,
+        mention: bool = False,
+    ) -> int:
+        await asyncio.sleep(0)
+        self.post_routes.append((leader.id, via))
+        if via in self.route_errors:
+            raise self.route_errors[via]
+        if self.clip_error is not None:
+            raise self.clip_error
+        self.groups.append((leader.id, [(v.job.id, v.clip is not None) for v in variations]))
+        # Like Discord's nonce: the same group posted again is the same message.
+        return self._group_messages.setdefault(leader.id, next(self._message_ids))
 
     async def post_failure(
         self, job: Job, text: str, via: DeliveryRoute = DeliveryRoute.CHANNEL

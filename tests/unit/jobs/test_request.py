@@ -479,3 +479,39 @@ def test_every_model_resolves_a_bare_request_into_a_body_it_accepts(model: Video
     assert validated.model == model.id
     body = model.request_body("a dog", IMAGE.url, None, validated.settings)
     assert body["image"] == IMAGE.url
+
+
+# Variations and drafts --------------------------------------------------------------------------
+
+
+def test_a_draft_runs_cheap_and_keeps_the_typed_options_for_its_final() -> None:
+    request = replace(REQUEST, draft=True, resolution="1080p", duration_s=8, seed=42)
+
+    validated = validate(request, settings(), SEEDANCE_1_5_PRO)
+
+    assert validated.final_settings is not None
+    final = validated.final_settings
+    assert (final.resolution, final.duration_s, final.seed) == ("1080p", 8, 42)
+    draft = validated.settings
+    assert (draft.resolution, draft.duration_s, draft.generate_audio) == ("480p", 4, False)
+    assert draft.seed == 42
+
+
+def test_a_draft_asking_for_sound_is_refused() -> None:
+    with pytest.raises(UserError) as refused:
+        validate(replace(REQUEST, draft=True, generate_audio=True), settings(), SEEDANCE_1_5_PRO)
+
+    assert refused.value.user_message == messages.DRAFT_WITH_AUDIO
+
+
+def test_a_draft_of_several_variations_is_refused() -> None:
+    with pytest.raises(UserError) as refused:
+        validate(replace(REQUEST, draft=True, variations=2), settings(), SEEDANCE_1_5_PRO)
+
+    assert refused.value.user_message == messages.DRAFT_WITH_VARIATIONS
+
+
+def test_variations_are_counted_and_a_plain_request_is_one_and_no_draft() -> None:
+    assert validate(replace(REQUEST, variations=4), settings(), SEEDANCE_1_5_PRO).variations == 4
+    plain = validate(REQUEST, settings(), SEEDANCE_1_5_PRO)
+    assert (plain.variations, plain.final_settings) == (1, None)

@@ -757,3 +757,55 @@ async def test_try_lock_is_refused_while_the_lock_is_held_by_hold_lock(store: St
         assert taken is False
     async with store.try_lock("identify-bucket-0") as taken:
         assert taken is True
+
+
+# Groups (variations) and drafts -----------------------------------------------------------------
+
+
+async def test_admit_group_stores_every_variation_in_one_group_in_order(store: Store) -> None:
+    news = [new_job(prompt=f"variation {i}") for i in range(3)]
+
+    admitted = await store.admit_group(
+        news, T0, reserve_cents=29, cooldown_s=0, decide=lambda usage: None
+    )
+
+    assert isinstance(admitted, list)
+    leader = admitted[0]
+    assert [(j.group_id, j.group_index) for j in admitted] == [(leader.id, i) for i in range(3)]
+    assert [j.reserved_cents for j in admitted] == [29, 29, 29]
+    assert await store.group_jobs(leader.id) == admitted
+    assert await store.group_jobs(leader.id + 100) == []
+
+
+async def test_admit_group_refused_stores_none_of_them(store: Store) -> None:
+    await create(store, new_job(), T0)
+    news = [new_job(prompt=f"variation {i}") for i in range(4)]
+
+    # The decision sees the usage before the group: one open job, so four more make five.
+    refused = await store.admit_group(
+        news,
+        T0,
+        reserve_cents=0,
+        cooldown_s=0,
+        decide=lambda usage: "too many" if usage.open_anywhere + 4 > 4 else None,
+    )
+
+    assert refused == "too many"
+    assert len(await store.open_jobs()) == 1
+
+
+async def test_a_drafts_final_settings_round_trip(store: Store) -> None:
+    final = GenerationSettings(
+        duration_s=8,
+        resolution="1080p",
+        aspect_ratio="16:9",
+        camera_fixed=False,
+        seed=12,
+        generate_audio=False,
+    )
+
+    job = await create(store, replace(new_job(), final_settings=final), T0)
+
+    assert job.final_settings == final
+    assert (await store.get_job(job.id)) == job
+    assert (await create(store, new_job(), T0)).final_settings is None

@@ -347,6 +347,11 @@ async def test_a_database_of_the_last_release_is_upgraded_with_every_row_intact(
             "resolution": moved["resolution"],
             "generate_audio": moved["generate_audio"],
         }
+        # Migration 0014's columns: an upgraded job is in no group and is no draft.
+        added = {
+            column: after.pop(column) for column in ("group_id", "group_index", "final_params")
+        }
+        assert added == {"group_id": None, "group_index": None, "final_params": None}
         assert after == before  # every other column, value for value
         assert job is not None
         assert job.settings.duration_s == moved["duration_s"]

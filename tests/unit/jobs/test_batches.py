@@ -1,0 +1,209 @@
+"""Variations and drafts in the engine: each variation's seed, a draft's settings from the
+model's declared options, and a group of jobs admitted, made, posted and cancelled together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from bot.errors import UserError
+from bot.guilds.model import AuditEntry
+from bot.jobs import messages, request_messages
+from bot.jobs.batches import variation_settings
+from bot.jobs.model import MAX_VARIATIONS, GenerationSettings, ImageInput, Job, JobKind, JobState
+from bot.jobs.request import AnimateRequest, check_variations, draft_settings
+from bot.video.hailuo import HAILUO_PRO
+from bot.video.seedance import SEEDANCE_1_5_PRO
+from bot.video.veo import VEO_3_1_FAST
+from tests.unit.jobs.engine import (
+    ALICE,
+    GUILD_ID,
+    MODERATION,
+    Harness,
+    MakeHarness,
+    actor,
+    wait_until,
+)
+
+SETTINGS = GenerationSettings(
+    duration_s=8,
+    resolution="1080p",
+    aspect_ratio="16:9",
+    camera_fixed=False,
+    seed=7,
+    generate_audio=True,
+)
+IMAGE = ImageInput(
+    url="https://cdn.example.com/cat.png",
+    filename="cat.png",
+    size_bytes=50_000,
+    content_type="image/png",
+    width=1024,
+    height=768,
+)
+
+
+# Seeds and drafts (pure) -------------------------------------------------------------------------
+
+
+def test_a_typed_seed_gives_consecutive_seeds_wrapping_within_the_models_range() -> None:
+    seeds = SEEDANCE_1_5_PRO.options.seeds
+    assert seeds is not None
+    last = replace(SETTINGS, seed=seeds[-1] - 1)
+
+    varied = variation_settings(last, 4, SEEDANCE_1_5_PRO, seed_typed=True)
+
+    assert [s.seed for s in varied] == [seeds[-1] - 1, seeds[-1], seeds[0], seeds[1]]
+    assert {replace(s, seed=None) for s in varied} == {replace(SETTINGS, seed=None)}
+
+
+def test_variations_without_a_typed_seed_each_get_a_different_one() -> None:
+    varied = variation_settings(SETTINGS, 4, SEEDANCE_1_5_PRO, seed_typed=False)
+
+    assert varied[0] == SETTINGS  # the seed the request already picked comes first
+    assert len({s.seed for s in varied}) == 4
+
+
+def test_a_model_without_seeds_makes_its_variations_from_the_same_settings() -> None:
+    unseeded = replace(SETTINGS, seed=None)
+
+    assert variation_settings(unseeded, 3, HAILUO_PRO, seed_typed=False) == [unseeded] * 3
+
+
+@pytest.mark.parametrize("count", [0, 5, -1])
+def test_variations_outside_one_to_four_are_refused(count: int) -> None:
+    with pytest.raises(UserError) as refused:
+        check_variations(count)
+
+    assert refused.value.user_message == request_messages.variations_out_of_range(
+        count, MAX_VARIATIONS
+    )
+
+
+def test_a_draft_is_the_models_smallest_shortest_silent_clip_with_the_same_seed() -> None:
+    draft = draft_settings(SETTINGS, SEEDANCE_1_5_PRO)
+
+    assert draft == replace(SETTINGS, resolution="480p", duration_s=4, generate_audio=False)
+
+
+def test_a_draft_on_a_model_without_480p_takes_its_smallest_resolution() -> None:
+    draft = draft_settings(replace(SETTINGS, resolution="1080p"), VEO_3_1_FAST)
+
+    assert (draft.resolution, draft.duration_s, draft.generate_audio) == ("720p", 4, False)
+
+
+def test_a_draft_on_a_model_with_one_setting_keeps_it() -> None:
+    fixed = GenerationSettings(5, "1080p", "auto", None, None, False)
+
+    assert draft_settings(fixed, HAILUO_PRO) == fixed
+
+
+# A group in the engine ---------------------------------------------------------------------------
+
+
+async def accept_group(h: Harness, count: int, seed: int | None = None) -> Job:
+    """Ask for `count` variations through the service, as /animate does."""
+    image = replace(IMAGE, url=h.image_url)
+    request = AnimateRequest(prompt="The cat blinks", image=image, variations=count, seed=seed)
+    checked = await h.service.check(request, GUILD_ID)
+    return await h.service.accept(checked, h.origin(), h.access())
+
+
+async def wait_group(h: Harness, group_id: int, done: Callable[[list[Job]], bool]) -> list[Job]:
+    """The group's jobs as stored, once `done` holds for them."""
+    found: list[Job] = []
+
+    async def check() -> bool:
+        found[:] = await h.store.inner.group_jobs(group_id)
+        return bool(found) and done(found)
+
+    await wait_until(check)
+    return found
+
+
+def all_told(jobs: list[Job]) -> bool:
+    return all(job.notified for job in jobs)
+
+
+async def test_a_group_is_made_and_posted_once_with_one_progress_message(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+
+    leader = await accept_group(h, 3, seed=10)
+    group = await wait_group(h, leader.id, all_told)
+
+    assert [j.state for j in group] == [JobState.DELIVERED] * 3
+    assert [j.settings.seed for j in group] == [10, 11, 12]
+    assert [j.group_index for j in group] == [0, 1, 2]
+    assert h.notifier.groups == [(leader.id, [(j.id, True) for j in group])]
+    assert {j.message_id for j in group} == {h.notifier._group_messages[leader.id]}
+    assert h.notifier.clips == []  # no post of its own
+    assert {job_id for job_id, _ in h.notifier.edits} == {leader.id}  # one progress message
+    assert h.metrics.events.count(("delivered", JobKind.ANIMATE)) == 3
+
+
+async def test_a_group_over_the_daily_limit_is_refused_whole(make_harness: MakeHarness) -> None:
+    h = make_harness(default_user_daily_limit=3)
+    await h.start()
+
+    with pytest.raises(UserError):
+        await accept_group(h, 4)
+
+    assert await h.store.open_jobs() == []
+    assert h.submitted_prompts() == []
+
+
+async def test_a_group_over_the_servers_maximum_is_refused(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    await h.start()
+    await h.store.inner.update_guild_config(
+        GUILD_ID,
+        lambda c: c.model_copy(update={"limits": {"variations": 2}}),
+        AuditEntry(1, "limit-variations", "2", h.clock()),
+    )
+
+    with pytest.raises(UserError) as refused:
+        await accept_group(h, 3)
+
+    assert refused.value.user_message == messages.variations_above_server_max(3, 2)
+    assert await h.store.open_jobs() == []
+
+
+async def test_cancel_on_the_groups_progress_stops_every_variation_and_tells_once(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+    h.fake.hold()
+    leader = await accept_group(h, 2)
+
+    await h.service.cancel(leader.id, actor(ALICE))
+    group = await wait_group(h, leader.id, all_told)
+
+    assert [j.state for j in group] == [JobState.CANCELLED] * 2
+    assert h.notifier.groups == []
+    assert h.notifier.texts(leader.id)[-1] == messages.cancelled(ALICE, ALICE).render()
+    assert all(j.reserved_cents == 0 for j in group)
+
+
+async def test_a_variation_that_fails_is_told_in_the_groups_post_not_on_its_own(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+    h.fake.hold()
+    leader = await accept_group(h, 2)
+    await wait_until(lambda: len(h.fake.predictions) == 2)
+    first, second = h.fake.predictions
+    h.fake.complete_now(first)
+    h.fake.complete_now(second, error=MODERATION)
+    group = await wait_group(h, leader.id, all_told)
+
+    assert [j.state for j in group] == [JobState.DELIVERED, JobState.FAILED]
+    assert h.notifier.groups == [(leader.id, [(group[0].id, True), (group[1].id, False)])]
+    assert h.notifier.failures == []
+    assert group[1].message_id == group[0].message_id
