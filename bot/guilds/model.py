@@ -8,6 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.jobs.model import OptionDefaults, OptionLocks
 from bot.members.model import UsageTotals
 
 LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend"]
@@ -27,6 +28,10 @@ class GuildConfig(BaseModel):
     model: str | None = None
     #: Limits the admins overrode; None means unlimited. Absent ones follow the bot's defaults.
     limits: dict[LimitName, int | None] = Field(default_factory=dict)
+    #: Defaults for options members leave out (after their own saved ones; before the bot's).
+    defaults: OptionDefaults = OptionDefaults()
+    #: The longest clip and the largest resolution a job may have here.
+    locks: OptionLocks = OptionLocks()
 
 
 @dataclass(frozen=True, slots=True)

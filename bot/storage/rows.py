@@ -18,6 +18,7 @@ from bot.jobs.model import (
     JobState,
     NewJob,
     Origin,
+    RefusedInput,
 )
 from bot.storage.database import AnyRow
 
@@ -118,6 +119,8 @@ def change_values(change: JobChange) -> dict[str, Any]:
         values["failure_kind"] = change.failure_kind.value
     if change.delivered_via is not None:
         values["delivered_via"] = change.delivered_via.value
+    if change.refused_input is not None:
+        values["refused_input"] = change.refused_input.value
     if change.notified is not None:
         values["notified"] = change.notified
     if change.drop_token:
@@ -187,6 +190,7 @@ def job(result: AnyRow) -> Job:
         kind=JobKind(row["kind"]),
         parent_job_id=row["parent_job_id"],
         post_deleted_at=maybe_at(row["post_deleted_at"]),
+        refused_input=RefusedInput(row["refused_input"]) if row["refused_input"] else None,
     )
 
 
