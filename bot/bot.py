@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.defaults.service import DefaultsService
 from bot.errors import UserError
 from bot.guilds.admin import GuildAdmin
 from bot.i18n import common
@@ -36,6 +37,7 @@ EXTENSIONS = (
     "cogs.admin",
     "cogs.history",
     "cogs.notify",
+    "cogs.settings",
 )
 _COMMANDS_HASH_KEY = "command_tree_sha256"
 
@@ -92,6 +94,7 @@ class AnimateBot(commands.Bot):
         remix: RemixService,
         forms: OpenForms,
         members: MemberService,
+        defaults: DefaultsService,
         retention: Retention,
         notifier: Callable[[AnimateBot], JobNotifier],
     ) -> None:
@@ -110,6 +113,7 @@ class AnimateBot(commands.Bot):
         self.remix = remix
         self.forms = forms
         self.members = members
+        self.defaults = defaults
         self.retention = retention
         self._notifier = notifier
         self._engine_started = False

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.jobs.model import OptionDefaults, OptionLocks
+from bot.jobs.model import NO_DEFAULTS, NO_LOCKS, OptionDefaults, OptionLocks
 from bot.members.model import UsageTotals
 
 LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend"]
@@ -29,9 +29,9 @@ class GuildConfig(BaseModel):
     #: Limits the admins overrode; None means unlimited. Absent ones follow the bot's defaults.
     limits: dict[LimitName, int | None] = Field(default_factory=dict)
     #: Defaults for options members leave out (after their own saved ones; before the bot's).
-    defaults: OptionDefaults = OptionDefaults()
+    defaults: OptionDefaults = NO_DEFAULTS
     #: The longest clip and the largest resolution a job may have here.
-    locks: OptionLocks = OptionLocks()
+    locks: OptionLocks = NO_LOCKS
 
 
 @dataclass(frozen=True, slots=True)

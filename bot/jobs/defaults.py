@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from bot.errors import UserError
 from bot.jobs import request_messages as messages
-from bot.jobs.model import OptionDefaults, OptionLocks
+from bot.jobs.model import NO_DEFAULTS, NO_LOCKS, OptionDefaults, OptionLocks
 from bot.members.model import MAX_VARIATIONS
 from bot.video.model import VideoModel
 
@@ -37,10 +37,10 @@ class DefaultLayers:
     """The levels between what was typed and the bot's own settings, and the server's locks."""
 
     #: The member's saved defaults on this server (`/animate-settings`).
-    member: OptionDefaults = OptionDefaults()
+    member: OptionDefaults = NO_DEFAULTS
     #: The server's defaults (`/animate-admin defaults`).
-    server: OptionDefaults = OptionDefaults()
-    locks: OptionLocks = OptionLocks()
+    server: OptionDefaults = NO_DEFAULTS
+    locks: OptionLocks = NO_LOCKS
     #: The member's saved number of variations (None: none saved). The `variations` option,
     #: when left out, takes this, else 1 (see `variations`).
     variations: int | None = None
@@ -149,8 +149,8 @@ def parse_lock(name: LockName, value: str, model: VideoModel) -> int | str | Non
     if value in ("none", CLEAR):
         return None
     if name == "duration":
-        return int(parse_default("duration", value, model, OptionLocks()) or 0)
-    return str(parse_default("resolution", value, model, OptionLocks()))
+        return int(parse_default("duration", value, model, NO_LOCKS) or 0)
+    return str(parse_default("resolution", value, model, NO_LOCKS))
 
 
 def parse_variations(value: str) -> int | None:

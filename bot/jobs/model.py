@@ -152,6 +152,10 @@ class OptionDefaults:
     generate_audio: bool | None = None
 
 
+#: No default at a level: every option left to the next one.
+NO_DEFAULTS = OptionDefaults()
+
+
 @dataclass(frozen=True, slots=True)
 class OptionLocks:
     """A server's locked maximums: a typed value above one is refused, a default above one is
@@ -159,6 +163,9 @@ class OptionLocks:
 
     max_duration_s: int | None = None
     max_resolution: str | None = None
+
+
+NO_LOCKS = OptionLocks()
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,9 +232,7 @@ def _seed(r: AnimateRequest, model: VideoModel) -> int | None:
     return r.seed
 
 
-def _audio(
-    r: AnimateRequest, defaults: Settings, model: VideoModel, layers: DefaultLayers
-) -> bool:
+def _audio(r: AnimateRequest, defaults: Settings, model: VideoModel, layers: DefaultLayers) -> bool:
     fixed = model.options.defaults.generate_audio
     if not model.options.audio:
         if r.generate_audio is not None and r.generate_audio != fixed:

@@ -166,9 +166,7 @@ class JobService:
         """The model a new job on this server runs on."""
         return self.models.for_server(await self._rt.store.guild_config(guild_id))
 
-    async def check(
-        self, request: AnimateRequest, guild_id: int, user_id: int
-    ) -> ValidatedRequest:
+    async def check(self, request: AnimateRequest, guild_id: int, user_id: int) -> ValidatedRequest:
         """Validate against the server's model what can be checked without downloading
         anything, filling what was left out from the member's and the server's defaults (two
         small reads), so the cog can answer at once."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.jobs.model import Job, OptionDefaults
+from bot.jobs.model import NO_DEFAULTS, Job, OptionDefaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,6 @@ MAX_VARIATIONS = 4
 class MemberDefaults:
     """A member's saved defaults on one server (`/animate-settings`); None: none saved."""
 
-    options: OptionDefaults = OptionDefaults()
+    options: OptionDefaults = NO_DEFAULTS
     #: Clips per /animate (1-4), read by the variations option when it is left out.
     variations: int | None = None

@@ -65,6 +65,7 @@ async def bot(monkeypatch: pytest.MonkeyPatch) -> Any:
         remix=object(),  # type: ignore[arg-type]
         forms=object(),  # type: ignore[arg-type]
         members=object(),  # type: ignore[arg-type]
+        defaults=object(),  # type: ignore[arg-type]
         retention=Retention(engine.calls),  # type: ignore[arg-type]
         notifier=lambda _bot: object(),  # type: ignore[arg-type,return-value]
     )
