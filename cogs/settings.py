@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.i18n.text import Text
 from bot.i18n.translator import command_text, say
 from bot.jobs import request_messages
-from bot.jobs.defaults import CLEAR, check_typed_lock
+from bot.jobs.defaults import CLEAR, within_typed_lock
 from bot.members.model import MAX_VARIATIONS
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,8 @@ def form(v: SettingsView, locale: str) -> discord.ui.View:
     offered."""
     view = discord.ui.View(timeout=None)
     offered = v.model.options
-    durations = [d for d in offered.durations_s if _within(d, v.locks.max_duration_s, "duration")]
-    resolutions = [
-        r for r in offered.resolutions if _within(r, v.locks.max_resolution, "resolution")
-    ]
+    durations = [d for d in offered.durations_s if within_typed_lock(d, v.locks.max_duration_s)]
+    resolutions = [r for r in offered.resolutions if within_typed_lock(r, v.locks.max_resolution)]
     o = v.saved.options
     view.add_item(SettingSelect("duration", durations, o.duration_s, locale, unit=True))
     view.add_item(SettingSelect("resolution", resolutions, o.resolution, locale))
@@ -81,14 +79,6 @@ def form(v: SettingsView, locale: str) -> discord.ui.View:
     view.add_item(SettingButton("mention", messages.MENTION_LABELS[v.mention_on_done], locale))
     view.add_item(SettingButton("reset", messages.RESET_LABEL, locale, danger=True))
     return view
-
-
-def _within(value: Any, lock: Any, name: Any) -> bool:
-    try:
-        check_typed_lock(value, lock, name)
-    except UserError:
-        return False
-    return True
 
 
 class SettingSelect(

@@ -107,6 +107,15 @@ def check_typed_lock(value: T, lock: T | None, name: LockName) -> None:
         raise UserError(messages.over_lock(name, value, lock))
 
 
+def within_typed_lock(value: int | str, lock: int | str | None) -> bool:
+    """Whether a value may be typed under the server's lock (for the options' suggestions)."""
+    if lock is None:
+        return True
+    name: LockName = "duration" if isinstance(value, int) else "resolution"
+    rank = _rank_of(name)
+    return bool(rank(value) <= rank(lock))
+
+
 # Checking a default before it is saved ------------------------------------------------------------
 
 #: What a form or an admin gives to clear a saved default ("follow the next level").

@@ -155,6 +155,13 @@ async def test_server_defaults_and_a_lock_bound_what_members_get(
     )
     assert [o["value"] for o in options][-1] == "6"
     assert "6 s · 480p" in form["content"]
+    # /animate's suggestions stop at the lock too.
+    d = discord_fake.make_autocomplete_interaction(
+        "animate", [{"name": "duration", "type": 4, "value": ""}], focused="duration"
+    )
+    await discord_fake.send_interaction(d)
+    await callback_of(discord_fake, d)
+    assert [c["value"] for c in discord_fake.choices_of(d) or []] == [4, 5, 6]
 
 
 async def test_precedence_typed_over_member_over_server_over_bot(
