@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot
 from bot.i18n.translator import command_text
-from bot.jobs.defaults import within_typed_lock as within_lock
+from bot.jobs.defaults import allowed_under
 from bot.jobs.model import NO_LOCKS, OptionLocks
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
@@ -103,7 +103,7 @@ class Animate(commands.Cog):
         durations = [
             d
             for d in model.options.durations_s
-            if str(d).startswith(typed.strip()) and within_lock(d, locks.max_duration_s)
+            if str(d).startswith(typed.strip()) and allowed_under(d, locks.max_duration_s)
         ]
         return [app_commands.Choice(name=f"{d} s", value=d) for d in durations][:_MAX_CHOICES]
 
@@ -113,7 +113,9 @@ class Animate(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """The sizes the server's model makes within its lock."""
         model, locks = await self._model_and_locks(interaction)
-        sizes = tuple(r for r in model.options.resolutions if within_lock(r, locks.max_resolution))
+        sizes = tuple(
+            r for r in model.options.resolutions if allowed_under(r, locks.max_resolution)
+        )
         return _matching(sizes, typed)
 
     @animate.autocomplete("aspect_ratio")

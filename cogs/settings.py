@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.i18n.text import Text
 from bot.i18n.translator import command_text, say
 from bot.jobs import request_messages
-from bot.jobs.defaults import CLEAR, within_typed_lock
+from bot.jobs.defaults import CLEAR, allowed_under
 from bot.members.model import MAX_VARIATIONS
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ _PREFIX = "animate:settings:"
 _MAX_OPTIONS = 25
 
 
-class Settings(commands.Cog):
+class AnimateSettings(commands.Cog):
     """The /animate-settings command."""
 
     @app_commands.command(
@@ -60,8 +60,8 @@ def form(v: SettingsView, locale: str) -> discord.ui.View:
     offered."""
     view = discord.ui.View(timeout=None)
     offered = v.model.options
-    durations = [d for d in offered.durations_s if within_typed_lock(d, v.locks.max_duration_s)]
-    resolutions = [r for r in offered.resolutions if within_typed_lock(r, v.locks.max_resolution)]
+    durations = [d for d in offered.durations_s if allowed_under(d, v.locks.max_duration_s)]
+    resolutions = [r for r in offered.resolutions if allowed_under(r, v.locks.max_resolution)]
     o = v.saved.options
     view.add_item(SettingSelect("duration", durations, o.duration_s, locale, unit=True))
     view.add_item(SettingSelect("resolution", resolutions, o.resolution, locale))
@@ -197,4 +197,4 @@ def _next_step(saved: bool | None) -> str:
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
     bot.add_dynamic_items(SettingSelect, SettingButton)
-    await bot.add_cog(Settings())
+    await bot.add_cog(AnimateSettings())

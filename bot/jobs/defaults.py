@@ -12,7 +12,7 @@ Pure: no I/O. The stored levels are `OptionDefaults` (`bot.jobs.model`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, get_args
 
@@ -23,6 +23,8 @@ from bot.members.model import MAX_VARIATIONS
 from bot.video.model import VideoModel
 
 T = TypeVar("T")
+#: A duration (seconds) or a resolution: the two options a server may lock.
+V = TypeVar("V", int, str)
 
 #: The options a member or a server may give a default for.
 DefaultName = Literal["duration", "resolution", "aspect_ratio", "camera_fixed", "generate_audio"]
@@ -69,51 +71,35 @@ def first_set(*candidates: bool | None) -> bool | None:
     return next((value for value in candidates if value is not None), None)
 
 
-def resolution_rank(resolution: str) -> int:
-    """A resolution's height in pixels, to compare it with a lock ("720p" -> 720)."""
-    digits = resolution.lower().removesuffix("p")
+def rank(value: int | str) -> int:
+    """How a duration or a resolution compares with a lock: seconds, or a resolution's
+    height in pixels ("720p" -> 720)."""
+    if isinstance(value, int):
+        return value
+    digits = value.lower().removesuffix("p")
     return int(digits) if digits.isdigit() else 0
 
 
-def _duration_rank(duration_s: int) -> int:
-    return duration_s
-
-
-def _rank_of(name: LockName) -> Callable[[T], int]:
-    return _duration_rank if name == "duration" else resolution_rank  # type: ignore[return-value]
-
-
-def lock_of(locks: OptionLocks, name: LockName) -> int | str | None:
-    """The server's locked maximum of `name`, if any."""
-    return locks.max_duration_s if name == "duration" else locks.max_resolution
-
-
-def within_lock(value: T, offered: Sequence[T], lock: T | None, name: LockName, model: str) -> T:
+def within_lock(value: V, offered: Sequence[V], lock: V | None, name: LockName, model: str) -> V:
     """A default lowered to the lock: the largest value the model makes within it. Raises
     UserError when the model makes nothing within it."""
-    rank = _rank_of(name)
-    if lock is None or rank(value) <= rank(lock):
+    if allowed_under(value, lock):
         return value
-    allowed = [v for v in offered if rank(v) <= rank(lock)]
+    allowed = [v for v in offered if allowed_under(v, lock)]
     if not allowed:
         raise UserError(messages.locked_out(model, name, lock))
     return max(allowed, key=rank)
 
 
-def check_typed_lock(value: T, lock: T | None, name: LockName) -> None:
+def check_typed_lock(value: V, lock: V | None, name: LockName) -> None:
     """Refuse a typed value above the server's lock."""
-    rank = _rank_of(name)
-    if lock is not None and rank(value) > rank(lock):
+    if not allowed_under(value, lock):
         raise UserError(messages.over_lock(name, value, lock))
 
 
-def within_typed_lock(value: int | str, lock: int | str | None) -> bool:
-    """Whether a value may be typed under the server's lock (for the options' suggestions)."""
-    if lock is None:
-        return True
-    name: LockName = "duration" if isinstance(value, int) else "resolution"
-    rank = _rank_of(name)
-    return bool(rank(value) <= rank(lock))
+def allowed_under(value: int | str, lock: int | str | None) -> bool:
+    """Whether a value is within the server's lock (also: which the options suggest)."""
+    return lock is None or rank(value) <= rank(lock)
 
 
 # Checking a default before it is saved ------------------------------------------------------------
