@@ -63,7 +63,7 @@ def form(v: SettingsView, locale: str) -> discord.ui.View:
     durations = [d for d in offered.durations_s if allowed_under(d, v.locks.max_duration_s)]
     resolutions = [r for r in offered.resolutions if allowed_under(r, v.locks.max_resolution)]
     o = v.saved.options
-    view.add_item(SettingSelect("duration", durations, o.duration_s, locale, unit=True))
+    view.add_item(SettingSelect("duration", durations, o.duration_s, locale))
     view.add_item(SettingSelect("resolution", resolutions, o.resolution, locale))
     if offered.aspect_ratios != ("auto",):
         view.add_item(SettingSelect("aspect_ratio", offered.aspect_ratios, o.aspect_ratio, locale))
@@ -93,8 +93,6 @@ class SettingSelect(
         values: Any = (),
         saved: object = None,
         locale: str | None = None,
-        *,
-        unit: bool = False,
     ) -> None:
         choices = [
             discord.SelectOption(
