@@ -14,6 +14,7 @@ import discord
 import yarl
 
 from bot.bot import AnimateBot, bot_class
+from bot.defaults.service import DefaultsService
 from bot.guilds.admin import GuildAdmin
 from bot.jobs.metrics import NO_METRICS, JobMetrics
 from bot.jobs.posting import ResultPoster
@@ -131,6 +132,7 @@ async def run(settings: Settings) -> None:
                 remix=remix,
                 forms=OpenForms(store),
                 members=MemberService(settings=settings, store=store),
+                defaults=DefaultsService(settings=settings, store=store),
                 retention=Retention(settings=settings, store=store),
                 notifier=DiscordNotifier,
             )

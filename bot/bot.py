@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.defaults.service import DefaultsService
 from bot.errors import UserError
 from bot.guilds.admin import GuildAdmin
 from bot.i18n import common
@@ -38,6 +39,7 @@ EXTENSIONS = (
     "cogs.admin",
     "cogs.history",
     "cogs.notify",
+    "cogs.settings",
 )
 _COMMANDS_HASH_KEY = "command_tree_sha256"
 #: Bot-wide lock under which one process at a time compares and uploads the command tree.
@@ -104,6 +106,7 @@ class AnimateBot(commands.Bot):
         remix: RemixService,
         forms: OpenForms,
         members: MemberService,
+        defaults: DefaultsService,
         retention: Retention,
         notifier: Callable[[AnimateBot], JobNotifier],
     ) -> None:
@@ -123,6 +126,7 @@ class AnimateBot(commands.Bot):
         self.remix = remix
         self.forms = forms
         self.members = members
+        self.defaults = defaults
         self.retention = retention
         self._notifier = notifier
         self._engine_started = False

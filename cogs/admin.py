@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import AnimateBot, NotPermittedError
+from bot.defaults.service import DefaultsService
 from bot.errors import UserError
 from bot.guilds import messages
 from bot.guilds.admin import DEFAULT_CHOICE, REASON_MAX_CHARS, GuildAdmin, Period
@@ -18,6 +20,7 @@ from bot.guilds.policy import Actor
 from bot.i18n.text import Text
 from bot.i18n.translator import command_text, say
 from bot.jobs import messages as job_messages
+from bot.jobs.defaults import DEFAULT_NAMES, LOCK_NAMES, DefaultName, LockName
 from bot.jobs.service import JobService
 from cogs.support.admin_embeds import (
     model_choice,
@@ -31,6 +34,18 @@ _LIMIT_CHOICES = [
     app_commands.Choice(name=command_text(messages.LIMIT_LABELS[name].key), value=name)
     for name in LIMIT_NAMES
 ]
+
+
+#: The options a server may set a default or a lock for, named as /animate names them.
+_DEFAULT_CHOICES = [
+    app_commands.Choice(name=command_text(f"command.animate.option.{name}"), value=name)
+    for name in DEFAULT_NAMES
+]
+_LOCK_CHOICES = [
+    app_commands.Choice(name=command_text(f"command.animate.option.{name}"), value=name)
+    for name in LOCK_NAMES
+]
+T = TypeVar("T", bound=str)
 
 
 def _name(key: str) -> app_commands.locale_str:
@@ -101,9 +116,10 @@ class Admin(commands.Cog):
         name=_name("roles"), description=command_text("command.admin.roles"), parent=group
     )
 
-    def __init__(self, admin: GuildAdmin, jobs: JobService) -> None:
+    def __init__(self, admin: GuildAdmin, jobs: JobService, saved: DefaultsService) -> None:
         self.admin = admin
         self.jobs = jobs
+        self.saved = saved
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Every subcommand needs Manage Server, whatever the client showed."""
@@ -236,6 +252,44 @@ class Admin(commands.Cog):
         await self.admin.set_mod_log(_guild(interaction), interaction.user.id, channel_id)
         await self._show(interaction, messages.CONFIG_SAVED)
 
+    # Defaults for new clips ------------------------------------------------------------------
+
+    @group.command(name=_name("defaults"), description=command_text("command.admin.defaults"))
+    @app_commands.describe(
+        name=command_text("command.admin.default_name"),
+        value=command_text("command.admin.default_value"),
+    )
+    @app_commands.choices(name=_DEFAULT_CHOICES)
+    @app_commands.rename(name=_option("name"), value=_option("value"))
+    async def defaults(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Choice[str],
+        value: app_commands.Range[str, 1, 20],
+    ) -> None:
+        """Set this server's default for an option members leave out."""
+        option: DefaultName = _pick(DEFAULT_NAMES, name.value)
+        await self.saved.set_server_default(_guild(interaction), interaction.user.id, option, value)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
+    @group.command(name=_name("lock"), description=command_text("command.admin.lock"))
+    @app_commands.describe(
+        name=command_text("command.admin.lock_name"),
+        value=command_text("command.admin.lock_value"),
+    )
+    @app_commands.choices(name=_LOCK_CHOICES)
+    @app_commands.rename(name=_option("name"), value=_option("value"))
+    async def lock(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Choice[str],
+        value: app_commands.Range[str, 1, 20],
+    ) -> None:
+        """Lock the longest duration or the largest resolution of clips here."""
+        option: LockName = _pick(LOCK_NAMES, name.value)
+        await self.saved.set_server_lock(_guild(interaction), interaction.user.id, option, value)
+        await self._show(interaction, messages.CONFIG_SAVED)
+
     # Which video model -----------------------------------------------------------------------
 
     @group.command(name=_name("model"), description=command_text("command.admin.model"))
@@ -360,6 +414,12 @@ def _guild(interaction: discord.Interaction) -> int:
     return interaction.guild_id
 
 
+def _pick(names: tuple[T, ...], value: str) -> T:
+    """The choice Discord sent back (it only sends the values offered)."""
+    (name,) = (n for n in names if n == value)
+    return name
+
+
 def _limit_name(value: str) -> LimitName:
     """The choice Discord sent back (it only sends the values offered)."""
     (name,) = (n for n in LIMIT_NAMES if n == value)
@@ -368,4 +428,4 @@ def _limit_name(value: str) -> LimitName:
 
 async def setup(bot: AnimateBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Admin(bot.admin, bot.jobs))
+    await bot.add_cog(Admin(bot.admin, bot.jobs, bot.defaults))

@@ -10,7 +10,8 @@ from discord.ext import commands
 
 from bot.bot import AnimateBot
 from bot.i18n.translator import command_text
-from bot.jobs.model import MAX_VARIATIONS
+from bot.jobs.defaults import allowed_under
+from bot.jobs.model import MAX_VARIATIONS, NO_LOCKS, OptionLocks
 from bot.jobs.request import AnimateRequest
 from bot.jobs.service import JobService
 from bot.settings import PROMPT_MAX_CHARS
@@ -102,17 +103,26 @@ class Animate(commands.Cog):
     async def duration_choices(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[int]]:
-        """The lengths the server's model makes, those starting with what was typed first."""
-        model = await self._model(interaction)
-        durations = [d for d in model.options.durations_s if str(d).startswith(typed.strip())]
+        """The lengths the server's model makes within its lock, those starting with what was
+        typed first."""
+        model, locks = await self._model_and_locks(interaction)
+        durations = [
+            d
+            for d in model.options.durations_s
+            if str(d).startswith(typed.strip()) and allowed_under(d, locks.max_duration_s)
+        ]
         return [app_commands.Choice(name=f"{d} s", value=d) for d in durations][:_MAX_CHOICES]
 
     @animate.autocomplete("resolution")
     async def resolution_choices(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        """The sizes the server's model makes."""
-        return _matching((await self._model(interaction)).options.resolutions, typed)
+        """The sizes the server's model makes within its lock."""
+        model, locks = await self._model_and_locks(interaction)
+        sizes = tuple(
+            r for r in model.options.resolutions if allowed_under(r, locks.max_resolution)
+        )
+        return _matching(sizes, typed)
 
     @animate.autocomplete("aspect_ratio")
     async def aspect_ratio_choices(
@@ -120,6 +130,14 @@ class Animate(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """The shapes the server's model makes."""
         return _matching((await self._model(interaction)).options.aspect_ratios, typed)
+
+    async def _model_and_locks(
+        self, interaction: discord.Interaction
+    ) -> tuple[VideoModel, OptionLocks]:
+        if interaction.guild_id is None:
+            return self.jobs.models.default, NO_LOCKS
+        layers, model = await self.jobs.defaults(interaction.guild_id, interaction.user.id)
+        return model, layers.locks
 
     async def _model(self, interaction: discord.Interaction) -> VideoModel:
         if interaction.guild_id is None:

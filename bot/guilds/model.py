@@ -8,6 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.jobs.model import NO_DEFAULTS, NO_LOCKS, OptionDefaults, OptionLocks
 from bot.members.model import UsageTotals
 
 LimitName = Literal["daily", "monthly", "cooldown", "in_flight", "monthly_spend", "variations"]
@@ -27,6 +28,10 @@ class GuildConfig(BaseModel):
     model: str | None = None
     #: Limits the admins overrode; None means unlimited. Absent ones follow the bot's defaults.
     limits: dict[LimitName, int | None] = Field(default_factory=dict)
+    #: Defaults for options members leave out (after their own saved ones; before the bot's).
+    defaults: OptionDefaults = NO_DEFAULTS
+    #: The longest clip and the largest resolution a job may have here.
+    locks: OptionLocks = NO_LOCKS
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from bot.guilds.model import GuildConfig, QuotaUsage
 from bot.guilds.policy import Access, Limits, check_access, check_quota
 from bot.i18n.text import Text
 from bot.jobs import messages, request_messages
+from bot.jobs.defaults import check_typed_lock
 from bot.jobs.model import GenerationSettings, ImageInput, Job, NewJob
 from bot.jobs.request import ValidatedRequest, check_image_bytes
 from bot.jobs.runtime import JobRuntime
@@ -58,6 +59,10 @@ class Admission:
         if (refusal := check_access(config, access, block)) is not None:
             raise UserError(refusal)
         self._models.check_usable(model, config, nsfw=access.nsfw)
+        # The server's locks hold for every job: also one a result's button makes from a clip
+        # made before the lock (a typed value is refused earlier, by `bot.jobs.request`).
+        check_typed_lock(settings.duration_s, config.locks.max_duration_s, "duration")
+        check_typed_lock(settings.resolution, config.locks.max_resolution, "resolution")
         limits = Limits.resolve(config, self._rt.settings)
         if count > limits.max_variations:
             raise UserError(messages.variations_above_server_max(count, limits.max_variations))

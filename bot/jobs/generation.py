@@ -15,7 +15,6 @@ from bot.errors import (
     ApiUnavailableError,
     ModelUnavailableError,
 )
-from bot.i18n import common
 from bot.jobs import messages
 from bot.jobs.delivery import Delivery
 from bot.jobs.model import FailureKind, Job, JobChange, JobState
@@ -159,13 +158,18 @@ class Generation:
             return
         except ApiAuthError:
             log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
-            await self._notices.fail(job, messages.SERVICE_UNAVAILABLE, cost_cents=0)
+            await self._notices.fail(job, messages.FAILED_UNAVAILABLE, cost_cents=0)
             return
         except ModelUnavailableError as exc:
             await self._model_gone(job, exc)
             return
         except ApiRejectedError as exc:
-            await self._notices.fail(job, messages.api_rejected(exc.message), cost_cents=0)
+            await self._notices.fail(
+                job,
+                messages.api_rejected(exc.message),
+                cost_cents=0,
+                refused=messages.refused_input(exc.message),
+            )
             return
         except ApiError as exc:  # sent, but the answer never came or made no sense
             log.info("job %d: no usable answer to the submit (%s); not re-sending", job.id, exc)
@@ -175,7 +179,7 @@ class Generation:
             # A state hook failed: it runs before sending or after a certain refusal, so this
             # attempt was not processed and nothing was charged.
             log.exception("job %d: submit aborted", job.id)
-            await self._notices.fail(job, common.SOMETHING_WENT_WRONG, cost_cents=0)
+            await self._notices.fail(job, messages.SUBMIT_ABORTED, cost_cents=0)
             return
         estimate = response.estimate_s()
         change = JobChange(
@@ -290,10 +294,12 @@ class Generation:
             prediction = await self._api.get_prediction(job.prediction_id, retries=0)
         except ApiAuthError:
             log.error("job %d: the video API refused our key; check VIBEDREAM_API_KEY", job.id)
-            await self._notices.fail(job, messages.SERVICE_UNAVAILABLE)
+            await self._notices.fail(job, messages.FAILED_UNAVAILABLE)
             return
         except ApiRejectedError as exc:
-            await self._notices.fail(job, messages.api_failed(exc.message))
+            await self._notices.fail(
+                job, messages.api_failed(exc.message), refused=messages.refused_input(exc.message)
+            )
             return
         except (ApiUnavailableError, ApiProtocolError) as exc:
             log.warning("job %d: status check failed (%s); will retry", job.id, exc)
@@ -301,7 +307,8 @@ class Generation:
             await self._complete(job, prediction)
         elif prediction is not None and prediction.status == "failed":
             why = messages.api_failed(prediction.error)
-            await self._notices.fail(job, why, cost_cents=prediction.cost_cents)
+            refused = messages.refused_input(prediction.error)
+            await self._notices.fail(job, why, cost_cents=prediction.cost_cents, refused=refused)
         elif elapsed > self._timeout_s(answered=prediction is not None):
             await self._notices.fail(job, messages.TIMED_OUT)
         else:

@@ -14,7 +14,15 @@ from bot.i18n import common
 from bot.i18n.format import dollars, duration_text, jump_url, lines, mib, timestamp
 from bot.i18n.text import Join, Text
 from bot.jobs.expectations import Eta, EtaBasis, Forecast, bar_fraction
-from bot.jobs.model import DeliveryRoute, GenerationSettings, Job, JobState
+from bot.jobs.model import (
+    DeliveryRoute,
+    FailureKind,
+    GenerationSettings,
+    Job,
+    JobState,
+    OptionDefaults,
+    RefusedInput,
+)
 from bot.video.catalogue import DEFAULT_MODEL, MODELS
 from bot.video.model import VideoModel
 
@@ -188,7 +196,57 @@ def api_rejected(message: str) -> Text:
     return Text("failure.api_rejected", reason=message[:500])
 
 
+def honest(
+    why: Text, cost_cents: int, failure_kind: FailureKind | None, refused: RefusedInput | None
+) -> Text:
+    """A failure's reason as its requester is told it: why, whether anything was charged
+    (the cost the API reported; "not charged" when it reported none), and which input the API
+    objected to, when it said so."""
+    parts: list[Text | str] = [why, charge_note(cost_cents, failure_kind)]
+    if refused is not None:
+        parts.append(Text(f"failure.refused_{refused.value}"))
+    return Join(parts, sep=" ")
+
+
+def charge_note(cost_cents: int, failure_kind: FailureKind | None) -> Text:
+    """Whether the failed job was charged, plainly."""
+    if failure_kind is FailureKind.SUBMIT_UNKNOWN:
+        return Text("failure.charge_unknown", cost=dollars(cost_cents))
+    if cost_cents > 0:
+        return Text("failure.charged", cost=dollars(cost_cents))
+    return NOT_CHARGED
+
+
+NOT_CHARGED = Text("failure.not_charged")
+
+
+def refused_input(api_message: str | None) -> RefusedInput | None:
+    """Which input an API error names (the first one it mentions), if any: "Please modify
+    your prompt" is the prompt, `last_image` or "end image" the end frame."""
+    text = (api_message or "").lower()
+    found: list[tuple[int, RefusedInput]] = []
+    for refused, words in _INPUT_WORDS:
+        at = [text.find(word) for word in words if word in text]
+        if at:
+            found.append((min(at), refused))
+    return min(found, key=lambda hit: hit[0])[1] if found else None
+
+
+#: The words by which an API error names each input; the end image's before the image's, so
+#: "last_image" is not read as "image".
+_INPUT_WORDS: tuple[tuple[RefusedInput, tuple[str, ...]], ...] = (
+    (RefusedInput.LAST_IMAGE, ("last_image", "last image", "end image", "end frame")),
+    (RefusedInput.PROMPT, ("prompt",)),
+    (RefusedInput.IMAGE, ("image",)),
+    (RefusedInput.OUTPUT, ("output",)),
+)
+
+
 SUBMIT_OUTCOME_UNKNOWN = Text("failure.submit_outcome_unknown")
+#: The API refused our key while the job ran (what it cost is said beside it).
+FAILED_UNAVAILABLE = Text("failure.service_unavailable")
+#: The bot's own step failed before anything reached the API.
+SUBMIT_ABORTED = Text("failure.submit_aborted")
 #: The API called the job's model unknown or unavailable (retired upstream, say).
 MODEL_UNAVAILABLE = Text("failure.model_unavailable")
 TIMED_OUT = Text("failure.timed_out")
@@ -283,6 +341,25 @@ def settings_line(model: str, s: GenerationSettings) -> Text:
         )
     parts.append(Text("result.with_audio") if s.generate_audio else Text("result.no_audio"))
     return Join(parts, sep=" · ")
+
+
+def defaults_line(d: OptionDefaults) -> Text | None:
+    """The options a level of defaults sets (a member's, a server's), in a job's words; None
+    when it sets none."""
+    parts: list[Text | str] = []
+    if d.duration_s is not None:
+        parts.append(Text("result.duration", duration=d.duration_s))
+    if d.resolution is not None:
+        parts.append(d.resolution)
+    if d.aspect_ratio is not None:
+        parts.append(Text("result.aspect", aspect=d.aspect_ratio))
+    if d.camera_fixed is not None:
+        parts.append(
+            Text("result.camera_fixed") if d.camera_fixed else Text("result.camera_moving")
+        )
+    if d.generate_audio is not None:
+        parts.append(Text("result.with_audio") if d.generate_audio else Text("result.no_audio"))
+    return Join(parts, sep=" · ") if parts else None
 
 
 def result_mention(user_id: int) -> str:

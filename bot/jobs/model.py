@@ -76,6 +76,16 @@ class FailureKind(StrEnum):
     UNDELIVERABLE = "undeliverable"
 
 
+class RefusedInput(StrEnum):
+    """Which of a job's inputs the video API objected to, when its answer says so (stored in
+    `refused_input`): a refusal of the prompt is answered with an Edit prompt button."""
+
+    PROMPT = "prompt"
+    IMAGE = "image"
+    LAST_IMAGE = "last_image"
+    OUTPUT = "output"
+
+
 class JobKind(StrEnum):
     """How a job was started (stored in `kind`); all but the first two come from a result's
     buttons and name their parent in `parent_job_id`."""
@@ -133,6 +143,34 @@ class GenerationSettings:
     camera_fixed: bool | None
     seed: int | None
     generate_audio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OptionDefaults:
+    """Values for the options a member leaves out, at one level of precedence (a member's saved
+    defaults, a server's): None means "not set here", and the next level decides."""
+
+    duration_s: int | None = None
+    resolution: str | None = None
+    aspect_ratio: str | None = None
+    camera_fixed: bool | None = None
+    generate_audio: bool | None = None
+
+
+#: No default at a level: every option left to the next one.
+NO_DEFAULTS = OptionDefaults()
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLocks:
+    """A server's locked maximums: a typed value above one is refused, a default above one is
+    lowered to the longest (largest) value the model makes within it. None: no lock."""
+
+    max_duration_s: int | None = None
+    max_resolution: str | None = None
+
+
+NO_LOCKS = OptionLocks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +245,8 @@ class Job:
     kind: JobKind = JobKind.ANIMATE
     parent_job_id: int | None = None
     post_deleted_at: datetime | None = None
+    #: The input the API objected to when it failed or refused the job, if it said which.
+    refused_input: RefusedInput | None = None
     #: Variations of one request share one post: the group's first job's id, and this one's
     #: place in it from 0 (both None for a job of its own). See `bot.jobs.batches`.
     group_id: int | None = None
@@ -249,6 +289,7 @@ class JobChange:
     delivery_note: str | None = None
     mod_log_channel_id: int | None = None
     mod_log_message_id: int | None = None
+    refused_input: RefusedInput | None = None
     #: The requester has been told the outcome: the job leaves the open set for good.
     notified: bool | None = None
     #: Drop the interaction token (it expired, or the requester was told the outcome).

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from bot.i18n import common
 from bot.i18n.text import Text
 from bot.jobs import messages
-from bot.jobs.model import CANCELLABLE, DeliveryRoute, FailureKind, Job, JobChange, JobState
+from bot.jobs.model import (
+    CANCELLABLE,
+    DeliveryRoute,
+    FailureKind,
+    Job,
+    JobChange,
+    JobState,
+    RefusedInput,
+)
 from bot.jobs.notifier import PostFailedError
 from bot.jobs.runtime import JobRuntime
 
@@ -36,20 +44,25 @@ class Notices:
         *,
         cost_cents: int | None = None,
         failure_kind: FailureKind | None = None,
+        refused: RefusedInput | None = None,
     ) -> None:
         """Move a job to FAILED with its reason and settled cost, then tell its requester.
 
         `cost_cents` None keeps the cost known so far; any reservation is released. A job that
         was cancelled meanwhile stays cancelled, but what the failed step cost is still kept.
+        The reason says plainly whether anything was charged, and `refused` names the input
+        the API objected to (a refused prompt gets an Edit prompt button).
         """
+        settled = job.cost_cents if cost_cents is None else cost_cents
         # Stored as the requester reads it: it is shown to them, and on the moderation log.
-        reason = why.render(job.origin.locale)
+        reason = messages.honest(why, settled, failure_kind, refused).render(job.origin.locale)
         change = JobChange(
             error=reason,
             finished_at=self._rt.now(),
             reserved_cents=0,
             cost_cents=cost_cents,
             failure_kind=failure_kind,
+            refused_input=refused,
         )
         store = self._rt.store
         failed = await store.move(job.id, JobState.FAILED, change)

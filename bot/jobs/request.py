@@ -11,6 +11,15 @@ from typing import TypeVar
 from bot.errors import UserError
 from bot.i18n.text import Text
 from bot.jobs import request_messages as messages
+from bot.jobs.defaults import (
+    NO_LAYERS,
+    DefaultLayers,
+    check_typed_lock,
+    first_offered,
+    first_set,
+    within_lock,
+)
+from bot.jobs.defaults import variations as variations_wanted
 from bot.jobs.model import MAX_VARIATIONS, GenerationSettings, ImageInput
 from bot.media.files import IMAGE_CONTENT_TYPES, SNIFF_BYTES, sniff_image
 from bot.settings import Settings
@@ -88,16 +97,25 @@ class ImageRules:
         )
 
 
-def validate(request: AnimateRequest, settings: Settings, model: VideoModel) -> ValidatedRequest:
-    """Check a request against the model's and the bot's limits; raises UserError."""
+def validate(
+    request: AnimateRequest,
+    settings: Settings,
+    model: VideoModel,
+    layers: DefaultLayers = NO_LAYERS,
+) -> ValidatedRequest:
+    """Check a request against the model's and the bot's limits, and fill what was left out
+    from the member's, the server's and the bot's defaults (`layers`); raises UserError."""
     rules = ImageRules.from_settings(settings)
     prompt = clean_prompt(request.prompt, settings.prompt_max_chars)
     check_image(request.image, rules, "image")
     if request.last_image is not None:
         check_end_frame(model, has_end_frame=True)
         check_image(request.last_image, rules, "last_image")
-    count = check_variations(request.variations)
-    job_settings = resolve_settings(request, settings, model)
+    # A draft is one clip: a saved default of several variations does not make it several.
+    count = check_variations(
+        request.variations if request.draft else variations_wanted(request.variations, layers)
+    )
+    job_settings = resolve_settings(request, settings, model, layers)
     final: GenerationSettings | None = None
     if request.draft:
         check_draft(request, count)
@@ -162,34 +180,59 @@ def _smallest(resolutions: tuple[str, ...]) -> str:
 
 
 def resolve_settings(
-    r: AnimateRequest, defaults: Settings, model: VideoModel
+    r: AnimateRequest,
+    defaults: Settings,
+    model: VideoModel,
+    layers: DefaultLayers = NO_LAYERS,
 ) -> GenerationSettings:
-    """Check every value the member gave against what `model` offers (a refusal names what it
-    takes), and fill in the rest: the bot's default where the model offers it, else the
-    model's own; a random seed when none is given."""
+    """The one place a job's options are decided. Check every value the member typed against
+    what `model` offers and the server's locks (a refusal names what it takes), and fill in
+    the rest by precedence: the member's saved default > the server's default > the bot's
+    setting > the model's own, passing over a level the model does not make, and lowering a
+    default above a lock to it (`bot.jobs.defaults`); a random seed when none is given."""
     offered = model.options
+    member, server, locks = layers.member, layers.server, layers.locks
     if r.duration_s is None:
-        duration = default_duration_s(defaults, model)
+        duration = first_offered(
+            (member.duration_s, server.duration_s, defaults.default_duration_s),
+            offered.durations_s,
+            offered.defaults.duration_s,
+        )
+        duration = within_lock(
+            duration, offered.durations_s, locks.max_duration_s, "duration", model.id
+        )
     elif r.duration_s in offered.durations_s:
+        check_typed_lock(r.duration_s, locks.max_duration_s, "duration")
         duration = r.duration_s
     else:
         allowed = seconds_allowed(offered.durations_s)
         raise UserError(messages.model_value(model.id, "duration", r.duration_s, allowed))
+    resolution = _choice(
+        model,
+        "resolution",
+        r.resolution,
+        (member.resolution, server.resolution, defaults.default_resolution),
+        offered.resolutions,
+    )
+    if r.resolution is None:
+        resolution = within_lock(
+            resolution, offered.resolutions, locks.max_resolution, "resolution", model.id
+        )
+    else:
+        check_typed_lock(resolution, locks.max_resolution, "resolution")
     return GenerationSettings(
         duration_s=duration,
-        resolution=_choice(
-            model, "resolution", r.resolution, defaults.default_resolution, offered.resolutions
-        ),
+        resolution=resolution,
         aspect_ratio=_choice(
             model,
             "aspect_ratio",
             r.aspect_ratio,
-            defaults.default_aspect_ratio,
+            (member.aspect_ratio, server.aspect_ratio, defaults.default_aspect_ratio),
             offered.aspect_ratios,
         ),
-        camera_fixed=_camera(r, defaults, model),
+        camera_fixed=_camera(r, defaults, model, layers),
         seed=_seed(r, model),
-        generate_audio=_audio(r, defaults, model),
+        generate_audio=_audio(r, defaults, model, layers),
     )
 
 
@@ -214,12 +257,16 @@ def _default(bot_default: T, offered: Sequence[T], model_default: T) -> T:
 
 
 def _choice(
-    model: VideoModel, name: str, value: str | None, bot_default: str, allowed: tuple[str, ...]
+    model: VideoModel,
+    name: str,
+    value: str | None,
+    levels: tuple[str | None, ...],
+    allowed: tuple[str, ...],
 ) -> str:
-    """`value` if the model offers it; the default when left out."""
+    """`value` if the model offers it; when left out, the first level the model offers."""
     if value is None:
         model_default = str(getattr(model.options.defaults, name))
-        return _default(bot_default, allowed, model_default)
+        return first_offered(levels, allowed, model_default)
     if value not in allowed:
         if allowed == (_ONLY_ITS_OWN,):  # the model picks it itself: it has no such option
             raise UserError(messages.model_lacks(model.id, name))
@@ -227,12 +274,19 @@ def _choice(
     return value
 
 
-def _camera(r: AnimateRequest, defaults: Settings, model: VideoModel) -> bool | None:
+def _camera(
+    r: AnimateRequest, defaults: Settings, model: VideoModel, layers: DefaultLayers
+) -> bool | None:
     if not model.options.camera_fixed:
         if r.camera_fixed:  # asking for a still camera from a model that cannot hold one
             raise UserError(messages.model_lacks(model.id, "camera_fixed"))
-        return None
-    return defaults.default_camera_fixed if r.camera_fixed is None else r.camera_fixed
+        return None  # saved defaults do not apply to an option the model lacks
+    return first_set(
+        r.camera_fixed,
+        layers.member.camera_fixed,
+        layers.server.camera_fixed,
+        defaults.default_camera_fixed,
+    )
 
 
 def _seed(r: AnimateRequest, model: VideoModel) -> int | None:
@@ -249,13 +303,19 @@ def _seed(r: AnimateRequest, model: VideoModel) -> int | None:
     return r.seed
 
 
-def _audio(r: AnimateRequest, defaults: Settings, model: VideoModel) -> bool:
+def _audio(r: AnimateRequest, defaults: Settings, model: VideoModel, layers: DefaultLayers) -> bool:
     fixed = model.options.defaults.generate_audio
     if not model.options.audio:
         if r.generate_audio is not None and r.generate_audio != fixed:
             raise UserError(messages.model_fixed_audio(model.id, fixed))
-        return fixed
-    return defaults.default_generate_audio if r.generate_audio is None else r.generate_audio
+        return fixed  # the model decides: saved defaults do not apply
+    chosen = first_set(
+        r.generate_audio,
+        layers.member.generate_audio,
+        layers.server.generate_audio,
+        defaults.default_generate_audio,
+    )
+    return bool(chosen)
 
 
 def parse_duration(text: str, model: VideoModel) -> int | None:

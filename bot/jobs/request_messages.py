@@ -75,6 +75,24 @@ def model_fixed_audio(model: str, always: bool) -> Text:
     return Text("input.model_never_audio", model=model, name=name)
 
 
+def over_lock(name: str, value: object, lock: object) -> Text:
+    """A typed value above the server's locked maximum."""
+    return Text("input.over_lock", name=option_name(name), value=value, lock=lock)
+
+
+def locked_out(model: str, name: str, lock: object) -> Text:
+    """The server's model makes nothing within the server's locked maximum."""
+    return Text("input.locked_out", model=model, name=option_name(name), lock=lock)
+
+
+def variations_range(high: int) -> Text:
+    return Text("input.variations_range", high=high)
+
+
+def on_or_off() -> Text:
+    return Text("input.on_or_off")
+
+
 def duration_not_a_number(allowed: Text) -> Text:
     return Text("input.duration_not_a_number", allowed=allowed)
 

@@ -19,6 +19,7 @@ from bot.i18n.text import Text
 from bot.jobs import messages
 from bot.jobs.admission import Admission
 from bot.jobs.batches import Batches, variation_settings
+from bot.jobs.defaults import DefaultLayers
 from bot.jobs.delivery import Delivery
 from bot.jobs.generation import Generation
 from bot.jobs.model import (
@@ -178,10 +179,26 @@ class JobService:
         """The model a new job on this server runs on."""
         return self.models.for_server(await self._rt.store.guild_config(guild_id))
 
-    async def check(self, request: AnimateRequest, guild_id: int) -> ValidatedRequest:
+    async def check(self, request: AnimateRequest, guild_id: int, user_id: int) -> ValidatedRequest:
         """Validate against the server's model what can be checked without downloading
-        anything (one small read: the server's choice), so the cog can answer at once."""
-        return validate(request, self._rt.settings, await self.server_model(guild_id))
+        anything, filling what was left out from the member's and the server's defaults (two
+        small reads), so the cog can answer at once."""
+        layers, model = await self.defaults(guild_id, user_id)
+        return validate(request, self._rt.settings, model, layers)
+
+    async def defaults(self, guild_id: int, user_id: int) -> tuple[DefaultLayers, VideoModel]:
+        """The member's and the server's defaults and the server's locks, and the model a new
+        job of theirs runs on."""
+        store = self._rt.store
+        config = await store.guild_config(guild_id)
+        saved = await store.member_defaults(guild_id, user_id)
+        layers = DefaultLayers(
+            member=saved.options,
+            server=config.defaults,
+            locks=config.locks,
+            variations=saved.variations,
+        )
+        return layers, self.models.for_server(config)
 
     async def check_admission(
         self, access: Access, settings: GenerationSettings, model_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.jobs.model import Job
+from bot.jobs.model import NO_DEFAULTS, Job, OptionDefaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +74,17 @@ class JobDetails:
     clip_url: str | None
     #: When the output URL stops (or stopped) working; None if there never was one.
     clip_expires_at: datetime | None
+
+
+#: The most clips one /animate may make at once (`variations`), and so the most a member may
+#: save as their default.
+MAX_VARIATIONS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDefaults:
+    """A member's saved defaults on one server (`/animate-settings`); None: none saved."""
+
+    options: OptionDefaults = NO_DEFAULTS
+    #: Clips per /animate (1-4), read by the variations option when it is left out.
+    variations: int | None = None

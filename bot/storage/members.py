@@ -10,17 +10,22 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy import bindparam, func
 
-from bot.jobs.model import ImageInput, Job
-from bot.members.model import HistoryPage
+from bot.jobs.model import ImageInput, Job, OptionDefaults
+from bot.members.model import HistoryPage, MemberDefaults
 from bot.storage import rows
 from bot.storage.database import Database
-from bot.storage.schema import jobs, open_forms, user_prefs
+from bot.storage.schema import jobs, member_defaults, open_forms, user_prefs
 
 j = jobs.c
 #: An open form's image, as stored in `open_forms.image`.
 _IMAGE_JSON = TypeAdapter(ImageInput)
 
 _MENTION = sa.select(user_prefs.c.mention_on_done).where(user_prefs.c.user_id == bindparam("user"))
+
+_DEFAULTS = sa.select(member_defaults).where(
+    member_defaults.c.guild_id == bindparam("guild"),
+    member_defaults.c.user_id == bindparam("user"),
+)
 
 _DROP_EXPIRED_FORMS = sa.delete(open_forms).where(open_forms.c.expires_at <= bindparam("now"))
 _INSERT_FORM = sa.insert(open_forms)
@@ -93,6 +98,43 @@ class SqlMembers:
             user_prefs,
             ("user_id",),
             {"user_id": user_id, "mention_on_done": enabled, "updated_at": rows.ts(now)},
+        )
+
+    async def member_defaults(self, guild_id: int, user_id: int) -> MemberDefaults:
+        """The member's saved defaults on a server (none saved: all None)."""
+        row = await self._db.row(_DEFAULTS, {"guild": guild_id, "user": user_id})
+        if row is None:
+            return MemberDefaults()
+        return MemberDefaults(
+            options=OptionDefaults(
+                duration_s=row.duration_s,
+                resolution=row.resolution,
+                aspect_ratio=row.aspect_ratio,
+                camera_fixed=None if row.camera_fixed is None else bool(row.camera_fixed),
+                generate_audio=None if row.generate_audio is None else bool(row.generate_audio),
+            ),
+            variations=row.variations,
+        )
+
+    async def set_member_defaults(
+        self, guild_id: int, user_id: int, defaults: MemberDefaults, now: datetime
+    ) -> None:
+        """Save the member's defaults on a server, replacing what was saved."""
+        o = defaults.options
+        await self._db.upsert(
+            member_defaults,
+            ("guild_id", "user_id"),
+            {
+                "guild_id": guild_id,
+                "user_id": user_id,
+                "duration_s": o.duration_s,
+                "resolution": o.resolution,
+                "aspect_ratio": o.aspect_ratio,
+                "camera_fixed": o.camera_fixed,
+                "generate_audio": o.generate_audio,
+                "variations": defaults.variations,
+                "updated_at": rows.ts(now),
+            },
         )
 
     async def save_form(

@@ -22,7 +22,7 @@ from bot.jobs.model import (
     JobState,
     NewJob,
 )
-from bot.members.model import HistoryPage, UsageReport
+from bot.members.model import HistoryPage, MemberDefaults, UsageReport
 
 #: Decides, inside the admission transaction, whether a job may start: None, or why not.
 Decision = Callable[[QuotaUsage], Text | None]
@@ -87,6 +87,10 @@ class MemberStore(Protocol):
 
     async def mention_on_done(self, user_id: int) -> bool: ...
     async def set_mention_on_done(self, user_id: int, enabled: bool, now: datetime) -> None: ...
+    async def member_defaults(self, guild_id: int, user_id: int) -> MemberDefaults: ...
+    async def set_member_defaults(
+        self, guild_id: int, user_id: int, defaults: MemberDefaults, now: datetime
+    ) -> None: ...
     async def save_form(
         self, key: str, user_id: int, image: ImageInput, expires_at: datetime, now: datetime
     ) -> None: ...

@@ -18,6 +18,7 @@ from bot.jobs.model import (
     JobState,
     NewJob,
     Origin,
+    RefusedInput,
 )
 from bot.storage.database import AnyRow
 
@@ -119,6 +120,8 @@ def change_values(change: JobChange) -> dict[str, Any]:
         values["failure_kind"] = change.failure_kind.value
     if change.delivered_via is not None:
         values["delivered_via"] = change.delivered_via.value
+    if change.refused_input is not None:
+        values["refused_input"] = change.refused_input.value
     if change.notified is not None:
         values["notified"] = change.notified
     if change.drop_token:
@@ -191,6 +194,7 @@ def job(result: AnyRow) -> Job:
         group_id=row["group_id"],
         group_index=row["group_index"],
         final_settings=settings_from_json(row["final_params"]) if row["final_params"] else None,
+        refused_input=RefusedInput(row["refused_input"]) if row["refused_input"] else None,
     )
 
 

@@ -73,6 +73,7 @@ jobs = sa.Table(
     sa.Column("group_index", sa.Integer),
     # A draft's Render final settings, as JSON like `params` (NULL: not a draft).
     sa.Column("final_params", sa.Text),
+    sa.Column("refused_input", sa.Text),
 )
 
 #: Small key/value facts about the deployment (e.g. the hash of the synced command tree).
@@ -120,6 +121,21 @@ user_prefs = sa.Table(
     metadata,
     sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("mention_on_done", _Flag, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+#: A member's saved defaults for the options they leave out, per server (NULL: none saved).
+member_defaults = sa.Table(
+    "member_defaults",
+    metadata,
+    sa.Column("guild_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("duration_s", sa.Integer),
+    sa.Column("resolution", sa.Text),
+    sa.Column("aspect_ratio", sa.Text),
+    sa.Column("camera_fixed", _Flag),
+    sa.Column("generate_audio", _Flag),
+    sa.Column("variations", sa.Integer),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 

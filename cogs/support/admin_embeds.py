@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.defaults import messages as saved
 from bot.guilds import messages
 from bot.guilds.admin import GuildOverview, ModelsOverview, Period
 from bot.guilds.model import LIMIT_NAMES, GuildUsageReport
@@ -44,6 +45,9 @@ def overview_embed(o: GuildOverview, locale: str) -> discord.Embed:
         for n in LIMIT_NAMES
     )
     field("limits", limits, inline=False)
+    embed.add_field(
+        name=say(saved.FIELD_DEFAULTS), value=say(saved.server_defaults(c.defaults, c.locks))
+    )
     blocks = _listing([say(messages.blocked_line(b.user_id, b.reason)) for b in o.blocks], locale)
     field("blocked", blocks or say(messages.NO_BLOCKS), inline=False)
     changes = _listing(

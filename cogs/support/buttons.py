@@ -305,6 +305,13 @@ class FinalButton(
             await answer(interaction, messages.BUTTON_FAILED)
 
 
+def edit_prompt_view(job_id: int, locale: str) -> discord.ui.View:
+    """The Edit prompt button alone: on a job the video service failed for its prompt."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ResultButton("edit", job_id, locale))
+    return view
+
+
 def _actor(interaction: discord.Interaction[Any]) -> Actor:
     """Who pressed, on which server, with the rights Discord reports for them there."""
     assert interaction.guild_id is not None

@@ -33,7 +33,7 @@ async def start_job(
         raise UserError(messages.GUILD_ONLY)
     if missing := missing_permissions(interaction):
         raise UserError(messages.missing_permissions(missing))
-    checked = await jobs.check(request, interaction.guild_id)
+    checked = await jobs.check(request, interaction.guild_id, interaction.user.id)
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     await jobs.accept(checked, origin(interaction), access(interaction), kind=kind)

@@ -13,7 +13,7 @@ import discord
 
 from bot.i18n.text import Text
 from bot.jobs import messages
-from bot.jobs.model import CANCELLABLE, DeliveryRoute, Job, JobKind, JobState
+from bot.jobs.model import CANCELLABLE, DeliveryRoute, Job, JobKind, JobState, RefusedInput
 from bot.jobs.notifier import (
     NO_EXTRAS,
     ChannelForbiddenError,
@@ -26,7 +26,7 @@ from bot.jobs.notifier import (
 )
 from bot.media.files import SOURCE_FIRST, SOURCE_LAST, DownloadedClip
 from bot.remix import messages as remix_messages
-from cogs.support.buttons import cancel_view, group_view, result_view
+from cogs.support.buttons import cancel_view, edit_prompt_view, group_view, result_view
 from cogs.support.embeds import DESCRIPTION_MAX, FIELD_MAX, truncate
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class DiscordNotifier:
                 cast(int, ORIGINAL_RESPONSE),  # the route takes this documented alias for an id
                 content=text,
                 embed=None,
-                view=cancel_view(job.id, job.origin.locale) if cancellable else None,
+                view=_progress_view(job, cancellable=cancellable),
                 allowed_mentions=_NO_MENTIONS,
             )
         except discord.NotFound as exc:
@@ -388,6 +388,16 @@ def _variation_line(variation: Variation) -> Text:
     if job.state == JobState.CANCELLED:
         return messages.variation_cancelled(job.cost_cents)
     return messages.variation_failed(job.error or "", job.cost_cents)
+
+
+def _progress_view(job: Job, *, cancellable: bool) -> discord.ui.View | None:
+    """Cancel while the job runs; Edit prompt on a job the API failed for its prompt (rather
+    than a reroll with the same text)."""
+    if cancellable:
+        return cancel_view(job.id, job.origin.locale)
+    if job.state is JobState.FAILED and job.refused_input is RefusedInput.PROMPT:
+        return edit_prompt_view(job.id, job.origin.locale)
+    return None
 
 
 def _result_view(job: Job, via: DeliveryRoute) -> discord.ui.View | None:

@@ -70,6 +70,8 @@ async def test_admin_group_is_registered_for_manage_server_in_servers_only(
         "unblock": (SUB_COMMAND, []),
         "limit": (SUB_COMMAND, []),
         "mod-log": (SUB_COMMAND, []),
+        "defaults": (SUB_COMMAND, []),
+        "lock": (SUB_COMMAND, []),
         "model": (SUB_COMMAND, []),
         "models": (SUB_COMMAND, []),
         "usage": (SUB_COMMAND, []),

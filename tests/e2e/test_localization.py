@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.i18n.text import Text, catalogue
 from bot.jobs import messages, request_messages
-from bot.jobs.model import JobState
+from bot.jobs.model import JobState, RefusedInput
 from tests.e2e.admin_tools import admin, block
 from tests.e2e.conftest import (
     BotProcess,
@@ -130,7 +130,9 @@ async def test_a_french_users_job_speaks_french_and_the_log_speaks_the_servers_l
     await wait_until(
         lambda: any(t.startswith(done_prefix) for t in progress_texts(discord_fake, ok)[-1:])
     )
-    assert failed["error"] == fr(messages.api_failed(MODERATION_ERROR))
+    reason = messages.api_failed(MODERATION_ERROR)
+    told = messages.honest(reason, failed["cost_cents"], None, RefusedInput.PROMPT)
+    assert failed["error"] == fr(told)
     assert progress_texts(discord_fake, refused)[-1] == fr(messages.failed(failed["error"]))
 
     def log_entry(job: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 from typing import Any
 
+from bot.jobs import messages as job_messages
 from bot.jobs.model import JobState
 from bot.video.catalogue import MODELS
 from tests.e2e.admin_tools import (
@@ -189,8 +190,10 @@ async def test_a_retired_default_model_fails_jobs_plainly_at_no_cost_and_the_bot
     (job,) = runner.jobs()
     assert job["state"] == JobState.FAILED
     assert (job["cost_cents"], job["reserved_cents"]) == (0, 0)
-    assert job["error"] == english.MODEL_UNAVAILABLE
-    failure = english.failed(english.MODEL_UNAVAILABLE)
+    told = job_messages.honest(job_messages.MODEL_UNAVAILABLE, 0, None, None).render()
+    assert job["error"] == told
+    assert told.endswith(english.NOT_CHARGED)
+    failure = english.failed(told)
     await wait_until(
         lambda: any(
             failure in str((r.json or {}).get("content"))

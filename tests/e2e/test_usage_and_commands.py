@@ -63,7 +63,9 @@ async def test_commands_are_registered_with_native_option_types(
         "animate-history",
         "animate-show",
         "animate-notify",
+        "animate-settings",
     }
+    assert commands["animate-settings"]["contexts"] == [0]  # a member's defaults per server
     menu = commands["Animate this image"]
     assert menu["type"] == 3  # a message command: right-click a message → Apps
     assert menu["contexts"] == commands["animate"]["contexts"] == [0]  # servers only

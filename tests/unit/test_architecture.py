@@ -27,6 +27,7 @@ FEATURE_DEPENDENCIES: dict[str, set[str]] = {
     "members": {"guilds", "i18n", "jobs", "storage"},
     "jobs": {"guilds", "i18n", "media", "storage", "video"},
     "remix": {"guilds", "i18n", "jobs", "media", "storage", "video"},
+    "defaults": {"guilds", "i18n", "jobs", "storage", "video"},
     "ops": {"jobs", "storage", "video"},
 }
 

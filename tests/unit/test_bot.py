@@ -77,6 +77,7 @@ def build(
         remix=object(),  # type: ignore[arg-type]
         forms=object(),  # type: ignore[arg-type]
         members=object(),  # type: ignore[arg-type]
+        defaults=object(),  # type: ignore[arg-type]
         retention=Retention(engine.calls),  # type: ignore[arg-type]
         notifier=lambda _bot: object(),  # type: ignore[arg-type,return-value]
     )

@@ -118,7 +118,7 @@ class Harness:
             height=768,
         )
         request = await self.service.check(
-            AnimateRequest(prompt=prompt, image=image, seed=7), GUILD_ID
+            AnimateRequest(prompt=prompt, image=image, seed=7), GUILD_ID, user_id
         )
         origin = origin or self.origin(user_id)
         access = access or self.access(origin.user_id)

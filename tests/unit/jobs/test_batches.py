@@ -107,7 +107,7 @@ async def accept_group(h: Harness, count: int, seed: int | None = None) -> Job:
     """Ask for `count` variations through the service, as /animate does."""
     image = replace(IMAGE, url=h.image_url)
     request = AnimateRequest(prompt="The cat blinks", image=image, variations=count, seed=seed)
-    checked = await h.service.check(request, GUILD_ID)
+    checked = await h.service.check(request, GUILD_ID, h.origin().user_id)
     return await h.service.accept(checked, h.origin(), h.access())
 
 

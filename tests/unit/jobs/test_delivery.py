@@ -131,9 +131,11 @@ async def test_delivery_failing_transiently_is_retried_then_fails_as_post_failed
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.POST_FAILED.render()
+    told = messages.honest(messages.POST_FAILED, failed.cost_cents, None, None).render()
+    assert failed.error == told  # the clip was made: what it cost is said
+    assert "charged $" in told
     assert h.notifier.clip_attempts == [job.id] * 3  # the first try and two retries
-    assert messages.failed(messages.POST_FAILED.render()).render() in h.notifier.texts(job.id)
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
 
 
 async def test_delivery_failing_for_good_is_not_retried(h: Harness) -> None:
@@ -143,7 +145,8 @@ async def test_delivery_failing_for_good_is_not_retried(h: Harness) -> None:
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.POST_FAILED.render()
+    told = messages.honest(messages.POST_FAILED, failed.cost_cents, None, None).render()
+    assert failed.error == told
     assert h.notifier.clip_attempts == [job.id]
 
 

@@ -89,12 +89,12 @@ async def test_image_link_about_to_expire_fails_at_submit_without_calling_the_ap
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.IMAGE_LINK_EXPIRED.render()
+    told = messages.honest(messages.IMAGE_LINK_EXPIRED, 0, None, None).render()
+    assert failed.error == told
+    assert messages.NOT_CHARGED.render() in told
     assert failed.cost_cents == 0
     assert h.fake.submits == []
-    assert messages.failed(messages.IMAGE_LINK_EXPIRED.render()).render() in h.notifier.texts(
-        job.id
-    )
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
 
 
 async def test_persistent_429_on_submit_requeues_the_job_and_submits_it_once_the_api_recovers(
@@ -146,8 +146,9 @@ async def test_prediction_processing_past_the_job_timeout_fails_and_tells_the_us
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.TIMED_OUT.render()
-    assert messages.failed(messages.TIMED_OUT.render()).render() in h.notifier.texts(job.id)
+    told = messages.honest(messages.TIMED_OUT, failed.cost_cents, None, None).render()
+    assert failed.error == told
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
     assert h.notifier.failures == []  # the token still works: told in the progress message
 
 
@@ -178,10 +179,10 @@ async def test_401_while_polling_fails_the_job_as_service_unavailable(h: Harness
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.SERVICE_UNAVAILABLE.render()
-    assert messages.failed(messages.SERVICE_UNAVAILABLE.render()).render() in h.notifier.texts(
-        job.id
-    )
+    told = messages.honest(messages.FAILED_UNAVAILABLE, failed.cost_cents, None, None).render()
+    assert failed.error == told
+    assert f"charged ${failed.cost_cents / 100:.2f}" in told  # it was submitted: it cost
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
     assert failed.prediction_id is not None
     assert h.fake.status_polls(failed.prediction_id) == 1  # no further polls
 
@@ -196,5 +197,10 @@ async def test_submit_answered_by_a_gateway_error_is_recorded_as_outcome_unknown
 
     assert failed.state == JobState.FAILED
     assert failed.failure_kind == FailureKind.SUBMIT_UNKNOWN
-    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN.render()
+    assert failed.error == (
+        messages.honest(
+            messages.SUBMIT_OUTCOME_UNKNOWN, failed.cost_cents, FailureKind.SUBMIT_UNKNOWN, None
+        ).render()
+    )
+    assert "may have been charged" in failed.error
     assert len(h.fake.submits) == 1

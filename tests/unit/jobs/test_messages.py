@@ -9,7 +9,7 @@ import pytest
 
 from bot.jobs import messages
 from bot.jobs.expectations import Eta, EtaBasis, Forecast
-from bot.jobs.model import GenerationSettings
+from bot.jobs.model import FailureKind, GenerationSettings, RefusedInput
 from tests.factories import job_as_stored, new_job
 
 FULL = "█" * messages.BAR_WIDTH
@@ -133,3 +133,50 @@ def test_the_post_footer_names_the_model() -> None:
     assert messages.result_footer(replace(JOB, model="i2v-pro")).render() == (
         "Job #1 · MiniMax Hailuo 2.3 Pro"
     )
+
+
+# Honest failures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api_error", "refused"),
+    [
+        (
+            "Your request was flagged by content moderation. Please modify your prompt.",
+            RefusedInput.PROMPT,
+        ),
+        ("last_image: could not be fetched", RefusedInput.LAST_IMAGE),
+        ("The end image is too small", RefusedInput.LAST_IMAGE),
+        ("image: could not be fetched; prompt: too long", RefusedInput.IMAGE),
+        ("The output was flagged", RefusedInput.OUTPUT),
+        ("Injected failure (HTTP 500)", None),
+        (None, None),
+    ],
+)
+def test_the_input_an_api_error_names_is_the_first_it_mentions(
+    api_error: str | None, refused: RefusedInput | None
+) -> None:
+    assert messages.refused_input(api_error) is refused
+
+
+def test_a_failure_with_a_cost_says_what_was_charged() -> None:
+    told = messages.honest(messages.TIMED_OUT, 29, None, None).render()
+
+    assert told.endswith("The video service charged $0.29 for this attempt.")
+
+
+def test_a_failure_without_a_cost_says_nothing_was_charged_and_names_the_prompt() -> None:
+    told = messages.honest(messages.api_rejected("bad prompt"), 0, None, RefusedInput.PROMPT)
+
+    assert told.render() == (
+        "The video service refused the request: “bad prompt”. You were not charged. "
+        "The video service objected to the **prompt**: press **Edit prompt** to change it."
+    )
+
+
+def test_a_submit_whose_outcome_is_unknown_says_it_may_have_been_charged() -> None:
+    told = messages.honest(
+        messages.SUBMIT_OUTCOME_UNKNOWN, 100, FailureKind.SUBMIT_UNKNOWN, None
+    ).render()
+
+    assert "You may have been charged up to $1.00" in told

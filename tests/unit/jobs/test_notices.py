@@ -40,7 +40,9 @@ async def test_failure_after_the_token_expired_is_posted_in_the_channel(h: Harne
     job = await h.accept(prompt="something forbidden", origin=h.origin(token_ttl_s=-60))
     failed = await h.wait_notified(job.id)
 
-    reason = messages.api_failed(MODERATION)
+    reason = messages.honest(
+        messages.api_failed(MODERATION), failed.cost_cents, None, failed.refused_input
+    )
     assert failed.state == JobState.FAILED
     assert h.notifier.failures == [
         (job.id, messages.failed_in_channel(ALICE, job.id, reason).render())
@@ -57,7 +59,9 @@ async def test_failure_whose_progress_message_is_gone_is_posted_in_the_channel(
     job = await h.accept(prompt="something forbidden")
     failed = await h.wait_notified(job.id)
 
-    reason = messages.api_failed(MODERATION)
+    reason = messages.honest(
+        messages.api_failed(MODERATION), failed.cost_cents, None, failed.refused_input
+    )
     assert failed.state == JobState.FAILED
     assert h.notifier.failures == [
         (job.id, messages.failed_in_channel(ALICE, job.id, reason).render())
@@ -95,11 +99,12 @@ async def test_failure_notice_refused_in_the_channel_is_sent_by_dm(h: Harness) -
     h.notifier.route_errors[DeliveryRoute.CHANNEL] = FORBIDDEN
 
     job = await h.accept(prompt="something forbidden", origin=h.origin(token_ttl_s=-60))
-    await h.wait_notified(job.id)
+    failed = await h.wait_notified(job.id)
 
     assert h.notifier.failure_routes == [DeliveryRoute.DM]
     ((_, text),) = h.notifier.failures
-    assert text == messages.failed_by_dm(job.id, messages.api_failed("Flagged.")).render()
+    reason = messages.honest(messages.api_failed("Flagged."), failed.cost_cents, None, None)
+    assert text == messages.failed_by_dm(job.id, reason).render()
 
 
 async def test_each_job_is_posted_to_the_mod_log_and_its_entry_follows_the_outcome(

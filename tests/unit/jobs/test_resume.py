@@ -59,10 +59,11 @@ async def test_resumed_job_caught_mid_submit_fails_as_outcome_unknown_without_re
     failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.SUBMIT_OUTCOME_UNKNOWN.render()
-    assert messages.failed(messages.SUBMIT_OUTCOME_UNKNOWN.render()).render() in h.notifier.texts(
-        job.id
-    )
+    told = messages.honest(
+        messages.SUBMIT_OUTCOME_UNKNOWN, failed.cost_cents, FailureKind.SUBMIT_UNKNOWN, None
+    ).render()
+    assert failed.error == told
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
     # Once the dispatcher has sent the queued jobs, it is clear nothing else was (re-)sent.
     await h.wait_state(restarted.jobs[JobState.QUEUED].id, JobState.SUBMITTED)
     await h.wait_state(restarted.jobs[JobState.CLAIMED].id, JobState.SUBMITTED)

@@ -158,13 +158,15 @@ async def test_a_retired_model_fails_the_job_plainly_at_no_cost_and_logs_one_lin
         failed = await h.wait_notified(job.id)
 
     assert failed.state == JobState.FAILED
-    assert failed.error == messages.MODEL_UNAVAILABLE.render()
+    told = messages.honest(messages.MODEL_UNAVAILABLE, 0, None, None).render()
+    assert failed.error == told
+    assert messages.NOT_CHARGED.render() in told
     assert (failed.cost_cents, failed.reserved_cents) == (0, 0)
     assert h.fake.predictions == {}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert SEEDANCE in errors[0].getMessage()
-    assert messages.failed(messages.MODEL_UNAVAILABLE.render()).render() in h.notifier.texts(job.id)
+    assert messages.failed(told).render() in h.notifier.texts(job.id)
 
 
 async def test_after_a_retired_answer_the_model_is_refused_at_once_without_an_api_call(
@@ -221,7 +223,7 @@ async def test_jobs_already_queued_on_a_retired_model_fail_without_an_api_call(
 
     failed = await h.wait_notified(waiting.id)  # its submit got the 404
 
-    assert failed.error == messages.MODEL_UNAVAILABLE.render()
+    assert failed.error == messages.honest(messages.MODEL_UNAVAILABLE, 0, None, None).render()
     assert h.store.history[waiting.id][-1] == JobState.FAILED
 
 

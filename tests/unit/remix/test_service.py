@@ -15,12 +15,13 @@ import pytest
 
 import bot.remix.service
 from bot.errors import UserError
+from bot.guilds.model import AuditEntry
 from bot.guilds.policy import Actor
 from bot.i18n.format import jump_url
 from bot.i18n.text import Text
 from bot.jobs import messages as job_messages
 from bot.jobs import request_messages
-from bot.jobs.model import ImageInput, Job, JobKind, JobState
+from bot.jobs.model import ImageInput, Job, JobKind, JobState, OptionLocks
 from bot.jobs.notifier import PostFailedError
 from bot.media.files import ClipDownloader, DownloadedClip
 from bot.media.frames import Frame
@@ -361,3 +362,22 @@ async def test_at_most_two_clips_are_fetched_for_continue_at_once(
 
     assert peak == 2
     assert all(f.content_type == "image/png" for f in frames)
+
+
+async def test_a_remix_of_a_clip_above_a_lock_set_since_is_refused_naming_the_lock(
+    h: Harness,
+) -> None:
+    parent = await delivered(h)  # 720p, made before the lock
+    locks = OptionLocks(max_resolution="480p")
+    audit = AuditEntry(1, "lock-resolution", "480p", h.clock())
+    await h.store.inner.update_guild_config(
+        GUILD_ID, lambda c: c.model_copy(update={"locks": locks}), audit
+    )
+
+    with pytest.raises(UserError) as caught:
+        await h.remix.start(
+            parent.id, JobKind.REGENERATE, h.origin(), h.access(), PostFiles(first=fresh(h))
+        )
+
+    assert caught.value.user_message == request_messages.over_lock("resolution", "720p", "480p")
+    assert len(h.fake.submits) == 1  # the parent's only

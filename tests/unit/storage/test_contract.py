@@ -26,7 +26,10 @@ from bot.jobs.model import (
     JobKind,
     JobState,
     NewJob,
+    OptionDefaults,
+    RefusedInput,
 )
+from bot.members.model import MemberDefaults
 from bot.storage import Store
 from tests import factories
 
@@ -809,3 +812,47 @@ async def test_a_drafts_final_settings_round_trip(store: Store) -> None:
     assert job.final_settings == final
     assert (await store.get_job(job.id)) == job
     assert (await create(store, new_job(), T0)).final_settings is None
+
+
+# Saved defaults and what the API objected to ------------------------------------------------------
+
+
+async def test_a_member_without_saved_defaults_has_none(store: Store) -> None:
+    assert await store.member_defaults(1, ALICE) == MemberDefaults()
+
+
+async def test_saved_defaults_are_kept_per_member_and_server(store: Store) -> None:
+    mine = MemberDefaults(
+        options=OptionDefaults(
+            duration_s=8,
+            resolution="1080p",
+            aspect_ratio="9:16",
+            camera_fixed=True,
+            generate_audio=False,
+        ),
+        variations=3,
+    )
+    await store.set_member_defaults(1, ALICE, mine, T0)
+    await store.set_member_defaults(2, ALICE, MemberDefaults(variations=2), T0)
+
+    assert await store.member_defaults(1, ALICE) == mine
+    assert await store.member_defaults(2, ALICE) == MemberDefaults(variations=2)
+    assert await store.member_defaults(1, BOB) == MemberDefaults()
+
+
+async def test_saving_defaults_again_replaces_them(store: Store) -> None:
+    await store.set_member_defaults(1, ALICE, MemberDefaults(variations=4), T0)
+    cleared = MemberDefaults(options=OptionDefaults(generate_audio=True))
+
+    await store.set_member_defaults(1, ALICE, cleared, T0 + timedelta(seconds=1))
+
+    assert await store.member_defaults(1, ALICE) == cleared
+
+
+async def test_the_input_the_api_objected_to_is_kept_with_the_failure(store: Store) -> None:
+    job = await create(store, new_job(), T0)
+
+    failed = await store.update(job.id, JobChange(refused_input=RefusedInput.PROMPT))
+
+    assert failed.refused_input is RefusedInput.PROMPT
+    assert (await store.get_job(job.id)) == failed
