@@ -204,7 +204,8 @@ class ClipFitter:
 
     def __init__(self, *, concurrency: int, timeout_s: float, directory: Path | None) -> None:
         self.enabled = concurrency > 0
-        self._slots = asyncio.Semaphore(max(concurrency, 1))
+        #: Held by each conversion; other CPU-heavy work (GIFs) shares them, to bound the CPU.
+        self.slots = asyncio.Semaphore(max(concurrency, 1))
         self._timeout_s = timeout_s
         self._directory = directory
 
@@ -224,7 +225,7 @@ class ClipFitter:
         try:
             # Cancelled, the thread stops at its next frame and removes its file; one that had
             # already finished has its result deleted; either way it keeps its slot till then.
-            result = await run_in_slot(self._slots, work, abort=abort, orphaned=_remove)
+            result = await run_in_slot(self.slots, work, abort=abort, orphaned=_remove)
         except TranscodeAbortedError:
             log.warning("re-encoding took longer than %g s; giving up", self._timeout_s)
             return None
@@ -278,7 +279,7 @@ class ClipFitter:
             return convert(clip.path, directory=self._directory, deadline=deadline, abort=abort)
 
         try:
-            return await run_in_slot(self._slots, work, abort=abort, orphaned=_remove_path)
+            return await run_in_slot(self.slots, work, abort=abort, orphaned=_remove_path)
         except TranscodeAbortedError:
             log.warning("converting the clip took longer than %g s; giving up", self._timeout_s)
         except (av.FFmpegError, IndexError, OSError, ValueError) as exc:
