@@ -18,7 +18,7 @@ from tests.e2e.conftest import (
     is_clip_post,
     wait_until,
 )
-from tests.fakes.clips import make_mp4
+from tests.fakes.clips import make_mp4, top_level_boxes, video_format
 from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
 
@@ -32,12 +32,18 @@ async def post_clip(discord: FakeDiscord, api: FakeVibedream, clip: bytes) -> Re
 
 
 def posted_format(post: RecordedRequest, tmp_path: Path) -> tuple[bytes, ClipFormat]:
+    """The posted clip's bytes and format, as the bot reads it; checked against a reading
+    independent of the bot (the box order walked here, FFmpeg's codec and pixel format)."""
     upload = post.files[0]
     assert str(upload.filename).endswith(".mp4")
     assert upload.data is not None
     path = tmp_path / "posted.mp4"
     path.write_bytes(upload.data)
-    return upload.data, probe_format(path)
+    seen = probe_format(path)
+    boxes = top_level_boxes(upload.data)
+    assert seen.faststart == (boxes.index("moov") < boxes.index("mdat"))
+    assert (seen.codec, seen.pix_fmt) == video_format(upload.data)
+    return upload.data, seen
 
 
 async def test_a_clip_that_plays_everywhere_is_posted_byte_for_byte(

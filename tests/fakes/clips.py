@@ -51,6 +51,28 @@ def make_mp4(
     return buffer.getvalue()
 
 
+def top_level_boxes(data: bytes) -> list[str]:
+    """The mp4's top-level box types in file order (e.g. `["ftyp", "moov", "mdat"]`): read
+    here independently of the bot, so tests can check what the bot says of a file."""
+    boxes, at = [], 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, at)
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, at + 8)
+        boxes.append(kind.decode("latin-1"))
+        if size < 8:
+            break
+        at += size
+    return boxes
+
+
+def video_format(data: bytes) -> tuple[str, str | None]:
+    """The video codec and pixel format of an mp4, as FFmpeg reports them."""
+    with av.open(io.BytesIO(data)) as container:
+        context = container.streams.video[0].codec_context
+        return context.name, context.format.name if context.format else None
+
+
 def _write(
     container: OutputContainer,
     width: int,
