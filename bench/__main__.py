@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.big_database import HistoryResult, history
+from bench.media import ClipSpec, MediaResult, media
 from bench.procstats import MiB, machine
 from bench.stats import Row, check, ms, percentile, table
 from bench.variations import VariationsResult, variations
 from bench.workloads import BigClipResult, BurstResult, ScaleResult, big_clip, burst, scale
 
-WORKLOADS = ("burst", "scale", "bigclip", "history", "variations")
+WORKLOADS = ("burst", "scale", "bigclip", "history", "variations", "media")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,6 +56,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=10,
         help="4-variation jobs at once, then 4x as many single jobs (10)",
     )
+    add("--media-seconds", type=float, default=12.0, help="length of the media clip, s (12)")
+    add("--media-height", type=int, default=1080, help="height of the media clip, 16:9 (1080)")
     add("--workdir", type=Path, default=None, help="keep databases and logs here")
     return parser.parse_args(argv)
 
@@ -239,6 +242,23 @@ def history_rows(r: HistoryResult) -> list[Row]:
     return rows
 
 
+def media_rows(results: list[MediaResult], clip: ClipSpec) -> list[Row]:
+    """Rows for the remux, the re-encode and the GIF, each in a process of its own."""
+    what = {
+        "remux": "remux (index last -> faststart, no re-encode)",
+        "re-encode": "re-encode (H.264 yuv444p -> yuv420p faststart)",
+        "gif": "GIF button (scaled and trimmed to 10 MiB)",
+    }
+    return [
+        Row(
+            f"{what[r.operation]}, {clip} clip of {r.source_mib:.0f} MiB",
+            f"{r.wall_s:.2f} s (CPU {r.cpu_s:.2f} s)",
+            f"peak RSS {r.peak_rss_mib:.0f} MiB (+{r.peak_rss_mib - r.base_rss_mib:.0f})",
+        )
+        for r in results
+    ]
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> str:
     """Run the chosen workloads and return the report."""
     only = set(args.only.split(","))
@@ -291,6 +311,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
         rows += history_rows(hist)
         notes.append(f"history built in {hist.build_s:.1f} s; query plans:")
         notes += [f"  {plan}" for plan in hist.usage_plans]
+    if "media" in only:
+        clip = ClipSpec(
+            width=round(args.media_height * 16 / 9) // 2 * 2,
+            height=args.media_height,
+            seconds=args.media_seconds,
+        )
+        done = await asyncio.to_thread(media, workdir / "media", clip)
+        rows += media_rows(done, clip)
+        notes += [f"{r.operation} made: {r.output}" for r in done]
     elapsed = time.monotonic() - started
     return "\n".join(
         [
@@ -322,7 +351,9 @@ def settings_line(args: argparse.Namespace) -> str:
         f"variations {args.variations_groups} x 4 then {args.variations_groups * 4} x 1 with "
         f"estimate {8 * s:g}-{16 * s:g}s, DEFAULT_USER_IN_FLIGHT_LIMIT=4, "
         "MAX_JOBS_IN_FLIGHT_PER_USER=4, MAX_JOBS_IN_FLIGHT=clips; "
-        "everything else at the bot's defaults"
+        f"media clip {args.media_seconds:g} s {args.media_height}p 24 fps, each operation in "
+        "a fresh process (peak RSS = its VmHWM, in brackets the rise over the process with "
+        "PyAV loaded); everything else at the bot's defaults"
     )
 
 

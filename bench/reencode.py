@@ -28,14 +28,17 @@ _RATE = 48000
 MiB = 1024 * 1024
 
 
-def make_source(path: Path, width: int, height: int, seconds: float, fps: int) -> None:
-    """A panning random texture (hard to compress, like a detailed scene) with a tone."""
+def make_source(
+    path: Path, width: int, height: int, seconds: float, fps: int, pix_fmt: str = "yuv420p"
+) -> None:
+    """A panning random texture (hard to compress, like a detailed scene) with a tone, in
+    H.264 of `pix_fmt`, the index last (as the mp4 muxer writes it unless told otherwise)."""
     rng = random.Random(1)
     pad = 8 * round(seconds * fps)
     texture = [rng.randbytes((width + pad) * 4) for _ in range(height + pad)]
     with av.open(str(path), "w", format="mp4") as out:
         video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.bit_rate = 25_000_000
         video.options = {"preset": "ultrafast"}
         audio = out.add_stream("aac", rate=_RATE)

@@ -21,6 +21,7 @@ from bot.jobs.posting import ResultPoster
 from bot.jobs.runtime import JobRuntime
 from bot.jobs.service import JobService
 from bot.media.files import ClipDownloader, DiscordFiles
+from bot.media.gif import GifMaker
 from bot.media.transcode import ClipFitter
 from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
@@ -101,12 +102,13 @@ async def run(settings: Settings) -> None:
         downloader = ClipDownloader.from_settings(http, settings)
         files = DiscordFiles.from_settings(http, settings)
         runtime = JobRuntime(settings=settings, store=store, metrics=metrics)
+        fitter = ClipFitter.from_settings(settings)
         poster = ResultPoster(
             settings=settings,
             store=store,
             downloader=downloader,
             files=files,
-            fitter=ClipFitter.from_settings(settings),
+            fitter=fitter,
             now=runtime.now,
             metrics=metrics,
         )
@@ -120,7 +122,12 @@ async def run(settings: Settings) -> None:
         admin = GuildAdmin(settings=settings, store=store)
         history = HistoryService(settings=settings, store=store)
         remix = RemixService(
-            jobs=jobs, settings=settings, store=store, downloader=downloader, files=files
+            jobs=jobs,
+            settings=settings,
+            store=store,
+            downloader=downloader,
+            files=files,
+            gifs=GifMaker.from_settings(settings, slots=fitter.slots),
         )
         bot = await stack.enter_async_context(
             bot_class(settings)(

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     max_clip_bytes: int = Field(200 * 1024 * 1024, gt=0)
     reencode_concurrency: int = Field(1, ge=0)
     reencode_timeout_s: float = Field(180.0, gt=0)
+    gif_timeout_s: float = Field(120.0, gt=0)
     delivery_retries: int = Field(5, ge=0)
     delivery_retry_base_s: float = Field(2.0, gt=0)
 

@@ -1,7 +1,7 @@
 """The result buttons' extension: registers the persistent buttons (Cancel; Regenerate, Edit
-prompt, Continue, Loop, Delete; a draft's Render final) and handles the Edit prompt form's
-submit, which is never kept in discord.py's view store and is answered from the job id in its
-custom id alone."""
+prompt, Continue, Loop, GIF, Delete; a draft's Render final) and handles the Edit prompt
+form's submit, which is never kept in discord.py's view store and is answered from the job id
+in its custom id alone."""
 
 from __future__ import annotations
 

@@ -221,16 +221,21 @@ class ResultPoster:
         return tuple(found)
 
     async def _fitting_clip(self, job: Job) -> DownloadedClip | None:
-        """Download the clip; one over the channel's upload limit is re-encoded to fit it.
-        None when even that cannot fit (the clip is then posted as a link); ClipTooLargeError
-        when it is over the limit and re-encoding is off."""
+        """Download the clip, in a format that plays everywhere (`ClipFitter.playable`); one
+        over the channel's upload limit is re-encoded to fit it. None when even that cannot fit
+        (the clip is then posted as a link); ClipTooLargeError when it is over the limit and
+        re-encoding is off."""
         assert job.output_url is not None
         limit = job.origin.upload_limit_bytes
         # With nothing to re-encode it, a clip over the limit can only be linked: never fetched.
         cap = None if self._fitter.enabled else limit
         clip = await self._downloader.download(job.output_url, max_bytes=cap)
         if clip.size_bytes <= limit:
-            return clip
+            ready = await self._fitter.playable(clip)
+            log.info("job %d: clip %s (came as %s)", job.id, ready.treatment, ready.came_as)
+            if ready.clip.size_bytes <= limit:
+                return ready.clip
+            clip = ready.clip  # a re-encode grew past the limit: fitting it makes it playable too
         log.info("job %d: clip is %d bytes, over the %d-byte limit", job.id, clip.size_bytes, limit)
         started = time.monotonic()
         fitted: DownloadedClip | None = None

@@ -1,10 +1,12 @@
-"""Re-encoding a clip so it fits an upload limit, with PyAV (FFmpeg). Discord-free.
+"""Re-encoding a clip so it fits an upload limit, or so it plays everywhere, with PyAV (FFmpeg).
+Discord-free.
 
 The plan comes from the clip's duration and the limit: the video bitrate is what the limit
 leaves after headroom for the container and the soundtrack. Resolution is kept unless that
 bitrate would spread too thin over the pixels, in which case the picture is scaled down just
 enough. Frames are decoded and encoded one at a time from file to file, so memory stays flat
-whatever the clip's size.
+whatever the clip's size. Every file made here is H.264 `yuv420p` with the index first
+(`bot.media.playable`), so it plays inline on Discord's phone apps too.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 from av.audio.stream import AudioStream
@@ -25,6 +27,15 @@ from av.container import InputContainer, OutputContainer
 from av.video.stream import VideoStream
 
 from bot.media.files import DownloadedClip
+from bot.media.playable import (
+    FASTSTART,
+    ClipFormat,
+    TranscodeAbortedError,
+    Treatment,
+    probe_format,
+    remux_faststart,
+)
+from bot.media.playable import temp_path as _new_path
 from bot.media.threads import run_in_slot
 from bot.settings import Settings
 
@@ -38,13 +49,11 @@ MIN_BITS_PER_PIXEL = 0.05
 #: Never scale below this height (nor below this video bitrate): a link is better then.
 MIN_HEIGHT_PX = 240
 MIN_VIDEO_BITRATE = 150_000
+#: x264's constant quality for a clip re-encoded only to play everywhere: visually lossless.
+PLAYABLE_CRF = 20
 #: Each retry aims this much lower than what the previous attempt over-shot by.
 RETRY_MARGIN = 0.9
 _PRESET = "veryfast"
-
-
-class TranscodeAbortedError(Exception):
-    """The re-encode passed its time limit or was called off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,7 @@ class ClipInfo:
 class FitPlan:
     """Target of one encoding attempt."""
 
-    video_bitrate: int
+    video_bitrate: int | None  # None: constant quality (`PLAYABLE_CRF`), no bitrate target
     width: int
     height: int
     audio_bitrate: int
@@ -149,8 +158,40 @@ def fit_file(
     return None
 
 
+def reencode_file(
+    source: Path,
+    *,
+    directory: Path | None = None,
+    deadline: float = math.inf,
+    abort: threading.Event | None = None,
+) -> Path:
+    """Re-encode `source` at its own size (rounded to even) and constant quality into a new
+    H.264 yuv420p faststart mp4. Raises TranscodeAbortedError past `deadline` or once `abort`
+    is set, av.FFmpegError for a file it cannot read; the new file is deleted unless returned."""
+    info = probe(source)
+    audio = AUDIO_BITRATE if info.has_audio else 0
+    plan = FitPlan(None, _even(info.width), _even(info.height), audio)
+    target = _temp_path(directory)
+    try:
+        _encode(source, target, plan, info, deadline, abort or threading.Event())
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class PlayableClip:
+    """A clip ready to post, what was done to it, and the format it came in."""
+
+    clip: DownloadedClip
+    treatment: Treatment
+    came_as: ClipFormat | None  # None: unreadable
+
+
 class ClipFitter:
-    """Runs `fit_file` in worker threads, a few at a time, each under a time limit."""
+    """Runs the re-encodes (`fit_file`, `reencode_file`) and remuxes in worker threads, a few
+    at a time, each under a time limit."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClipFitter:
@@ -163,7 +204,8 @@ class ClipFitter:
 
     def __init__(self, *, concurrency: int, timeout_s: float, directory: Path | None) -> None:
         self.enabled = concurrency > 0
-        self._slots = asyncio.Semaphore(max(concurrency, 1))
+        #: Held by each conversion; other CPU-heavy work (GIFs) shares them, to bound the CPU.
+        self.slots = asyncio.Semaphore(max(concurrency, 1))
         self._timeout_s = timeout_s
         self._directory = directory
 
@@ -183,7 +225,7 @@ class ClipFitter:
         try:
             # Cancelled, the thread stops at its next frame and removes its file; one that had
             # already finished has its result deleted; either way it keeps its slot till then.
-            result = await run_in_slot(self._slots, work, abort=abort, orphaned=_remove)
+            result = await run_in_slot(self.slots, work, abort=abort, orphaned=_remove)
         except TranscodeAbortedError:
             log.warning("re-encoding took longer than %g s; giving up", self._timeout_s)
             return None
@@ -204,6 +246,56 @@ class ClipFitter:
             path=result.path, size_bytes=result.size_bytes, reencoded_from=clip.size_bytes
         )
 
+    async def playable(self, clip: DownloadedClip) -> PlayableClip:
+        """`clip` in a format that plays everywhere: itself when it already is (no decoding),
+        a remuxed copy when it only lacks faststart, a re-encoded copy otherwise. A clip that
+        cannot be read, or re-encoded (too slow, or re-encoding is off), comes back as made.
+        A copy replaces `clip`'s file (deleted)."""
+        try:
+            came_as = await asyncio.to_thread(probe_format, clip.path)
+        except (av.FFmpegError, IndexError, OSError, ValueError) as exc:
+            log.warning("cannot read the clip's format: %r", exc)
+            return PlayableClip(clip, Treatment.AS_MADE, None)
+        if came_as.playable:
+            return PlayableClip(clip, Treatment.UNTOUCHED, came_as)
+        if came_as.needs_reencode:
+            if not self.enabled:
+                return PlayableClip(clip, Treatment.AS_MADE, came_as)
+            made, treatment = await self._copy(clip, reencode_file), Treatment.REENCODED
+        else:
+            made, treatment = await self._copy(clip, remux_faststart), Treatment.REMUXED
+        if made is None:
+            return PlayableClip(clip, Treatment.AS_MADE, came_as)
+        clip.discard()
+        size = made.stat().st_size
+        return PlayableClip(DownloadedClip(path=made, size_bytes=size), treatment, came_as)
+
+    async def _copy(self, clip: DownloadedClip, convert: _Converter) -> Path | None:
+        """Run `convert` on the clip in a worker slot, under the time limit; None on failure."""
+        abort = threading.Event()
+
+        def work() -> Path:
+            deadline = time.monotonic() + self._timeout_s
+            return convert(clip.path, directory=self._directory, deadline=deadline, abort=abort)
+
+        try:
+            return await run_in_slot(self.slots, work, abort=abort, orphaned=_remove_path)
+        except TranscodeAbortedError:
+            log.warning("converting the clip took longer than %g s; giving up", self._timeout_s)
+        except (av.FFmpegError, IndexError, OSError, ValueError) as exc:
+            log.warning("could not convert the clip: %r", exc)
+        return None
+
+
+class _Converter(Protocol):
+    def __call__(
+        self, source: Path, *, directory: Path | None, deadline: float, abort: threading.Event
+    ) -> Path: ...
+
+
+def _remove_path(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
 
 def _remove(result: FitResult | None) -> None:
     if result is not None:
@@ -221,7 +313,10 @@ def _encode(
     deadline: float,
     abort: threading.Event,
 ) -> None:
-    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
+    with (
+        av.open(str(source)) as src,
+        av.open(str(target), "w", format="mp4", options=FASTSTART) as out,
+    ):
         in_video = src.streams.video[0]
         in_audio = src.streams.audio[0] if src.streams.audio else None
         out_video = _video_stream(out, in_video, plan, info)
@@ -257,9 +352,12 @@ def _video_stream(
     time_base = source.time_base or 1 / rate
     stream = out.add_stream("libx264", rate=rate)
     stream.width, stream.height, stream.pix_fmt = plan.width, plan.height, "yuv420p"
-    stream.bit_rate = plan.video_bitrate
     stream.time_base = time_base
     stream.codec_context.time_base = time_base
+    if plan.video_bitrate is None:
+        stream.options = {"preset": _PRESET, "crf": str(PLAYABLE_CRF)}
+        return stream
+    stream.bit_rate = plan.video_bitrate
     # Single-pass ABR with a capped rate: x264 keeps close to the average without a first pass.
     stream.options = {
         "preset": _PRESET,
@@ -290,7 +388,4 @@ def _even(value: float) -> int:
 
 
 def _temp_path(directory: Path | None) -> Path:
-    with tempfile.NamedTemporaryFile(
-        prefix="fit-", suffix=".mp4", dir=directory, delete=False
-    ) as file:
-        return Path(file.name)
+    return _new_path("fit-", ".mp4", directory)

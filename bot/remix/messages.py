@@ -1,4 +1,4 @@
-"""What a result's remix buttons say (Regenerate, Edit prompt, Continue, Loop), and the note on
+"""What a result's remix buttons say (Regenerate, Edit prompt, Continue, Loop, GIF), and the note on
 a clip made from another, as `Text` rendered in the reader's language. Cancel and Delete are the
 job engine's, in `bot.jobs.messages`.
 
@@ -8,6 +8,7 @@ this module names each message and gathers its values.
 
 from __future__ import annotations
 
+from bot.i18n.format import mib
 from bot.i18n.text import Text
 from bot.jobs.model import REMIX_KINDS, JobKind
 
@@ -32,6 +33,22 @@ DRAFT_IMAGES_GONE = Text("draft.images_gone")
 def numbered(number: int, label: str) -> Text:
     """A button of one of a group's clips: "#2 Regenerate"."""
     return Text("variations.button", number=number, label=label)
+
+
+GIF_LABEL = Text("buttons.gif")
+GIF_NOT_YOURS = Text("buttons.gif_not_yours")
+GIF_CLIP_GONE = Text("buttons.gif_clip_gone")
+GIF_FAILED = Text("buttons.gif_failed")
+
+
+def gif_too_big(limit_bytes: int) -> Text:
+    """No GIF of the clip fits the channel's upload limit."""
+    return Text("buttons.gif_too_big", limit=mib(limit_bytes))
+
+
+def gif_posted(link: str) -> Text:
+    """Where the GIF went (told to the presser alone)."""
+    return Text("buttons.gif_posted", link=link)
 
 
 def made_from(kind: JobKind, parent_id: int, link: str | None) -> Text:

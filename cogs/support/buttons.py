@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import logging
 import re
+from pathlib import Path
 from typing import Any, Self, cast
 
 import discord
+from discord.utils import MISSING
 
 from bot.bot import AnimateBot, reply_privately
 from bot.errors import UserError
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 EDIT_FORM_PREFIX = "animate:edit-form:"
 EDIT_FIELD = "prompt"
+#: A GIF goes in a message of its own, under Discord's cap on one request's files.
+GIF_MAX_BYTES = 24 * 1024 * 1024
 
 
 class CancelButton(
@@ -87,17 +91,18 @@ _RESULT_BUTTONS: dict[str, tuple[Text, discord.ButtonStyle, JobKind | None]] = {
     "edit": (messages.EDIT_LABEL, discord.ButtonStyle.secondary, JobKind.EDIT),
     "continue": (messages.CONTINUE_LABEL, discord.ButtonStyle.secondary, JobKind.CONTINUE),
     "loop": (messages.LOOP_LABEL, discord.ButtonStyle.secondary, JobKind.LOOP),
+    "gif": (messages.GIF_LABEL, discord.ButtonStyle.secondary, None),
     "delete": (job_messages.DELETE_LABEL, discord.ButtonStyle.danger, None),
 }
 
 
 class ResultButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"animate:(?P<action>regen|edit|continue|loop|delete):(?P<job_id>[0-9]+)",
+    template=r"animate:(?P<action>regen|edit|continue|loop|gif|delete):(?P<job_id>[0-9]+)",
 ):
-    """Regenerate, Edit prompt, Continue, Loop or Delete on a result post. New clips are for
-    the requester only; Delete also for members with Manage Messages. Each is checked here,
-    against the server's rules and quotas as they are at the press."""
+    """Regenerate, Edit prompt, Continue, Loop, GIF or Delete on a result post. New clips and
+    GIFs are for the requester only; Delete also for members with Manage Messages. Each is
+    checked here, against the server's rules and quotas as they are at the press."""
 
     def __init__(
         self,
@@ -135,7 +140,9 @@ class ResultButton(
         """Do what the button says, or say politely why not."""
         kind = _RESULT_BUTTONS[self.action][2]
         try:
-            if kind is None:
+            if self.action == "gif":
+                await self._post_gif(interaction)
+            elif kind is None:
                 await self._delete(interaction)
             elif kind is JobKind.EDIT:
                 await self._open_editor(interaction)
@@ -159,6 +166,29 @@ class ResultButton(
             content=say(interaction, job_messages.POST_DELETED)
         )
 
+    async def _post_gif(self, interaction: discord.Interaction[Any]) -> None:
+        """Make a GIF of the clip (locally: no API call, no charge) and post it as a reply to
+        the result, once (the job's GIF nonce), pinging no one; tell the presser where."""
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise UserError(request_messages.GUILD_ONLY)
+        if missing := missing_permissions(interaction):
+            raise UserError(request_messages.missing_permissions(missing))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot = cast(AnimateBot, interaction.client)
+        limit = min(interaction.filesize_limit, GIF_MAX_BYTES)
+        clip_url = post_files(interaction.message, self.job_id).clip_url
+        gif = await bot.remix.gif(self.job_id, access(interaction), clip_url, max_bytes=limit)
+        try:
+            posted = await _send_gif(interaction, gif.file.path, gif.nonce, self.job_id)
+        except discord.HTTPException as exc:
+            if exc.status == 413:  # the limit Discord applies is lower than it said
+                raise UserError(messages.gif_too_big(limit)) from exc
+            raise
+        finally:
+            gif.discard()
+        text = say(interaction, messages.gif_posted(posted.jump_url))
+        await interaction.edit_original_response(content=text)
+
     async def _open_editor(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserError(request_messages.GUILD_ONLY)
@@ -166,6 +196,24 @@ class ResultButton(
         job = await bot.remix.source_job(self.job_id, access(interaction))
         form = edit_form(self.job_id, job.prompt, bot.settings, interaction.locale.value)
         await interaction.response.send_modal(form)
+
+
+async def _send_gif(
+    interaction: discord.Interaction[Any], path: Path, nonce: str, job_id: int
+) -> discord.Message:
+    """Post the GIF in the press's channel as a reply to the result post, pinging no one."""
+    assert interaction.channel_id is not None
+    channel = cast(AnimateBot, interaction.client).get_partial_messageable(
+        interaction.channel_id, guild_id=interaction.guild_id
+    )
+    message = interaction.message
+    return await channel.send(
+        file=discord.File(path, filename=f"animate-{job_id}.gif"),
+        reference=message.to_reference(fail_if_not_exists=False) if message else MISSING,
+        allowed_mentions=discord.AllowedMentions.none(),
+        mention_author=False,
+        nonce=nonce,
+    )
 
 
 def edit_form(job_id: int, prompt: str, settings: Settings, locale: str) -> discord.ui.Modal:
@@ -242,7 +290,7 @@ async def answer(interaction: discord.Interaction[Any], message: Text) -> None:
 
 def result_view(job_id: int, locale: str, *, draft: bool = False) -> discord.ui.View:
     """A result post's components, labelled in `locale`: Regenerate, Edit prompt, Continue,
-    Loop, Delete; a draft's first offers Render final."""
+    Loop, GIF, Delete; a draft's first offers Render final."""
     view = discord.ui.View(timeout=None)
     if draft:
         view.add_item(FinalButton(job_id, locale))
@@ -252,7 +300,7 @@ def result_view(job_id: int, locale: str, *, draft: bool = False) -> discord.ui.
 
 
 #: The buttons a group's post has per clip (one row each); Delete, once, removes the post.
-_PER_CLIP = ("regen", "edit", "continue", "loop")
+_PER_CLIP = ("regen", "edit", "continue", "loop", "gif")
 
 
 def group_view(made: list[tuple[int, int]], leader_id: int, locale: str) -> discord.ui.View:

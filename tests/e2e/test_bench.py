@@ -37,6 +37,7 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
         "--scale-window", "2", "--big-clip-mib", "3",
         "--history-jobs", "2000", "--history-users", "50", "--samples", "10",
         "--variations-groups", "2",
+        "--media-seconds", "1", "--media-height", "120",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
@@ -54,6 +55,11 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
     assert "time scale 0.02" in out, "the settings used are printed"
     assert re.search(r"\| bot CPU per clip, 2 x 4 variations +\| [0-9.]+ ms", out), out
     assert re.search(r"\| bot CPU per clip, 8 single jobs +\| [0-9.]+ ms", out), out
+    for operation in ("remux (index last", "re-encode (H.264 yuv444p", "GIF button"):
+        row = rf"\| {re.escape(operation)}.*1 s 120p clip .*\| peak RSS \d+ MiB"
+        assert re.search(row, out), out
+    assert "remux made: " in out
+    assert "h264 yuv420p faststart" in out, "what the remux and re-encode made is printed"
 
 
 def test_soak_loses_and_duplicates_nothing_at_tiny_size() -> None:

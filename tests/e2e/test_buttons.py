@@ -1,6 +1,7 @@
 """Buttons on every result post, through the real bot process, the fake Discord and the fake API:
-Regenerate, Edit prompt, Continue, Loop and Delete, who may press them, the quota at the press,
-and a restart between the post and the press."""
+Regenerate, Edit prompt, Continue, Loop, GIF and Delete, who may press them, the quota at the
+press, and a restart between the post and the press. The GIF button's own tests are in
+`test_gif.py`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tests.fakes.discord.constants import (
 )
 from tests.fakes.fake_vibedream import FakeVibedream
 
-ACTIONS = ("regen", "edit", "continue", "loop", "delete")
+ACTIONS = ("regen", "edit", "continue", "loop", "gif", "delete")
 
 
 async def deliver(runner: BotRunner, discord: FakeDiscord, count: int = 1) -> dict[str, Any]:

@@ -77,6 +77,7 @@ async def test_four_variations_are_four_jobs_posted_once_together_with_their_see
     custom_ids = [b["custom_id"] for b in buttons_of(post)]
     for job in jobs:  # each clip's own buttons
         assert f"animate:regen:{job['id']}" in custom_ids
+        assert f"animate:gif:{job['id']}" in custom_ids
     assert custom_ids.count(f"animate:delete:{jobs[0]['id']}") == 1
 
 

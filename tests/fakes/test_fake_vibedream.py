@@ -15,7 +15,7 @@ import aiohttp
 import av
 import pytest
 
-from tests.fakes.clips import make_mp4
+from tests.fakes.clips import make_mp4, top_level_boxes, video_format
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream, epoch_ms
 
 KEY = "test-vibedream-key"
@@ -251,6 +251,34 @@ async def test_output_can_be_a_real_clip(
     with av.open(io.BytesIO(data)) as clip:
         assert [s.type for s in clip.streams] == ["video", "audio"]
         assert (clip.streams.video[0].width, clip.streams.video[0].height) == (160, 120)
+
+
+@pytest.mark.parametrize(
+    ("options", "boxes", "fmt"),
+    [
+        ({}, ["ftyp", "moov", "free", "mdat"], ("h264", "yuv420p")),
+        ({"faststart": False}, ["ftyp", "free", "mdat", "moov"], ("h264", "yuv420p")),
+        ({"pix_fmt": "yuv444p"}, ["ftyp", "moov", "free", "mdat"], ("h264", "yuv444p")),
+        ({"codec": "mpeg4"}, ["ftyp", "moov", "free", "mdat"], ("mpeg4", "yuv420p")),
+    ],
+    ids=["playable", "moov-last", "yuv444p", "mpeg4"],
+)
+async def test_output_can_be_a_clip_in_a_format_that_does_not_play_everywhere(
+    fake: FakeVibedream,
+    session: aiohttp.ClientSession,
+    options: dict[str, Any],
+    boxes: list[str],
+    fmt: tuple[str, str],
+) -> None:
+    fake.clip_data = make_mp4(160, 120, seconds=0.5, **options)
+    done = await completed_prediction(session, fake)
+
+    async with session.get(done["outputs"][0]) as resp:
+        data = await resp.read()
+
+    assert data == fake.clip_data
+    assert top_level_boxes(data) == boxes
+    assert video_format(data) == fmt
 
 
 async def test_large_output_streams_completely(

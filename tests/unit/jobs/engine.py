@@ -37,6 +37,7 @@ from bot.jobs.request import AnimateRequest
 from bot.jobs.runtime import JobRuntime
 from bot.jobs.service import JobService
 from bot.media.files import ClipDownloader, DiscordFiles
+from bot.media.gif import GifMaker
 from bot.media.transcode import ClipFitter
 from bot.members.retention import Retention
 from bot.members.usage import MemberService
@@ -294,12 +295,13 @@ async def make_harness(
             now=clock,
             metrics=metrics,
         )
+        fitter = ClipFitter.from_settings(settings)
         poster = ResultPoster(
             settings=settings,
             store=tracing,  # type: ignore[arg-type]
             downloader=downloader,
             files=files,
-            fitter=ClipFitter.from_settings(settings),
+            fitter=fitter,
             now=clock,
             metrics=metrics,
         )
@@ -312,6 +314,7 @@ async def make_harness(
             store=tracing,  # type: ignore[arg-type]
             downloader=downloader,
             files=files,
+            gifs=GifMaker.from_settings(settings, slots=fitter.slots),
             now=clock,
         )
         harness = Harness(

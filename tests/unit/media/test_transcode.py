@@ -12,11 +12,11 @@ import av
 import pytest
 
 from bot.media.files import DownloadedClip
+from bot.media.playable import TranscodeAbortedError
 from bot.media.transcode import (
     MIN_BITS_PER_PIXEL,
     ClipFitter,
     ClipInfo,
-    TranscodeAbortedError,
     fit_file,
     plan_fit,
     probe,
