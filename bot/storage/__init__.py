@@ -6,6 +6,7 @@ Services depend on the narrow protocol they use (`JobStore`, `GuildStore`, `Memb
 
 from bot.storage.database import DatabaseUnusableError
 from bot.storage.protocols import (
+    CoordinationStore,
     Decision,
     GuildStore,
     JobStore,
@@ -16,6 +17,7 @@ from bot.storage.protocols import (
 )
 
 __all__ = [
+    "CoordinationStore",
     "DatabaseUnusableError",
     "Decision",
     "GuildStore",

@@ -7,6 +7,7 @@ passes `tests/unit/storage/test_contract.py`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -107,5 +108,16 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, Protocol):
+class CoordinationStore(Protocol):
+    """What several processes on one database use to work as one bot: bot-wide locks (work
+    done once for the whole bot) and wake-up hints. On SQLite (one process) both are the
+    process's own."""
+
+    def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+    def try_lock(self, name: str) -> AbstractAsyncContextManager[bool]: ...
+    async def notify(self, channel: str) -> None: ...
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None: ...
+
+
+class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, CoordinationStore, Protocol):
     """Everything storage offers (what the composition root opens)."""

@@ -18,7 +18,7 @@ from bot.ops.check import (
     video_key_check,
 )
 from bot.ops.discord_rest import DiscordApplication, InstallParams, PartialGuild
-from bot.settings import Settings
+from bot.settings import DATABASE_URL_FORMS, Settings
 from bot.storage.database import migrations
 from bot.storage.store import SqlStore
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -177,11 +177,14 @@ async def test_a_database_from_a_newer_bot_is_a_problem(tmp_path: Path) -> None:
     assert "written by a newer bot" in result.detail
 
 
-async def test_a_database_url_that_is_not_sqlite_is_a_problem() -> None:
-    result = await database_check(settings(database_url="postgresql://db/bot"))
+async def test_a_database_url_that_is_neither_sqlite_nor_postgresql_is_a_problem() -> None:
+    result = await database_check(settings(database_url="mysql://bot:pw-never-shown@db/bot"))
 
     assert result == Result(
-        "database", False, "DATABASE_URL must look like sqlite:///path/to/bot.db"
+        "database",
+        False,
+        f"DATABASE_URL (mysql://bot:***@db/bot) must look like {DATABASE_URL_FORMS}: "
+        "it is neither sqlite:/// nor postgresql://",
     )
 
 
