@@ -54,7 +54,7 @@ POOL_SIZE = 10
 #: Statements asyncpg keeps prepared per connection: every statement the store has, and room.
 _STATEMENT_CACHE = 1024
 #: How often the listening connection is checked, so that a silently lost one is replaced.
-_LISTENER_PING_S = 15.0
+LISTENER_PING_S = 15.0
 #: The lock the migrations are applied under, by one process at a time.
 _MIGRATION_LOCK = "bot:migrations"
 
@@ -169,6 +169,11 @@ class PostgresDatabase(PostgresSession, Database):
         replacement every callback is called once, for hints missed meanwhile)."""
         await self._listener.add(channel, callback)
 
+    @property
+    def url(self) -> str:
+        """The database's URL, password included: never log it."""
+        return self._url
+
     async def driver_connection(self) -> asyncpg.Pool:
         """The pool (tests inspect the database through it)."""
         return self._pool
@@ -182,13 +187,16 @@ async def _close(connection: asyncpg.Connection) -> None:
 
 
 class _Listener:
-    """The connection LISTEN runs on, and the callbacks by channel: reconnected when lost."""
+    """The connection LISTEN runs on, and the callbacks by channel: replaced when lost (the
+    driver says so at once when the server closes it; a ping now and then finds a connection
+    that died silently)."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
         self._connection: asyncpg.Connection | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def add(self, channel: str, callback: Callable[[], None]) -> None:
@@ -210,32 +218,42 @@ class _Listener:
         connection = await asyncpg.connect(self._url)
         for channel in self._callbacks:
             await connection.add_listener(channel, self._deliver)
+        connection.add_termination_listener(lambda _connection: self._lost.set())
         self._connection = connection
 
     async def _keep_connected(self) -> None:
         """Ping the connection now and then; replace it when it is lost, with a backoff."""
         wait_s = 1.0
         while True:
-            await asyncio.sleep(_LISTENER_PING_S if self._connection else wait_s)
             if self._connection is not None:
-                try:
-                    await asyncio.wait_for(self._connection.fetchval("SELECT 1"), 10)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), LISTENER_PING_S)
+                if not self._lost.is_set() and await self._answers(self._connection):
                     continue
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                    log.warning("the database connection for wake-up hints was lost; reconnecting")
-                    self._connection.terminate()
-                    self._connection = None
+                log.warning("the database connection for wake-up hints was lost; reconnecting")
+                self._connection.terminate()
+                self._connection = None
+                self._lost.clear()
             try:
                 async with self._lock:
                     await self._connect()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                wait_s = min(wait_s * 2, 30.0)
                 log.warning("cannot listen for wake-up hints (%s); next try in %.0f s", exc, wait_s)
+                await asyncio.sleep(wait_s)
+                wait_s = min(wait_s * 2, 30.0)
                 continue
             wait_s = 1.0
             for callbacks in list(self._callbacks.values()):
                 for callback in list(callbacks):
                     callback()  # a hint may have been missed while disconnected
+
+    @staticmethod
+    async def _answers(connection: asyncpg.Connection) -> bool:
+        try:
+            await asyncio.wait_for(connection.fetchval("SELECT 1"), 10)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return False
+        return True
 
     async def close(self) -> None:
         if self._watch is not None:
