@@ -56,7 +56,11 @@ class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
 
     def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold the bot-wide lock `name` for the block, waiting until it is free: at most one
-        holder in every process on this database (for work done once for the whole bot)."""
+        holder in every process on this database (for work done once for the whole bot).
+
+        On PostgreSQL the lock lives as long as its own connection: a process that dies frees
+        it at once, and so does a lost connection (the holder is not told), so keep the work
+        under it short or idempotent."""
         return self._db.hold_lock(name)
 
     def try_lock(self, name: str) -> AbstractAsyncContextManager[bool]:
