@@ -27,6 +27,10 @@ from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_
 from tests.english import english
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.fakes.secret_scan import SCAN
+
+PG_PASSWORD = "pg-password-of-the-e2e-bots"
+SCAN.add_secret("DATABASE_URL password (e2e)", PG_PASSWORD)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,7 +39,8 @@ def e2e_database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     url: str = request.getfixturevalue("empty_postgresql")
-    return url
+    # With a password (the test server lets anyone in): the bot must never log it.
+    return url.replace("postgres@", f"postgres:{PG_PASSWORD}@", 1)
 
 
 def is_progress(text: str) -> bool:
