@@ -35,6 +35,8 @@ def binaries() -> Path:
     """The folder of `postgres`, `initdb` and `pg_isready`: `PG_BIN`, else the newest
     `/usr/lib/postgresql/N/bin`; PostgresMissingError if there is none."""
     if configured := os.environ.get("PG_BIN"):
+        if not (Path(configured) / "postgres").is_file():
+            raise PostgresMissingError(f"PG_BIN={configured} holds no postgres program")
         return Path(configured)
     found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
     if not found:
