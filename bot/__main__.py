@@ -27,7 +27,7 @@ from bot.members.forms import OpenForms
 from bot.members.history import HistoryService
 from bot.members.retention import Retention
 from bot.members.usage import MemberService
-from bot.ops import check
+from bot.ops import check, copy_database
 from bot.ops.logs import setup_logging
 from bot.ops.metrics import PrometheusMetrics
 from bot.ops.server import HealthProbes, OpsServer
@@ -233,13 +233,15 @@ async def _connect(bot: AnimateBot, settings: Settings) -> None:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of `python -m bot` (run the bot) and `python -m bot check`; `args` are the
-    command line's (none: run the bot)."""
+    """Entry point of `python -m bot` (run the bot), `python -m bot check` and `python -m bot
+    copy-database --to postgresql://…`; `args` are the command line's (none: run the bot)."""
     args = args or []
     if args == ["check"]:
         raise SystemExit(check.main())
+    if args[:1] == ["copy-database"]:
+        raise SystemExit(copy_database.main(args[1:]))
     if args:
-        raise SystemExit("usage: python -m bot [check]")
+        raise SystemExit("usage: python -m bot [check | copy-database --to URL [--from URL]]")
     settings = load_settings()
     setup_logging(settings)
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # never joins voice

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -231,12 +233,18 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def database(self) -> DatabaseUrl:
+        """`DATABASE_URL`, parsed; ValueError saying what a valid one looks like."""
+        return DatabaseUrl.parse(self.database_url)
+
+    @property
     def database_path(self) -> Path:
-        """Filesystem path named by `DATABASE_URL` (`sqlite:///relative` or `sqlite:////absolute`)."""
-        prefix = "sqlite:///"
-        if not self.database_url.startswith(prefix):
-            raise ValueError("DATABASE_URL must look like sqlite:///path/to/bot.db")
-        return Path(self.database_url.removeprefix(prefix))
+        """Filesystem path named by `DATABASE_URL` (`sqlite:///relative` or `sqlite:////absolute`);
+        ValueError if it names a PostgreSQL database."""
+        database = self.database
+        if database.path is None:
+            raise ValueError(f"DATABASE_URL names a PostgreSQL database ({database}), not a file")
+        return database.path
 
     def output_expires_at(self, completed_at: datetime) -> datetime:
         """When the API's output URL of a clip made at `completed_at` stops working."""
@@ -258,6 +266,71 @@ class Settings(BaseSettings):
 
 def _shard_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("shard_ids", message)
+
+
+_SQLITE_PREFIX = "sqlite:///"
+_POSTGRESQL_SCHEMES = ("postgresql", "postgres")
+#: What a valid DATABASE_URL looks like, for the error message.
+DATABASE_URL_FORMS = (
+    "sqlite:///path/to/bot.db, postgresql://USER:PASSWORD@HOST:5432/DBNAME or "
+    "postgresql://USER@/DBNAME?host=/run/postgresql (a unix socket)"
+)
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """`DATABASE_URL`: a SQLite file (`path`), or a PostgreSQL database (`path` None). Prints
+    with its password masked: print or log it, never `url`."""
+
+    url: str
+    path: Path | None
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        """Check `url`'s form (without connecting); ValueError says what a valid one is."""
+        if url.startswith(_SQLITE_PREFIX) and len(url) > len(_SQLITE_PREFIX):
+            return cls(url, Path(url.removeprefix(_SQLITE_PREFIX)))
+        parts = urlsplit(url)
+        problem = None
+        if parts.scheme not in _POSTGRESQL_SCHEMES:
+            problem = "it is neither sqlite:/// nor postgresql://"
+        elif not parts.path.strip("/"):
+            problem = "it names no database (the part after the last /)"
+        else:
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                problem = "its port is not a number"
+            query = dict(parse_qsl(parts.query))
+            if not (parts.hostname or query.get("host")):
+                problem = "it names no host (HOST, or ?host=/socket/folder)"
+        if problem is not None:
+            raise ValueError(
+                f"DATABASE_URL ({mask_database_url(url)}) must look like {DATABASE_URL_FORMS}: "
+                f"{problem}"
+            )
+        return cls(url, None)
+
+    @property
+    def is_postgresql(self) -> bool:
+        """Whether it names a PostgreSQL database."""
+        return self.path is None
+
+    def __str__(self) -> str:
+        return mask_database_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"DatabaseUrl({mask_database_url(self.url)!r})"
+
+
+def mask_database_url(url: str) -> str:
+    """`url` with its password (in the user part or a `password=` parameter) as `***`."""
+    netloc = urlsplit(url).netloc
+    user, at, _ = netloc.rpartition("@")
+    if at and ":" in user:
+        name = user.split(":", 1)[0]
+        url = url.replace(f"//{netloc}", f"//{name}:***@{netloc.rpartition('@')[2]}", 1)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 def _every(choices: Iterable[tuple[str, ...]]) -> tuple[str, ...]:

@@ -32,9 +32,10 @@ from bot.ops.discord_rest import (
     invite_url,
 )
 from bot.ops.startup import KEY_REFUSED, TOKEN_REFUSED, describe, probe_video_key, settings_problems
-from bot.settings import DEFAULT_DISCORD_API_URL, Settings
-from bot.storage import DatabaseUnusableError
-from bot.storage.database import migrations, schema_version
+from bot.settings import DEFAULT_DISCORD_API_URL, DatabaseUrl, Settings
+from bot.storage import DatabaseUnusableError, postgresql
+from bot.storage.database import migrations
+from bot.storage.sqlite import schema_version
 from bot.video.vibedream import VibedreamClient
 
 #: Where the real API serves its clips: the one host `VIBEDREAM_OUTPUT_HOSTS` lists by default.
@@ -201,9 +202,12 @@ def application_check(application: DiscordApplication) -> Result:
 async def database_check(settings: Settings) -> Result:
     """Reachable, its schema version and the migrations a start would apply; read-only."""
     try:
-        path = settings.database_path
+        database = settings.database
     except ValueError as exc:
         return Result("database", False, str(exc))
+    if database.path is None:
+        return await _postgresql_check(database)
+    path = database.path
     known = [number for number, _ in migrations()]
     if not path.exists():
         folder = _nearest_existing(path.parent)
@@ -227,8 +231,36 @@ async def database_check(settings: Settings) -> Result:
             False,
             f"cannot open {path} ({describe(exc)}): check that the bot may read and write it",
         )
+    return _versions(str(path), version, known)
+
+
+async def _postgresql_check(database: DatabaseUrl) -> Result:
+    """Connect, and read the schema version (the URL shown with its password masked)."""
+    known = [number for number, _ in migrations("postgresql")]
+    try:
+        version = await postgresql.schema_version(database.url)
+    except Exception as exc:
+        if not (postgresql.unreachable(exc) or postgresql.refused(exc)):
+            raise
+        return Result(
+            "database",
+            False,
+            f"cannot use {database} ({describe(exc)}): check that PostgreSQL runs, and "
+            "DATABASE_URL's host, port, user, password and database name",
+        )
+    if version > known[-1]:
+        return Result(
+            "database",
+            False,
+            f"{database} has schema version {version}, newer than this bot knows "
+            f"({known[-1]}): run the newer version",
+        )
+    return _versions(str(database), version, known)
+
+
+def _versions(where: str, version: int, known: list[int]) -> Result:
     pending = [f"{number:04d}" for number in known if number > version]
-    detail = f"{path} answers, schema version {version}; " + (
+    detail = f"{where} answers, schema version {version}; " + (
         f"{len(pending)} migration(s) pending, applied at the next start: {', '.join(pending)}"
         if pending
         else "no migration pending"

@@ -21,8 +21,9 @@ from bot.ops.discord_rest import (
     DiscordUser,
     TokenRefusedError,
 )
-from bot.settings import Settings
+from bot.settings import DatabaseUrl, Settings
 from bot.storage import DatabaseUnusableError
+from bot.storage.postgresql import refused, unreachable
 from bot.storage.store import SqlStore
 from bot.video.vibedream import VibedreamClient
 
@@ -177,12 +178,16 @@ def _database_busy(exc: BaseException) -> bool:
 
 
 async def open_store(settings: Settings) -> SqlStore:
-    """Open the database, retrying while another process holds it locked; StartupError with
-    why and what to do when it cannot be used."""
+    """Open the database, retrying while another process holds it locked (SQLite) or it
+    cannot be reached (PostgreSQL); StartupError with why and what to do when it cannot be
+    used."""
     try:
-        path = settings.database_path
+        database = settings.database
     except ValueError as exc:
         raise StartupError(str(exc), EXIT_CONFIG) from None
+    if database.path is None:
+        return await _open_postgresql(settings, database)
+    path = database.path
     try:
         return await retrying(
             f"the database {path}",
@@ -197,6 +202,29 @@ async def open_store(settings: Settings) -> SqlStore:
         raise StartupError(
             f"cannot open the database {path} ({describe(exc)}): make sure its folder exists "
             "and the bot may write there, or point DATABASE_URL at another file",
+            EXIT_CONFIG,
+        ) from None
+
+
+async def _open_postgresql(settings: Settings, database: DatabaseUrl) -> SqlStore:
+    """Connect to PostgreSQL, retrying while it cannot be reached (it may be starting too)."""
+    try:
+        return await retrying(
+            f"the database {database}",
+            lambda: SqlStore.open(database.url),
+            transient=unreachable,
+            settings=settings,
+            hint="check that PostgreSQL runs, and DATABASE_URL's host and port",
+        )
+    except DatabaseUnusableError as exc:
+        raise StartupError(f"database: {exc}", EXIT_DATA) from None
+    except Exception as exc:
+        if not refused(exc):
+            raise
+        raise StartupError(
+            f"PostgreSQL refused the database {database} ({describe(exc)}): check "
+            "DATABASE_URL's user, password and database name, and that the user may create "
+            "tables in it",
             EXIT_CONFIG,
         ) from None
 

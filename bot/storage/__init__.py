@@ -7,6 +7,7 @@ all of them.
 
 from bot.storage.database import DatabaseUnusableError
 from bot.storage.protocols import (
+    CoordinationStore,
     Decision,
     GuildStore,
     JobStore,
@@ -18,6 +19,7 @@ from bot.storage.protocols import (
 )
 
 __all__ = [
+    "CoordinationStore",
     "DatabaseUnusableError",
     "Decision",
     "GuildStore",

@@ -1,41 +1,35 @@
-"""The SQLite database under the store: opening it, its two connections, transactions,
-migrations, and running the statements.
+"""What every database under the store shares: result rows, statements compiled once per
+dialect, the `Session` that runs them and the `Database` a backend provides.
 
-The statements (the aggregate modules) are SQLAlchemy Core, written once for any dialect. Here
-each is compiled once, for SQLite, and run straight on aiosqlite: SQLAlchemy's asyncio layer
-cost about five times as much CPU per statement (README, Performance), and the bot runs some
-twenty statements a job. Everything SQLite-specific that is not a statement lives here too: the
-PRAGMAs, `BEGIN IMMEDIATE`, the usability checks and the numbered migrations in
-`migrations/sqlite/`.
+The statements (the aggregate modules) are SQLAlchemy Core, written once for any dialect.
+Each is compiled once per dialect and run straight on the driver (aiosqlite, asyncpg):
+SQLAlchemy's asyncio layer cost about five times as much CPU per statement (README,
+Performance), and the bot runs some twenty statements a job. Each backend (`sqlite.py`,
+`postgresql.py`) holds what is its own: connections, transactions, locks, wake-up hints and
+its numbered migrations in `migrations/<dialect>/`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import abc
 import functools
-import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import aiosqlite
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-
-log = logging.getLogger(__name__)
 
 #: Parameters of one statement, by name.
 Params = dict[str, Any]
-#: SQLite as the statements are compiled for: named parameters, which sqlite3 binds by name.
-_SQLITE = sqlite.dialect(paramstyle="named")
 
 
 class DatabaseUnusableError(Exception):
-    """The database file cannot be used as it is; the bot must stop rather than overwrite it."""
+    """The database cannot be used as it is; the bot must stop rather than overwrite it."""
 
 
 class Row(tuple[Any, ...]):
@@ -86,37 +80,47 @@ def _row_type(names: tuple[str, ...]) -> type[Row]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
-    """One statement as SQLite runs it: its SQL and the values it carries itself (such as an IN
-    list of states, spelled out), or, if the caller gives an IN list, the compiled statement
-    to spell it out with per call."""
+class Compiled:
+    """One statement as a dialect runs it: its SQL and the values it carries itself (such as
+    an IN list of states, spelled out), or, if the caller gives an IN list, the compiled
+    statement to spell it out with per call."""
 
     compiled: SQLCompiler
     sql: str
     constants: Params
     per_call: bool
     row_type: type[Row] | None  # None: it returns no rows
+    #: The parameters' names in the order of `$1, $2, …` (positional dialects); else empty.
+    order: tuple[str, ...]
 
-    def bind(self, params: Params) -> tuple[str, Mapping[str, Any]]:
-        """The SQL and every value it binds: the statement's own, and the caller's."""
+    def named(self, params: Params) -> tuple[str, Mapping[str, Any]]:
+        """The SQL and every value it binds, by name: the statement's own, and the caller's."""
         if self.per_call:
             expanded = self.compiled.construct_expanded_state(params)
             return expanded.statement, expanded.parameters
         return self.sql, {**self.constants, **params}
 
+    def positional(self, params: Params) -> tuple[str, list[Any]]:
+        """The SQL and every value it binds, in the order of its `$n` placeholders."""
+        if self.per_call:
+            expanded = self.compiled.construct_expanded_state(params)
+            return expanded.statement, list(expanded.positional_parameters)
+        values = {**self.constants, **params}
+        return self.sql, [values[name] for name in self.order]
 
-@functools.lru_cache(maxsize=1024)
-def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
-    """Compile once per statement (and, for an INSERT or UPDATE, per set of columns given):
-    the statements are module-level constants. SQLAlchemy's type converters are not applied:
-    every column holds plain values (epoch seconds, text, JSON encoded by `rows`), which
-    `test_schema_columns_need_no_converters` keeps true.
+
+@functools.lru_cache(maxsize=2048)
+def _compile(dialect: Dialect, statement: sa.Executable, keys: tuple[str, ...]) -> Compiled:
+    """Compile once per dialect and statement (and, for an INSERT or UPDATE, per set of
+    columns given): the statements are module-level constants. SQLAlchemy's type converters
+    are not applied: every column holds plain values (epoch seconds, text, JSON encoded by
+    `rows`), which `test_schema_columns_need_no_converters` keeps true.
 
     Most statements bind only the caller's values by their own names, plus fixed values of
     their own: then the SQL and those values are worked out here, once, and a call costs a
     dict merge. A statement whose IN list comes from the caller is spelled out per call.
     """
-    compiled = statement.compile(dialect=_SQLITE, column_keys=list(keys))  # type: ignore[attr-defined]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
     assert isinstance(compiled, SQLCompiler)
     columns = getattr(statement, "exported_columns", None)
     returns_rows = isinstance(statement, sa.Select) or bool(getattr(statement, "_returning", ()))
@@ -126,36 +130,34 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
         bind.expanding and bind.required for bind in compiled.bind_names
     )
     if per_call:
-        return _Compiled(compiled, str(compiled), {}, True, row_type)
+        return Compiled(compiled, str(compiled), {}, True, row_type, ())
     expanded = compiled.construct_expanded_state(dict.fromkeys(given))
     constants = {k: v for k, v in expanded.parameters.items() if k not in given}
-    return _Compiled(compiled, expanded.statement, constants, False, row_type)
+    order = tuple(expanded.positiontup or ())
+    return Compiled(compiled, expanded.statement, constants, False, row_type, order)
 
 
-def _prepare(statement: sa.Executable, params: Params | None) -> tuple[_Compiled, str, Any]:
-    given = params or {}
+def compile_for(dialect: Dialect, statement: sa.Executable, params: Params | None) -> Compiled:
+    """`statement` compiled for `dialect`, for these parameters' columns if it sets any."""
     # Only an INSERT or UPDATE takes its columns from the values it is run with; any other
     # statement compiles once, whatever it is given.
     sets_columns = isinstance(statement, sa.Insert | sa.Update)
-    compiled = _compile(statement, tuple(given) if sets_columns else ())
-    sql, values = compiled.bind(given)
-    return compiled, sql, values
+    return _compile(dialect, statement, tuple(params or ()) if sets_columns else ())
 
 
-class Session:
-    """Runs statements on one connection, each executed and drained in one step: other tasks
-    share the connection, and a write landing between execute and fetch could show a moved
-    row twice."""
+class Session(abc.ABC):
+    """Runs statements: on a database's shared connections, or inside one transaction."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._connection = connection
+    #: The dialect the session's statements are compiled for.
+    dialect: ClassVar[Dialect]
 
+    @abc.abstractmethod
     async def rows(self, statement: sa.Executable, params: Params | None = None) -> list[Row]:
         """Every row the statement returns."""
-        compiled, sql, values = _prepare(statement, params)
-        assert compiled.row_type is not None, "a statement that returns no rows"
-        found = await self._connection.execute_fetchall(sql, values)
-        return [compiled.row_type(row) for row in found]
+
+    @abc.abstractmethod
+    async def write(self, statement: sa.Executable, params: Params | None = None) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
 
     async def row(self, statement: sa.Executable, params: Params | None = None) -> Row | None:
         """The statement's first row, if any."""
@@ -167,15 +169,9 @@ class Session:
         row = await self.row(statement, params)
         return None if row is None else row[0]
 
-    async def write(self, statement: sa.Executable, params: Params | None = None) -> int:
-        """Run a statement that returns no rows; how many rows it changed."""
-        _, sql, values = _prepare(statement, params)
-        async with self._connection.execute(sql, values) as cursor:
-            return cursor.rowcount
-
     async def upsert(self, table: sa.Table, keys: tuple[str, ...], values: Params) -> None:
         """Insert a row, or update the row with the same `keys` to these values."""
-        await self.write(_upsert(_SQLITE.name, table, keys), values)
+        await self.write(_upsert(self.dialect.name, table, keys), values)
 
 
 @functools.cache
@@ -188,99 +184,53 @@ def _upsert(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> sa.Executab
         on_postgresql = postgresql.insert(table)
         others = {c.name: on_postgresql.excluded[c.name] for c in table.c if c.name not in keys}
         return on_postgresql.on_conflict_do_update(index_elements=keys, set_=others)
+    from sqlalchemy.dialects import sqlite  # noqa: PLC0415
+
     on_sqlite = sqlite.insert(table)
     others = {c.name: on_sqlite.excluded[c.name] for c in table.c if c.name not in keys}
     return on_sqlite.on_conflict_do_update(index_elements=keys, set_=others)
 
 
 class Database(Session):
-    """One SQLite file in WAL mode, through two connections.
+    """A backend: statements in autocommit, transactions, bot-wide locks and wake-up hints."""
 
-    Statements run on the shared connection in autocommit mode. Multi-statement transactions
-    get their own connection (`transaction`), so statements other tasks send meanwhile cannot
-    end up inside (or be rolled back with) them.
-    """
+    @abc.abstractmethod
+    def transaction(self, *locks: str) -> AbstractAsyncContextManager[Session]:
+        """A transaction: what it reads stays true until it commits; committed when the block
+        ends, rolled back if it raises. It first waits for every other transaction naming
+        one of `locks` (in the order given: always name them in one fixed order)."""
 
-    def __init__(self, shared: aiosqlite.Connection, transactions: aiosqlite.Connection) -> None:
-        super().__init__(shared)
-        self._shared = shared
-        self._tx = transactions
-        self._tx_lock = asyncio.Lock()
+    @abc.abstractmethod
+    def serialized(self, *locks: str) -> AbstractAsyncContextManager[Session]:
+        """A session for ONE statement that must not overlap with any other naming one of
+        `locks` (such as a count-then-claim), without the cost of a transaction where the
+        database already runs one writer at a time."""
 
-    @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating if needed) the database at `path` and bring its schema up to date.
-
-        Raises DatabaseUnusableError, leaving the file untouched, when it is not a readable
-        SQLite database or was written by a newer version of the bot.
-        """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connections: list[aiosqlite.Connection] = []
-        try:
-            for _ in range(2):
-                # isolation_level None: the driver never begins a transaction by itself;
-                # `transaction` says when, and takes the write lock at once.
-                connection = await aiosqlite.connect(path, isolation_level=None)
-                connections.append(connection)
-                if len(connections) == 1:
-                    # Checked before anything writes: WAL mode or a migration would modify it.
-                    await _check_usable(connection, path)
-                await connection.execute("PRAGMA journal_mode = WAL")
-                # FULL: a job's "submit on the wire" mark must survive a power cut, or the job
-                # could be sent twice; the bot writes far too little for the cost to matter.
-                await connection.execute("PRAGMA synchronous = FULL")
-                await connection.execute("PRAGMA busy_timeout = 5000")
-            shared, transactions = connections
-            await _migrate(shared, path)
-        except BaseException:
-            for connection in connections:  # their threads would keep the process alive
-                await connection.close()
-            raise
-        return cls(shared, transactions)
-
+    @abc.abstractmethod
     async def close(self) -> None:
-        """Close the connections."""
-        await self._shared.close()
-        await self._tx.close()
+        """Close every connection."""
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Session]:
-        """An immediate (write-locked) transaction on the dedicated connection: what it reads
-        stays true until it commits; committed when the block ends, rolled back if it
-        raises."""
-        async with self._tx_lock:
-            await self._tx.execute("BEGIN IMMEDIATE")
-            try:
-                yield Session(self._tx)
-            except BaseException:
-                await self._tx.execute("ROLLBACK")
-                raise
-            await self._tx.execute("COMMIT")
+    @abc.abstractmethod
+    def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Hold the bot-wide lock `name` for the block, waiting until it is free."""
 
-    async def driver_connection(self) -> aiosqlite.Connection:
-        """The shared connection (tests trace and explain with it)."""
-        return self._shared
+    @abc.abstractmethod
+    def try_lock(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Hold the bot-wide lock `name` for the block if it is free: yields whether it is
+        held (False: another holder has it; nothing to release)."""
+
+    @abc.abstractmethod
+    async def notify(self, channel: str) -> None:
+        """Wake every listener of `channel`, in any process (a hint: may be lost or merged)."""
+
+    @abc.abstractmethod
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `channel` is notified, until the database closes."""
 
 
-async def schema_version(path: Path) -> int:
-    """The schema version of the existing database at `path`, read without changing anything
-    (for `python -m bot check`); raises DatabaseUnusableError as `Database.open` would."""
-    connection = await aiosqlite.connect(_read_only_uri(path), uri=True)
-    try:
-        await _check_usable(connection, path)
-        ((version,),) = await connection.execute_fetchall("PRAGMA user_version")
-        return int(version)
-    finally:
-        await connection.close()
-
-
-def _read_only_uri(path: Path) -> str:
-    return path.resolve().as_uri() + "?mode=ro"
-
-
-def migrations() -> list[tuple[int, str]]:
-    """The numbered migration scripts, in order."""
-    folder = resources.files("bot.storage") / "migrations" / "sqlite"
+def migrations(dialect: str = "sqlite") -> list[tuple[int, str]]:
+    """The numbered migration scripts of `dialect` (`sqlite`, `postgresql`), in order."""
+    folder = resources.files("bot.storage") / "migrations" / dialect
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -288,57 +238,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-async def _migrate(driver: aiosqlite.Connection, path: Path) -> None:
-    ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
-    pending = [(number, script) for number, script in migrations() if number > current]
-    if pending and current > 0:
-        await _back_up(driver, path, current)
-    for number, script in pending:
-        log.info("applying database migration %04d", number)
-        await driver.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-        )
-
-
-def backup_path(path: Path, version: int) -> Path:
-    """Where the copy of a database at schema `version` is kept before it is upgraded."""
-    return path.with_name(f"{path.name}.v{version}.bak")
-
-
-async def _back_up(driver: aiosqlite.Connection, path: Path, version: int) -> None:
-    """Copy the database before upgrading it: an upgrade is one way (the older bot refuses a
-    newer schema), and this copy is how to go back. Kept if it exists already."""
-    backup = backup_path(path, version)
-    if backup.exists():
-        return
-    log.info("copying the database (schema version %d) to %s before upgrading it", version, backup)
-    await driver.execute("VACUUM INTO ?", (str(backup),))
-
-
-async def _check_usable(driver: aiosqlite.Connection, path: Path) -> None:
-    try:
-        ((current,),) = await driver.execute_fetchall("PRAGMA user_version")
-        ((verdict,),) = await driver.execute_fetchall("PRAGMA quick_check")
-    except aiosqlite.DatabaseError as error:
-        if any(word in str(error) for word in ("locked", "busy")):
-            raise  # another process holds it: worth trying again, not a broken file
-        raise _unreadable(path, error) from error
-    if verdict != "ok":
-        raise DatabaseUnusableError(
-            f"{path} is damaged (integrity check: {verdict}). It was left untouched; "
-            "restore it from a backup or point DATABASE_URL at another file."
-        )
-    known = max(number for number, _ in migrations())
-    if current > known:
-        raise DatabaseUnusableError(
-            f"{path} has schema version {current}, but this version of the bot knows only "
-            f"up to {known}: it was written by a newer bot. It was left untouched; run the "
-            "newer version, or restore a backup made before the upgrade."
-        )
-
-
-def _unreadable(path: Path, error: BaseException | None) -> DatabaseUnusableError:
-    return DatabaseUnusableError(
-        f"{path} is not a readable SQLite database ({error}). It was left untouched; "
-        "restore it from a backup or point DATABASE_URL at another file."
-    )
+def lock_key(name: str) -> int:
+    """A lock's name as a signed 64-bit key, the same in every process and every run (unlike
+    `hash`, which Python salts per process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)

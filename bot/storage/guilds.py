@@ -49,7 +49,8 @@ class SqlGuilds:
 
         `change` may raise to refuse; nothing is written then.
         """
-        async with self._db.transaction() as tx:
+        # The lock: two admins' changes at once, from two processes, must not lose one.
+        async with self._db.transaction(f"guilds:config:{guild_id}") as tx:
             updated = change(await _config(tx, guild_id))
             await tx.upsert(
                 guild_config,

@@ -101,7 +101,8 @@ _GENERATION_TIMES = (
 )
 
 # The oldest queued job that fits both in-flight caps, in one statement, so no other writer can
-# slip between the choice and the claim.
+# slip between the choice and the claim (on PostgreSQL, with the claim lock held: see
+# `claim_next_queued`).
 _queued, _flying, _users_flying = jobs.alias("q"), jobs.alias("f"), jobs.alias("u")
 assert JobState.QUEUED in sources(JobState.CLAIMED)
 _in_flight_all = (
@@ -132,7 +133,8 @@ _next_queued = (
 )
 _CLAIM = (
     sa.update(jobs)
-    .where(j.id == _next_queued)
+    # The state again: a row another process changed meanwhile is read anew against it.
+    .where(j.id == _next_queued, j.state == JobState.QUEUED.value)
     .values(state=JobState.CLAIMED.value, updated_at=bindparam("now"))
     .returning(*j)
 )
@@ -177,6 +179,17 @@ _POST_DELETED = (
 )
 
 
+#: The lock every claim holds on PostgreSQL: the in-flight caps count the whole bot.
+CLAIM_LOCK = "jobs:claim"
+
+
+def admission_locks(guild_id: int, user_id: int) -> tuple[str, str]:
+    """The locks an admission holds, always in this order (guild, then user), so that two
+    admissions never wait for each other crosswise: every limit it checks counts the jobs of
+    this server (spending cap) or of this member (quotas, cooldown, open jobs anywhere)."""
+    return f"jobs:admit:guild:{guild_id}", f"jobs:admit:user:{user_id}"
+
+
 class SqlJobs:
     """`JobStore` over a `Database`."""
 
@@ -187,13 +200,14 @@ class SqlJobs:
     ) -> Job | Text:
         """Create a queued job, reserving its expected cost, if `decide` allows it.
 
-        The usage `decide` sees and the insert are one transaction, so concurrent requests
-        are admitted one after another and no limit is overshot. Returns the job, or the
-        refusal `decide` gave.
+        The usage `decide` sees and the insert are one transaction, holding the server's and
+        the member's admission locks, so concurrent requests (from any process) are admitted
+        one after another and no limit is overshot. Returns the job, or the refusal `decide`
+        gave.
         """
         o = new.origin
         assert o.guild_id is not None
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(*admission_locks(o.guild_id, o.user_id)) as tx:
             usage = await _quota_usage(tx, o.guild_id, o.user_id, now, cooldown_s)
             if (refusal := decide(usage)) is not None:
                 return refusal
@@ -216,7 +230,7 @@ class SqlJobs:
         o = news[0].origin
         assert o.guild_id is not None
         admitted: list[Job] = []
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(*admission_locks(o.guild_id, o.user_id)) as tx:
             usage = await _quota_usage(tx, o.guild_id, o.user_id, now, cooldown_s)
             if (refusal := decide(usage)) is not None:
                 return refusal
@@ -295,10 +309,12 @@ class SqlJobs:
         return int(await self._db.value(_QUEUE_POSITION, {"job_id": job_id}))
 
     async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
-        """Atomically move the oldest queued job that fits both caps to CLAIMED."""
-        row = await self._db.row(
-            _CLAIM, {"now": _now(), "max_all": max_in_flight, "max_user": max_per_user}
-        )
+        """Atomically move the oldest queued job that fits both caps to CLAIMED: one claim at
+        a time in the whole bot, so that the caps hold across processes."""
+        async with self._db.serialized(CLAIM_LOCK) as session:
+            row = await session.row(
+                _CLAIM, {"now": _now(), "max_all": max_in_flight, "max_user": max_per_user}
+            )
         return rows.job(row) if row else None
 
     async def move(

@@ -123,11 +123,21 @@ class MetaStore(Protocol):
 
 
 class LockStore(Protocol):
-    """Bot-wide named locks, across every process of the bot (README "Sharding")."""
+    """Bot-wide named locks, across every process of the bot (README "Running several
+    processes"); on SQLite (one process) the process's own."""
 
     def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
     def try_lock(self, name: str) -> AbstractAsyncContextManager[bool]: ...
 
 
-class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, LockStore, Protocol):
+class CoordinationStore(LockStore, Protocol):
+    """What several processes on one database use to work as one bot: bot-wide locks (work
+    done once for the whole bot) and wake-up hints. On SQLite (one process) both are the
+    process's own."""
+
+    async def notify(self, channel: str) -> None: ...
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None: ...
+
+
+class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, CoordinationStore, Protocol):
     """Everything storage offers (what the composition root opens)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable
@@ -106,15 +105,13 @@ def texts_over(make: Callable[[datetime], str], slack_s: int = 60) -> set[str]:
 
 def guild_config(runner: BotRunner) -> dict[str, Any] | None:
     """The stored configuration JSON of the fake guild, or None."""
-    with contextlib.closing(runner.db()) as db:
-        row = db.execute("SELECT config FROM guild_config").fetchone()
-    return None if row is None else dict(json.loads(row["config"]))
+    rows = runner.query("SELECT config FROM guild_config")
+    return None if not rows else dict(json.loads(rows[0]["config"]))
 
 
 def audit_rows(runner: BotRunner) -> list[tuple[int, str, str]]:
     """(actor, action, detail) of every recorded change, oldest first."""
-    with contextlib.closing(runner.db()) as db:
-        rows = db.execute("SELECT actor_id, action, detail FROM guild_audit ORDER BY id").fetchall()
+    rows = runner.query("SELECT actor_id, action, detail FROM guild_audit ORDER BY id")
     return [(r["actor_id"], r["action"], r["detail"]) for r in rows]
 
 
@@ -143,37 +140,34 @@ def seed_job(
 ) -> int:
     """Insert a finished job as an earlier run of the bot would have left it; return its id."""
     ts = created_at.timestamp()
-    with contextlib.closing(runner.db()) as db, db:
-        cursor = db.execute(
-            """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
-                   interaction_expires_at, upload_limit_bytes, prompt, image_url, model,
-                   params, duration_s, resolution, generate_audio, nonce,
-                   prediction_id, cost_cents, created_at, submitted_at, completed_at,
-                   finished_at, output_url, notified, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'seedance-1.5-pro-i2v',
-                       '{"duration":5,"resolution":"720p","aspect_ratio":"auto",'
-                       || '"camera_fixed":false,"seed":7,"generate_audio":false}',
-                       5, '720p', 0, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)""",
-            (
-                state,
-                discord.guild_id,
-                discord.channel_id,
-                user_id,
-                discord.application_id,
-                ts + 900,
-                10 * 1024 * 1024,
-                prompt,
-                f"{discord.cdn_base}/attachments/1/2/old.png",
-                secrets.token_hex(8),
-                secrets.token_hex(8),
-                cost_cents,
-                ts,
-                ts + 1,
-                ts + 2,
-                ts + 3,
-                "https://assets.example/old.mp4",
-                ts + 3,
-            ),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    (row,) = runner.query(
+        """INSERT INTO jobs (state, guild_id, channel_id, user_id, application_id,
+               interaction_expires_at, upload_limit_bytes, prompt, image_url, model,
+               params, duration_s, resolution, generate_audio, nonce,
+               prediction_id, cost_cents, created_at, submitted_at, completed_at,
+               finished_at, output_url, notified, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'seedance-1.5-pro-i2v',
+                   '{"duration":5,"resolution":"720p","aspect_ratio":"auto",'
+                   || '"camera_fixed":false,"seed":7,"generate_audio":false}',
+                   5, '720p', 0, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+           RETURNING id""",
+        state,
+        discord.guild_id,
+        discord.channel_id,
+        user_id,
+        discord.application_id,
+        ts + 900,
+        10 * 1024 * 1024,
+        prompt,
+        f"{discord.cdn_base}/attachments/1/2/old.png",
+        secrets.token_hex(8),
+        secrets.token_hex(8),
+        cost_cents,
+        ts,
+        ts + 1,
+        ts + 2,
+        ts + 3,
+        "https://assets.example/old.mp4",
+        ts + 3,
+    )
+    return int(row["id"])

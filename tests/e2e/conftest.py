@@ -65,10 +65,20 @@ async def video_api() -> AsyncIterator[FakeVibedream]:
 
 
 @pytest.fixture
+def e2e_database_url() -> str | None:
+    """The database the test's bots share: None for a SQLite file in the test's folder (a
+    module overrides it to run on PostgreSQL too, as test_limits.py does)."""
+    return None
+
+
+@pytest.fixture
 async def runner(
-    tmp_path: Path, discord_fake: FakeDiscord, video_api: FakeVibedream
+    tmp_path: Path,
+    discord_fake: FakeDiscord,
+    video_api: FakeVibedream,
+    e2e_database_url: str | None,
 ) -> AsyncIterator[BotRunner]:
-    runner = BotRunner(tmp_path, discord_fake, video_api)
+    runner = BotRunner(tmp_path, discord_fake, video_api, e2e_database_url)
     yield runner
     await runner.stop_all()
     for process in runner.processes:

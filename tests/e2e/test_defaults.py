@@ -4,6 +4,7 @@ the precedence of every level; a failed job that says what it cost and offers Ed
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.jobs import messages, request_messages
@@ -46,12 +47,24 @@ def submitted(video_api: FakeVibedream) -> list[dict[str, Any]]:
 async def animate(
     discord: FakeDiscord, video_api: FakeVibedream, user_id: int, **extra: Any
 ) -> dict[str, Any]:
-    """Run /animate as `user_id` (with `extra` options typed); return the body the API got."""
+    """Run /animate as `user_id` (with `extra` options typed); return the body the API got
+    (the first variation's, when the member's defaults ask for several)."""
+    return (await animate_all(discord, video_api, user_id, 1, **extra))[0]
+
+
+async def animate_all(
+    discord: FakeDiscord, video_api: FakeVibedream, user_id: int, count: int, **extra: Any
+) -> list[dict[str, Any]]:
+    """Run /animate as `user_id`; the bodies of the `count` submits it makes (its variations),
+    once all have arrived, so the next call counts only its own."""
     before = len(video_api.submits)
     interaction = animate_interaction(discord, extra=extra or None, user_id=user_id)
     await discord.send_interaction(interaction)
-    await wait_until(lambda: len(video_api.submits) > before, 20)
-    return submitted(video_api)[-1]
+    await wait_until(lambda: len(video_api.submits) >= before + count, 20)
+    await asyncio.sleep(0.3)  # room for a stray extra variation to show up
+    bodies = submitted(video_api)[before:]
+    assert len(bodies) == count
+    return bodies
 
 
 async def test_saved_defaults_are_used_by_animate_and_a_typed_option_still_wins(
@@ -71,10 +84,18 @@ async def test_saved_defaults_are_used_by_animate_and_a_typed_option_still_wins(
     shown = discord_fake.messages[int(form["id"])]["content"]
     assert "8 s · 1080p · fixed camera · 3 variations" in shown
 
-    body = await animate(discord_fake, video_api, alice)
-    assert (body["duration"], body["resolution"], body["camera_fixed"]) == (8, "1080p", True)
-    typed = await animate(discord_fake, video_api, alice, duration=5, camera_fixed=False)
-    assert (typed["duration"], typed["resolution"], typed["camera_fixed"]) == (5, "1080p", False)
+    group = await animate_all(discord_fake, video_api, alice, 3)  # the saved 3 variations
+    for body in group:
+        assert (body["duration"], body["resolution"], body["camera_fixed"]) == (8, "1080p", True)
+    assert len({body["seed"] for body in group}) == 3
+    typed = await animate_all(
+        discord_fake, video_api, alice, 1, duration=5, camera_fixed=False, variations=1
+    )
+    assert (typed[0]["duration"], typed[0]["resolution"], typed[0]["camera_fixed"]) == (
+        5,
+        "1080p",
+        False,
+    )
 
     await wait_until(lambda: all(j["state"] == "delivered" for j in runner.jobs()), 30)
     with runner.db() as db:

@@ -5,8 +5,9 @@ default, bad values, the spending cap under concurrent requests, and /usage with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.members.model import QuotaStatus
 from bot.periods import month_start, next_day, next_month
@@ -26,6 +27,20 @@ from tests.e2e.conftest import BotProcess, BotRunner, animate_interaction, wait_
 from tests.english import english
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.fakes.secret_scan import SCAN
+
+PG_PASSWORD = "pg-password-of-the-e2e-bots"
+SCAN.add_secret("DATABASE_URL password (e2e)", PG_PASSWORD)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def e2e_database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every limit, on each backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("empty_postgresql")
+    # With a password (the test server lets anyone in): the bot must never log it.
+    return url.replace("postgres@", f"postgres:{PG_PASSWORD}@", 1)
 
 
 def is_progress(text: str) -> bool:
@@ -49,9 +64,8 @@ async def animate_as(discord: FakeDiscord, user_id: int, **kwargs: object) -> st
 
 def spend_cents(runner: BotRunner) -> int:
     """Settled costs plus open reservations of every job."""
-    with contextlib.closing(runner.db()) as db:
-        (total,) = db.execute("SELECT SUM(cost_cents + reserved_cents) FROM jobs").fetchone()
-    return int(total or 0)
+    (row,) = runner.query("SELECT SUM(cost_cents + reserved_cents) AS total FROM jobs")
+    return int(row["total"] or 0)
 
 
 # Limits -------------------------------------------------------------------------------------------

@@ -178,9 +178,9 @@ BROKEN: dict[str, tuple[dict[str, str], Any, str]] = {
         "PROBLEM settings: VIBEDREAM_API_KEY is empty or missing",
     ),
     "database url": (
-        {"database_url": "postgresql://db/bot"},
+        {"database_url": "mysql://db/bot"},
         None,
-        "PROBLEM database: DATABASE_URL must look like sqlite:///path/to/bot.db",
+        "PROBLEM database: DATABASE_URL (mysql://db/bot) must look like sqlite:///path/to/bot.db",
     ),
     "output hosts": (
         {"vibedream_output_hosts": "http://127.0.0.1/outputs"},

@@ -4,8 +4,10 @@ fake Discord and the fake video API, and builders for the events they exchange."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import struct
@@ -14,6 +16,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from tests.fakes.discord import FakeDiscord, RecordedRequest
 from tests.fakes.fake_vibedream import FakeVibedream
@@ -65,13 +69,21 @@ class BotProcess:
 
 
 class BotRunner:
-    """Starts bot processes wired to the fakes, each sharing the same database."""
+    """Starts bot processes wired to the fakes, each sharing the same database: a SQLite file
+    in the test's folder, or the PostgreSQL database `database_url` names."""
 
-    def __init__(self, tmp_path: Path, discord: FakeDiscord, api: FakeVibedream) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        discord: FakeDiscord,
+        api: FakeVibedream,
+        database_url: str | None = None,
+    ) -> None:
         self.tmp_path = tmp_path
         self.discord = discord
         self.api = api
         self.db_path = tmp_path / "data" / "bot.db"
+        self.database_url = database_url or f"sqlite:///{self.db_path}"
         self.download_dir = tmp_path / "downloads"
         self.download_dir.mkdir()
         self.processes: list[BotProcess] = []
@@ -82,7 +94,7 @@ class BotRunner:
             "VIBEDREAM_API_URL": api.base_url,
             "VIBEDREAM_OUTPUT_HOSTS": api.assets_host,
             "VIBEDREAM_OUTPUT_REQUIRE_HTTPS": "false",
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": self.database_url,
             "DOWNLOAD_DIR": str(self.download_dir),
             "POLL_INTERVAL_S": "0.2",
             "POLL_MAX_INTERVAL_S": "1",
@@ -170,18 +182,47 @@ class BotRunner:
             if bot.process.returncode is None:
                 await bot.kill()
 
+    @property
+    def on_postgresql(self) -> bool:
+        """Whether the bots share a PostgreSQL database (else a SQLite file)."""
+        return self.database_url.startswith("postgresql://")
+
     def db(self) -> sqlite3.Connection:
-        """Open the bot's database (read it as an admin would)."""
+        """Open the bot's SQLite database (read it as an admin would)."""
+        assert not self.on_postgresql, "a SQLite-only test: use query() on every backend"
         connection = sqlite3.connect(self.db_path)
         connection.row_factory = sqlite3.Row
         return connection
 
-    def jobs(self) -> list[sqlite3.Row]:
+    def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Run `sql` (`?` placeholders; written for both SQLite and PostgreSQL) on the bots'
+        database, committed; its rows by column name."""
+        if not self.on_postgresql:
+            with contextlib.closing(self.db()) as db, db:
+                return [dict(row) for row in db.execute(sql, params).fetchall()]
+        numbered = iter(range(1, sql.count("?") + 1))
+        sql = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:  # the test's loop is busy
+            return thread.submit(
+                asyncio.run, _postgresql_rows(self.database_url, sql, params)
+            ).result()
+
+    def jobs(self) -> list[dict[str, Any]]:
         """Every job row, oldest first, with the seed read out of the model's parameters."""
-        with contextlib.closing(self.db()) as db:
-            return db.execute(
-                "SELECT *, json_extract(params, '$.seed') AS seed FROM jobs ORDER BY id"
-            ).fetchall()
+        seed = (
+            "(params::jsonb ->> 'seed')::bigint"
+            if self.on_postgresql
+            else "json_extract(params, '$.seed')"
+        )
+        return self.query(f"SELECT *, {seed} AS seed FROM jobs ORDER BY id")
+
+
+async def _postgresql_rows(url: str, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(url)
+    try:
+        return [dict(row) for row in await connection.fetch(sql, *params)]
+    finally:
+        await connection.close()
 
 
 def animate_interaction(

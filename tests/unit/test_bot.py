@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +15,6 @@ import bot.bot as bot_module
 from bot.bot import EXTENSIONS, AnimateBot, ShardedAnimateBot, bot_class
 from bot.i18n.translator import CatalogueTranslator
 from bot.settings import Settings
-from bot.storage.locks import ProcessLocks
 
 SETTINGS = Settings(discord_token=SecretStr("x"), vibedream_api_key=SecretStr("y"), _env_file=None)
 
@@ -45,12 +46,27 @@ class Retention:
         self.calls.append("retention.stop")
 
 
-class Meta(ProcessLocks):
-    """A MetaStore in memory, with the bot-wide locks of a one-process bot."""
+class Meta:
+    """A MetaStore in memory, with the bot-wide locks of a one-process bot (one asyncio lock
+    per name, as the SQLite store has)."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
-        self._locks = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold_lock(self, name: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def try_lock(self, name: str) -> AsyncIterator[bool]:
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True
 
     async def get_meta(self, key: str) -> str | None:
         return self.values.get(key)

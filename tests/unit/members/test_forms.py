@@ -1,21 +1,22 @@
-"""The context menu's parts below Discord: open forms (on a real SQLite file), reading a
-submitted form, finding the image."""
+"""The context menu's parts below Discord: open forms (on a real database, each backend),
+reading a submitted form, finding the image."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.errors import UserError
 from bot.jobs.model import ImageInput
 from bot.jobs.request import parse_duration
 from bot.members.forms import FORM_TTL, OpenForms, form_key
+from bot.storage import schema
 from bot.storage.store import SqlStore
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from cogs.context_menu import first_image
@@ -46,18 +47,18 @@ async def test_an_open_form_gives_its_image_once_to_the_user_who_opened_it(
     assert await forms.take("never-opened", ALICE) is None
 
 
-async def test_an_open_form_outlives_a_restart(db_path: Path) -> None:
+async def test_an_open_form_outlives_a_restart(
+    reopen: Callable[[], AbstractAsyncContextManager[SqlStore]],
+) -> None:
     key = form_key()
-    async with await SqlStore.open(db_path) as before:
+    async with reopen() as before:
         await OpenForms(before).open(key, ALICE, IMAGE)
 
-    async with await SqlStore.open(db_path) as after:
+    async with reopen() as after:
         assert await OpenForms(after).take(key, ALICE) == IMAGE
 
 
-async def test_forms_expire_after_their_time_and_are_then_dropped(
-    store: SqlStore, db_path: Path
-) -> None:
+async def test_forms_expire_after_their_time_and_are_then_dropped(store: SqlStore) -> None:
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     forms = OpenForms(store, now=lambda: now)
     in_time, too_late, closed = form_key(), form_key(), form_key()
@@ -70,23 +71,24 @@ async def test_forms_expire_after_their_time_and_are_then_dropped(
     await forms.open(form_key(), BOB, IMAGE)  # opening (or sending) a form sweeps the expired
     assert await forms.take(too_late, ALICE) is None
 
-    assert open_forms(db_path) == [BOB]
+    assert await open_forms(store) == [BOB]
 
 
-async def test_forget_drops_the_members_open_forms(store: SqlStore, db_path: Path) -> None:
+async def test_forget_drops_the_members_open_forms(store: SqlStore) -> None:
     forms = OpenForms(store)
     await forms.open(form_key(), ALICE, IMAGE)
     await forms.open(form_key(), BOB, IMAGE)
 
     await store.redact_user(ALICE)
 
-    assert open_forms(db_path) == [BOB]
+    assert await open_forms(store) == [BOB]
 
 
-def open_forms(db_path: Path) -> list[int]:
+async def open_forms(store: SqlStore) -> list[int]:
     """Who the forms left in the database were opened by."""
-    with contextlib.closing(sqlite3.connect(db_path)) as db:
-        return [user for (user,) in db.execute("SELECT user_id FROM open_forms ORDER BY user_id")]
+    forms = schema.open_forms.c
+    found = await store.database.rows(sa.select(forms.user_id).order_by(forms.user_id))
+    return [user for (user,) in found]
 
 
 def test_form_values_read_action_rows_and_labels() -> None:

@@ -20,10 +20,11 @@ from bot.ops.check import (
     video_key_check,
 )
 from bot.ops.discord_rest import DiscordApplication, GatewayBot, InstallParams, PartialGuild
-from bot.settings import Settings
+from bot.settings import DATABASE_URL_FORMS, Settings
 from bot.storage.database import migrations
 from bot.storage.store import SqlStore
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.fakes.secret_scan import SCAN
 
 LATEST = max(number for number, _ in migrations())
 
@@ -179,12 +180,55 @@ async def test_a_database_from_a_newer_bot_is_a_problem(tmp_path: Path) -> None:
     assert "written by a newer bot" in result.detail
 
 
-async def test_a_database_url_that_is_not_sqlite_is_a_problem() -> None:
-    result = await database_check(settings(database_url="postgresql://db/bot"))
+async def test_a_database_url_that_is_neither_sqlite_nor_postgresql_is_a_problem() -> None:
+    result = await database_check(settings(database_url="mysql://bot:pw-never-shown@db/bot"))
 
     assert result == Result(
-        "database", False, "DATABASE_URL must look like sqlite:///path/to/bot.db"
+        "database",
+        False,
+        f"DATABASE_URL (mysql://bot:***@db/bot) must look like {DATABASE_URL_FORMS}: "
+        "it is neither sqlite:/// nor postgresql://",
     )
+
+
+#: A PostgreSQL password in DATABASE_URL: never in check's output (the test server trusts all).
+PG_PASSWORD = "pg-password-for-check"
+SCAN.add_secret("DATABASE_URL password (check)", PG_PASSWORD)
+
+
+async def test_a_postgresql_database_answers_with_its_schema_version_and_a_masked_url(
+    empty_postgresql: str,
+) -> None:
+    url = empty_postgresql.replace("postgres@", f"postgres:{PG_PASSWORD}@")
+    before = await database_check(settings(database_url=url))
+    async with await SqlStore.open(url):
+        pass
+    after = await database_check(settings(database_url=url))
+
+    masked = url.replace(PG_PASSWORD, "***")
+    newest = migrations("postgresql")[-1][0]
+    assert before == Result(
+        "database",
+        True,
+        f"{masked} answers, schema version 0; 1 migration(s) pending, applied at the next "
+        f"start: {newest:04d}",
+    )
+    assert after == Result(
+        "database", True, f"{masked} answers, schema version {newest}; no migration pending"
+    )
+    SCAN.scan_text("check output", before.line() + after.line())
+
+
+async def test_a_postgresql_server_that_cannot_be_reached_is_a_problem_without_the_password(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://bot:{PG_PASSWORD}@/bot?host={tmp_path}&port=1"
+
+    result = await database_check(settings(database_url=url))
+
+    assert not result.ok
+    assert result.detail.startswith(f"cannot use postgresql://bot:***@/bot?host={tmp_path}")
+    assert PG_PASSWORD not in result.line()
 
 
 async def test_the_video_key_is_checked_without_a_submit(

@@ -29,7 +29,12 @@ from bot.settings import Settings
 from bot.storage.store import SqlStore
 from bot.video.vibedream import VibedreamClient
 from tests.fakes.fake_vibedream import FakeVibedream
+from tests.fakes.secret_scan import SCAN
 from tests.fakes.tiny_http import TinyServer
+
+#: A PostgreSQL password in DATABASE_URL: never in a log line or a start-up error.
+PG_PASSWORD = "pg-password-at-start"
+SCAN.add_secret("DATABASE_URL password (start-up)", PG_PASSWORD)
 
 
 def settings(**overrides: Any) -> Settings:
@@ -87,7 +92,9 @@ def test_an_unknown_command_line_says_what_is_accepted() -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["chek"])
 
-    assert stopped.value.code == "usage: python -m bot [check]"
+    assert stopped.value.code == (
+        "usage: python -m bot [check | copy-database --to URL [--from URL]]"
+    )
 
 
 async def test_a_transient_failure_is_retried_with_a_line_per_attempt_then_given_up(
@@ -218,6 +225,38 @@ async def test_a_database_that_is_not_sqlite_stays_a_data_error(tmp_path: Path) 
 
     assert stopped.value.exit_code == EXIT_DATA
     assert "not a readable SQLite database" in str(stopped.value)
+
+
+async def test_a_postgresql_server_that_cannot_be_reached_is_retried_then_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"postgresql://bot:{PG_PASSWORD}@/bot?host={tmp_path}&port=1"
+
+    with pytest.raises(StartupError) as stopped, caplog.at_level(logging.WARNING):
+        await open_store(settings(database_url=url, startup_attempts=2))
+
+    masked = f"postgresql://bot:***@/bot?host={tmp_path}&port=1"
+    assert stopped.value.exit_code == EXIT_UNAVAILABLE
+    assert str(stopped.value).startswith(f"the database {masked} could not be reached in 2 ")
+    assert "check that PostgreSQL runs" in str(stopped.value)
+    assert [r.getMessage().split(" cannot be reached")[0] for r in caplog.records] == [
+        f"the database {masked}"
+    ]
+    assert PG_PASSWORD not in str(stopped.value) + caplog.text
+
+
+async def test_a_postgresql_database_that_does_not_exist_is_a_configuration_error(
+    empty_postgresql: str,
+) -> None:
+    url = empty_postgresql.replace("@/empty_", "@/no_such_db_", 1)
+
+    with pytest.raises(StartupError) as stopped:
+        await open_store(settings(database_url=url))
+
+    assert stopped.value.exit_code == EXIT_CONFIG
+    assert 'database "no_such_db_' in str(stopped.value)
+    assert "does not exist" in str(stopped.value)
+    assert "check DATABASE_URL's user, password and database name" in str(stopped.value)
 
 
 async def test_a_refused_video_key_stops_the_start(http: aiohttp.ClientSession) -> None:

@@ -1,9 +1,10 @@
-"""The storage contract: what every backend must do, run against each (SQLite today, through
-the `store` fixture). Jobs' life cycle and guarded moves, queue rules, usage figures, meta,
-bot-wide locks.
+"""The storage contract: what every backend must do, run against each (SQLite and PostgreSQL,
+through the `store` fixture). Jobs' life cycle and guarded moves, queue rules, usage figures,
+meta, bot-wide locks.
 
-Backend-specific behaviour (SQLite's pragmas, refusals, plans and migrations) is tested beside
-it, in `test_sqlite.py`."""
+Backend-specific behaviour is tested beside it: SQLite's pragmas, refusals, plans and
+migrations in `test_sqlite.py`, PostgreSQL's migrations and cross-process limits in
+`test_postgresql.py`."""
 
 from __future__ import annotations
 

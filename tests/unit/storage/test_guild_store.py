@@ -4,18 +4,19 @@ server reports, data retention, configuration, blocks and the audit trail."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.guilds.model import AuditEntry, Block, GuildConfig, QuotaUsage
 from bot.jobs.model import CANCELLABLE, Job, JobChange, JobState, NewJob
 from bot.members import messages
 from bot.members.model import UsageTotals
+from bot.storage import schema
 from bot.storage.store import SqlStore
 from tests import factories
 from tests.factories import SETTINGS
@@ -85,18 +86,11 @@ async def usage_now(store: SqlStore, user_id: int = ALICE, cooldown_s: int = 0) 
     return (await store.quota_usage(GUILD, user_id, T0, cooldown_s)).guild_month_cents
 
 
-def sql(db_path: Path, statement: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    """Read or set up the file directly, as another program would."""
-    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
-        db.row_factory = sqlite3.Row
-        return db.execute(statement, params).fetchall()
-
-
 # Admission ---------------------------------------------------------------------------------------
 
 
 async def test_twenty_concurrent_admits_with_room_for_three_admit_exactly_three(
-    store: SqlStore, db_path: Path
+    store: SqlStore,
 ) -> None:
     seen: list[tuple[int, int]] = []
 
@@ -122,13 +116,13 @@ async def test_twenty_concurrent_admits_with_room_for_three_admit_exactly_three(
     assert [r for r in results if not isinstance(r, Job)] == ["full"] * 17
     # Each decision saw every admission before it, reservations included: a consistent order.
     assert sorted(seen) == [(0, 0), (1, 100), (2, 200)] + [(3, 300)] * 17
-    assert len(sql(db_path, "SELECT id FROM jobs")) == 3
+    assert len(await store.open_jobs()) == 3
 
 
 async def test_admits_from_two_processes_sharing_the_file_never_overshoot_the_spend_cap(
-    db_path: Path, store: SqlStore
+    reopen: Callable[[], AbstractAsyncContextManager[SqlStore]], store: SqlStore
 ) -> None:
-    async with await SqlStore.open(db_path) as second:
+    async with reopen() as second:
         cap = 300
 
         def decide(usage: QuotaUsage) -> str | None:
@@ -357,20 +351,22 @@ async def test_guild_usage_totals_and_top_users(store: SqlStore) -> None:
     assert all_time.since is None
 
 
-async def test_guild_jobs_reads_every_job_in_batches_oldest_first(
-    store: SqlStore, db_path: Path
-) -> None:
+async def copy_job(store: SqlStore, job_id: int, times: int) -> None:
+    """Write `times` copies of a job directly, for speed (the same SQL on every backend)."""
+    listed = ", ".join(c.name for c in schema.jobs.c if c.name != "id")
+    await store.database.write(
+        sa.text(
+            f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {times})
+                INSERT INTO jobs ({listed}) SELECT {listed} FROM jobs, n WHERE jobs.id = :id"""
+        ),
+        {"id": job_id},
+    )
+
+
+async def test_guild_jobs_reads_every_job_in_batches_oldest_first(store: SqlStore) -> None:
     first = await admitted(store)
     await admitted(store, new_job(guild_id=OTHER_GUILD))
-    # 1,234 more copies of the first job, written directly for speed.
-    columns = [r["name"] for r in sql(db_path, "PRAGMA table_info(jobs)") if r["name"] != "id"]
-    listed = ", ".join(columns)
-    sql(
-        db_path,
-        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1234)
-            INSERT INTO jobs ({listed}) SELECT {listed} FROM jobs, n WHERE jobs.id = ?""",
-        (first.id,),
-    )
+    await copy_job(store, first.id, 1234)
 
     ids = [job.id async for job in store.guild_jobs(GUILD, T0 - timedelta(days=1))]
 
@@ -381,16 +377,9 @@ async def test_guild_jobs_reads_every_job_in_batches_oldest_first(
     assert len([j async for j in store.guild_jobs(OTHER_GUILD, None)]) == 1
 
 
-async def test_guild_jobs_with_exactly_one_batch(store: SqlStore, db_path: Path) -> None:
+async def test_guild_jobs_with_exactly_one_batch(store: SqlStore) -> None:
     first = await admitted(store)
-    columns = [r["name"] for r in sql(db_path, "PRAGMA table_info(jobs)") if r["name"] != "id"]
-    listed = ", ".join(columns)
-    sql(
-        db_path,
-        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 499)
-            INSERT INTO jobs ({listed}) SELECT {listed} FROM jobs, n WHERE jobs.id = ?""",
-        (first.id,),
-    )
+    await copy_job(store, first.id, 499)
 
     assert len([j async for j in store.guild_jobs(GUILD, None)]) == 500
 

@@ -18,12 +18,15 @@ import sqlalchemy as sa
 
 from bot.jobs.model import JobState, NewJob
 from bot.storage import DatabaseUnusableError, schema
-from bot.storage.database import backup_path
 from bot.storage.database import migrations as _migrations
+from bot.storage.sqlite import backup_path
 from bot.storage.store import SqlStore
 from tests import factories
 from tests.factories import delivered_job
 from tests.unit.storage.sqlite_plans import plan, traced
+
+#: Every test here is about SQLite itself.
+pytestmark = pytest.mark.backends("sqlite")
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)

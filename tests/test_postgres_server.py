@@ -1,0 +1,27 @@
+"""The suite's own PostgreSQL server: where its programs are found, and a start and stop that
+leave nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.postgres_server import PostgresMissingError, PostgresServer, binaries
+
+
+def test_a_pg_bin_without_postgres_in_it_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_BIN", str(tmp_path))
+
+    with pytest.raises(PostgresMissingError, match="holds no postgres program"):
+        binaries()
+
+
+def test_a_server_answers_and_leaves_no_folder_behind(postgres_server: PostgresServer) -> None:
+    # Requesting the session's server proves PostgreSQL is installed; start a second one.
+    with PostgresServer() as server:
+        assert server.psql("postgres", "SELECT 40 + 2").strip() == "42"
+        root = server.root
+    assert not root.exists()
