@@ -46,14 +46,14 @@ class Notices:
             cost_cents=cost_cents,
             failure_kind=failure_kind,
         )
-        store = self._rt.store
-        failed = await store.move(job.id, JobState.FAILED, change)
-        self._rt.dispatch_wake.set()  # it may have held an in-flight slot
+        rt = self._rt
+        failed = await rt.move(job.id, JobState.FAILED, change)
+        rt.wake_dispatch()  # it may have held an in-flight slot
         if failed is None:
-            current = await store.get_job(job.id)
+            current = await rt.store.get_job(job.id)
             if current is not None and current.state == JobState.CANCELLED:
                 log.info("job %d: failed after it was cancelled: %s", job.id, reason)
-                await store.update(job.id, change)  # what it cost still counts
+                await rt.update(job.id, change)  # what it cost still counts
             else:
                 log.warning("job %d: cannot fail from %s", job.id, current and current.state)
             return
@@ -79,7 +79,7 @@ class Notices:
         await self._told(job)
 
     async def _told(self, job: Job) -> None:
-        await self._rt.store.update(job.id, JobChange(notified=True, drop_token=True))
+        await self._rt.update(job.id, JobChange(notified=True, drop_token=True))
         self._rt.progress.forget(job.id)
         self.sync_mod_log(job.id)
 

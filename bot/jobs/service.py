@@ -20,6 +20,7 @@ from bot.jobs import messages
 from bot.jobs.admission import Admission
 from bot.jobs.delivery import Delivery
 from bot.jobs.generation import Generation
+from bot.jobs.leases import LeaseKeeper
 from bot.jobs.model import (
     FailureKind,
     GenerationSettings,
@@ -74,15 +75,20 @@ class JobService:
             self.models.availability,
             recover=self._recover_later,
         )
+        self._leases = LeaseKeeper(runtime, self._resume)
 
     # Lifecycle ------------------------------------------------------------------------------
 
     async def start(self, notifier: JobNotifier) -> None:
-        """Resume every job left open by a previous run, then start dispatching."""
+        """Resume the jobs this process may take (on SQLite, every job left open by the
+        previous run; see `LeaseKeeper.jobs_to_resume`), then start dispatching, renewing
+        this process's leases and taking over expired ones."""
         self._rt.start(notifier)
-        for job in await self._rt.store.open_jobs():
+        for job in await self._leases.jobs_to_resume():
             await self._resume(job)
+        await self._rt.listen()
         self._generation.start()
+        self._leases.start()
 
     @property
     def running(self) -> bool:
@@ -98,18 +104,26 @@ class JobService:
         """
         self._rt.closing = True
         self._generation.stop()
+        await self._leases.stop()
         await self._rt.stop(grace_s)
+        await self._leases.release()
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        """This process's lease keeper (tests and the bench drive its renewal and sweep)."""
+        return self._leases
 
     async def _resume(self, job: Job) -> None:
         log.info("job %d: resuming in state %s", job.id, job.state)
-        progress, store = self._rt.progress, self._rt.store
+        progress = self._rt.progress
         match job.state:
             case JobState.QUEUED:
                 progress.follow(job.id, 0)
             case JobState.CLAIMED:
                 # Nothing was on the wire: it simply goes back to its place in the queue.
-                await store.move(job.id, JobState.QUEUED)
+                await self._rt.move(job.id, JobState.QUEUED)
                 progress.follow(job.id, 0)
+                self._rt.wake_dispatch()
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
                 self._step(job.id, self._generation.fail_outcome_unknown(job))
@@ -140,7 +154,7 @@ class JobService:
             cost_cents=job.reserved_cents,
             reserved_cents=0,
         )
-        return await self._rt.store.update(job.id, change)
+        return await self._rt.update(job.id, change)
 
     def _step(self, job_id: int, step: Work) -> None:
         self._rt.spawn(job_id, step, on_crash=lambda: self._recover_later(job_id))
@@ -155,9 +169,15 @@ class JobService:
 
     async def _recover(self, job_id: int) -> None:
         job = await self._rt.store.get_job(job_id)
-        if job is not None and not job.notified:
+        if job is None or job.notified:
+            return
+        # A job past the queue is resumed only by its lease's holder; a cancelled one by
+        # anyone (telling its requester twice is better than never).
+        if job.state in (JobState.QUEUED, JobState.CANCELLED) or self._rt.holds(job):
             await self._resume(job)
-            self._rt.dispatch_wake.set()  # it may be back in the queue
+            self._rt.wake_dispatch()  # it may be back in the queue
+        else:
+            log.info("job %d: not resumed here: %s holds it now", job.id, job.owner)
 
     # Intake ---------------------------------------------------------------------------------
 
@@ -222,7 +242,7 @@ class JobService:
             origin.channel_id,
         )
         self._rt.progress.follow_if_it_lasts(job.id)  # its place in line, if it waits
-        self._rt.dispatch_wake.set()
+        self._rt.wake_dispatch()
         if rules.config.mod_log_channel_id is not None:
             self._notices.sync_mod_log(job.id)
         return job
@@ -233,13 +253,16 @@ class JobService:
         """Cancel a job for its requester or a moderator of its server. Raises UserError."""
         store = self._rt.store
         job = await self._own_job(job_id, actor, messages.CANCEL_NOT_ALLOWED)
-        cancelled = await store.cancel_job(job_id, actor.user_id, self._rt.now())
+        # Any process may cancel any job; the job's holder learns of it at its next write.
+        cancelled = await store.cancel_job(job_id, actor.user_id, self._rt.now(), self._rt.lease)
         if cancelled is None:
             current = await store.get_job(job_id)
             raise UserError(messages.cannot_cancel(current.state if current else job.state))
         log.info("job %d: %s -> cancelled by user %d", job.id, job.state, actor.user_id)
         self._generation.cancel_poll(job.id)
-        self._rt.dispatch_wake.set()  # its slot is free
+        if cancelled.owner == self._rt.name:
+            self._rt.hold(cancelled)  # it was queued: this process tells the requester
+        self._rt.wake_dispatch()  # its slot is free
         # The token was read before the update; the stored row keeps it until notified.
         self._step(job.id, self._notices.cancelled(cancelled))
         return cancelled

@@ -8,6 +8,7 @@ from bot.storage.database import DatabaseUnusableError
 from bot.storage.protocols import (
     Decision,
     GuildStore,
+    Hints,
     JobStore,
     MemberStore,
     MetaStore,
@@ -19,6 +20,7 @@ __all__ = [
     "DatabaseUnusableError",
     "Decision",
     "GuildStore",
+    "Hints",
     "JobStore",
     "MemberStore",
     "MetaStore",

@@ -19,7 +19,10 @@ from bot.jobs.model import (
     Job,
     JobChange,
     JobState,
+    Lease,
     NewJob,
+    Takeable,
+    Takeover,
 )
 from bot.members.model import HistoryPage, UsageReport
 
@@ -45,16 +48,38 @@ class JobStore(Protocol):
     async def open_jobs(self) -> list[Job]: ...
     async def unfinished_by_state(self) -> dict[JobState, int]: ...
     async def queue_position(self, job_id: int) -> int: ...
-    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None: ...
+    async def claim_next_queued(
+        self, max_in_flight: int, max_per_user: int, lease: Lease
+    ) -> Job | None: ...
     async def move(
         self,
         job_id: int,
         to: JobState,
         change: JobChange = NO_CHANGE,
+        *,
+        epoch: int | None = None,
     ) -> Job | None: ...
-    async def update(self, job_id: int, change: JobChange) -> Job: ...
-    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None: ...
+    async def update(self, job_id: int, change: JobChange, *, epoch: int | None = None) -> Job: ...
+    async def cancel_job(
+        self, job_id: int, actor_id: int, now: datetime, lease: Lease | None = None
+    ) -> Job | None: ...
     async def mark_post_deleted(self, job_id: int, now: datetime) -> bool: ...
+    async def renew_leases(self, lease: Lease) -> int: ...
+    async def release_leases(self, owner: str) -> int: ...
+    async def take_over(
+        self, lease: Lease, which: Takeable = Takeable.EXPIRED, limit: int = 20
+    ) -> list[Takeover]: ...
+
+
+class Hints(Protocol):
+    """Wake-up hints between the processes sharing the database (LISTEN/NOTIFY on PostgreSQL;
+    within the one process on SQLite). A hint may be lost: listeners also poll."""
+
+    #: True when no other process uses the database (SQLite: one process by design).
+    single_process: bool
+
+    async def notify(self, channel: str) -> None: ...
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None: ...
 
 
 class GuildStore(Protocol):
@@ -107,5 +132,5 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, Protocol):
+class Store(JobStore, GuildStore, MemberStore, ReportStore, MetaStore, Hints, Protocol):
     """Everything storage offers (what the composition root opens)."""

@@ -100,6 +100,7 @@ def new_job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> dict[st
         "parent_job_id": new.parent_job_id,
         "created_at": ts(now),
         "updated_at": ts(now),
+        "epoch": 0,  # queued: no lease yet (the claim takes one)
     }
 
 
@@ -187,6 +188,8 @@ def job(result: AnyRow) -> Job:
         kind=JobKind(row["kind"]),
         parent_job_id=row["parent_job_id"],
         post_deleted_at=maybe_at(row["post_deleted_at"]),
+        owner=row["owner"],
+        epoch=row["epoch"],
     )
 
 

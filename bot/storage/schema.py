@@ -68,6 +68,11 @@ jobs = sa.Table(
     sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("post_deleted_at", sa.Float),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The lease of a job past the queue (migration 0013): its holder, until when (by the
+    # database's clock, `bot.storage.clock.db_now`), and the fencing token.
+    sa.Column("owner", sa.Text),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("epoch", sa.Integer, nullable=False),
 )
 
 #: Small key/value facts about the deployment (e.g. the hash of the synced command tree).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.storage.database import Database
@@ -20,8 +22,21 @@ class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
     advisory lock around the statement), and `admit` its transaction likewise.
     """
 
+    #: One process by design: it takes every lease at start, and hints stay in the process.
+    single_process = True
+
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._listeners: defaultdict[str, list[Callable[[], None]]] = defaultdict(list)
+
+    async def notify(self, channel: str) -> None:
+        """Call every listener of `channel` (SQLite: the listeners of this process)."""
+        for callback in list(self._listeners[channel]):
+            callback()
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """Have `callback` called at every `notify(channel)`, until the store closes."""
+        self._listeners[channel].append(callback)
 
     @classmethod
     async def open(cls, path: Path) -> SqlStore:
@@ -39,6 +54,7 @@ class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
 
     async def close(self) -> None:
         """Close the database."""
+        self._listeners.clear()
         await self._db.close()
 
     async def __aenter__(self) -> SqlStore:

@@ -347,6 +347,11 @@ async def test_a_database_of_the_last_release_is_upgraded_with_every_row_intact(
             "resolution": moved["resolution"],
             "generate_audio": moved["generate_audio"],
         }
+        # Migration 0013: no owner, epoch 0, and a job left open past the queue an expired
+        # lease, so the first process to start takes it over.
+        leased = before["notified"] == 0 and before["state"] != JobState.QUEUED
+        lease = {column: after.pop(column) for column in ("owner", "lease_until", "epoch")}
+        assert lease == {"owner": None, "lease_until": 0 if leased else None, "epoch": 0}
         assert after == before  # every other column, value for value
         assert job is not None
         assert job.settings.duration_s == moved["duration_s"]
