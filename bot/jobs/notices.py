@@ -76,10 +76,16 @@ class Notices:
         shown = await self._rt.progress.show(job, text, final=True)
         if not shown and job.cancelled_by != job.origin.user_id:
             await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
-        await self._told(job)
+        # Not fenced: whichever process cancelled it tells the requester, whoever holds the
+        # job's lease (that one stops at its next write, refused by the state).
+        await self._told(job, fenced=False)
 
-    async def _told(self, job: Job) -> None:
-        await self._rt.update(job.id, JobChange(notified=True, drop_token=True))
+    async def _told(self, job: Job, *, fenced: bool = True) -> None:
+        told = JobChange(notified=True, drop_token=True)
+        if fenced:
+            await self._rt.update(job.id, told)
+        else:
+            await self._rt.store.update(job.id, told)
         self._rt.progress.forget(job.id)
         self.sync_mod_log(job.id)
 

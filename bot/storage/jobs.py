@@ -178,11 +178,12 @@ _EPOCH_BY_ID = sa.select(j.epoch).where(j.id == bindparam("job_id"))
 _NOT_NOTIFIED = j.notified == False  # noqa: E712
 _RENEW = sa.update(jobs).where(_NOT_NOTIFIED, j.owner == _ME).values(lease_until=_LEASE_UNTIL)
 _RELEASE = sa.update(jobs).where(_NOT_NOTIFIED, j.owner == _ME).values(lease_until=db_now())
-#: Which leases a takeover takes: those that ran out; at start, also this process's own under
-#: a stable name; on a database no other process uses, every one.
+#: Which leases a takeover takes: those of other processes that ran out (its own it renews: a
+#: step of this process may still be at work on such a job); at start, also this process's own
+#: under a stable name; on a database no other process uses, every one.
 _EXPIRED = j.lease_until < db_now()
 _TAKEABLE = {
-    "expired": _EXPIRED,
+    "expired": sa.and_(_EXPIRED, j.owner.is_distinct_from(_ME)),
     "expired_or_mine": sa.or_(_EXPIRED, j.owner == _ME),
     # Every job past the queue, leased or not (queued jobs are the dispatcher's).
     "every": j.state != JobState.QUEUED.value,

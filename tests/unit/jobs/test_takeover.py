@@ -14,7 +14,7 @@ import pytest
 
 from bot.jobs import messages
 from bot.jobs.model import FailureKind, JobChange, JobState, Lease, LeaseLostError
-from tests.unit.jobs.engine import ALICE, Harness, MakeHarness, wait_until
+from tests.unit.jobs.engine import ALICE, Harness, MakeHarness, actor, wait_until
 from tests.unit.storage.sqlite_plans import traced
 
 #: Quick enough for a test: leases run out within a second, sweeps and polls every 50 ms.
@@ -199,3 +199,25 @@ async def test_an_idle_process_makes_under_one_query_a_second(make_harness: Make
     # JOB_LEASE_S / 3 = 10 s): what was measured per period, per second.
     per_second = (sweeps + claims) / periods / 5 + renewals / periods / 10
     assert per_second <= 0.55
+
+
+async def test_a_cancel_on_another_process_stops_the_holder_and_tells_the_requester_once(
+    make_harness: MakeHarness,
+) -> None:
+    a, b = process(make_harness, "process-a"), process(make_harness, "process-b")
+    a.fake.hold()
+    await a.start()
+    job = await a.accept(prompt="cancelled elsewhere")
+    await a.wait_state(job.id, JobState.SUBMITTED)
+    await b.start()
+
+    cancelled = await b.service.cancel(job.id, actor(ALICE))
+    told = await b.wait_notified(job.id)
+    a.fake.release()
+    await asyncio.sleep(0.3)  # several of A's polls: each finds the job cancelled and stops
+
+    assert cancelled.owner == "process-a"  # the lease stays with its holder
+    assert (told.state, told.notified) == (JobState.CANCELLED, True)
+    assert b.notifier.texts(job.id)[-1] == messages.cancelled(ALICE, ALICE).render()
+    assert (a.notifier.clips, b.notifier.clips) == ([], [])
+    assert a.submitted_prompts() == ["cancelled elsewhere"]

@@ -210,3 +210,15 @@ async def test_cancelling_a_held_job_leaves_its_lease_with_the_holder(store: Sto
     # learnt still counts.
     assert await store.move(job_id, JobState.SUBMITTING, epoch=1) is None
     assert (await store.update(job_id, JobChange(cost_cents=29), epoch=1)).cost_cents == 29
+
+
+async def test_the_sweep_leaves_its_own_process_s_expired_leases_to_renewal(store: Store) -> None:
+    # A step of this process may still be at work on the job: taking it again would run it twice.
+    job_id = await claimed(store, A_EXPIRED)
+
+    assert await store.take_over(A) == []
+    assert await store.renew_leases(A) == 1
+    assert await store.take_over(B) == []
+    job = await store.get_job(job_id)
+    assert job is not None
+    assert job.epoch == 1
