@@ -221,3 +221,65 @@ async def test_a_cancel_on_another_process_stops_the_holder_and_tells_the_reques
     assert b.notifier.texts(job.id)[-1] == messages.cancelled(ALICE, ALICE).render()
     assert (a.notifier.clips, b.notifier.clips) == ([], [])
     assert a.submitted_prompts() == ["cancelled elsewhere"]
+
+
+async def test_a_restart_under_a_stable_name_takes_its_own_jobs_back_at_once(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    # PROCESS_NAME set: the live lease under this name can only be its previous run's.
+    again = process(make_harness, "cluster-1")
+    assert again.settings.process_name_is_stable
+    job = await again.seed(JobState.SUBMITTED, ALICE, "mine", lease=Lease("cluster-1", 30.0))
+
+    await again.start()
+    done = await again.wait_notified(job.id)
+
+    assert (done.state, done.owner, done.epoch) == (JobState.DELIVERED, "cluster-1", 2)
+    assert f"job {job.id}: taken back by cluster-1 from its previous run" in caplog.messages
+
+
+async def test_a_restart_under_a_default_name_waits_for_its_old_leases(
+    make_harness: MakeHarness,
+) -> None:
+    fresh = make_harness(single_process=False, **FAST)  # host name and pid: new every run
+    assert not fresh.settings.process_name_is_stable
+    job = await fresh.seed(JobState.SUBMITTED, ALICE, "old run's", lease=Lease("host-1", 30.0))
+
+    await fresh.start()
+    await asyncio.sleep(0.3)
+
+    assert (await fresh.job(job.id)).owner == "host-1"
+
+
+async def test_a_slot_freed_on_one_process_wakes_the_queue_without_waiting_for_a_poll(
+    make_harness: MakeHarness,
+) -> None:
+    # No poll for a minute: only the hint can start the queued job in time.
+    capped = {"single_process": False, "job_poll_s": 60.0, "max_jobs_in_flight": 1}
+    a = make_harness(process_name="process-a", **capped)
+    b = make_harness(process_name="process-b", **capped)
+    a.fake.hold()
+    await a.start()
+    await b.start()
+    first = await a.accept(prompt="holds the one slot")
+    await a.wait_state(first.id, JobState.SUBMITTED)
+    second = await b.accept(ALICE + 1, prompt="waits for it")
+    await asyncio.sleep(0.2)
+    assert (await b.job(second.id)).state == JobState.QUEUED
+
+    a.fake.complete_now(a.prediction_id_of("holds the one slot"))
+
+    await b.wait_job(second.id, lambda job: job.state != JobState.QUEUED)  # within WAIT_S
+
+
+async def test_a_wake_up_on_one_process_reaches_the_other_processes_dispatchers(
+    make_harness: MakeHarness,
+) -> None:
+    a = make_harness(single_process=False, process_name="process-a")
+    b = make_harness(single_process=False, process_name="process-b")
+    await b.runtime.listen()  # B's dispatcher is not started: its event stays as set
+
+    a.runtime.wake_dispatch()
+
+    await wait_until(b.runtime.dispatch_wake.is_set)

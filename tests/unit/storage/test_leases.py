@@ -222,3 +222,18 @@ async def test_the_sweep_leaves_its_own_process_s_expired_leases_to_renewal(stor
     job = await store.get_job(job_id)
     assert job is not None
     assert job.epoch == 1
+
+
+async def test_a_hint_reaches_every_listener_of_its_channel(store: Store) -> None:
+    heard: list[str] = []
+    await store.listen("jobs", lambda: heard.append("first"))
+    await store.listen("jobs", lambda: heard.append("second"))
+    await store.listen("other", lambda: heard.append("other"))
+
+    await store.notify("jobs")
+
+    for _ in range(100):  # delivered at once in one process, within moments across several
+        if len(heard) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(heard) == ["first", "second"]
