@@ -14,7 +14,7 @@ from bot.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 #: With the process's name (`PROCESS_NAME`), so the lines of several processes can be told apart.
-NAMED_TEXT_FORMAT = "%(asctime)s %(levelname)-8s [%(process_name)s] %(name)s: %(message)s"
+NAMED_TEXT_FORMAT = "%(asctime)s [%(process_name)s] %(levelname)-8s %(name)s: %(message)s"
 MASK = "[secret]"
 #: Shorter values are not real tokens or keys (Discord tokens run to some 70 characters).
 _MIN_SECRET_CHARS = 8
@@ -64,7 +64,7 @@ class ProcessName(logging.Filter):
 
 
 class TextFormatter(_Masking):
-    """`time LEVEL [process] logger: message` (the process when named), tracebacks below."""
+    """`time [process] LEVEL logger: message` (the process when named), tracebacks below."""
 
     def __init__(self, secrets: Iterable[str], process_name: str | None = None) -> None:
         super().__init__(secrets, TEXT_FORMAT if process_name is None else NAMED_TEXT_FORMAT)

@@ -112,4 +112,5 @@ def test_every_line_names_the_process_in_either_format() -> None:
     text = TextFormatter(SECRETS, "bot-2").format(line)
 
     assert (entry["process"], entry["job_id"]) == ("bot-2", 42)
-    assert " [bot-2] bot.jobs.generation: job 42: queued -> claimed" in text
+    # Before the level, so a line still ends "LEVEL logger: message" as before.
+    assert " [bot-2] INFO     bot.jobs.generation: job 42: queued -> claimed" in text
