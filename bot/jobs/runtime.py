@@ -108,8 +108,10 @@ class JobRuntime:
         """`JobStore.move`, fenced by this process's lease on the job: None if the state
         table refuses it, LeaseLostError if another process has taken the job over."""
         moved = await self.store.move(job_id, to, change, epoch=self._fence(job_id))
-        if moved is not None and (to == JobState.QUEUED or moved.notified):
-            self._held.pop(job_id, None)  # back in the queue, or over: no longer this one's
+        # Over: forgotten. (A job put back in the queue keeps its epoch here, so should another
+        # process claim it, a late write of this one is refused.)
+        if moved is not None and moved.notified:
+            self._held.pop(job_id, None)
         return moved
 
     async def update(self, job_id: int, change: JobChange) -> Job:
