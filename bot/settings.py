@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,6 +113,18 @@ class Settings(BaseSettings):
     #: earlier job with the same settings shows what it costs.
     expected_cost_cents: int = Field(100, ge=0)
 
+    # Several processes on one database (README, "Running several processes")
+    #: This process's name in logs and job leases; unique among the processes sharing a
+    #: database. Set it to a name that survives restarts (say, the cluster's) to have a
+    #: restarted process take back its own jobs at once; the default changes every run.
+    process_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    #: How long a job stays its holder's without renewal (renewed every third of it): a dead
+    #: process's jobs are taken over within this plus `JOB_POLL_S`.
+    job_lease_s: float = Field(30.0, gt=0)
+    #: How often a process looks for work without a hint: expired leases to take over, and
+    #: queued jobs (the backstop to the wake-up hints).
+    job_poll_s: float = Field(5.0, gt=0)
+
     # Data
     retention_days: int | None = Field(90, ge=1)
 
@@ -126,6 +140,12 @@ class Settings(BaseSettings):
     #: longest wait between two of them.
     startup_attempts: int = Field(5, ge=1)
     startup_backoff_max_s: float = Field(30.0, gt=0)
+
+    @property
+    def process_name_is_stable(self) -> bool:
+        """True when PROCESS_NAME was given (the default, host name and pid, changes every
+        run): then leases held under it are this process's own from a previous run."""
+        return "process_name" in self.model_fields_set
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from bot.jobs.model import (
     Job,
     JobChange,
     JobState,
+    Lease,
     NewJob,
     Origin,
 )
@@ -27,6 +28,9 @@ SETTINGS = GenerationSettings(
     seed=7,
     generate_audio=False,
 )
+
+#: The lease a store test's process takes its jobs with.
+LEASE = Lease("test-process", 30.0)
 
 #: A valid 1024x768 PNG attachment as Discord describes it.
 IMAGE = ImageInput(

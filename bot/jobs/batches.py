@@ -23,7 +23,7 @@ from bot.i18n.format import jump_url
 from bot.i18n.text import Text
 from bot.jobs import messages
 from bot.jobs.model import (
-    UNFINISHED,
+    MAKING,
     GenerationSettings,
     Job,
     JobChange,
@@ -36,8 +36,6 @@ from bot.video.model import VideoModel
 
 log = logging.getLogger(__name__)
 
-#: A variation still being made: its group waits for it.
-MAKING = UNFINISHED - {JobState.COMPLETED, JobState.DELIVERING}
 #: A variation whose clip goes in the group's post.
 WITH_CLIP = frozenset({JobState.COMPLETED, JobState.DELIVERING, JobState.DELIVERED})
 
@@ -112,16 +110,32 @@ class Batches:
                 ready = sum(job.state in WITH_CLIP for job in group)
                 await self._rt.progress.show(leader, messages.variations_ready(ready, len(group)))
             return
-        group = [await self._to_delivering(job) for job in group]
+        group = [await self._to_delivering(job) for job in await self._adopt(group)]
         if not any(job.state in WITH_CLIP for job in group):
             await self._tell_all(group, _nothing_made(group))
             return
         await self._post(group, attempt)
 
+    async def _adopt(self, group: list[Job]) -> list[Job]:
+        """Take the lease of every variation not yet told, whichever process made it: from
+        here on this process alone writes them (another's late writes are refused), so the
+        group is settled by one writer even when its variations were made by several."""
+        assert group[0].group_id is not None
+        adopted = await self._rt.store.adopt_group(group[0].group_id, self._rt.lease)
+        taken = {job.id: self._rt.hold(job) for job in adopted}
+        return [taken.get(job.id, job) for job in group]
+
+    async def _still_held(self, group: list[Job]) -> None:
+        """Read just before posting: if another process has adopted the group since (this one
+        was paused, say), it posts, not this one (LeaseLostError)."""
+        for job in group:
+            if (current := await self._rt.store.get_job(job.id)) is not None:
+                self._rt.check_held(current)
+
     async def _to_delivering(self, job: Job) -> Job:
         if job.state != JobState.COMPLETED:
             return job
-        moved = await self._rt.store.move(job.id, JobState.DELIVERING)
+        moved = await self._rt.move(job.id, JobState.DELIVERING)
         if moved is not None:
             log.info("job %d: completed -> delivering (group %d)", job.id, job.group_id)
             return moved
@@ -140,6 +154,7 @@ class Batches:
             variations = [v for v in fetched if isinstance(v, Variation)]
             if failed := [e for e in fetched if isinstance(e, BaseException)]:
                 raise failed[0]
+            await self._still_held(group)
             message_id = await self._poster.post_group(leader, variations, self._rt.notifier)
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
@@ -176,11 +191,11 @@ class Batches:
             if job.state == JobState.DELIVERING:
                 kind = "file" if variation.clip is not None else "link"
                 change = replace(told, delivered_as=kind, finished_at=now, delivered_via=via)
-                if await store.move(job.id, JobState.DELIVERED, change) is not None:
+                if await self._rt.move(job.id, JobState.DELIVERED, change) is not None:
                     lag_s = (now - (job.completed_at or now)).total_seconds()
                     self._rt.metrics.job_delivered(job.kind, max(0.0, lag_s))
             elif not job.notified:
-                await store.update(job.id, told)
+                await self._rt.update(job.id, told)
             self._sync_mod_log(job.id)
         log.info("group %d: posted as message %d", leader.id, message_id)
         link = jump_url(leader.origin.guild_id, leader.origin.channel_id, message_id)
@@ -196,7 +211,8 @@ class Batches:
             except PostFailedError as exc:
                 log.warning("group %d: could not tell the user: %s", leader.id, exc)
         for job in group:
-            await self._rt.store.update(job.id, JobChange(notified=True, drop_token=True))
+            if not job.notified:
+                await self._rt.update(job.id, JobChange(notified=True, drop_token=True))
             self._sync_mod_log(job.id)
 
     async def _fail_all(self, group: list[Job], why: Text) -> None:
@@ -205,7 +221,7 @@ class Batches:
         for job in group:
             if job.state == JobState.DELIVERING:
                 change = JobChange(error=reason, finished_at=self._rt.now(), reserved_cents=0)
-                await self._rt.store.move(job.id, JobState.FAILED, change)
+                await self._rt.move(job.id, JobState.FAILED, change)
         await self._tell_all(group, messages.failed(reason))
 
     def _retry_later(self, leader: Job, attempt: int, exc: Exception) -> None:

@@ -56,11 +56,13 @@ class Delivery:
         job = await store.get_job(job_id)
         if job is None or job.state not in (JobState.COMPLETED, JobState.DELIVERING):
             return
+        # Read just now: if another process has taken the job over, it posts, not this one.
+        self._rt.check_held(job)
         if job.group_id is not None and self._group_made is not None:
             self._group_made(job.group_id)
             return
         if job.state == JobState.COMPLETED:
-            moved = await store.move(job.id, JobState.DELIVERING)
+            moved = await self._rt.move(job.id, JobState.DELIVERING)
             if moved is None:  # cancelled meanwhile
                 return
             job = moved
@@ -92,7 +94,7 @@ class Delivery:
             notified=True,
             drop_token=True,
         )
-        delivered = await store.move(job.id, JobState.DELIVERED, change)
+        delivered = await self._rt.move(job.id, JobState.DELIVERED, change)
         if delivered is None:
             log.error("job %d: posted as message %s but no longer delivering", job.id, message_id)
             return

@@ -4,6 +4,7 @@ polled until the clip is made, then handed to delivery."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -17,14 +18,14 @@ from bot.errors import (
 )
 from bot.jobs import messages
 from bot.jobs.delivery import Delivery
-from bot.jobs.model import FailureKind, Job, JobChange, JobState
+from bot.jobs.model import FailureKind, Job, JobChange, JobState, LeaseLostError
 from bot.jobs.notices import Notices
 from bot.jobs.runtime import JobRuntime
 from bot.media.files import LINK_MARGIN, link_expires_within
 from bot.video.availability import ModelAvailability
 from bot.video.catalogue import MODELS
 from bot.video.vibedream import VibedreamClient
-from bot.video.wire import Prediction
+from bot.video.wire import Prediction, SubmitResponse
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,11 @@ class Generation:
     async def _dispatch_loop(self) -> None:
         wake = self._rt.dispatch_wake
         while True:
-            await wake.wait()
+            # A hint wakes it at once; the timeout is the backstop for a hint that was lost
+            # (another process's freed slot, say): one claim attempt per JOB_POLL_S when idle.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._rt.settings.job_poll_s):
+                    await wake.wait()
             wake.clear()
             try:
                 await self._dispatch()
@@ -110,9 +115,10 @@ class Generation:
             return
         s = self._rt.settings
         while job := await self._rt.store.claim_next_queued(
-            s.max_jobs_in_flight, s.max_jobs_in_flight_per_user
+            s.max_jobs_in_flight, s.max_jobs_in_flight_per_user, self._rt.lease
         ):
-            log.info("job %d: queued -> claimed", job.id)
+            self._rt.hold(job)
+            log.info("job %d: queued -> claimed (epoch %d)", job.id, job.epoch)
             self._rt.spawn(job.id, self._submit(job), on_crash=self._recovery_of(job.id))
 
     def _recovery_of(self, job_id: int) -> Callable[[], None]:
@@ -134,7 +140,7 @@ class Generation:
             await self._notices.fail(job, messages.MODEL_UNAVAILABLE, cost_cents=0)
             return
         self._rt.progress.follow_if_it_lasts(job.id)  # "Sending", if the submit is slow
-        store = self._rt.store
+        rt = self._rt
         try:
             response = await self._api.submit(
                 model.id,
@@ -144,15 +150,17 @@ class Generation:
                 on_refused=lambda: self._mark_refused(job.id),
             )
         except _ShuttingDownError:
-            if await store.move(job.id, JobState.QUEUED) is None:
+            if await rt.move(job.id, JobState.QUEUED) is None:
                 # Cancelled while an earlier attempt was out, which was refused: nothing
                 # reached the API, so its reservation goes.
-                await store.update(job.id, JobChange(reserved_cents=0))
+                await rt.update(job.id, JobChange(reserved_cents=0))
             return
         except _CancelledBeforeSendError:
             log.info("job %d: cancelled before its submit was sent", job.id)
-            await store.update(job.id, JobChange(reserved_cents=0))  # an earlier try was refused
+            await rt.update(job.id, JobChange(reserved_cents=0))  # an earlier try was refused
             return
+        except LeaseLostError:
+            raise  # another process has the job: nothing was sent (see `_mark_sending`)
         except ApiUnavailableError as exc:
             await self._requeue(job, exc)
             return
@@ -181,6 +189,11 @@ class Generation:
             log.exception("job %d: submit aborted", job.id)
             await self._notices.fail(job, messages.SUBMIT_ABORTED, cost_cents=0)
             return
+        await self._submitted(job, response)
+
+    async def _submitted(self, job: Job, response: SubmitResponse) -> None:
+        """Record the API's answer to the job's submit, then poll it."""
+        rt = self._rt
         estimate = response.estimate_s()
         change = JobChange(
             prediction_id=response.id,
@@ -189,10 +202,22 @@ class Generation:
             estimate_s=estimate,
             submitted_at=self._rt.now(),
         )
-        submitted = await store.move(job.id, JobState.SUBMITTED, change)
+        try:
+            submitted = await rt.move(job.id, JobState.SUBMITTED, change)
+        except LeaseLostError:
+            # This process stalled with the submit on the wire, and another took the job over
+            # (failing it as "outcome unknown"): the prediction exists and may be charged.
+            log.warning(
+                "job %d: the API made prediction %s (%d cents) after this process lost the "
+                "job's lease; an admin should reconcile its charge",
+                job.id,
+                response.id,
+                response.cost_cents,
+            )
+            raise
         if submitted is None:
             log.info("job %d: submitted as %s after it was cancelled", job.id, response.id)
-            await store.update(job.id, change)  # what it costs still counts
+            await rt.update(job.id, change)  # what it costs still counts
             return
         log.info(
             "job %d: submitting -> submitted as prediction %s (estimate %s, %d cents)",
@@ -232,6 +257,7 @@ class Generation:
             FailureKind.SUBMIT_UNKNOWN,
         )
         current = await self._rt.store.get_job(job.id) or job
+        self._rt.check_held(current)
         # It may have been charged: the reservation stands as its cost.
         await self._notices.fail(
             current,
@@ -243,25 +269,26 @@ class Generation:
     async def _mark_sending(self, job_id: int) -> None:
         if self._rt.closing:  # no new submit once stopping: it could be cut off mid-flight
             raise _ShuttingDownError
-        if await self._rt.store.move(job_id, JobState.SUBMITTING) is None:
+        # Fenced: a process that lost the job's lease never sends its submit.
+        if await self._rt.move(job_id, JobState.SUBMITTING) is None:
             raise _CancelledBeforeSendError
 
     async def _mark_refused(self, job_id: int) -> None:
         # Refused if the job was cancelled meanwhile: then it stays cancelled.
-        await self._rt.store.move(job_id, JobState.CLAIMED)
+        await self._rt.move(job_id, JobState.CLAIMED)
 
     async def _requeue(self, job: Job, exc: ApiError) -> None:
         """Put a job the API certainly did not take back at its place, and pause dispatch."""
         log.warning("job %d: -> queued; the video API is unavailable (%s)", job.id, exc)
-        store = self._rt.store
-        if await store.move(job.id, JobState.QUEUED) is None:
+        rt = self._rt
+        if await rt.move(job.id, JobState.QUEUED) is None:
             # Cancelled while that submit was out: nothing reached the API, nothing is owed.
-            await store.update(job.id, JobChange(reserved_cents=0))
+            await rt.update(job.id, JobChange(reserved_cents=0))
             return
         loop = asyncio.get_running_loop()
         self._paused_until = loop.time() + self._rt.settings.api_backoff_max_s
         await self._rt.progress.show(job, messages.SERVICE_BUSY)
-        self._rt.dispatch_wake.set()
+        self._rt.wake_dispatch()
 
     # Polling --------------------------------------------------------------------------------
 
@@ -276,6 +303,8 @@ class Generation:
     async def _poll(self, job: Job) -> None:
         try:
             await self._poll_once(job)
+        except LeaseLostError:
+            self._rt.drop(job.id)
         except Exception:
             log.exception("job %d: status check crashed; will retry", job.id)
             self.schedule_poll(job, self._rt.settings.poll_max_interval_s)
@@ -337,11 +366,11 @@ class Generation:
             completed_at=self._rt.now(),
             cost_cents=prediction.cost_cents,
         )
-        moved = await self._rt.store.move(job.id, JobState.COMPLETED, change)
-        self._rt.dispatch_wake.set()  # its in-flight slot is free
+        moved = await self._rt.move(job.id, JobState.COMPLETED, change)
+        self._rt.wake_dispatch()  # its in-flight slot is free
         if moved is None:
             log.info("job %d: completed after it was cancelled; not posted", job.id)
-            await self._rt.store.update(job.id, change)  # what it cost still counts
+            await self._rt.update(job.id, change)  # what it cost still counts
             return
         log.info("job %d: submitted -> completed", job.id)
         self._delivery.start(job.id, made_at=prediction.completed_at)

@@ -65,6 +65,8 @@ CANCELLABLE = sources(JobState.CANCELLED)
 IN_FLIGHT = frozenset({JobState.CLAIMED, JobState.SUBMITTING, JobState.SUBMITTED})
 #: Ends without a clip. Such a job counts against limits only if the API charged for it.
 ENDED_WITHOUT_CLIP = TERMINAL - {JobState.DELIVERED}
+#: Still being made: no clip yet, no end yet. A group of variations waits for these.
+MAKING = UNFINISHED - {JobState.COMPLETED, JobState.DELIVERING}
 
 
 class FailureKind(StrEnum):
@@ -260,6 +262,11 @@ class Job:
         post of its own (the first job's carry the group's)."""
         return self.group_index is not None and self.group_index > 0
 
+    #: The process holding the job's lease (None while queued, or before leases existed).
+    owner: str | None = None
+    #: The fencing token: one more at every claim and takeover (`Lease`).
+    epoch: int = 0
+
     @property
     def estimate_s(self) -> tuple[float, float] | None:
         """The API's estimate of the generation time, as (low, high) seconds."""
@@ -298,3 +305,38 @@ class JobChange:
 
 #: A move that writes nothing but the new state.
 NO_CHANGE = JobChange()
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """What a process writes when it takes a job: its name, and how long the job is its own
+    unless it renews the lease (seconds, counted by the database's clock)."""
+
+    owner: str
+    ttl_s: float
+
+
+class Takeable(StrEnum):
+    """Which leases a takeover takes (`JobStore.take_over`)."""
+
+    EXPIRED = "expired"  # ran out: their holder died or stalled (the periodic sweep)
+    EXPIRED_OR_MINE = "expired_or_mine"  # also this process's own, from its previous run
+    EVERY = "every"  # every lease: a database no other process uses (SQLite)
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """A job this process has just taken over, and the process that held it (None if none
+    did, as for a job open when leases were introduced)."""
+
+    job: Job
+    previous_owner: str | None
+
+
+class LeaseLostError(Exception):
+    """A fenced write of a job was refused because another process took the job over: this
+    process must drop the job and never act on it again."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job {job_id}: its lease was taken over by another process")
+        self.job_id = job_id

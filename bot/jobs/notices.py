@@ -64,14 +64,14 @@ class Notices:
             failure_kind=failure_kind,
             refused_input=refused,
         )
-        store = self._rt.store
-        failed = await store.move(job.id, JobState.FAILED, change)
-        self._rt.dispatch_wake.set()  # it may have held an in-flight slot
+        rt = self._rt
+        failed = await rt.move(job.id, JobState.FAILED, change)
+        rt.wake_dispatch()  # it may have held an in-flight slot
         if failed is None:
-            current = await store.get_job(job.id)
+            current = await rt.store.get_job(job.id)
             if current is not None and current.state == JobState.CANCELLED:
                 log.info("job %d: failed after it was cancelled: %s", job.id, reason)
-                await store.update(job.id, change)  # what it cost still counts
+                await rt.update(job.id, change)  # what it cost still counts
             else:
                 log.warning("job %d: cannot fail from %s", job.id, current and current.state)
             return
@@ -99,7 +99,9 @@ class Notices:
         shown = await self._rt.progress.show(job, text, final=True)
         if not shown and job.cancelled_by != job.origin.user_id:
             await self._tell_elsewhere(job, text)  # a moderator did it: say so, once
-        await self._told(job)
+        # Not fenced: whichever process cancelled it tells the requester, whoever holds the
+        # job's lease (that one stops at its next write, refused by the state).
+        await self._told(job, fenced=False)
 
     def _in_group(self, job: Job) -> bool:
         """Hand a variation's end to its group, which tells it with the others."""
@@ -108,8 +110,12 @@ class Notices:
         self._group_ended(job.group_id)
         return True
 
-    async def _told(self, job: Job) -> None:
-        await self._rt.store.update(job.id, JobChange(notified=True, drop_token=True))
+    async def _told(self, job: Job, *, fenced: bool = True) -> None:
+        told = JobChange(notified=True, drop_token=True)
+        if fenced:
+            await self._rt.update(job.id, told)
+        else:
+            await self._rt.store.update(job.id, told)
         self._rt.progress.forget(job.id)
         self.sync_mod_log(job.id)
 

@@ -63,8 +63,11 @@ class ProgressReporter:
         scheduler: Scheduler,
         now: Callable[[], datetime],
         interval_s: float,
+        process_name: str | None = None,
     ) -> None:
         self._notifier = notifier
+        #: This process: a job another process holds is that one's to show.
+        self._me = process_name
         self._store = store
         self._scheduler = scheduler
         self._now = now
@@ -152,6 +155,9 @@ class ProgressReporter:
         job = await self._store.get_job(job_id)
         if job is None or job.notified or not self.can_edit(job) or self._is_final(job_id):
             self.forget(job_id)
+            return
+        if job.owner is not None and self._me is not None and job.owner != self._me:
+            self.forget(job_id)  # claimed or taken over by another process: it shows it now
             return
         delay = self._interval_s
         text: Text | None = None  # posting is short; its own message stays up

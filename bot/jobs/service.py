@@ -22,6 +22,7 @@ from bot.jobs.batches import Batches, variation_settings
 from bot.jobs.defaults import DefaultLayers
 from bot.jobs.delivery import Delivery
 from bot.jobs.generation import Generation
+from bot.jobs.leases import LeaseKeeper
 from bot.jobs.model import (
     FailureKind,
     GenerationSettings,
@@ -85,15 +86,20 @@ class JobService:
             self.models.availability,
             recover=self._recover_later,
         )
+        self._leases = LeaseKeeper(runtime, self._resume)
 
     # Lifecycle ------------------------------------------------------------------------------
 
     async def start(self, notifier: JobNotifier) -> None:
-        """Resume every job left open by a previous run, then start dispatching."""
+        """Resume the jobs this process may take (on SQLite, every job left open by the
+        previous run; see `LeaseKeeper.jobs_to_resume`), then start dispatching, renewing
+        this process's leases and taking over expired ones."""
         self._rt.start(notifier)
-        for job in await self._rt.store.open_jobs():
+        for job in await self._leases.jobs_to_resume():
             await self._resume(job)
+        await self._rt.listen()
         self._generation.start()
+        self._leases.start()
 
     @property
     def running(self) -> bool:
@@ -109,18 +115,26 @@ class JobService:
         """
         self._rt.closing = True
         self._generation.stop()
+        await self._leases.stop()
         await self._rt.stop(grace_s)
+        await self._leases.release()
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        """This process's lease keeper (tests and the bench drive its renewal and sweep)."""
+        return self._leases
 
     async def _resume(self, job: Job) -> None:
         log.info("job %d: resuming in state %s", job.id, job.state)
-        progress, store = self._rt.progress, self._rt.store
+        progress = self._rt.progress
         match job.state:
             case JobState.QUEUED:
                 progress.follow(job.id, 0)
             case JobState.CLAIMED:
                 # Nothing was on the wire: it simply goes back to its place in the queue.
-                await store.move(job.id, JobState.QUEUED)
+                await self._rt.move(job.id, JobState.QUEUED)
                 progress.follow(job.id, 0)
+                self._rt.wake_dispatch()
             case JobState.SUBMITTING:
                 # The submit may or may not have reached the API: never send it twice.
                 self._step(job.id, self._generation.fail_outcome_unknown(job))
@@ -151,7 +165,7 @@ class JobService:
             cost_cents=job.reserved_cents,
             reserved_cents=0,
         )
-        return await self._rt.store.update(job.id, change)
+        return await self._rt.update(job.id, change)
 
     def _settle_group(self, group_id: int) -> None:
         self._batches.start(group_id)
@@ -169,9 +183,15 @@ class JobService:
 
     async def _recover(self, job_id: int) -> None:
         job = await self._rt.store.get_job(job_id)
-        if job is not None and not job.notified:
+        if job is None or job.notified:
+            return
+        # A job past the queue is resumed only by its lease's holder; a cancelled one by
+        # anyone (telling its requester twice is better than never).
+        if job.state in (JobState.QUEUED, JobState.CANCELLED) or self._rt.holds(job):
             await self._resume(job)
-            self._rt.dispatch_wake.set()  # it may be back in the queue
+            self._rt.wake_dispatch()  # it may be back in the queue
+        else:
+            log.info("job %d: not resumed here: %s holds it now", job.id, job.owner)
 
     # Intake ---------------------------------------------------------------------------------
 
@@ -268,7 +288,7 @@ class JobService:
                 self._notices.sync_mod_log(job.id)
         # Its place in line, if it waits (a group's progress is its first job's).
         self._rt.progress.follow_if_it_lasts(admitted[0].id)
-        self._rt.dispatch_wake.set()
+        self._rt.wake_dispatch()
         return admitted[0]
 
     # Cancel and delete ----------------------------------------------------------------------
@@ -277,7 +297,8 @@ class JobService:
         """Cancel a job for its requester or a moderator of its server. Raises UserError."""
         store = self._rt.store
         job = await self._own_job(job_id, actor, messages.CANCEL_NOT_ALLOWED)
-        cancelled = await store.cancel_job(job_id, actor.user_id, self._rt.now())
+        # Any process may cancel any job; the job's holder learns of it at its next write.
+        cancelled = await store.cancel_job(job_id, actor.user_id, self._rt.now(), self._rt.lease)
         if cancelled is None:
             current = await store.get_job(job_id)
             raise UserError(messages.cannot_cancel(current.state if current else job.state))
@@ -285,7 +306,9 @@ class JobService:
         self._cancelled(cancelled)
         if job.group_id is not None:  # Cancel on a group's progress stops every variation
             for other in await store.group_jobs(job.group_id):
-                stopped = await store.cancel_job(other.id, actor.user_id, self._rt.now())
+                stopped = await store.cancel_job(
+                    other.id, actor.user_id, self._rt.now(), self._rt.lease
+                )
                 if stopped is not None:
                     log.info("job %d: cancelled with its group %d", other.id, job.group_id)
                     self._cancelled(stopped)
@@ -293,7 +316,9 @@ class JobService:
 
     def _cancelled(self, job: Job) -> None:
         self._generation.cancel_poll(job.id)
-        self._rt.dispatch_wake.set()  # its slot is free
+        if job.owner == self._rt.name:
+            self._rt.hold(job)  # it was queued: this process tells the requester
+        self._rt.wake_dispatch()  # its slot is free
         # The token was read before the update; the stored row keeps it until notified.
         self._step(job.id, self._notices.cancelled(job))
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from bot.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+#: With the process's name (`PROCESS_NAME`), so the lines of several processes can be told apart.
+NAMED_TEXT_FORMAT = "%(asctime)s [%(process_name)s] %(levelname)-8s %(name)s: %(message)s"
 MASK = "[secret]"
 #: Shorter values are not real tokens or keys (Discord tokens run to some 70 characters).
 _MIN_SECRET_CHARS = 8
@@ -47,20 +49,42 @@ class _Masking(logging.Formatter):
         return text
 
 
-class TextFormatter(_Masking):
-    """`time LEVEL logger: message`, tracebacks below."""
+class ProcessName(logging.Filter):
+    """Puts the process's name (`PROCESS_NAME`) on every record as `process_name`: with several
+    processes on one database, each job line says which one wrote it."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__(secrets, TEXT_FORMAT)
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, named."""
+        record.process_name = self._name
+        return True
+
+
+class TextFormatter(_Masking):
+    """`time [process] LEVEL logger: message` (the process when named), tracebacks below."""
+
+    def __init__(self, secrets: Iterable[str], process_name: str | None = None) -> None:
+        super().__init__(secrets, TEXT_FORMAT if process_name is None else NAMED_TEXT_FORMAT)
+        self._process = None if process_name is None else ProcessName(process_name)
 
     def format(self, record: logging.LogRecord) -> str:
         """The line, masked."""
+        if self._process is not None:
+            self._process.filter(record)
         return self.mask(super().format(record))
 
 
 class JsonFormatter(_Masking):
-    """One JSON object per line: time, level, logger, message, job_id (when the line is about
-    a job), and exception (a traceback, as one string) when there is one."""
+    """One JSON object per line: time, level, process (when named), logger, message, job_id
+    (when the line is about a job), and exception (a traceback, as one string) when there is
+    one."""
+
+    def __init__(self, secrets: Iterable[str], process_name: str | None = None) -> None:
+        super().__init__(secrets)
+        self._process_name = process_name
 
     def format(self, record: logging.LogRecord) -> str:
         """The object, masked."""
@@ -68,9 +92,10 @@ class JsonFormatter(_Masking):
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
-            "logger": record.name,
-            "message": self.mask(message),
         }
+        if self._process_name is not None:
+            entry["process"] = self._process_name
+        entry |= {"logger": record.name, "message": self.mask(message)}
         if (job_id := job_id_of(record, message)) is not None:
             entry["job_id"] = job_id
         if record.exc_info:
@@ -111,9 +136,9 @@ def setup_logging(settings: Settings) -> None:
     """Send every logger's records to stderr in `LOG_FORMAT`, at `LOG_LEVEL`."""
     formatter: logging.Formatter
     if settings.log_format == "json":
-        formatter = JsonFormatter(secrets_of(settings))
+        formatter = JsonFormatter(secrets_of(settings), settings.process_name)
     else:
-        formatter = TextFormatter(secrets_of(settings))
+        formatter = TextFormatter(secrets_of(settings), settings.process_name)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(ShortReconnects())

@@ -19,17 +19,23 @@ from bot.jobs.model import (
     CANCELLABLE,
     ENDED_WITHOUT_CLIP,
     IN_FLIGHT,
+    MAKING,
     NO_CHANGE,
     UNFINISHED,
     GenerationSettings,
     Job,
     JobChange,
     JobState,
+    Lease,
+    LeaseLostError,
     NewJob,
+    Takeable,
+    Takeover,
     sources,
 )
 from bot.periods import day_start, month_start
 from bot.storage import rows
+from bot.storage.clock import db_now
 from bot.storage.database import Database, Session
 from bot.storage.protocols import Decision
 from bot.storage.schema import jobs
@@ -131,11 +137,20 @@ _next_queued = (
     .limit(1)
     .scalar_subquery()
 )
+#: A lease as a process takes or renews it, by the database's clock.
+_ME = bindparam("me", type_=sa.Text)
+_LEASE_UNTIL = db_now() + bindparam("ttl_s", type_=sa.Float)
 _CLAIM = (
     sa.update(jobs)
     # The state again: a row another process changed meanwhile is read anew against it.
     .where(j.id == _next_queued, j.state == JobState.QUEUED.value)
-    .values(state=JobState.CLAIMED.value, updated_at=bindparam("now"))
+    .values(
+        state=JobState.CLAIMED.value,
+        updated_at=bindparam("now"),
+        owner=_ME,
+        epoch=j.epoch + 1,
+        lease_until=_LEASE_UNTIL,
+    )
     .returning(*j)
 )
 
@@ -156,7 +171,68 @@ _MOVES = {
     .returning(*j)
     for to in JobState
 }
+# Back in the queue, a job holds no lease: whichever process has a free slot claims it.
+_MOVES[JobState.QUEUED] = _MOVES[JobState.QUEUED].values(owner=None, lease_until=None)
+#: The same moves fenced: only the holder of the job's lease at `fence` may make them.
+_FENCED_MOVES = {to: move.where(j.epoch == bindparam("fence")) for to, move in _MOVES.items()}
 _UPDATE = sa.update(jobs).where(j.id == bindparam("job_id")).returning(*j)
+_FENCED_UPDATE = _UPDATE.where(j.epoch == bindparam("fence"))
+_EPOCH_BY_ID = sa.select(j.epoch).where(j.id == bindparam("job_id"))
+
+# Leases. Only open jobs hold one that matters (the partial index `jobs_leases`); queued jobs
+# hold none.
+_NOT_NOTIFIED = j.notified == False  # noqa: E712
+_RENEW = sa.update(jobs).where(_NOT_NOTIFIED, j.owner == _ME).values(lease_until=_LEASE_UNTIL)
+_RELEASE = sa.update(jobs).where(_NOT_NOTIFIED, j.owner == _ME).values(lease_until=db_now())
+#: Which leases a takeover takes: those of other processes that ran out (its own it renews: a
+#: step of this process may still be at work on such a job); at start, also this process's own
+#: under a stable name; on a database no other process uses, every one.
+_EXPIRED = j.lease_until < db_now()
+_TAKEABLE = {
+    "expired": sa.and_(_EXPIRED, j.owner.is_distinct_from(_ME)),
+    "expired_or_mine": sa.or_(_EXPIRED, j.owner == _ME),
+    # Every job past the queue, leased or not (queued jobs are the dispatcher's).
+    "every": j.state != JobState.QUEUED.value,
+}
+_LEASED = {
+    which: sa.select(j.id, j.owner).where(_NOT_NOTIFIED, takeable)
+    for which, takeable in _TAKEABLE.items()
+}
+
+
+def _take_over(takeable: sa.ColumnElement[bool]) -> sa.Update:
+    """Take up to `limit` leases: each gets this process as owner, a fresh lease and the next
+    epoch, so the previous holder's writes are refused from now on. On PostgreSQL the rows are
+    chosen in a materialised CTE with FOR UPDATE SKIP LOCKED (as Oban and River do): two
+    processes sweeping at once take disjoint jobs, and LIMIT bounds the UPDATE. SQLite, one
+    writer at a time, needs neither (SQLAlchemy renders no lock clause there)."""
+    chosen = (
+        sa.select(j.id)
+        .where(_NOT_NOTIFIED, takeable)
+        .order_by(j.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+        .cte("takeable")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        sa.update(jobs)
+        .where(j.id.in_(sa.select(chosen.c.id)))
+        .values(owner=_ME, epoch=j.epoch + 1, lease_until=_LEASE_UNTIL)
+        .returning(*j)
+        .add_cte(chosen)
+    )
+
+
+_TAKE_OVER = {which: _take_over(takeable) for which, takeable in _TAKEABLE.items()}
+#: A group of variations none of which is still being made: its post is to be made, by
+#: whichever process takes every unsettled variation's lease (one writer for the group).
+_ADOPT_GROUP = (
+    sa.update(jobs)
+    .where(j.group_id == bindparam("group"), _NOT_NOTIFIED, j.state.not_in(sorted(MAKING)))
+    .values(owner=_ME, epoch=j.epoch + 1, lease_until=_LEASE_UNTIL)
+    .returning(*j)
+)
 
 # A reservation is released, except while a submit is on the wire: that one may still be
 # charged, so it stands until the answer settles it. A cost the API already reported stays.
@@ -169,6 +245,12 @@ _CANCEL = (
         reserved_cents=sa.case((j.state == JobState.SUBMITTING.value, j.reserved_cents), else_=0),
         finished_at=bindparam("now"),
         updated_at=bindparam("now"),
+        # A job cancelled in the queue held no lease: the canceller takes one, so that if it
+        # dies before the requester is told, another process tells them. A held lease stays
+        # its holder's (who learns of the cancel at its next write).
+        owner=sa.func.coalesce(j.owner, _ME),
+        epoch=sa.case((sa.and_(j.owner.is_(None), _ME.is_not(None)), j.epoch + 1), else_=j.epoch),
+        lease_until=sa.func.coalesce(j.lease_until, _LEASE_UNTIL),
     )
     .returning(*j)
 )
@@ -252,6 +334,14 @@ class SqlJobs:
         """The jobs of one group, in their order (empty if there is no such group)."""
         return [rows.job(row) for row in await self._db.rows(_GROUP, {"group": group_id})]
 
+    async def adopt_group(self, group_id: int, lease: Lease) -> list[Job]:
+        """Take the lease of every variation of the group that is made or ended but not yet
+        told (each at its next epoch), so this process alone settles the group's post: a
+        previous holder's writes of them are refused from now on."""
+        params = {"group": group_id, "me": lease.owner, "ttl_s": lease.ttl_s}
+        taken = await self._db.rows(_ADOPT_GROUP, params)
+        return sorted((rows.job(row) for row in taken), key=lambda job: job.id)
+
     async def quota_usage(
         self, guild_id: int, user_id: int, now: datetime, cooldown_s: int
     ) -> QuotaUsage:
@@ -308,12 +398,22 @@ class SqlJobs:
         """1-based place of a queued job in the queue (0 if it is not queued)."""
         return int(await self._db.value(_QUEUE_POSITION, {"job_id": job_id}))
 
-    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
-        """Atomically move the oldest queued job that fits both caps to CLAIMED: one claim at
-        a time in the whole bot, so that the caps hold across processes."""
+    async def claim_next_queued(
+        self, max_in_flight: int, max_per_user: int, lease: Lease
+    ) -> Job | None:
+        """Atomically move the oldest queued job that fits both caps to CLAIMED, under a new
+        lease of `lease.owner` (the next epoch): one claim at a time in the whole bot, so that
+        the caps hold across processes."""
         async with self._db.serialized(CLAIM_LOCK) as session:
             row = await session.row(
-                _CLAIM, {"now": _now(), "max_all": max_in_flight, "max_user": max_per_user}
+                _CLAIM,
+                {
+                    "now": _now(),
+                    "max_all": max_in_flight,
+                    "max_user": max_per_user,
+                    "me": lease.owner,
+                    "ttl_s": lease.ttl_s,
+                },
             )
         return rows.job(row) if row else None
 
@@ -322,33 +422,91 @@ class SqlJobs:
         job_id: int,
         to: JobState,
         change: JobChange = NO_CHANGE,
+        *,
+        epoch: int | None = None,
     ) -> Job | None:
         """Move a job to `to` with the facts of `change`, if its state may move there
-        (`bot.jobs.model.TRANSITIONS`); None, writing nothing, if it may not."""
+        (`bot.jobs.model.TRANSITIONS`); None, writing nothing, if it may not.
+
+        With `epoch` the move is fenced: made only while the job's epoch is still that one,
+        and LeaseLostError, writing nothing, if another process has taken the job over since.
+        """
         values = rows.change_values(change)
         values.update(state=to.value, updated_at=_now(), job_id=job_id)
-        row = await self._db.row(_MOVES[to], values)
+        if epoch is None:
+            row = await self._db.row(_MOVES[to], values)
+        else:
+            row = await self._db.row(_FENCED_MOVES[to], {**values, "fence": epoch})
+            if row is None:
+                await self._check_fence(job_id, epoch)
         return rows.job(row) if row else None
 
-    async def update(self, job_id: int, change: JobChange) -> Job:
-        """Record the facts of `change` without moving the job; returns the job."""
+    async def update(self, job_id: int, change: JobChange, *, epoch: int | None = None) -> Job:
+        """Record the facts of `change` without moving the job; returns the job. With
+        `epoch`, fenced like `move`."""
         values = rows.change_values(change)
         values.update(updated_at=_now(), job_id=job_id)
-        row = await self._db.row(_UPDATE, values)
+        if epoch is None:
+            row = await self._db.row(_UPDATE, values)
+        else:
+            row = await self._db.row(_FENCED_UPDATE, {**values, "fence": epoch})
+            if row is None:
+                await self._check_fence(job_id, epoch)
         if row is None:
             raise LookupError(f"job {job_id} does not exist")
         return rows.job(row)
 
-    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
+    async def _check_fence(self, job_id: int, epoch: int) -> None:
+        """After a refused fenced write: LeaseLostError if the job has moved on to another
+        epoch (a state the move may not leave is the caller's to handle, as unfenced)."""
+        current = await self._db.value(_EPOCH_BY_ID, {"job_id": job_id})
+        if current is not None and current != epoch:
+            raise LeaseLostError(job_id)
+
+    async def cancel_job(
+        self, job_id: int, actor_id: int, now: datetime, lease: Lease | None = None
+    ) -> Job | None:
         """Cancel a job that is not yet being posted; None if it is past that point.
 
         A reservation is released, except while a submit is on the wire (that one may still
-        be charged; the answer settles it). A cost the API already reported stays.
+        be charged; the answer settles it). A cost the API already reported stays. A job that
+        held no lease (it was queued) gets `lease`, so that telling its requester is some
+        process's job until done.
         """
         row = await self._db.row(
-            _CANCEL, {"job_id": job_id, "actor_id": actor_id, "now": rows.ts(now)}
+            _CANCEL,
+            {
+                "job_id": job_id,
+                "actor_id": actor_id,
+                "now": rows.ts(now),
+                "me": lease.owner if lease else None,
+                "ttl_s": lease.ttl_s if lease else None,
+            },
         )
         return rows.job(row) if row else None
+
+    async def renew_leases(self, lease: Lease) -> int:
+        """Extend every lease `lease.owner` holds on an open job, in one statement; how many."""
+        return await self._db.write(_RENEW, {"me": lease.owner, "ttl_s": lease.ttl_s})
+
+    async def release_leases(self, owner: str) -> int:
+        """End every lease `owner` holds now (a clean stop), so others take over at once."""
+        return await self._db.write(_RELEASE, {"me": owner})
+
+    async def take_over(
+        self, lease: Lease, which: Takeable = Takeable.EXPIRED, limit: int = 20
+    ) -> list[Takeover]:
+        """Take up to `limit` open jobs whose lease `which` allows (oldest first) for
+        `lease.owner`, each at its next epoch, and say whose each was. One read when there is
+        nothing to take (the idle case); two statements when there is."""
+        me = {"me": lease.owner}
+        candidates = await self._db.rows(_LEASED[which], me)
+        if not candidates:
+            return []
+        previous: dict[int, str | None] = {row[0]: row[1] for row in candidates}
+        taken = await self._db.rows(_TAKE_OVER[which], {**me, "ttl_s": lease.ttl_s, "limit": limit})
+        found = sorted((rows.job(row) for row in taken), key=lambda job: job.id)
+        return [Takeover(job, previous.get(job.id)) for job in found]
 
     async def mark_post_deleted(self, job_id: int, now: datetime) -> bool:
         """Record that the job's result post was deleted; False if it already was."""

@@ -102,6 +102,7 @@ def new_job_values(new: NewJob, now: datetime, *, reserve_cents: int) -> dict[st
         "final_params": None if new.final_settings is None else params_json(new.final_settings),
         "created_at": ts(now),
         "updated_at": ts(now),
+        "epoch": 0,  # queued: no lease yet (the claim takes one)
     }
 
 
@@ -195,6 +196,8 @@ def job(result: AnyRow) -> Job:
         group_index=row["group_index"],
         final_settings=settings_from_json(row["final_params"]) if row["final_params"] else None,
         refused_input=RefusedInput(row["refused_input"]) if row["refused_input"] else None,
+        owner=row["owner"],
+        epoch=row["epoch"],
     )
 
 

@@ -68,6 +68,11 @@ jobs = sa.Table(
     sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("post_deleted_at", sa.Float),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The lease of a job past the queue (migration 0013): its holder, until when (by the
+    # database's clock, `bot.storage.clock.db_now`), and the fencing token.
+    sa.Column("owner", sa.Text),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("epoch", sa.Integer, nullable=False),
     # Variations share one post (migration 0014): the group's first job, and the place in it.
     sa.Column("group_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("group_index", sa.Integer),

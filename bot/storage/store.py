@@ -54,6 +54,12 @@ class SqlStore(SqlJobs, SqlGuilds, SqlMembers, SqlReports, SqlMeta):
         """`sqlite` or `postgresql`."""
         return self._db.dialect.name
 
+    @property
+    def single_process(self) -> bool:
+        """True when no other process uses the database (SQLite: one process by design), so
+        this one takes every lease at start."""
+        return self.dialect == "sqlite"
+
     def hold_lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold the bot-wide lock `name` for the block, waiting until it is free: at most one
         holder in every process on this database (for work done once for the whole bot).

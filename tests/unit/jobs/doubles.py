@@ -18,6 +18,8 @@ from bot.jobs.model import (
     JobChange,
     JobKind,
     JobState,
+    Lease,
+    LeaseLostError,
 )
 from bot.jobs.notifier import (
     NO_EXTRAS,
@@ -172,35 +174,51 @@ class TracingStore:
 
     Every transition is checked against `TRANSITIONS` as it happens, and at the end of each test
     (see `make_harness`) every refused move must have been a step that lost a race with a
-    cancel: the engine never asks for a move the table does not allow.
+    cancel: the engine never asks for a move the table does not allow. A fenced write refused
+    because another process took the job over is not a refusal of the table: it is noted in
+    `lost` (job id, state asked for) instead.
     """
 
-    def __init__(self, inner: SqlStore) -> None:
+    def __init__(self, inner: SqlStore, *, single_process: bool = True) -> None:
         self.inner = inner
+        #: False: act as a database other processes share (several engines on one file).
+        self.single_process = single_process
         self.history: defaultdict[int, list[JobState]] = defaultdict(list)
         #: (job id, state it moved from or that refused it, state asked for, whether it moved).
         self.moves: list[tuple[int, JobState | None, JobState, bool]] = []
+        #: (job id, state asked for) of every move refused for a lost lease.
+        self.lost: list[tuple[int, JobState]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def move(self, job_id: int, to: JobState, change: JobChange = NO_CHANGE) -> Job | None:
+    async def move(
+        self, job_id: int, to: JobState, change: JobChange = NO_CHANGE, *, epoch: int | None = None
+    ) -> Job | None:
         before = await self.inner.job_state(job_id)
-        job = await self.inner.move(job_id, to, change)
+        try:
+            job = await self.inner.move(job_id, to, change, epoch=epoch)
+        except LeaseLostError:
+            self.lost.append((job_id, to))
+            raise
         if job is None:  # the state that refused it (another task may have moved it meanwhile)
             before = await self.inner.job_state(job_id)
         self._note(job_id, before, to, job)
         return job
 
-    async def claim_next_queued(self, max_in_flight: int, max_per_user: int) -> Job | None:
-        job = await self.inner.claim_next_queued(max_in_flight, max_per_user)
+    async def claim_next_queued(
+        self, max_in_flight: int, max_per_user: int, lease: Lease
+    ) -> Job | None:
+        job = await self.inner.claim_next_queued(max_in_flight, max_per_user, lease)
         if job is not None:
             self._note(job.id, JobState.QUEUED, JobState.CLAIMED, job)
         return job
 
-    async def cancel_job(self, job_id: int, actor_id: int, now: datetime) -> Job | None:
+    async def cancel_job(
+        self, job_id: int, actor_id: int, now: datetime, lease: Lease | None = None
+    ) -> Job | None:
         before = await self.inner.job_state(job_id)
-        job = await self.inner.cancel_job(job_id, actor_id, now)
+        job = await self.inner.cancel_job(job_id, actor_id, now, lease)
         if job is None:
             before = await self.inner.job_state(job_id)
         self._note(job_id, before, JobState.CANCELLED, job)

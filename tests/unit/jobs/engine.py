@@ -25,6 +25,7 @@ from bot.jobs.model import (
     Job,
     JobChange,
     JobState,
+    Lease,
     NewJob,
     Origin,
 )
@@ -135,8 +136,18 @@ class Harness:
         }
         return Access(**(fields | changes))
 
-    async def seed(self, state: JobState, user_id: int, prompt: str, reserve: int = 0) -> Job:
-        """Store a job as a previous run would have left it in `state` (before `start`)."""
+    async def seed(
+        self,
+        state: JobState,
+        user_id: int,
+        prompt: str,
+        reserve: int = 0,
+        *,
+        lease: Lease | None = None,
+    ) -> Job:
+        """Store a job as a previous run would have left it in `state` (before `start`); with
+        `lease`, claimed under it, as the process it names would have (seed queued jobs last:
+        the claim takes the oldest queued job)."""
         new = NewJob(
             model=SEEDANCE_1_5_PRO.id,
             origin=self.origin(user_id),
@@ -154,6 +165,12 @@ class Harness:
         # Along the shortest legal path to `state`, as the engine would have moved it.
         path = factories.legal_path(JobState.QUEUED, state)
         for step in path:
+            if step == JobState.CLAIMED and lease is not None:
+                claimed = await store.claim_next_queued(100, 100, lease)
+                assert claimed is not None
+                assert claimed.id == job.id
+                job = claimed
+                continue
             moved = await store.move(job.id, step, await self._seed_change(job, step, now))
             assert moved is not None
             job = moved
@@ -259,7 +276,14 @@ async def make_harness(
     fake_api.completion_delay_s = 0.05
     built: list[Harness] = []
 
-    def build(downloader_type: type[ClipDownloader] = ClipDownloader, **overrides: Any) -> Harness:
+    def build(
+        downloader_type: type[ClipDownloader] = ClipDownloader,
+        *,
+        single_process: bool = True,
+        **overrides: Any,
+    ) -> Harness:
+        """`single_process=False`: an engine on a database other processes share (several
+        harnesses on the one test database are several bot processes)."""
         settings = Settings(
             **{
                 "discord_token": SecretStr("x"),
@@ -287,7 +311,7 @@ async def make_harness(
         sleeper, clock, metrics = Sleeper(), Clock(), RecordingMetrics()
         api = VibedreamClient.from_settings(http, settings, sleep=sleeper)
         downloader = downloader_type.from_settings(http, settings)
-        tracing = TracingStore(store)
+        tracing = TracingStore(store, single_process=single_process)
         files = DiscordFiles(http, hosts=frozenset({"127.0.0.1"}))
         runtime = JobRuntime(
             settings=settings,

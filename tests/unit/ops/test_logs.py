@@ -102,3 +102,15 @@ def test_placeholder_values_too_short_to_be_secrets_are_not_masked() -> None:
 
     assert line.endswith("applying database migration 0011")
     assert MASK not in line
+
+
+def test_every_line_names_the_process_in_either_format() -> None:
+    # Several processes on one database: merged logs must say which one wrote each line.
+    line = record("job %d: queued -> claimed", 42)
+
+    entry = json.loads(JsonFormatter(SECRETS, "bot-2").format(line))
+    text = TextFormatter(SECRETS, "bot-2").format(line)
+
+    assert (entry["process"], entry["job_id"]) == ("bot-2", 42)
+    # Before the level, so a line still ends "LEVEL logger: message" as before.
+    assert " [bot-2] INFO     bot.jobs.generation: job 42: queued -> claimed" in text

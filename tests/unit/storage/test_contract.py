@@ -33,6 +33,7 @@ from bot.jobs.model import (
 from bot.members.model import MemberDefaults
 from bot.storage import Store
 from tests import factories
+from tests.factories import LEASE
 
 T0 = datetime(2025, 3, 15, 10, 0, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = 1001, 1002, 1003
@@ -75,7 +76,7 @@ async def in_flight(store: Store, user_id: int, count: int) -> list[Job]:
     jobs = []
     for _ in range(count):
         created = await create(store, new_job(user_id), T0)
-        claimed = await store.claim_next_queued(max_in_flight=100, max_per_user=100)
+        claimed = await store.claim_next_queued(max_in_flight=100, max_per_user=100, lease=LEASE)
         assert claimed is not None
         assert claimed.id == created.id
         jobs.append(claimed)
@@ -153,7 +154,7 @@ async def test_claim_takes_the_oldest_queued_job(store: Store) -> None:
     first = await create(store, new_job(ALICE), T0)
     await create(store, new_job(BOB), T0)
 
-    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=10)
+    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=10, lease=LEASE)
 
     assert claimed is not None
     assert (claimed.id, claimed.state) == (first.id, JobState.CLAIMED)
@@ -161,7 +162,7 @@ async def test_claim_takes_the_oldest_queued_job(store: Store) -> None:
 
 
 async def test_claim_returns_none_when_nothing_is_queued(store: Store) -> None:
-    assert await store.claim_next_queued(max_in_flight=10, max_per_user=10) is None
+    assert await store.claim_next_queued(max_in_flight=10, max_per_user=10, lease=LEASE) is None
 
 
 async def test_claim_honours_the_global_in_flight_cap(store: Store) -> None:
@@ -169,7 +170,7 @@ async def test_claim_honours_the_global_in_flight_cap(store: Store) -> None:
     await in_flight(store, BOB, 1)
     waiting = await create(store, new_job(CAROL), T0)
 
-    assert await store.claim_next_queued(max_in_flight=2, max_per_user=10) is None
+    assert await store.claim_next_queued(max_in_flight=2, max_per_user=10, lease=LEASE) is None
     assert await state_of(store, waiting.id) == JobState.QUEUED
 
 
@@ -178,7 +179,7 @@ async def test_claim_skips_a_capped_user_for_the_next_users_job(store: Store) ->
     alice_waiting = await create(store, new_job(ALICE), T0)
     bob_waiting = await create(store, new_job(BOB), T0)
 
-    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=2)
+    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=2, lease=LEASE)
 
     assert claimed is not None
     assert claimed.id == bob_waiting.id
@@ -191,7 +192,7 @@ async def test_claim_returns_none_when_every_queued_job_belongs_to_a_capped_user
     await in_flight(store, ALICE, 2)
     await create(store, new_job(ALICE), T0)
 
-    assert await store.claim_next_queued(max_in_flight=10, max_per_user=2) is None
+    assert await store.claim_next_queued(max_in_flight=10, max_per_user=2, lease=LEASE) is None
 
 
 async def test_finished_jobs_free_their_in_flight_slot(store: Store) -> None:
@@ -200,7 +201,7 @@ async def test_finished_jobs_free_their_in_flight_slot(store: Store) -> None:
     await factories.told(store, running.id)
     waiting = await create(store, new_job(ALICE), T0)
 
-    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1)
+    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1, lease=LEASE)
 
     assert claimed is not None
     assert claimed.id == waiting.id
@@ -223,7 +224,7 @@ async def test_queue_position_ignores_jobs_already_sent(store: Store) -> None:
 
 async def test_queue_position_is_zero_once_the_job_left_the_queue(store: Store) -> None:
     job = await create(store, new_job(), T0)
-    await store.claim_next_queued(max_in_flight=10, max_per_user=10)
+    await store.claim_next_queued(max_in_flight=10, max_per_user=10, lease=LEASE)
 
     assert await store.queue_position(job.id) == 0
 
@@ -231,13 +232,13 @@ async def test_queue_position_is_zero_once_the_job_left_the_queue(store: Store) 
 async def test_requeued_job_keeps_its_place_ahead_of_later_jobs(store: Store) -> None:
     first = await create(store, new_job(ALICE), T0)
     second = await create(store, new_job(BOB), T0)
-    await store.claim_next_queued(max_in_flight=10, max_per_user=10)
+    await store.claim_next_queued(max_in_flight=10, max_per_user=10, lease=LEASE)
 
     requeued = await factories.record(store, first.id, JobState.QUEUED)
 
     assert requeued.state == JobState.QUEUED
     assert [await store.queue_position(j.id) for j in (first, second)] == [1, 2]
-    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=10)
+    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=10, lease=LEASE)
     assert claimed is not None
     assert claimed.id == first.id
 
@@ -313,8 +314,8 @@ async def test_claimed_submitting_and_submitted_jobs_count_toward_both_caps(
     alice_waiting = await create(store, new_job(ALICE), T0)
     bob_waiting = await create(store, new_job(BOB), T0)
 
-    assert await store.claim_next_queued(max_in_flight=1, max_per_user=10) is None
-    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=1)
+    assert await store.claim_next_queued(max_in_flight=1, max_per_user=10, lease=LEASE) is None
+    claimed = await store.claim_next_queued(max_in_flight=10, max_per_user=1, lease=LEASE)
 
     assert claimed is not None
     assert claimed.id == bob_waiting.id
@@ -329,7 +330,7 @@ async def test_jobs_past_the_api_hold_no_in_flight_slot(store: Store, state: Job
     await factories.record(store, done.id, state)
     waiting = await create(store, new_job(ALICE), T0)
 
-    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1)
+    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=1, lease=LEASE)
 
     assert claimed is not None
     assert claimed.id == waiting.id

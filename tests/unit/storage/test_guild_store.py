@@ -19,7 +19,7 @@ from bot.members.model import UsageTotals
 from bot.storage import schema
 from bot.storage.store import SqlStore
 from tests import factories
-from tests.factories import SETTINGS
+from tests.factories import LEASE, SETTINGS
 
 SEEDANCE = "seedance-1.5-pro-i2v"
 
@@ -295,11 +295,11 @@ async def test_late_steps_never_overwrite_a_cancelled_state(store: SqlStore) -> 
 async def test_a_cancelled_job_frees_its_slot(store: SqlStore) -> None:
     running = await job_in(store, JobState.SUBMITTED)
     waiting = await admitted(store, new_job(BOB))
-    assert await store.claim_next_queued(max_in_flight=1, max_per_user=5) is None
+    assert await store.claim_next_queued(max_in_flight=1, max_per_user=5, lease=LEASE) is None
 
     await store.cancel_job(running.id, ALICE, T0)
 
-    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=5)
+    claimed = await store.claim_next_queued(max_in_flight=1, max_per_user=5, lease=LEASE)
     assert claimed is not None
     assert claimed.id == waiting.id
 

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from bot.guilds.model import QuotaUsage
-from bot.jobs.model import Job
+from bot.jobs.model import Job, Lease
 from bot.storage import DatabaseUnusableError, postgresql
 from bot.storage.database import migrations
 from bot.storage.store import SqlStore
@@ -188,7 +188,7 @@ async def test_claims_from_three_processes_never_exceed_the_bot_wide_in_flight_c
         processes = await stores(stack, reopen, 3)
         claimed = await asyncio.gather(
             *(
-                processes[i % 3].claim_next_queued(max_in_flight=3, max_per_user=5)
+                processes[i % 3].claim_next_queued(3, 5, Lease(f"process-{i % 3}", 30.0))
                 for i in range(12)
             )
         )
@@ -207,7 +207,7 @@ async def test_claims_from_three_processes_never_exceed_a_members_in_flight_cap(
         processes = await stores(stack, reopen, 3)
         claimed = await asyncio.gather(
             *(
-                processes[i % 3].claim_next_queued(max_in_flight=10, max_per_user=2)
+                processes[i % 3].claim_next_queued(10, 2, Lease(f"process-{i % 3}", 30.0))
                 for i in range(9)
             )
         )

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.jobs.model import JobState, NewJob
+from bot.jobs.model import JobState, Lease, NewJob
 from bot.storage import DatabaseUnusableError, schema
+from bot.storage.clock import db_now
 from bot.storage.database import migrations as _migrations
 from bot.storage.sqlite import backup_path
 from bot.storage.store import SqlStore
@@ -350,6 +352,11 @@ async def test_a_database_of_the_last_release_is_upgraded_with_every_row_intact(
             "resolution": moved["resolution"],
             "generate_audio": moved["generate_audio"],
         }
+        # Migration 0013: no owner, epoch 0, and a job left open past the queue an expired
+        # lease, so the first process to start takes it over.
+        leased = before["notified"] == 0 and before["state"] != JobState.QUEUED
+        lease = {column: after.pop(column) for column in ("owner", "lease_until", "epoch")}
+        assert lease == {"owner": None, "lease_until": 0 if leased else None, "epoch": 0}
         # Migration 0014's columns: an upgraded job is in no group and is no draft.
         added = {
             column: after.pop(column) for column in ("group_id", "group_index", "final_params")
@@ -456,3 +463,23 @@ def test_schema_columns_need_no_converters() -> None:
     for table in schema.metadata.tables.values():
         for column in table.columns:
             assert isinstance(column.type, plain), f"{table.name}.{column.name}"
+
+
+async def test_the_lease_sweep_searches_the_lease_index(planned: SqlStore) -> None:
+    # Each process runs it every JOB_POLL_S: it must read the open leases, never the history.
+    async with traced(planned) as statements:
+        await planned.take_over(Lease("process-b", 30.0))
+    sql = statements[0]  # the read of what expired (all there is when nothing did)
+
+    steps = await plan(planned, sql)
+    assert any(
+        step.startswith("SEARCH jobs USING INDEX jobs_leases (lease_until<?)") for step in steps
+    )
+
+
+async def test_the_database_clock_is_utc_epoch_seconds(store: SqlStore) -> None:
+    before = time.time()
+    now = await store.database.value(sa.select(db_now()))
+    after = time.time()
+
+    assert before - 0.01 <= now <= after + 0.01  # julianday('now') has millisecond precision
