@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     default_user_daily_limit: int | None = Field(10, ge=0)
     default_user_monthly_limit: int | None = Field(100, ge=0)
     default_user_cooldown_s: int | None = Field(30, ge=0)
-    default_user_in_flight_limit: int | None = Field(3, ge=0)
+    default_user_in_flight_limit: int | None = Field(4, ge=0)
     default_guild_monthly_spend_usd: float | None = Field(50.0, ge=0)
     #: Reserved against the spending cap per job until the API reports its real cost, when no
     #: earlier job with the same settings shows what it costs.

@@ -14,6 +14,7 @@ from bot.errors import UserError
 from bot.guilds import messages
 from bot.guilds.model import LIMIT_NAMES, Block, GuildConfig, LimitName, QuotaUsage
 from bot.guilds.policy import Access, Limits, check_access, check_quota, parse_limit
+from bot.jobs.model import MAX_VARIATIONS
 from bot.periods import day_start, month_start, next_day, next_month
 from bot.settings import Settings
 
@@ -279,7 +280,7 @@ def test_overrides_replace_defaults_including_unlimited_and_zero() -> None:
 
     limits = Limits.resolve(config, settings())
 
-    assert limits == Limits(daily=3, monthly=None, cooldown=30, in_flight=3, monthly_spend=0)
+    assert limits == Limits(daily=3, monthly=None, cooldown=30, in_flight=4, monthly_spend=0)
     assert limits.get("daily") == 3
     assert limits.get("cooldown") == 30
 
@@ -316,3 +317,22 @@ def test_periods_use_utc_whatever_the_offset_of_now() -> None:
 
     assert day_start(late_in_tokyo) == datetime(2026, 3, 31, tzinfo=UTC)
     assert next_month(late_in_tokyo) == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+
+def test_the_default_limits_let_a_member_ask_for_every_variation_at_once() -> None:
+    s = settings()
+    limits = Limits.resolve(GuildConfig(), s)
+    # A group is checked as its last job, with the others already in (`Admission._refusal`).
+    others = MAX_VARIATIONS - 1
+    usage = QuotaUsage(
+        today=others,
+        month=others,
+        open_here=others,
+        open_anywhere=others,
+        last_started_at=None,
+        guild_month_cents=0,
+    )
+
+    assert check_quota(limits, usage, expected_cents=29, now=NOW) is None
+    assert s.max_jobs_queued_per_user > others
