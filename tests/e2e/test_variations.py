@@ -19,7 +19,8 @@ from tests.fakes.discord import FakeDiscord, buttons_of
 from tests.fakes.fake_vibedream import MODERATION_ERROR, FakeVibedream
 
 EPHEMERAL = 1 << 6
-#: Four variations need four open jobs and four in flight (the defaults allow 3 and 2).
+#: Four variations made side by side: four open jobs (the default) and four at the API at once
+#: (the default lets a member have 2 there; the others would wait in the queue).
 ROOM_FOR_FOUR = {"default_user_in_flight_limit": "4", "max_jobs_in_flight_per_user": "4"}
 
 
