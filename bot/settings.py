@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -146,6 +146,16 @@ class Settings(BaseSettings):
         """True when PROCESS_NAME was given (the default, host name and pid, changes every
         run): then leases held under it are this process's own from a previous run."""
         return "process_name" in self.model_fields_set
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_process_name_is_the_default(cls, data: object) -> object:
+        # `PROCESS_NAME=` (as an .env template leaves it) means "not set", like other blanks.
+        blank = isinstance(data, dict) and not str(data.get("process_name", "-") or "").strip()
+        if blank:
+            assert isinstance(data, dict)
+            return {key: value for key, value in data.items() if key != "process_name"}
+        return data
 
     @field_validator("log_level", mode="before")
     @classmethod

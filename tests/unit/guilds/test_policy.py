@@ -319,7 +319,6 @@ def test_periods_use_utc_whatever_the_offset_of_now() -> None:
     assert next_month(late_in_tokyo) == datetime(2026, 4, 1, tzinfo=UTC)
 
 
-
 def test_the_default_limits_let_a_member_ask_for_every_variation_at_once() -> None:
     s = settings()
     limits = Limits.resolve(GuildConfig(), s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -363,3 +364,15 @@ def test_shard_ids_are_read_as_a_comma_list_in_start_order(clean_env: pytest.Mon
     read = Settings()  # type: ignore[call-arg]
 
     assert (read.shard_count, read.shard_ids, read.sharded) == (4, (1, 3), True)
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_blank_process_name_means_the_default_name(
+    clean_env: pytest.MonkeyPatch, value: str
+) -> None:
+    clean_env.setenv("PROCESS_NAME", value)
+
+    loaded = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert loaded.process_name.endswith(f"-{os.getpid()}")
+    assert not loaded.process_name_is_stable
