@@ -3,6 +3,7 @@ model's declared options, and a group of jobs admitted, made, posted and cancell
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -207,3 +208,37 @@ async def test_a_variation_that_fails_is_told_in_the_groups_post_not_on_its_own(
     assert h.notifier.groups == [(leader.id, [(group[0].id, True), (group[1].id, False)])]
     assert h.notifier.failures == []
     assert group[1].message_id == group[0].message_id
+
+
+async def test_a_group_made_by_two_processes_is_posted_once_by_the_one_that_adopts_it(
+    make_harness: MakeHarness,
+) -> None:
+    # A may have one job at the API, so B makes the second variation. A's clip is made first
+    # (its group still being made: nothing posted); then B's, and B, finding the whole group
+    # made, takes every variation's lease (A's too) and posts the group, once.
+    shared = {"single_process": False, "job_poll_s": 0.05}
+    a = make_harness(process_name="process-a", max_jobs_in_flight=1, **shared)
+    a.fake.hold()
+    await a.start()
+    leader = await accept_group(a, 2, seed=10)
+    b = make_harness(process_name="process-b", **shared)
+    await b.start()
+    made = await wait_group(a, leader.id, lambda g: all(j.state == JobState.SUBMITTED for j in g))
+    assert [j.owner for j in made] == ["process-a", "process-b"]
+
+    a.fake.complete_now(made[0].prediction_id or "")
+    first = await wait_group(a, leader.id, lambda g: g[0].state == JobState.COMPLETED)
+    await asyncio.sleep(0.2)  # A's settle, with B's variation still being made, posts nothing
+    assert a.notifier.groups == []
+    a.fake.complete_now(made[1].prediction_id or "")
+    group = await wait_group(b, leader.id, all_told)
+
+    assert [j.state for j in group] == [JobState.DELIVERED] * 2
+    assert (a.notifier.groups, b.notifier.groups) == (
+        [],
+        [(leader.id, [(j.id, True) for j in group])],
+    )
+    assert [j.owner for j in group] == ["process-b"] * 2
+    assert group[0].epoch == first[0].epoch + 1  # adopted from A
+    assert len({j.message_id for j in group}) == 1
+    assert a.submitted_prompts() == ["The cat blinks"] * 2  # each variation sent once
