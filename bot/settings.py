@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ from bot.video.catalogue import DEFAULT_MODEL, MODELS, model_by_id
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 #: Our ceiling on prompt length (the API documents none); fits one Discord message.
 PROMPT_MAX_CHARS = 2000
+
+
+def default_process_name() -> str:
+    """Host name, process id and a random part: new every run, even in a container restarted
+    with the same host name and pid 1 (its previous run's leases are then another's, and
+    taken over once they expire, never left to a name that renews them)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Settings(BaseSettings):
@@ -117,7 +125,7 @@ class Settings(BaseSettings):
     #: This process's name in logs and job leases; unique among the processes sharing a
     #: database. Set it to a name that survives restarts (say, the cluster's) to have a
     #: restarted process take back its own jobs at once; the default changes every run.
-    process_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    process_name: str = Field(default_factory=default_process_name)
     #: How long a job stays its holder's without renewal (renewed every third of it): a dead
     #: process's jobs are taken over within this plus `JOB_POLL_S`.
     job_lease_s: float = Field(30.0, gt=0)
@@ -143,7 +151,7 @@ class Settings(BaseSettings):
 
     @property
     def process_name_is_stable(self) -> bool:
-        """True when PROCESS_NAME was given (the default, host name and pid, changes every
+        """True when PROCESS_NAME was given (the default, host name, pid and a random part, changes every
         run): then leases held under it are this process's own from a previous run."""
         return "process_name" in self.model_fields_set
 

@@ -30,6 +30,7 @@ from bot.jobs.model import (
     JobChange,
     JobKind,
     JobState,
+    LeaseLostError,
     NewJob,
     Origin,
 )
@@ -125,6 +126,18 @@ class JobService:
         return self._leases
 
     async def _resume(self, job: Job) -> None:
+        """Resume a job from its stored state (at start, after a takeover, after a crashed
+        step). A failure, say a database error, is tried again later: the job is this
+        process's now, and no other process would take it while its lease is renewed."""
+        try:
+            await self._resume_from(job)
+        except LeaseLostError:
+            self._rt.drop(job.id)
+        except Exception:
+            log.exception("job %d: resuming in state %s failed", job.id, job.state)
+            self._recover_later(job.id)
+
+    async def _resume_from(self, job: Job) -> None:
         log.info("job %d: resuming in state %s", job.id, job.state)
         progress = self._rt.progress
         match job.state:
@@ -182,7 +195,12 @@ class JobService:
         )
 
     async def _recover(self, job_id: int) -> None:
-        job = await self._rt.store.get_job(job_id)
+        try:
+            job = await self._rt.store.get_job(job_id)
+        except Exception as exc:
+            log.warning("job %d: cannot read it to resume it (%s)", job_id, exc)
+            self._recover_later(job_id)
+            return
         if job is None or job.notified:
             return
         # A job past the queue is resumed only by its lease's holder; a cancelled one by

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
+import bot.jobs.service as service_module
+import bot.settings as settings_module
 from bot.jobs import messages
 from bot.jobs.model import FailureKind, JobChange, JobState, Lease, LeaseLostError
 from tests.unit.jobs.engine import ALICE, Harness, MakeHarness, actor, wait_until
@@ -289,3 +292,47 @@ async def test_a_wake_up_on_one_process_reaches_the_other_processes_dispatchers(
     a.runtime.wake_dispatch()
 
     await wait_until(b.runtime.dispatch_wake.is_set)
+
+
+async def test_a_restart_under_the_same_host_name_and_pid_takes_its_old_jobs_over(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container restarted: the same host name, and the bot is pid 1 again. Its previous
+    # run's lease is then another name's, taken over once it expires (never renewed forever).
+    monkeypatch.setattr(settings_module.socket, "gethostname", lambda: "c0ffee")
+    monkeypatch.setattr(settings_module.os, "getpid", lambda: 1)
+    before, again = settings_module.default_process_name(), settings_module.default_process_name()
+    assert before != again
+    assert before.startswith("c0ffee-1-")
+    restarted = make_harness(single_process=False, job_lease_s=0.3, **FAST)
+    assert restarted.settings.process_name.startswith("c0ffee-1-")
+    job = await restarted.seed(JobState.SUBMITTED, ALICE, "previous run", lease=Lease(before, 0.3))
+
+    await restarted.start()
+    done = await restarted.wait_notified(job.id)
+
+    assert done.state == JobState.DELIVERED
+    assert done.owner == restarted.settings.process_name
+
+
+async def test_a_database_error_while_resuming_a_taken_job_is_retried(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = process(make_harness, "process-b")
+    job = await b.seed(JobState.CLAIMED, ALICE, "left claimed", lease=Lease("process-a", 0.3))
+    real_move = b.runtime.move
+    failures = [OSError("connection reset")]
+
+    async def move_failing_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real_move(*args, **kwargs)
+
+    monkeypatch.setattr(b.runtime, "move", move_failing_once)
+    monkeypatch.setattr(service_module, "_RECOVER_AFTER_S", 0.1)
+    await b.start()
+
+    done = await b.wait_notified(job.id)
+
+    assert failures == []  # the error happened
+    assert (done.state, done.owner) == (JobState.DELIVERED, "process-b")
