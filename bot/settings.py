@@ -151,8 +151,9 @@ class Settings(BaseSettings):
 
     @property
     def process_name_is_stable(self) -> bool:
-        """True when PROCESS_NAME was given (the default, host name, pid and a random part, changes every
-        run): then leases held under it are this process's own from a previous run."""
+        """True when PROCESS_NAME was given (the default, host name, pid and a random part,
+        changes every run): then leases held under it are this process's own from a previous
+        run."""
         return "process_name" in self.model_fields_set
 
     @model_validator(mode="before")

@@ -10,7 +10,7 @@ from datetime import datetime
 from bot.errors import DownloadError
 from bot.i18n.format import jump_url
 from bot.jobs import messages
-from bot.jobs.model import DeliveryRoute, FailureKind, Job, JobChange, JobState
+from bot.jobs.model import DeliveryRoute, FailureKind, Job, JobChange, JobState, LeaseLostError
 from bot.jobs.notices import Notices
 from bot.jobs.notifier import PostFailedError
 from bot.jobs.posting import ResultPoster, UndeliverableError
@@ -68,7 +68,9 @@ class Delivery:
             job = moved
             log.info("job %d: completed -> delivering", job.id)
         try:
-            message_id, kind = await self._poster.post(job, self._rt.notifier)
+            message_id, kind = await self._poster.post(
+                job, self._rt.notifier, still_ours=lambda: self._still_held(job_id)
+            )
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
                 self._retry_later(job_id, attempt, exc, made_at)
@@ -83,6 +85,8 @@ class Delivery:
             why = messages.undeliverable(job.output_url or "", expires_at)
             await self._notices.fail(job, why, failure_kind=FailureKind.UNDELIVERABLE)
             return
+        except LeaseLostError:
+            raise  # another process has the job now: it posts (the caller drops it here)
         except Exception:
             log.exception("job %d: delivery crashed", job.id)
             await self._notices.fail(job, messages.POST_FAILED)
@@ -105,6 +109,11 @@ class Delivery:
         self._rt.metrics.job_delivered(job.kind, max(0.0, lag_s))
         await self._tell_requester(job, delivered.delivered_via, message_id)
         self._notices.sync_mod_log(job.id)
+
+    async def _still_held(self, job_id: int) -> None:
+        """LeaseLostError if another process has taken the job over since it was read."""
+        if (current := await self._rt.store.get_job(job_id)) is not None:
+            self._rt.check_held(current)
 
     def _retry_later(
         self, job_id: int, attempt: int, exc: Exception, made_at: datetime | None

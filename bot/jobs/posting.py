@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,9 +84,18 @@ class ResultPoster:
         """When the video API stops serving the job's clip: every link post says so."""
         return self._settings.output_expires_at(job.completed_at or self._now())
 
-    async def post(self, job: Job, notifier: JobNotifier) -> tuple[int, str]:
+    async def post(
+        self,
+        job: Job,
+        notifier: JobNotifier,
+        still_ours: Callable[[], Awaitable[None]] | None = None,
+    ) -> tuple[int, str]:
         """Post the clip as a file, or as a link when it is too big for the channel; either
-        way with the job's input images, when they can still be fetched and fit."""
+        way with the job's input images, when they can still be fetched and fit.
+
+        `still_ours` runs once the clip is ready, just before anything is sent: the download
+        and re-encode may take minutes, and a process paused meanwhile must find out that
+        another has taken the job over (it raises) rather than post it a second time."""
         assert job.output_url is not None
         expires_at = self.link_expires_at(job)
         # Read now, not at accept: a change applies to jobs already running.
@@ -100,6 +109,13 @@ class ResultPoster:
             clip = await self._fitting_clip(job)
         except ClipTooLargeError:
             clip = None
+        if still_ours is not None:
+            try:
+                await still_ours()
+            except BaseException:
+                if clip is not None:
+                    clip.discard()
+                raise
         if clip is None:
             return await self._post_with_sources(job, link, parent_link, _FILES_MAX_BYTES), "link"
 

@@ -164,6 +164,9 @@ class FakeVibedream:
         #: Answer an accepted submit only this long after creating its prediction (the
         #: "answer lost on the way back" case); applies immediately.
         self.submit_answer_delay_s: float = 0.0
+        #: Start sending an output file only this long after it is asked for (a slow CDN);
+        #: applies immediately.
+        self.asset_answer_delay_s: float = 0.0
         # Records.
         self.requests: list[RecordedRequest] = []
         self.predictions: dict[str, FakePrediction] = {}
@@ -493,6 +496,8 @@ class FakeVibedream:
             or request.match_info["name"] != prediction.output_name
         ):
             return _error(404, "Output not found")
+        if self.asset_answer_delay_s:
+            await asyncio.sleep(self.asset_answer_delay_s)
         data = prediction.clip_data
         size = len(data) if data is not None else prediction.clip_bytes
         response = web.StreamResponse(headers={"Content-Type": self.output_content_type})

@@ -141,6 +141,26 @@ async def test_a_stalled_process_that_wakes_after_a_takeover_changes_nothing(
     assert a.submitted_prompts() == ["A stalls"]
 
 
+async def test_a_process_stalled_while_fetching_the_clip_does_not_post_it_after_a_takeover(
+    make_harness: MakeHarness,
+) -> None:
+    a = process(make_harness, "process-a", lease_s=0.3)
+    a.fake.asset_answer_delay_s = 1.0  # the clip's download outlasts A's lease
+    await a.start()
+    job = await a.accept(prompt="A stalls mid-download")
+    await a.wait_state(job.id, JobState.DELIVERING)
+    await a.service.leases.stop()  # stalled (SIGSTOP) with the download under way
+    b = process(make_harness, "process-b")
+    await b.start()
+
+    done = await b.wait_notified(job.id)
+    await asyncio.sleep(1.2)  # A's download has long finished: it read the lease and let go
+
+    assert (done.state, done.owner) == (JobState.DELIVERED, "process-b")
+    assert (a.notifier.clips, b.notifier.clips) == ([], [(job.id, a.fake.clip_bytes)])
+    assert not a.runtime.holds(done)
+
+
 async def test_a_stalled_process_whose_submit_is_answered_after_a_takeover_reports_it(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
