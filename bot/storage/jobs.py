@@ -227,9 +227,23 @@ def _take_over(takeable: sa.ColumnElement[bool]) -> sa.Update:
 _TAKE_OVER = {which: _take_over(takeable) for which, takeable in _TAKEABLE.items()}
 #: A group of variations none of which is still being made: its post is to be made, by
 #: whichever process takes every unsettled variation's lease (one writer for the group).
+#: Not taken: a variation cancelled with its submit still on the wire at a live process, which
+#: records the submit's answer (its cost) under its own lease when it comes.
+_SUBMIT_ON_THE_WIRE_ELSEWHERE = sa.and_(
+    j.state == JobState.CANCELLED.value,
+    j.prediction_id.is_(None),
+    j.reserved_cents > 0,
+    j.owner.is_distinct_from(_ME),
+    func.coalesce(j.lease_until, 0) > db_now(),
+)
 _ADOPT_GROUP = (
     sa.update(jobs)
-    .where(j.group_id == bindparam("group"), _NOT_NOTIFIED, j.state.not_in(sorted(MAKING)))
+    .where(
+        j.group_id == bindparam("group"),
+        _NOT_NOTIFIED,
+        j.state.not_in(sorted(MAKING)),
+        sa.not_(_SUBMIT_ON_THE_WIRE_ELSEWHERE),
+    )
     .values(owner=_ME, epoch=j.epoch + 1, lease_until=_LEASE_UNTIL)
     .returning(*j)
 )
@@ -337,7 +351,9 @@ class SqlJobs:
     async def adopt_group(self, group_id: int, lease: Lease) -> list[Job]:
         """Take the lease of every variation of the group that is made or ended but not yet
         told (each at its next epoch), so this process alone settles the group's post: a
-        previous holder's writes of them are refused from now on."""
+        previous holder's writes of them are refused from now on. A variation cancelled while
+        its submit is on the wire at a live process stays that process's, to record what the
+        submit cost."""
         params = {"group": group_id, "me": lease.owner, "ttl_s": lease.ttl_s}
         taken = await self._db.rows(_ADOPT_GROUP, params)
         return sorted((rows.job(row) for row in taken), key=lambda job: job.id)

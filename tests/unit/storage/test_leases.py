@@ -237,3 +237,36 @@ async def test_a_hint_reaches_every_listener_of_its_channel(store: Store) -> Non
             break
         await asyncio.sleep(0.01)
     assert sorted(heard) == ["first", "second"]
+
+
+async def test_adopting_a_group_takes_every_ended_variation_but_a_submit_on_the_wire(
+    store: Store,
+) -> None:
+    news = [factories.new_job(ALICE, now=T0, prompt=f"variation {i}") for i in range(4)]
+    admitted = await store.admit_group(
+        news, T0, reserve_cents=29, cooldown_s=0, decide=lambda usage: None
+    )
+    assert isinstance(admitted, list)
+    made, on_the_wire, still_making, queued = (job.id for job in admitted)
+    for _ in range(3):
+        assert await store.claim_next_queued(100, 100, A) is not None
+    await store.move(made, JobState.SUBMITTING, epoch=1)
+    await store.move(made, JobState.SUBMITTED, JobChange(prediction_id="p-0"), epoch=1)
+    await store.move(made, JobState.COMPLETED, epoch=1)
+    await store.move(on_the_wire, JobState.SUBMITTING, epoch=1)
+    assert await store.cancel_job(on_the_wire, ALICE, T0) is not None  # A still awaits it
+    assert await store.cancel_job(queued, ALICE, T0, B) is not None
+
+    adopted = await store.adopt_group(admitted[0].id, B)
+
+    # Neither the variation still being made nor the cancelled submit A awaits the answer of.
+    assert [(job.id, job.owner, job.epoch) for job in adopted] == [
+        (made, "process-b", 2),
+        (queued, "process-b", 2),
+    ]
+    wire = await store.get_job(on_the_wire)
+    making = await store.get_job(still_making)
+    assert wire is not None
+    assert making is not None
+    assert (wire.owner, wire.epoch) == ("process-a", 1)
+    assert (making.state, making.owner, making.epoch) == (JobState.CLAIMED, "process-a", 1)
