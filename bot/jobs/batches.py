@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from bot.errors import DownloadError
 from bot.i18n.format import jump_url
-from bot.i18n.text import Text
+from bot.i18n.text import Join, Text
 from bot.jobs import messages
 from bot.jobs.model import (
     MAKING,
@@ -145,34 +145,63 @@ class Batches:
 
     async def _post(self, group: list[Job], attempt: int) -> None:
         leader = group[0]
-        variations: list[Variation] = []
+        fetched: list[Variation | BaseException] = []
         try:
             # Fetched side by side: the post waits for the slowest, not for their sum.
-            fetched = await asyncio.gather(
-                *(self._variation(job) for job in group), return_exceptions=True
-            )
-            variations = [v for v in fetched if isinstance(v, Variation)]
-            if failed := [e for e in fetched if isinstance(e, BaseException)]:
-                raise failed[0]
+            made = (self._variation(job) for job in group)
+            fetched = list(await asyncio.gather(*made, return_exceptions=True))
+            lost = [e for e in fetched if isinstance(e, BaseException)]
+            if other := [e for e in lost if not isinstance(e, DownloadError)]:
+                raise other[0]  # a bug, or a lease lost: not any variation's fault
+            failed = [e for e in lost if isinstance(e, DownloadError)]
+            retries_left = attempt < self._rt.settings.delivery_retries
+            if retries_left and any(e.retryable for e in failed):
+                self._retry_later(leader, attempt, failed[0])
+                return
+            group, variations = await self._without_unfetched(group, fetched)
+            if not any(v.job.state in WITH_CLIP for v in variations):
+                await self._tell_all(group, _nothing_made(group))
+                return
             await self._still_held(group)
             message_id = await self._poster.post_group(leader, variations, self._rt.notifier)
-        except (DownloadError, PostFailedError) as exc:
+        except PostFailedError as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
                 self._retry_later(leader, attempt, exc)
                 return
             log.warning("group %d: delivery failed for good: %s", leader.id, exc)
-            failure = messages.DOWNLOAD_FAILED if isinstance(exc, DownloadError) else None
-            await self._fail_all(group, failure or messages.POST_FAILED)
+            await self._fail_all(group, lambda job: messages.POST_FAILED)
             return
         except UndeliverableError as exc:
             log.warning("group %d: undeliverable: %s", leader.id, exc)
-            await self._fail_all(group, messages.POST_FAILED)
+            await self._fail_all(group, self._undeliverable)
             return
         finally:
-            for variation in variations:
-                if variation.clip is not None:
+            for variation in fetched:
+                if isinstance(variation, Variation) and variation.clip is not None:
                     variation.clip.discard()
         await self._record(group, variations, message_id)
+
+    async def _without_unfetched(
+        self, group: list[Job], fetched: list[Variation | BaseException]
+    ) -> tuple[list[Job], list[Variation]]:
+        """A variation whose clip could not be fetched, for good, fails on its own (what the
+        API charged for it still counts, and the post says so); the others are posted."""
+        jobs: list[Job] = []
+        variations: list[Variation] = []
+        for job, result in zip(group, fetched, strict=True):
+            if isinstance(result, Variation):
+                jobs.append(job)
+                variations.append(result)
+                continue
+            log.warning("job %d: its clip cannot be fetched: %s", job.id, result)
+            failed = await self._fail(job, messages.DOWNLOAD_FAILED)
+            jobs.append(failed)
+            variations.append(Variation(failed))
+        return jobs, variations
+
+    def _undeliverable(self, job: Job) -> Text:
+        """Why a made variation could not be posted: with the link to its clip."""
+        return messages.undeliverable(job.output_url or "", self._poster.link_expires_at(job))
 
     async def _variation(self, job: Job) -> Variation:
         """One variation as the post shows it: its clip fitted to the upload limit (None when
@@ -215,14 +244,24 @@ class Batches:
                 await self._rt.update(job.id, JobChange(notified=True, drop_token=True))
             self._sync_mod_log(job.id)
 
-    async def _fail_all(self, group: list[Job], why: Text) -> None:
-        """The post could not be made: every variation that was to be posted fails."""
-        reason = why.render(group[0].origin.locale)
-        for job in group:
-            if job.state == JobState.DELIVERING:
-                change = JobChange(error=reason, finished_at=self._rt.now(), reserved_cents=0)
-                await self._rt.move(job.id, JobState.FAILED, change)
-        await self._tell_all(group, messages.failed(reason))
+    async def _fail_all(self, group: list[Job], why: Callable[[Job], Text]) -> None:
+        """The post could not be made: every variation that was to be posted fails, and the
+        requester is told each one's reason (with what it cost)."""
+        ended = [
+            await self._fail(job, why(job)) if job.state == JobState.DELIVERING else job
+            for job in group
+        ]
+        await self._tell_all(ended, _nothing_made(ended))
+
+    async def _fail(self, job: Job, why: Text) -> Job:
+        """Fail one variation; its reason says plainly what the API charged for it."""
+        reason = messages.honest(why, job.cost_cents, None, None).render(job.origin.locale)
+        change = JobChange(error=reason, finished_at=self._rt.now(), reserved_cents=0)
+        failed = await self._rt.move(job.id, JobState.FAILED, change)
+        if failed is None:
+            return job
+        self._rt.metrics.job_failed(failed.kind)
+        return failed
 
     def _retry_later(self, leader: Job, attempt: int, exc: Exception) -> None:
         s = self._rt.settings
@@ -239,8 +278,16 @@ class Batches:
 
 
 def _nothing_made(group: list[Job]) -> Text:
-    """Why a group has no post: cancelled (by whom), or none of it could be made."""
+    """Why a group has no post: cancelled (by whom), or why each variation could not be made
+    (each reason saying what it cost)."""
     leader = group[0]
     if leader.cancelled_by is not None and all(j.state == JobState.CANCELLED for j in group):
         return messages.cancelled(leader.cancelled_by, leader.origin.user_id)
-    return messages.variations_none_made(len(group))
+    lines: list[Text | str] = [messages.variations_none_made(len(group))]
+    for number, job in enumerate(group, 1):
+        if job.state == JobState.CANCELLED:
+            why: Text | str = messages.variation_cancelled(job.cost_cents)
+        else:
+            why = job.error or ""
+        lines.append(Join([messages.variation_heading(number, job.settings.seed), why], sep=": "))
+    return Join(lines)

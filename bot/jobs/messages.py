@@ -307,9 +307,8 @@ def variation_cancelled(cost_cents: int) -> Text:
     return Text("variations.cancelled")
 
 
-def variation_failed(reason: str, cost_cents: int) -> Text:
-    if cost_cents > 0:
-        return Text("variations.failed_charged", reason=reason, cost=dollars(cost_cents))
+def variation_failed(reason: str) -> Text:
+    """A variation that failed: its reason, which already says what was charged."""
     return Text("variations.failed", reason=reason)
 
 

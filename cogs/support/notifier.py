@@ -387,7 +387,7 @@ def _variation_line(variation: Variation) -> Text:
         return messages.variation_link(job.output_url or "", variation.link_expires_at)
     if job.state == JobState.CANCELLED:
         return messages.variation_cancelled(job.cost_cents)
-    return messages.variation_failed(job.error or "", job.cost_cents)
+    return messages.variation_failed(job.error or "")
 
 
 def _progress_view(job: Job, *, cancellable: bool) -> discord.ui.View | None:

@@ -210,6 +210,50 @@ async def test_a_variation_that_fails_is_told_in_the_groups_post_not_on_its_own(
     assert group[1].message_id == group[0].message_id
 
 
+async def test_a_clip_that_cannot_be_fetched_fails_alone_and_the_others_are_posted(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+    h.fake.hold()
+    leader = await accept_group(h, 3)
+    await wait_until(lambda: len(h.fake.predictions) == 3)
+    h.fake.fail_next("asset", 404)  # one clip's link is dead for good
+    for prediction_id in list(h.fake.predictions):
+        h.fake.complete_now(prediction_id)
+    group = await wait_group(h, leader.id, all_told)
+
+    states = sorted(j.state for j in group)
+    assert states == [JobState.DELIVERED, JobState.DELIVERED, JobState.FAILED]
+    (lost,) = [j for j in group if j.state == JobState.FAILED]
+    assert h.notifier.groups == [(leader.id, [(j.id, j is not lost) for j in group])]
+    assert len({j.message_id for j in group}) == 1  # the failure is told in the one post
+    assert group[0].message_id is not None
+    assert lost.error is not None
+    assert messages.charge_note(lost.cost_cents, None).render() in lost.error  # what it cost
+
+
+async def test_a_group_none_of_which_was_made_says_why_each_failed(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+    h.fake.hold()
+    leader = await accept_group(h, 2, seed=10)
+    await wait_until(lambda: len(h.fake.predictions) == 2)
+    for prediction_id in list(h.fake.predictions):
+        h.fake.complete_now(prediction_id, error=MODERATION)
+    group = await wait_group(h, leader.id, all_told)
+
+    assert [j.state for j in group] == [JobState.FAILED, JobState.FAILED]
+    told = h.notifier.texts(leader.id)[-1]
+    assert told.startswith(messages.variations_none_made(2).render())
+    for number, job in enumerate(group, 1):
+        assert f"{messages.variation_heading(number, job.settings.seed).render()}: " in told
+        assert job.error is not None
+        assert job.error in told  # the reason, with whether it was charged
+
+
 async def test_a_group_made_by_two_processes_is_posted_once_by_the_one_that_adopts_it(
     make_harness: MakeHarness,
 ) -> None:
