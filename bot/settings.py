@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -360,6 +360,14 @@ class DatabaseUrl:
 
     def __repr__(self) -> str:
         return f"DatabaseUrl({mask_database_url(self.url)!r})"
+
+
+def database_password(url: str) -> str | None:
+    """The password `url` carries (in the user part or a `password=` parameter), if any."""
+    parts = urlsplit(url)
+    if parts.password:
+        return unquote(parts.password)
+    return dict(parse_qsl(parts.query)).get("password") or None
 
 
 def mask_database_url(url: str) -> str:

@@ -21,7 +21,7 @@ from bot.i18n.text import Text
 from bot.i18n.translator import command_text, say
 from bot.jobs import request_messages
 from bot.jobs.defaults import CLEAR, allowed_under
-from bot.members.model import MAX_VARIATIONS
+from bot.jobs.model import MAX_VARIATIONS
 
 log = logging.getLogger(__name__)
 

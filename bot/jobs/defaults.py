@@ -18,8 +18,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from bot.errors import UserError
 from bot.jobs import request_messages as messages
-from bot.jobs.model import NO_DEFAULTS, NO_LOCKS, OptionDefaults, OptionLocks
-from bot.members.model import MAX_VARIATIONS
+from bot.jobs.model import MAX_VARIATIONS, NO_DEFAULTS, NO_LOCKS, OptionDefaults, OptionLocks
 from bot.video.model import VideoModel
 
 T = TypeVar("T")

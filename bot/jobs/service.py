@@ -14,7 +14,7 @@ import logging
 import secrets
 
 from bot.errors import UserError
-from bot.guilds.policy import Access, Actor
+from bot.guilds.policy import Access, Actor, Limits
 from bot.i18n.text import Text
 from bot.jobs import messages
 from bot.jobs.admission import Admission
@@ -230,11 +230,17 @@ class JobService:
         store = self._rt.store
         config = await store.guild_config(guild_id)
         saved = await store.member_defaults(guild_id, user_id)
+        variations = saved.variations
+        if variations is not None:
+            # A default saved before the server lowered its maximum asks for what it allows
+            # (a number typed above it is refused, saying so).
+            most = Limits.resolve(config, self._rt.settings).max_variations
+            variations = min(variations, most)
         layers = DefaultLayers(
             member=saved.options,
             server=config.defaults,
             locks=config.locks,
-            variations=saved.variations,
+            variations=variations,
         )
         return layers, self.models.for_server(config)
 

@@ -76,11 +76,6 @@ class JobDetails:
     clip_expires_at: datetime | None
 
 
-#: The most clips one /animate may make at once (`variations`), and so the most a member may
-#: save as their default.
-MAX_VARIATIONS = 4
-
-
 @dataclass(frozen=True, slots=True)
 class MemberDefaults:
     """A member's saved defaults on one server (`/animate-settings`); None: none saved."""

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.settings import Settings
+from bot.settings import Settings, database_password
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 #: With the process's name (`PROCESS_NAME`), so the lines of several processes can be told apart.
@@ -126,10 +126,13 @@ class ShortReconnects(logging.Filter):
 
 def secrets_of(settings: Settings) -> list[str]:
     """The setting values no log line may show."""
-    return [
+    found = [
         settings.discord_token.get_secret_value(),
         settings.vibedream_api_key.get_secret_value(),
     ]
+    if password := database_password(settings.database_url):
+        found.append(password)
+    return found
 
 
 def setup_logging(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from bot.jobs import messages, request_messages
 from bot.jobs.batches import variation_settings
 from bot.jobs.model import MAX_VARIATIONS, GenerationSettings, ImageInput, Job, JobKind, JobState
 from bot.jobs.request import AnimateRequest, check_variations, draft_settings
+from bot.members.model import MemberDefaults
 from bot.video.hailuo import HAILUO_PRO
 from bot.video.seedance import SEEDANCE_1_5_PRO
 from bot.video.veo import VEO_3_1_FAST
@@ -286,3 +287,33 @@ async def test_a_group_made_by_two_processes_is_posted_once_by_the_one_that_adop
     assert group[0].epoch == first[0].epoch + 1  # adopted from A
     assert len({j.message_id for j in group}) == 1
     assert a.submitted_prompts() == ["The cat blinks"] * 2  # each variation sent once
+
+
+async def test_a_saved_default_above_the_servers_maximum_asks_for_the_maximum(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(max_jobs_in_flight_per_user=4)
+    await h.start()
+    await h.store.inner.set_member_defaults(
+        GUILD_ID, h.origin().user_id, MemberDefaults(variations=4), h.clock()
+    )
+    await h.store.inner.update_guild_config(
+        GUILD_ID,
+        lambda c: c.model_copy(update={"limits": {"variations": 2}}),
+        AuditEntry(1, "limit-variations", "2", h.clock()),
+    )
+    image = replace(IMAGE, url=h.image_url)
+
+    checked = await h.service.check(
+        AnimateRequest(prompt="The cat blinks", image=image), GUILD_ID, h.origin().user_id
+    )
+    typed = AnimateRequest(prompt="The cat blinks", image=image, variations=3)
+    leader = await h.service.accept(checked, h.origin(), h.access())
+
+    assert checked.variations == 2
+    assert len(await h.store.inner.group_jobs(leader.id)) == 2
+    with pytest.raises(UserError) as refused:  # typed above it: said so
+        await h.service.accept(
+            await h.service.check(typed, GUILD_ID, h.origin().user_id), h.origin(), h.access()
+        )
+    assert refused.value.user_message == messages.variations_above_server_max(3, 2)

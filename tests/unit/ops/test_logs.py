@@ -6,7 +6,10 @@ import json
 import logging
 import sys
 
-from bot.ops.logs import MASK, JsonFormatter, ShortReconnects, TextFormatter
+from pydantic import SecretStr
+
+from bot.ops.logs import MASK, JsonFormatter, ShortReconnects, TextFormatter, secrets_of
+from bot.settings import Settings, database_password
 
 SECRETS = ("discord-secret", "video-secret")
 
@@ -114,3 +117,20 @@ def test_every_line_names_the_process_in_either_format() -> None:
     assert (entry["process"], entry["job_id"]) == ("bot-2", 42)
     # Before the level, so a line still ends "LEVEL logger: message" as before.
     assert " [bot-2] INFO     bot.jobs.generation: job 42: queued -> claimed" in text
+
+
+def test_the_database_password_is_among_the_secrets_masked() -> None:
+    settings = Settings(
+        discord_token=SecretStr("discord-secret"),
+        vibedream_api_key=SecretStr("video-secret"),
+        database_url="postgresql://bot:p%40ss-word-42@db.example:5432/bot",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    by_parameter = "postgresql://bot@/bot?host=/run/postgresql&password=another-pw-77"
+
+    assert secrets_of(settings) == ["discord-secret", "video-secret", "p@ss-word-42"]
+    assert database_password(by_parameter) == "another-pw-77"
+    assert database_password("postgresql://bot@db.example/bot") is None
+    assert database_password("sqlite:///data/bot.db") is None
+    line = TextFormatter(secrets_of(settings)).format(record("connecting with %s", "p@ss-word-42"))
+    assert "p@ss-word-42" not in line
