@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ import aiosqlite
 import asyncpg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.settings import DatabaseUrl, Settings
-from bot.storage import schema
+from bot.settings import DatabaseUrl, Settings, database_password
+from bot.storage import DatabaseUnusableError, schema
 from bot.storage.store import SqlStore
 
 #: Rows read from SQLite and sent to PostgreSQL at a time.
 _BATCH = 1000
+#: Where `--to` is read from when it is not given (a URL with a password in it).
+TARGET_VARIABLE = "COPY_TO_DATABASE_URL"
 #: Tables that hold the database's own bookkeeping, not the bot's data.
 _NOT_COPIED = {"sqlite_sequence", "schema_version"}
 
@@ -61,18 +64,37 @@ def main(args: Sequence[str]) -> int:
         prog="python -m bot copy-database",
         description="Copy the bot's SQLite database into an empty PostgreSQL database.",
     )
-    parser.add_argument("--to", required=True, help="postgresql://USER:PASSWORD@HOST:PORT/DB")
+    parser.add_argument(
+        "--to",
+        default=os.environ.get(TARGET_VARIABLE),
+        help=f"postgresql://USER:PASSWORD@HOST:PORT/DB (default: ${TARGET_VARIABLE}, which keeps "
+        "the password out of the process list and the shell's history)",
+    )
     parser.add_argument("--from", dest="source", help="sqlite:///path (default: DATABASE_URL)")
     options = parser.parse_args(args)
+    if not options.to:
+        parser.error(f"name the PostgreSQL database: --to URL, or {TARGET_VARIABLE}")
     try:
         source = DatabaseUrl.parse(options.source or _DatabaseOnly().database_url)
         target = DatabaseUrl.parse(options.to)
         copied = asyncio.run(copy_database(source, target))
-    except (ValueError, CopyRefusedError) as exc:
+    except (ValueError, CopyRefusedError, DatabaseUnusableError) as exc:
         print(f"copy-database: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError) as exc:
+        # Unreachable, refused, or failed midway (the copy is one transaction: nothing stays).
+        print(f"copy-database: {_without_password(exc, options.to)}", file=sys.stderr)
         return 2
     print(copied.summary(source, target))
     return 0
+
+
+def _without_password(exc: BaseException, url: str) -> str:
+    """What went wrong, in one line, never with the password."""
+    text = f"{type(exc).__name__}: {exc}"
+    if password := database_password(url):
+        text = text.replace(password, "***")
+    return text.replace("\n", " ")
 
 
 async def copy_database(source: DatabaseUrl, target: DatabaseUrl) -> Copied:

@@ -150,3 +150,26 @@ def test_the_command_copies_only_from_sqlite_into_postgresql(
 ) -> None:
     assert copy_database.main(["--from", "postgresql://h/a", "--to", "postgresql://h/b"]) == 2
     assert "copies a SQLite database (--from) into PostgreSQL (--to)" in capsys.readouterr().err
+
+
+def test_the_target_may_come_from_the_environment_and_an_unreachable_one_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "bot.db"
+
+    async def filled() -> None:
+        async with await SqlStore.open(source) as sqlite:
+            await fill(sqlite)
+
+    asyncio.run(filled())
+    # Nothing listens there: refused at once.
+    unreachable = f"postgresql://bot:{PASSWORD}@127.0.0.1:9/bot"
+    monkeypatch.setenv(copy_database.TARGET_VARIABLE, unreachable)
+
+    assert copy_database.main(["--from", f"sqlite:///{source}"]) == 2
+
+    told = capsys.readouterr()
+    assert told.err.startswith("copy-database: ")
+    assert told.err.count("\n") == 1
+    assert "Traceback" not in told.err
+    assert PASSWORD not in told.err + told.out
