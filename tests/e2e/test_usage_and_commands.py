@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.jobs.model import MAX_VARIATIONS
 from tests.e2e.conftest import (
     BotProcess,
     BotRunner,
@@ -80,7 +81,12 @@ async def test_commands_are_registered_with_native_option_types(
         "camera_fixed",
         "seed",
         "generate_audio",
+        "variations",
+        "draft",
     ]
+    assert (options["variations"]["type"], options["draft"]["type"]) == (INTEGER, BOOLEAN)
+    variations = options["variations"]
+    assert (variations["min_value"], variations["max_value"]) == (1, MAX_VARIATIONS)
     assert options["image"]["type"] == ATTACHMENT
     assert options["image"]["required"]
     assert options["last_image"]["type"] == ATTACHMENT
