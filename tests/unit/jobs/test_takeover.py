@@ -188,7 +188,7 @@ async def test_a_stalled_process_whose_submit_is_answered_after_a_takeover_repor
         b.notifier.texts(job.id)[-1]
         == messages.failed(
             messages.honest(
-                messages.SUBMIT_OUTCOME_UNKNOWN, failed.reserved_cents, failed.failure_kind, None
+                messages.SUBMIT_OUTCOME_UNKNOWN, failed.cost_cents, failed.failure_kind, None
             ).render()
         ).render()
     )
