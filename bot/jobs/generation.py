@@ -313,7 +313,14 @@ class Generation:
         # Of what a poll uses, only the state can change once a job is submitted (a cancel,
         # say), so that is all it reads again: about 17 polls a job, each sparing a row read.
         store = self._rt.store
-        if job.prediction_id is None or await store.job_state(job.id) != JobState.SUBMITTED:
+        if job.prediction_id is None:
+            return
+        if await store.job_state(job.id) != JobState.SUBMITTED:
+            # Moved on without this poll: cancelled (still this process's job), or taken over
+            # and finished by another process while this one was paused; then it learns so
+            # here (LeaseLostError) and drops the job, rather than keep holding it unawares.
+            if (current := await store.get_job(job.id)) is not None:
+                self._rt.check_held(current)
             return
         elapsed = (self._rt.now() - (job.submitted_at or job.created_at)).total_seconds()
         prediction: Prediction | None = None

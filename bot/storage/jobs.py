@@ -226,7 +226,9 @@ def _take_over(takeable: sa.ColumnElement[bool]) -> sa.Update:
 
 _TAKE_OVER = {which: _take_over(takeable) for which, takeable in _TAKEABLE.items()}
 #: A group of variations none of which is still being made: its post is to be made, by
-#: whichever process takes every unsettled variation's lease (one writer for the group).
+#: whichever process takes every unsettled variation's lease (one writer for the group). A
+#: variation this process holds already keeps its epoch: its own steps still at work on it
+#: (the answer to a submit cut off by a cancel, say) must not find their writes refused.
 #: Not taken: a variation cancelled with its submit still on the wire at a live process, which
 #: records the submit's answer (its cost) under its own lease when it comes.
 _SUBMIT_ON_THE_WIRE_ELSEWHERE = sa.and_(
@@ -244,7 +246,11 @@ _ADOPT_GROUP = (
         j.state.not_in(sorted(MAKING)),
         sa.not_(_SUBMIT_ON_THE_WIRE_ELSEWHERE),
     )
-    .values(owner=_ME, epoch=j.epoch + 1, lease_until=_LEASE_UNTIL)
+    .values(
+        owner=_ME,
+        epoch=sa.case((j.owner.is_distinct_from(_ME), j.epoch + 1), else_=j.epoch),
+        lease_until=_LEASE_UNTIL,
+    )
     .returning(*j)
 )
 

@@ -87,6 +87,8 @@ class BotRunner:
         self.download_dir = tmp_path / "downloads"
         self.download_dir.mkdir()
         self.processes: list[BotProcess] = []
+        #: Processes launched so far: each gets its own log file, even when launched together.
+        self._launched = 0
         self.env: dict[str, str] = {
             "DISCORD_TOKEN": DISCORD_TOKEN,
             "DISCORD_API_URL": discord.api_url,
@@ -120,7 +122,8 @@ class BotRunner:
             **self.env,
             **{k.upper(): v for k, v in overrides.items()},
         }
-        log_path = self.tmp_path / f"bot-{len(self.processes)}.log"
+        log_path = self.tmp_path / f"bot-{self._launched}.log"
+        self._launched += 1  # before the await: another launch may run meanwhile
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,

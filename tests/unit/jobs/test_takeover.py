@@ -161,6 +161,33 @@ async def test_a_process_stalled_while_fetching_the_clip_does_not_post_it_after_
     assert not a.runtime.holds(done)
 
 
+async def test_a_stalled_process_that_wakes_after_its_job_was_finished_drops_it_and_says_so(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    a = process(make_harness, "process-a", lease_s=0.3)
+    a.fake.hold()
+    await a.start()
+    job = await a.accept(prompt="A sleeps through it")
+    await a.wait_state(job.id, JobState.SUBMITTED)
+    await a.service.leases.stop()  # stalled (SIGSTOP): no renewals,
+    await a.runtime.scheduler.stop()  # and no timers: its next poll waits
+    b = process(make_harness, "process-b")
+    await b.start()
+    a.fake.release()
+    done = await b.wait_notified(job.id)
+
+    a.runtime.scheduler.start()  # woken (SIGCONT): its poll comes due, on a finished job
+    lost = f"job {job.id}: lost its lease to another process; process-a drops it"
+    await wait_until(lambda: lost in [r.getMessage() for r in caplog.records])
+
+    assert await b.job(job.id) == done
+    assert done.state == JobState.DELIVERED
+    assert (a.notifier.clips, b.notifier.clips) == ([], [(job.id, a.fake.clip_bytes)])
+    assert not a.runtime.holds(done)
+    assert ("poll", job.id) not in a.runtime.scheduler
+
+
 async def test_a_stalled_process_whose_submit_is_answered_after_a_takeover_reports_it(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -184,7 +211,7 @@ async def test_a_stalled_process_whose_submit_is_answered_after_a_takeover_repor
         b.notifier.texts(job.id)[-1]
         == messages.failed(
             messages.honest(
-                messages.SUBMIT_OUTCOME_UNKNOWN, failed.reserved_cents, failed.failure_kind, None
+                messages.SUBMIT_OUTCOME_UNKNOWN, failed.cost_cents, failed.failure_kind, None
             ).render()
         ).render()
     )

@@ -212,6 +212,36 @@ async def test_cancelling_a_held_job_leaves_its_lease_with_the_holder(store: Sto
     assert (await store.update(job_id, JobChange(cost_cents=29), epoch=1)).cost_cents == 29
 
 
+async def test_adopting_a_group_fences_another_process_but_not_the_adopter_s_own_steps(
+    store: Store,
+) -> None:
+    news = [factories.new_job(ALICE, now=T0, prompt=f"variation {n}") for n in (1, 2)]
+    group = await store.admit_group(
+        news, T0, reserve_cents=29, cooldown_s=0, decide=lambda _usage: None
+    )
+    assert isinstance(group, list)
+    mine = await store.claim_next_queued(100, 100, A)
+    theirs = await store.claim_next_queued(100, 100, B)
+    assert mine is not None
+    assert theirs is not None
+    # Mine: cancelled with a submit out (no longer being made); theirs: made, at B.
+    await store.move(mine.id, JobState.SUBMITTING, epoch=1)
+    await store.cancel_job(mine.id, ALICE, T0, A)
+    await store.move(theirs.id, JobState.SUBMITTING, epoch=1)
+    await store.move(theirs.id, JobState.SUBMITTED, JobChange(prediction_id="p-b"), epoch=1)
+    await store.move(theirs.id, JobState.COMPLETED, epoch=1)
+
+    adopted = await store.adopt_group(group[0].id, A)
+
+    assert [(job.id, job.owner, job.epoch) for job in adopted] == [
+        (mine.id, "process-a", 1),  # A held it: its submit's answer may still be written
+        (theirs.id, "process-a", 2),  # B's late writes are refused from now on
+    ]
+    assert (await store.update(mine.id, JobChange(cost_cents=29), epoch=1)).cost_cents == 29
+    with pytest.raises(LeaseLostError):
+        await store.update(theirs.id, JobChange(cost_cents=29), epoch=1)
+
+
 async def test_the_sweep_leaves_its_own_process_s_expired_leases_to_renewal(store: Store) -> None:
     # A step of this process may still be at work on the job: taking it again would run it twice.
     job_id = await claimed(store, A_EXPIRED)
@@ -262,7 +292,7 @@ async def test_adopting_a_group_takes_every_ended_variation_but_a_submit_on_the_
     # Neither the variation still being made nor the cancelled submit A awaits the answer of.
     assert [(job.id, job.owner, job.epoch) for job in adopted] == [
         (made, "process-b", 2),
-        (queued, "process-b", 2),
+        (queued, "process-b", 1),
     ]
     wire = await store.get_job(on_the_wire)
     making = await store.get_job(still_making)
