@@ -71,6 +71,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=50,
         help="/animate calls at once on the 3 processes while the API holds them (50)",
     )
+    add(
+        "--cluster-warmup",
+        type=int,
+        default=10,
+        help="jobs each configuration finishes (quickly) before its burst (10)",
+    )
     add("--cluster-idle", type=float, default=10.0, help="seconds the idle cluster is watched (10)")
     add(
         "--cluster-sqlite",
@@ -289,6 +295,7 @@ def cluster_plan(args: argparse.Namespace) -> ClusterPlan:
         scale=args.time_scale,
         clip_bytes=int(args.clip_mib * MiB),
         idle_s=args.cluster_idle,
+        warmup=args.cluster_warmup,
         with_sqlite=args.cluster_sqlite,
         job_lease_s=args.job_lease_s,
         job_poll_s=args.job_poll_s,
@@ -513,7 +520,8 @@ def cluster_settings(plan: ClusterPlan) -> str:
         f"cluster: burst {plan.jobs} users x 1 job over {SHARDS * GUILDS_PER_SHARD} servers on "
         f"{SHARDS} shards (SHARD_COUNT={SHARDS}), 3 processes (SHARD_IDS=0|1|2) on one "
         f"PostgreSQL, then 1 process with every shard on PostgreSQL{sqlite}, estimate "
-        f"{low:g}-{high:g}s, MAX_JOBS_IN_FLIGHT={max(plan.jobs, plan.admission_requests)}; "
+        f"{low:g}-{high:g}s, MAX_JOBS_IN_FLIGHT={max(plan.jobs, plan.admission_requests)}, "
+        f"after {plan.warmup} warm-up jobs (estimate 1-2s) on the same processes; "
         f"idle {plan.idle_s:g} s; admission {plan.admission_requests} at once with the API "
         f"holding every job, then SIGKILL of the process holding most; "
         f"JOB_LEASE_S={plan.lease_s:g}, JOB_POLL_S={plan.poll_s:g}"
