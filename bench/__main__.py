@@ -346,6 +346,15 @@ def cluster_rows(r: ClusterResult, plan: ClusterPlan) -> list[Row]:
                     f"(BEGIN/COMMIT {st.transaction_control / b.jobs:.1f}; {st.total:,} in all)",
                 )
             )
+        if b.backends is not None:
+            rows.append(
+                Row(
+                    f"bots' PostgreSQL connections in the burst, {b.label}",
+                    f"{b.backends.connections} open",
+                    f"busy {b.backends.busy} at once; "
+                    f"{b.backends.waiting_for_lock} waiting for an advisory lock",
+                )
+            )
         rows.append(Row(f"jobs delivered, {b.label}", f"{b.delivered}/{b.jobs}", ""))
     idle = r.idle
     per_s = idle.statements.total / idle.window_s / idle.processes

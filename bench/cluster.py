@@ -4,7 +4,10 @@ admission under concurrent requests and takeover after a SIGKILL on the 3-proces
 
 The bots' database statements are counted by PostgreSQL's `pg_stat_statements` (loaded with
 `shared_preload_libraries`), for the bots' database user only: the bench reads the database
-as a user of its own, so its own reads are not counted.
+as a user of its own, so its own reads are not counted. The server's CPU is the postmaster's
+and its backends' (from /proc), but for the backends serving the bench. During a burst the
+bench samples `pg_stat_activity` for the bots' connections: how many are open, busy, and
+waiting for an advisory lock (the admission and claim locks).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ _CHANNEL_POST = re.compile(r"/channels/\d+/messages")
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION", "SAVEPOINT", "RELEASE")
 #: How often the takeover watch reads the jobs' owners.
 _WATCH_EVERY_S = 0.1
+#: How often the bots' connections are sampled during a burst.
+_SAMPLE_EVERY_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,19 @@ class BurstFigures:
     db_cpu_s: float | None
     statements: Statements | None
     wall_s: float
+    #: The bots' backends, sampled every `_SAMPLE_EVERY_S` during the burst: most busy at
+    #: once (running a statement or waiting inside one) and most of those waiting for an
+    #: advisory lock at once, of how many connections at most; None on SQLite.
+    backends: Backends | None = None
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Peaks of the bots' PostgreSQL connections over a window."""
+
+    connections: int
+    busy: int
+    waiting_for_lock: int
 
 
 @dataclass(frozen=True)
@@ -204,6 +222,8 @@ class _PostgresBench:
     def __init__(self, server: PostgresServer, admin: asyncpg.Connection) -> None:
         self.server = server
         self._admin = admin
+        #: The bench's own backends, left out of the server's CPU.
+        self.own_backends: set[int] = {admin.get_server_pid()}
 
     def url(self, database: str, user: str = _BOT_USER) -> str:
         return f"postgresql://{user}@/{database}?host={self.server.root}&port={self.server.port}"
@@ -213,8 +233,33 @@ class _PostgresBench:
         await self._admin.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
+    async def backends_while(self, database: str, done: asyncio.Event) -> Backends:
+        """Sample the bots' connections to `database` until `done` is set."""
+        peak = Backends(0, 0, 0)
+        while not done.is_set():
+            row = await self._admin.fetchrow(
+                """
+                SELECT count(*) AS connections,
+                       count(*) FILTER (WHERE state = 'active') AS busy,
+                       count(*) FILTER (WHERE wait_event = 'advisory') AS waiting
+                FROM pg_stat_activity WHERE datname = $1 AND usename = $2
+                """,
+                database,
+                _BOT_USER,
+            )
+            assert row is not None
+            peak = Backends(
+                max(peak.connections, row["connections"]),
+                max(peak.busy, row["busy"]),
+                max(peak.waiting_for_lock, row["waiting"]),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), _SAMPLE_EVERY_S)
+        return peak
+
     def cpu_s(self) -> float:
-        return tree_cpu_seconds(self.server.pid)
+        """CPU time of the server, but for the backends serving the bench itself."""
+        return tree_cpu_seconds(self.server.pid, exclude=self.own_backends)
 
     async def reset_statements(self) -> None:
         await self._admin.execute("SELECT pg_stat_statements_reset()")
@@ -357,6 +402,7 @@ async def _on_one_process(
 @contextlib.asynccontextmanager
 async def _reader(pg: _PostgresBench, database: str) -> AsyncIterator[JobRows]:
     connection = await asyncpg.connect(pg.url(database, _BENCH_USER))
+    pg.own_backends.add(connection.get_server_pid())
     try:
         yield _PostgresRows(connection)
     finally:
@@ -381,11 +427,15 @@ async def _burst(
         await pg.reset_statements()
     db_cpu_before = pg.cpu_s() if pg is not None else 0.0
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    done = asyncio.Event()
+    sampler = asyncio.create_task(pg.backends_while(database, done)) if pg is not None else None
     sent_at = await w.send_all(events)
     _, high = plan.estimate_s
     await _wait_for(db, "notified = 1 AND id >= $1", plan.jobs, high + 120, first_id)
     wall = time.monotonic() - sent_at
     cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    done.set()
+    backends = await sampler if sampler is not None else None
     db_cpu = pg.cpu_s() - db_cpu_before if pg is not None else None
     statements = await pg.statements(database) if pg is not None else None
     delivered = await _count(db, "state = 'delivered' AND id >= $1", first_id)
@@ -400,6 +450,7 @@ async def _burst(
         db_cpu,
         statements,
         wall,
+        backends,
     )
 
 

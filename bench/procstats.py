@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Collection
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -34,8 +35,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of its children alive now (a server and its backends)."""
+def tree_cpu_seconds(pid: int, exclude: Collection[int] = ()) -> float:
+    """CPU time of a process and of its children alive now (a server and its backends),
+    except the children in `exclude`."""
     total = cpu_seconds(pid)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -43,7 +45,7 @@ def tree_cpu_seconds(pid: int) -> float:
         except OSError:  # gone meanwhile
             continue
         fields = text[text.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:  # ppid
+        if int(fields[1]) == pid and int(stat.parent.name) not in exclude:  # ppid
             total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
     return total
 

@@ -91,6 +91,8 @@ def test_bench_cluster_workload_runs_at_tiny_size() -> None:
     for config in ("3 processes, PostgreSQL", "1 process, PostgreSQL"):
         assert re.search(rf"\| database statements per job, {config} +\| [0-9.]+ ", out), out
         assert re.search(rf"\| PostgreSQL server CPU per job, {config} +\| [0-9.]+ ms", out), out
+        connections = rf"\| bots' PostgreSQL connections in the burst, {config} +\| \d+ open "
+        assert re.search(connections, out), out
     assert "database statements per job, 1 process, SQLite" not in out
     assert re.search(r"\| idle: database statements per second per process.* \| [0-9.]+ ", out)
     assert re.search(r"\| admission, 5 calls at once .*-> ack +\| [0-9.]+ ms", out), out
