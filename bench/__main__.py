@@ -384,12 +384,14 @@ def cluster_rows(r: ClusterResult, plan: ClusterPlan) -> list[Row]:
     t = r.takeover
     limit = plan.lease_s + plan.poll_s
     worst = max(t.taken_s, default=math.nan)
+    left = t.lease_left_s
     rows += [
         Row(
             f"takeover after SIGKILL, {t.held} jobs held by {t.victim} "
             f"({t.log_lines} takeover log lines)",
             f"{percentile(t.taken_s, 50):.1f} s",
-            f"{worst:.1f} s (worst)",
+            f"{worst:.1f} s (worst; lease left at the kill "
+            f"{min(left, default=math.nan):.1f}-{max(left, default=math.nan):.1f} s)",
             f"< JOB_LEASE_S + JOB_POLL_S = {limit:g} s",
             check(worst, limit, " s"),
         ),

@@ -107,6 +107,9 @@ class TakeoverFigures:
     held: int
     #: SIGKILL -> the job row names a survivor as its owner, per job the victim held.
     taken_s: list[float]
+    #: What was left of each held job's lease at the SIGKILL (`lease_until`, the database's
+    #: clock, against the bench's: one machine).
+    lease_left_s: list[float]
     log_lines: int
     jobs: int
     delivered: int
@@ -534,8 +537,10 @@ async def _admission_then_takeover(
     killed = bots[int(victim.removeprefix("bench-"))]
     survivors = [bot for bot in bots if bot is not killed]
     logged_before = [len(bot.log_text()) for bot in survivors]
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     await killed.kill()
+    # Read after the kill: a renewal just before it counts.
+    leases = await db.rows("SELECT lease_until FROM jobs WHERE id = ANY($1::bigint[])", held)
     taken = await _watch_takeover(db, victim, held, plan, killed_at)
     line = f"lease of {victim} expired; taken over by"
     log_lines = sum(
@@ -551,6 +556,7 @@ async def _admission_then_takeover(
         victim,
         len(held),
         taken,
+        [row["lease_until"] - killed_wall for row in leases],
         log_lines,
         n,
         delivered,
