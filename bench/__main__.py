@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.big_database import HistoryResult, history
+from bench.cluster import GUILDS_PER_SHARD, SHARDS, ClusterPlan, ClusterResult, cluster
 from bench.media import ClipSpec, MediaResult, media
 from bench.procstats import MiB, machine
 from bench.stats import Row, check, ms, percentile, table
 from bench.variations import VariationsResult, variations
 from bench.workloads import BigClipResult, BurstResult, ScaleResult, big_clip, burst, scale
+from tests.postgres_server import PostgresMissingError
 
-WORKLOADS = ("burst", "scale", "bigclip", "history", "variations", "media")
+WORKLOADS = ("burst", "scale", "bigclip", "history", "variations", "media", "cluster")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -58,6 +60,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     add("--media-seconds", type=float, default=12.0, help="length of the media clip, s (12)")
     add("--media-height", type=int, default=1080, help="height of the media clip, 16:9 (1080)")
+    add(
+        "--cluster-burst",
+        type=int,
+        default=100,
+        help="/animate calls at once against 3 processes, then 1 (100)",
+    )
+    add(
+        "--cluster-admission",
+        type=int,
+        default=50,
+        help="/animate calls at once on the 3 processes while the API holds them (50)",
+    )
+    add(
+        "--cluster-warmup",
+        type=int,
+        default=10,
+        help="jobs each configuration finishes (quickly) before its burst (10)",
+    )
+    add("--cluster-idle", type=float, default=10.0, help="seconds the idle cluster is watched (10)")
+    add(
+        "--cluster-sqlite",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the burst on 1 process on SQLite, for reference (yes)",
+    )
+    add("--job-lease-s", type=float, default=None, help="JOB_LEASE_S (the bot's default)")
+    add("--job-poll-s", type=float, default=None, help="JOB_POLL_S (the bot's default)")
     add("--workdir", type=Path, default=None, help="keep databases and logs here")
     return parser.parse_args(argv)
 
@@ -259,6 +288,138 @@ def media_rows(results: list[MediaResult], clip: ClipSpec) -> list[Row]:
     ]
 
 
+def cluster_plan(args: argparse.Namespace) -> ClusterPlan:
+    """The cluster workload's sizes and settings from the command line."""
+    return ClusterPlan(
+        jobs=args.cluster_burst,
+        admission_requests=args.cluster_admission,
+        scale=args.time_scale,
+        clip_bytes=int(args.clip_mib * MiB),
+        idle_s=args.cluster_idle,
+        warmup=args.cluster_warmup,
+        with_sqlite=args.cluster_sqlite,
+        job_lease_s=args.job_lease_s,
+        job_poll_s=args.job_poll_s,
+    )
+
+
+def cluster_rows(r: ClusterResult, plan: ClusterPlan) -> list[Row]:
+    """Rows for the cluster: each configuration's burst, then the cluster's admission,
+    idle database load and takeover."""
+    rows = []
+    for b in r.bursts:
+        ack_p99, lag_p95 = percentile(b.ack_s, 99), percentile(b.delivery_lag_s, 95)
+        rows += [
+            Row(
+                f"ack latency, {b.jobs} calls at once, {b.label}",
+                ms(percentile(b.ack_s, 50)),
+                ms(ack_p99),
+                "p99 < 250 ms",
+                check(ack_p99, 0.25, " ms", 1000),
+            ),
+            Row(
+                f"delivery lag (completedAt -> upload), {b.label}",
+                f"{percentile(b.delivery_lag_s, 50):.2f} s",
+                f"{percentile(b.delivery_lag_s, 99):.2f} s (p95 {lag_p95:.2f} s)",
+                "p95 < 2.5 s",
+                check(lag_p95, 2.5, " s"),
+            ),
+            Row(
+                f"bot CPU per job (its processes' sum), {b.label}",
+                f"{b.bot_cpu_s / b.jobs * 1000:.1f} ms",
+                f"{b.bot_cpu_s:.1f} s for {b.jobs} jobs in {b.wall_s:.0f} s",
+            ),
+        ]
+        if b.db_cpu_s is not None:
+            rows.append(
+                Row(
+                    f"PostgreSQL server CPU per job, {b.label}",
+                    f"{b.db_cpu_s / b.jobs * 1000:.1f} ms",
+                    f"{b.db_cpu_s:.1f} s",
+                )
+            )
+        if b.statements is not None:
+            st = b.statements
+            rows.append(
+                Row(
+                    f"database statements per job, {b.label}",
+                    f"{st.total / b.jobs:.1f}",
+                    f"(BEGIN/COMMIT {st.transaction_control / b.jobs:.1f}; {st.total:,} in all)",
+                )
+            )
+        if b.backends is not None:
+            rows.append(
+                Row(
+                    f"bots' PostgreSQL connections in the burst, {b.label}",
+                    f"{b.backends.connections} open",
+                    f"busy {b.backends.busy} at once; "
+                    f"{b.backends.waiting_for_lock} waiting for an advisory lock",
+                )
+            )
+        rows.append(Row(f"jobs delivered, {b.label}", f"{b.delivered}/{b.jobs}", ""))
+    idle = r.idle
+    per_s = idle.statements.total / idle.window_s / idle.processes
+    rows.append(
+        Row(
+            f"idle: database statements per second per process, {idle.processes} processes",
+            f"{per_s:.2f}",
+            f"({idle.statements.total} in {idle.window_s:g} s)",
+        )
+    )
+    a = r.admission
+    ack_p99 = percentile(a.ack_s, 99)
+    rows += [
+        Row(
+            f"admission, {a.requests} calls at once on 3 processes: interaction -> ack",
+            ms(percentile(a.ack_s, 50)),
+            ms(ack_p99),
+            "p99 < 250 ms",
+            check(ack_p99, 0.25, " ms", 1000),
+        ),
+        Row(
+            f"admission, {a.requests} calls at once: interaction -> job stored",
+            ms(percentile(a.stored_s, 50)),
+            ms(percentile(a.stored_s, 99)),
+        ),
+    ]
+    t = r.takeover
+    limit = plan.lease_s + plan.poll_s
+    worst = max(t.taken_s, default=math.nan)
+    left = t.lease_left_s
+    rows += [
+        Row(
+            f"takeover after SIGKILL, {t.held} jobs held by {t.victim} "
+            f"({t.log_lines} takeover log lines)",
+            f"{percentile(t.taken_s, 50):.1f} s",
+            f"{worst:.1f} s (worst; lease left at the kill "
+            f"{min(left, default=math.nan):.1f}-{max(left, default=math.nan):.1f} s)",
+            f"< JOB_LEASE_S + JOB_POLL_S = {limit:g} s",
+            check(worst, limit, " s"),
+        ),
+        Row(
+            "after the takeover: delivered; clip posts; submits",
+            f"{t.delivered}/{t.jobs}",
+            f"{t.clip_posts} posts; {t.submits} submits",
+            f"each = {t.jobs}",
+            "ok" if t.delivered == t.clip_posts == t.submits == t.jobs else "MISSED",
+        ),
+    ]
+    return rows
+
+
+def cluster_notes(r: ClusterResult) -> list[str]:
+    """The statements the bots ran most, per configuration on PostgreSQL."""
+    notes = []
+    for b in r.bursts:
+        if b.statements is None:
+            continue
+        notes.append(f"most frequent statements per job, {b.label}:")
+        notes += [f"  {calls / b.jobs:5.1f}  {text}" for text, calls in b.statements.top]
+    notes.append(f"most frequent statements, idle {r.idle.processes} processes:")
+    notes += [f"  {calls:5d}  {text}" for text, calls in r.idle.statements.top]
+    return notes
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> str:
     """Run the chosen workloads and return the report."""
     only = set(args.only.split(","))
@@ -320,6 +481,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
         done = await asyncio.to_thread(media, workdir / "media", clip)
         rows += media_rows(done, clip)
         notes += [f"{r.operation} made: {r.output}" for r in done]
+    if "cluster" in only:
+        plan = cluster_plan(args)
+        try:
+            clustered = await cluster(workdir / "cluster", plan)
+        except PostgresMissingError as exc:
+            notes.append(f"cluster workload not run: {exc}")
+        else:
+            rows += cluster_rows(clustered, plan)
+            notes += cluster_notes(clustered)
     elapsed = time.monotonic() - started
     return "\n".join(
         [
@@ -353,7 +523,26 @@ def settings_line(args: argparse.Namespace) -> str:
         "MAX_JOBS_IN_FLIGHT_PER_USER=4, MAX_JOBS_IN_FLIGHT=clips; "
         f"media clip {args.media_seconds:g} s {args.media_height}p 24 fps, each operation in "
         "a fresh process (peak RSS = its VmHWM, in brackets the rise over the process with "
-        "PyAV loaded); everything else at the bot's defaults"
+        "PyAV loaded); "
+        f"{cluster_settings(cluster_plan(args))}; everything else at the bot's defaults"
+    )
+
+
+def cluster_settings(plan: ClusterPlan) -> str:
+    """The cluster workload's part of the settings line."""
+    low, high = plan.estimate_s
+    sqlite = " and 1 on SQLite" if plan.with_sqlite else ""
+    return (
+        f"cluster: burst {plan.jobs} users x 1 job over {SHARDS * GUILDS_PER_SHARD} servers on "
+        f"{SHARDS} shards (SHARD_COUNT={SHARDS}), 3 processes (SHARD_IDS=0|1|2) on one "
+        f"PostgreSQL, then 1 process with every shard on PostgreSQL{sqlite}, estimate "
+        f"{low:g}-{high:g}s, MAX_JOBS_IN_FLIGHT={max(plan.jobs, plan.admission_requests)}, "
+        f"after {plan.warmup} warm-up jobs (estimate 1-2s) on the same processes; "
+        f"idle {plan.idle_s:g} s; admission {plan.admission_requests} at once with the API "
+        f"holding every job, then SIGKILL of the process holding most; "
+        f"JOB_LEASE_S={plan.lease_s:g}, JOB_POLL_S={plan.poll_s:g}"
+        + ("" if plan.job_lease_s is None and plan.job_poll_s is None else " (set)")
+        + " (PostgreSQL 15, fsync=off, pg_stat_statements)"
     )
 
 

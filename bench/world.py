@@ -102,15 +102,18 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(workdir: Path, **settings: str) -> AsyncIterator[World]:
-    """Start both fakes and a runner (no bot yet) whose bots get `settings` on top of defaults."""
+async def world(
+    workdir: Path, *, database_url: str | None = None, **settings: str
+) -> AsyncIterator[World]:
+    """Start both fakes and a runner (no bot yet) whose bots get `settings` on top of defaults,
+    sharing a SQLite file in `workdir` or the PostgreSQL database `database_url` names."""
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
     schemas = DeferredSchemas()
     async with (
         FakeDiscord(DISCORD_TOKEN, schemas=schemas) as discord,
         FakeVibedream(API_KEY) as api,
     ):
-        runner = BotRunner(workdir, discord, api)
+        runner = BotRunner(workdir, discord, api, database_url)
         for key in _E2E_SHORTCUTS:
             runner.env.pop(key, None)
         runner.env.update({k.upper(): v for k, v in settings.items()})

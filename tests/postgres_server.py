@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,15 @@ def binaries() -> Path:
 
 
 class PostgresServer:
-    """One throw-away PostgreSQL server; `url(database)` names a database on it."""
+    """One throw-away PostgreSQL server; `url(database)` names a database on it.
 
-    def __init__(self) -> None:
+    `settings` are extra server settings (`-c name=value`), e.g. the benchmark's
+    `{"shared_preload_libraries": "pg_stat_statements"}`.
+    """
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
         self._bin = binaries()
+        self._settings = dict(settings or {})
         self.root = Path(tempfile.mkdtemp(prefix="pg-"))
         self.port = 5432  # only names the socket file: the server listens on no TCP port
         self._process: subprocess.Popen[bytes] | None = None
@@ -87,6 +93,7 @@ class PostgresServer:
                     # A test database holds nothing worth a disk flush.
                     *("-c", "fsync=off", "-c", "synchronous_commit=off"),
                     *("-c", "full_page_writes=off"),
+                    *(arg for k, v in self._settings.items() for arg in ("-c", f"{k}={v}")),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -97,6 +104,13 @@ class PostgresServer:
             if self._process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start:\n{self.log_path.read_text()}")
             time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        if self._process is None:
+            raise RuntimeError("the server has not been started")
+        return self._process.pid
 
     def _ready_check(self) -> subprocess.CompletedProcess[bytes]:
         command = [self._bin / "pg_isready", "-q", "-h", self.root, "-p", str(self.port)]

@@ -25,3 +25,12 @@ def test_a_server_answers_and_leaves_no_folder_behind(postgres_server: PostgresS
         assert server.psql("postgres", "SELECT 40 + 2").strip() == "42"
         root = server.root
     assert not root.exists()
+
+
+def test_settings_given_reach_the_server(postgres_server: PostgresServer) -> None:
+    with PostgresServer({"shared_preload_libraries": "pg_stat_statements"}) as server:
+        loaded = server.psql("postgres", "SHOW shared_preload_libraries").strip()
+        server.psql("postgres", "CREATE EXTENSION pg_stat_statements")
+        counted = server.psql("postgres", "SELECT count(*) > 0 FROM pg_stat_statements").strip()
+
+    assert (loaded, counted) == ("pg_stat_statements", "t")

@@ -6,11 +6,15 @@ timings (the machines are noisy; speed claims belong in the benchmark's own outp
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.fakes.harness import REPO_ROOT
+from tests.postgres_server import PostgresMissingError, binaries
 
 
 def _run(*argv: str, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
@@ -33,6 +37,7 @@ def _figure(output: str, label: str) -> str:
 def test_bench_runs_every_workload_at_tiny_size() -> None:
     result = _run(
         "-m", "bench",
+        "--only", "burst,scale,bigclip,history,variations,media",  # cluster: its own test
         "--burst", "3", "--time-scale", "0.02", "--scale-levels", "2",
         "--scale-window", "2", "--big-clip-mib", "3",
         "--history-jobs", "2000", "--history-users", "50", "--samples", "10",
@@ -60,6 +65,46 @@ def test_bench_runs_every_workload_at_tiny_size() -> None:
         assert re.search(row, out), out
     assert "remux made: " in out
     assert "h264 yuv420p faststart" in out, "what the remux and re-encode made is printed"
+
+
+def test_bench_cluster_workload_runs_at_tiny_size() -> None:
+    try:
+        binaries()
+    except PostgresMissingError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
+        pytest.skip(str(exc))
+
+    result = _run(
+        "-m", "bench", "--only", "cluster",
+        "--cluster-burst", "4", "--cluster-admission", "5", "--cluster-warmup", "2",
+        "--cluster-idle", "1", "--time-scale", "0.05",
+        "--job-lease-s", "2", "--job-poll-s", "0.5",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for config in ("3 processes, PostgreSQL", "1 process, PostgreSQL", "1 process, SQLite"):
+        assert re.search(rf"\| ack latency, 4 calls at once, {config} +\| [0-9.]+ ms", out), out
+        assert re.search(rf"\| jobs delivered, {config} +\| 4/4 ", out), out
+        assert re.search(rf"\| bot CPU per job .*, {config} +\| [0-9.]+ ms", out), out
+    for config in ("3 processes, PostgreSQL", "1 process, PostgreSQL"):
+        assert re.search(rf"\| database statements per job, {config} +\| [0-9.]+ ", out), out
+        assert re.search(rf"\| PostgreSQL server CPU per job, {config} +\| [0-9.]+ ms", out), out
+        connections = rf"\| bots' PostgreSQL connections in the burst, {config} +\| \d+ open "
+        assert re.search(connections, out), out
+    assert "database statements per job, 1 process, SQLite" not in out
+    assert re.search(r"\| idle: database statements per second per process.* \| [0-9.]+ ", out)
+    assert re.search(r"\| admission, 5 calls at once .*-> ack +\| [0-9.]+ ms", out), out
+    takeover = re.search(
+        r"takeover after SIGKILL, (\d+) jobs held by bench-\d \((\d+) takeover", out
+    )
+    assert takeover is not None, out
+    assert int(takeover[1]) > 0
+    assert takeover[1] == takeover[2], "one takeover log line per job taken over"
+    assert re.search(r"\| after the takeover: .* \| 5/5 +\| 5 posts; 5 submits ", out), out
+    assert "JOB_LEASE_S=2, JOB_POLL_S=0.5" in out, "the settings used are printed"
+    assert "most frequent statements per job, 3 processes, PostgreSQL:" in out
 
 
 def test_soak_loses_and_duplicates_nothing_at_tiny_size() -> None:
