@@ -154,8 +154,12 @@ def migrated_postgresql(postgres_server: PostgresServer) -> str:
 
 
 #: Empties every table but the schema version and restarts every id counter, as if migrated
-#: just now (foreign keys unchecked meanwhile: the order of the tables does not matter).
+#: just now (foreign keys unchecked meanwhile: the order of the tables does not matter). First
+#: it ends any session an earlier test left on the database: its bot-wide (advisory) locks and
+#: LISTENs end with it, as they would with a process that stopped.
 _RESET_POSTGRESQL = """
+SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid();
 SET session_replication_role = replica;
 DO $$ DECLARE t record; BEGIN
   FOR t IN SELECT tablename FROM pg_tables

@@ -24,7 +24,8 @@ from tests.unit.jobs.engine import (
 async def test_retention_purge_runs_at_start_and_erases_only_old_finished_jobs(
     make_harness: MakeHarness,
 ) -> None:
-    h = make_harness(retention_days=30)
+    # The job still running must not time out as the clock jumps a month (it would end then).
+    h = make_harness(retention_days=30, job_timeout_s=60 * 24 * 3600)
     h.fake.hold()
     store = h.store.inner
     old = await h.seed(JobState.FAILED, ALICE, "old failure")
