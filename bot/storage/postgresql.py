@@ -51,6 +51,11 @@ def _dialect() -> Dialect:
 _POSTGRESQL = _dialect()
 #: Connections the pool keeps open at most (per process).
 POOL_SIZE = 10
+#: Connections transactions may hold at once; the rest are kept for single statements. In a
+#: burst, admissions queue on one server's advisory lock, each holding its connection while it
+#: waits; without this they could take every connection, and the reads that come before an
+#: interaction's acknowledgement would wait behind them.
+TRANSACTIONS_AT_ONCE = POOL_SIZE - 4
 #: Statements asyncpg keeps prepared per connection: every statement the store has, and room.
 _STATEMENT_CACHE = 1024
 #: How often the listening connection is checked, so that a silently lost one is replaced.
@@ -100,6 +105,7 @@ class PostgresDatabase(PostgresSession, Database):
         self._url = url
         self._pool = pool
         self._listener = _Listener(url)
+        self._transactions = asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
@@ -133,7 +139,11 @@ class PostgresDatabase(PostgresSession, Database):
     async def transaction(self, *locks: str) -> AsyncIterator[Session]:
         """A transaction on a connection of its own, which first takes `locks` (advisory
         transaction locks, released at its end), each in a statement of its own."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with (
+            self._transactions,
+            self._pool.acquire() as connection,
+            connection.transaction(),
+        ):
             for name in locks:
                 await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(name))
             yield PostgresSession(connection)

@@ -252,3 +252,30 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None
     async with asyncio.timeout(timeout_s):
         while not condition():  # noqa: ASYNC110 - callbacks set plain values, not events
             await asyncio.sleep(0.02)
+
+
+async def test_a_statement_finds_a_connection_while_transactions_queue_on_a_lock(
+    store: SqlStore,
+) -> None:
+    # A burst of admissions on one server: each waits for that server's lock. The reads that
+    # come before an interaction's acknowledgement must not wait behind them for a connection.
+    database = store.database
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with database.transaction("guild:1"):
+            await release.wait()
+
+    async def waiter() -> None:
+        async with database.transaction("guild:1"):
+            pass
+
+    waiting = [asyncio.create_task(holder())]
+    waiting += [asyncio.create_task(waiter()) for _ in range(2 * postgresql.POOL_SIZE)]
+    await asyncio.sleep(0.3)  # every one of them holds or waits for the lock, or a slot
+
+    try:
+        assert await asyncio.wait_for(store.get_meta("anything"), 2.0) is None
+    finally:
+        release.set()
+        await asyncio.gather(*waiting)
