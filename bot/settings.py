@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ PROMPT_MAX_CHARS = 2000
 
 
 def default_process_name() -> str:
-    """Host name, process id and a random part: new every run, even in a container restarted
-    with the same host name and pid 1 (its previous run's leases are then another's, and
-    taken over once they expire, never left to a name that renews them)."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    """Host name and process id: unique among the live processes of a bot. A container
+    restarted with the same host name (and pid 1 again) gets its previous run's name, and so
+    takes that run's jobs back at once (`LeaseKeeper.jobs_to_resume`)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Settings(BaseSettings):
@@ -122,9 +121,9 @@ class Settings(BaseSettings):
     expected_cost_cents: int = Field(100, ge=0)
 
     # Several processes on one database (README, "Running several processes")
-    #: This process's name in logs and job leases; unique among the processes sharing a
-    #: database. Set it to a name that survives restarts (say, the cluster's) to have a
-    #: restarted process take back its own jobs at once; the default changes every run.
+    #: This process's name in logs and job leases; unique among the live processes sharing a
+    #: database. A process restarted under the same name takes its previous run's jobs back
+    #: at once; a name no process runs under any more has its jobs taken once leases expire.
     process_name: str = Field(default_factory=default_process_name)
     #: How long a job stays its holder's without renewal (renewed every third of it): a dead
     #: process's jobs are taken over within this plus `JOB_POLL_S`.
@@ -148,13 +147,6 @@ class Settings(BaseSettings):
     #: longest wait between two of them.
     startup_attempts: int = Field(5, ge=1)
     startup_backoff_max_s: float = Field(30.0, gt=0)
-
-    @property
-    def process_name_is_stable(self) -> bool:
-        """True when PROCESS_NAME was given (the default, host name, pid and a random part,
-        changes every run): then leases held under it are this process's own from a previous
-        run."""
-        return "process_name" in self.model_fields_set
 
     @model_validator(mode="before")
     @classmethod

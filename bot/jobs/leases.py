@@ -40,9 +40,8 @@ class LeaseKeeper:
         """The jobs this process picks up as it starts, oldest first, their leases taken.
 
         On a database no other process uses (SQLite), every open job, as a restart always
-        did. On a shared one, the jobs whose leases ran out and, under a stable
-        `PROCESS_NAME`, this name's own from its previous run; queued jobs are the
-        dispatchers' to claim.
+        did. On a shared one, the jobs whose leases ran out, and at once those held under this
+        process's own name (its previous run's); queued jobs are the dispatchers' to claim.
         """
         rt = self._rt
         store = rt.store
@@ -50,10 +49,9 @@ class LeaseKeeper:
             taken = await self._take(Takeable.EVERY, _START_BATCH)
             queued = [job for job in await store.open_jobs() if job.state == JobState.QUEUED]
             return sorted([*taken, *queued], key=lambda job: job.id)
-        mine = rt.settings.process_name_is_stable
-        return await self._take(
-            Takeable.EXPIRED_OR_MINE if mine else Takeable.EXPIRED, _START_BATCH
-        )
+        # Leases under this process's own name can only be its previous run's: names are
+        # unique among live processes.
+        return await self._take(Takeable.EXPIRED_OR_MINE, _START_BATCH)
 
     def start(self) -> None:
         """Start renewing and sweeping."""

@@ -279,13 +279,12 @@ async def test_a_cancel_on_another_process_stops_the_holder_and_tells_the_reques
     assert a.submitted_prompts() == ["cancelled elsewhere"]
 
 
-async def test_a_restart_under_a_stable_name_takes_its_own_jobs_back_at_once(
+async def test_a_restart_under_the_same_name_takes_its_own_jobs_back_at_once(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    # PROCESS_NAME set: the live lease under this name can only be its previous run's.
+    # Names are unique among live processes: a live lease under this one is its last run's.
     again = process(make_harness, "cluster-1")
-    assert again.settings.process_name_is_stable
     job = await again.seed(JobState.SUBMITTED, ALICE, "mine", lease=Lease("cluster-1", 30.0))
 
     await again.start()
@@ -295,11 +294,11 @@ async def test_a_restart_under_a_stable_name_takes_its_own_jobs_back_at_once(
     assert f"job {job.id}: taken back by cluster-1 from its previous run" in caplog.messages
 
 
-async def test_a_restart_under_a_default_name_waits_for_its_old_leases(
+async def test_a_new_name_waits_for_the_leases_of_another(
     make_harness: MakeHarness,
 ) -> None:
-    fresh = make_harness(single_process=False, **FAST)  # host name and pid: new every run
-    assert not fresh.settings.process_name_is_stable
+    fresh = make_harness(single_process=False, **FAST)  # the default: host name and pid
+    assert fresh.settings.process_name != "host-1"
     job = await fresh.seed(JobState.SUBMITTED, ALICE, "old run's", lease=Lease("host-1", 30.0))
 
     await fresh.start()
@@ -341,25 +340,23 @@ async def test_a_wake_up_on_one_process_reaches_the_other_processes_dispatchers(
     await wait_until(b.runtime.dispatch_wake.is_set)
 
 
-async def test_a_restart_under_the_same_host_name_and_pid_takes_its_old_jobs_over(
+async def test_a_container_restarted_with_the_same_host_name_and_pid_takes_its_jobs_back(
     make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A container restarted: the same host name, and the bot is pid 1 again. Its previous
-    # run's lease is then another name's, taken over once it expires (never renewed forever).
+    # The default name of a container restarted: the same host name, and pid 1 again. Its
+    # previous run's lease (30 s long, renewed until the stop) is taken back at start.
     monkeypatch.setattr(settings_module.socket, "gethostname", lambda: "c0ffee")
     monkeypatch.setattr(settings_module.os, "getpid", lambda: 1)
-    before, again = settings_module.default_process_name(), settings_module.default_process_name()
-    assert before != again
-    assert before.startswith("c0ffee-1-")
-    restarted = make_harness(single_process=False, job_lease_s=0.3, **FAST)
-    assert restarted.settings.process_name.startswith("c0ffee-1-")
-    job = await restarted.seed(JobState.SUBMITTED, ALICE, "previous run", lease=Lease(before, 0.3))
+    restarted = make_harness(single_process=False, job_lease_s=30.0, **FAST)
+    assert restarted.settings.process_name == "c0ffee-1"
+    job = await restarted.seed(
+        JobState.SUBMITTED, ALICE, "previous run", lease=Lease("c0ffee-1", 30.0)
+    )
 
     await restarted.start()
-    done = await restarted.wait_notified(job.id)
+    done = await restarted.wait_notified(job.id)  # within WAIT_S: long before the lease ends
 
-    assert done.state == JobState.DELIVERED
-    assert done.owner == restarted.settings.process_name
+    assert (done.state, done.owner) == (JobState.DELIVERED, "c0ffee-1")
 
 
 async def test_a_database_error_while_resuming_a_taken_job_is_retried(
