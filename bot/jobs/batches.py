@@ -129,8 +129,7 @@ class Batches:
         """Read just before posting: if another process has adopted the group since (this one
         was paused, say), it posts, not this one (LeaseLostError)."""
         for job in group:
-            if (current := await self._rt.store.get_job(job.id)) is not None:
-                self._rt.check_held(current)
+            await self._rt.check_still_held(job.id)
 
     async def _to_delivering(self, job: Job) -> Job:
         if job.state != JobState.COMPLETED:

@@ -69,7 +69,7 @@ class Delivery:
             log.info("job %d: completed -> delivering", job.id)
         try:
             message_id, kind = await self._poster.post(
-                job, self._rt.notifier, still_ours=lambda: self._still_held(job_id)
+                job, self._rt.notifier, still_ours=lambda: self._rt.check_still_held(job_id)
             )
         except (DownloadError, PostFailedError) as exc:
             if exc.retryable and attempt < self._rt.settings.delivery_retries:
@@ -109,11 +109,6 @@ class Delivery:
         self._rt.metrics.job_delivered(job.kind, max(0.0, lag_s))
         await self._tell_requester(job, delivered.delivered_via, message_id)
         self._notices.sync_mod_log(job.id)
-
-    async def _still_held(self, job_id: int) -> None:
-        """LeaseLostError if another process has taken the job over since it was read."""
-        if (current := await self._rt.store.get_job(job_id)) is not None:
-            self._rt.check_held(current)
 
     def _retry_later(
         self, job_id: int, attempt: int, exc: Exception, made_at: datetime | None

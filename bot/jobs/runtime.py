@@ -97,6 +97,12 @@ class JobRuntime:
         if job.id in self._lost or (held is not None and held != job.epoch):
             raise LeaseLostError(job.id)
 
+    async def check_still_held(self, job_id: int) -> None:
+        """Read the job now and `check_held` it: just before a step that cannot be undone (a
+        post), after work that may have outlasted the lease (a download, a re-encode)."""
+        if (current := await self.store.get_job(job_id)) is not None:
+            self.check_held(current)
+
     def _fence(self, job_id: int) -> int | None:
         """The epoch this process's writes of the job are fenced with; None for a job it does
         not hold (telling the requester of a job it cancelled for them, say)."""

@@ -120,9 +120,8 @@ async def test_a_copy_reads_back_the_same_through_the_postgresql_store(
         assert (await factories.admit(postgresql, factories.new_job(BOB, now=T0), T0)).id == 5
 
 
-def test_the_command_refuses_a_database_that_is_not_empty_and_masks_the_password(
-    tmp_path: Path, empty_postgresql: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def filled_sqlite(tmp_path: Path) -> Path:
+    """A SQLite database with a row in every table (`fill`), for the command line's tests."""
     source = tmp_path / "bot.db"
 
     async def filled() -> None:
@@ -130,6 +129,13 @@ def test_the_command_refuses_a_database_that_is_not_empty_and_masks_the_password
             await fill(sqlite)
 
     asyncio.run(filled())
+    return source
+
+
+def test_the_command_refuses_a_database_that_is_not_empty_and_masks_the_password(
+    tmp_path: Path, empty_postgresql: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = filled_sqlite(tmp_path)
     args = ["--from", f"sqlite:///{source}", "--to", with_password(empty_postgresql)]
 
     assert copy_database.main(args) == 0
@@ -155,13 +161,7 @@ def test_the_command_copies_only_from_sqlite_into_postgresql(
 def test_the_target_may_come_from_the_environment_and_an_unreachable_one_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = tmp_path / "bot.db"
-
-    async def filled() -> None:
-        async with await SqlStore.open(source) as sqlite:
-            await fill(sqlite)
-
-    asyncio.run(filled())
+    source = filled_sqlite(tmp_path)
     # Nothing listens there: refused at once.
     unreachable = f"postgresql://bot:{PASSWORD}@127.0.0.1:9/bot"
     monkeypatch.setenv(copy_database.TARGET_VARIABLE, unreachable)
